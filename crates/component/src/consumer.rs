@@ -1,0 +1,81 @@
+//! Pushing data downstream.
+
+use crate::error::ConsumeError;
+use async_trait::async_trait;
+use kakehashi_pdata::{Payload, Signal};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What the receiver knows about the client that sent a batch (otelcol's `client.Info`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientMetadata {
+    /// The peer address (`client.address` for the attributes processor's `from_context`).
+    pub addr: Option<SocketAddr>,
+    /// Request headers / gRPC metadata with lowercased keys, filled only with
+    /// `include_metadata: true`. Values in arrival order.
+    pub headers: Arc<BTreeMap<String, Vec<String>>>,
+}
+
+impl ClientMetadata {
+    /// The values of one metadata key (case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&[String]> {
+        self.headers
+            .get(&key.to_ascii_lowercase())
+            .map(Vec::as_slice)
+    }
+}
+
+/// A unit of data moving through a pipeline: one signal's payload plus its client metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub payload: Payload,
+    pub metadata: ClientMetadata,
+}
+
+impl Batch {
+    pub fn new(payload: impl Into<Payload>) -> Self {
+        Batch {
+            payload: payload.into(),
+            metadata: ClientMetadata::default(),
+        }
+    }
+    pub fn signal(&self) -> Signal {
+        self.payload.signal()
+    }
+    pub fn item_count(&self) -> usize {
+        self.payload.item_count()
+    }
+}
+
+/// Anything a batch can be pushed into. An `Ok` means the data was taken responsibility for
+/// (processed, queued or exported); an error tells the caller whether a retry may help.
+#[async_trait]
+pub trait Consumer: Send + Sync + 'static {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
+}
+
+/// The consumers a receiver pushes into, one per signal that some pipeline uses it for.
+#[derive(Clone, Default)]
+pub struct SignalConsumers {
+    pub traces: Option<Arc<dyn Consumer>>,
+    pub metrics: Option<Arc<dyn Consumer>>,
+    pub logs: Option<Arc<dyn Consumer>>,
+}
+
+impl SignalConsumers {
+    pub fn get(&self, signal: Signal) -> Option<&Arc<dyn Consumer>> {
+        match signal {
+            Signal::Traces => self.traces.as_ref(),
+            Signal::Metrics => self.metrics.as_ref(),
+            Signal::Logs => self.logs.as_ref(),
+        }
+    }
+    pub fn set(&mut self, signal: Signal, c: Arc<dyn Consumer>) {
+        match signal {
+            Signal::Traces => self.traces = Some(c),
+            Signal::Metrics => self.metrics = Some(c),
+            Signal::Logs => self.logs = Some(c),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! otelcol's exporterhelper settings: `timeout`, `retry_on_failure`, `sending_queue`.
+//! Exporter configs embed these fields; the pipeline crate's exporter runner applies them.
+
+use kakehashi_config::{Duration, Validate};
+use serde::Deserialize;
+
+/// `retry_on_failure`, with otelcol's defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    pub enabled: bool,
+    pub initial_interval: Duration,
+    pub randomization_factor: f64,
+    pub multiplier: f64,
+    pub max_interval: Duration,
+    /// 0 means retry forever.
+    pub max_elapsed_time: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            enabled: true,
+            initial_interval: Duration::from_secs(5),
+            randomization_factor: 0.5,
+            multiplier: 1.5,
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Validate for RetrySettings {
+    fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if !self.enabled {
+            return errs;
+        }
+        if !(0.0..=1.0).contains(&self.randomization_factor) {
+            errs.push("'randomization_factor' must be within [0, 1]".into());
+        }
+        if self.multiplier <= 0.0 {
+            errs.push("'multiplier' must be positive".into());
+        }
+        if !self.max_elapsed_time.is_zero() {
+            if self.max_elapsed_time < self.initial_interval {
+                errs.push("'max_elapsed_time' must not be less than 'initial_interval'".into());
+            }
+            if self.max_elapsed_time < self.max_interval {
+                errs.push("'max_elapsed_time' must not be less than 'max_interval'".into());
+            }
+        }
+        errs
+    }
+}
+
+/// What `queue_size` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Sizer {
+    #[default]
+    Requests,
+    Items,
+    Bytes,
+}
+
+/// `sending_queue`, with otelcol's defaults (on for network exporters; the debug exporter turns
+/// it off by default).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    pub enabled: bool,
+    pub num_consumers: usize,
+    pub queue_size: usize,
+    pub sizer: Sizer,
+    pub block_on_overflow: bool,
+    pub wait_for_result: bool,
+    /// A `file_storage` extension id for a persistent queue (not supported yet: a clear error).
+    pub storage: Option<String>,
+    /// Exporter-side batching (not supported yet: a clear error).
+    pub batch: Option<kakehashi_config::AnyValue>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            enabled: true,
+            num_consumers: 10,
+            queue_size: 1000,
+            sizer: Sizer::Requests,
+            block_on_overflow: false,
+            wait_for_result: false,
+            storage: None,
+            batch: None,
+        }
+    }
+}
+
+impl QueueSettings {
+    pub fn disabled() -> Self {
+        QueueSettings {
+            enabled: false,
+            ..Default::default()
+        }
+    }
+}
+
+impl Validate for QueueSettings {
+    fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if !self.enabled {
+            return errs;
+        }
+        if self.num_consumers == 0 {
+            errs.push("`num_consumers` must be positive".into());
+        }
+        if self.queue_size == 0 {
+            errs.push("`queue_size` must be positive".into());
+        }
+        if self.storage.is_some() {
+            errs.push(
+                "sending_queue::storage: persistent queues (file_storage) are not supported yet"
+                    .into(),
+            );
+        }
+        if self.batch.is_some() {
+            errs.push("sending_queue::batch: exporter-side batching is not supported yet".into());
+        }
+        errs
+    }
+}
+
+/// The runner's settings for one exporter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExporterHelperSettings {
+    /// Per-attempt timeout; zero means none.
+    pub timeout: Duration,
+    pub retry: RetrySettings,
+    pub queue: QueueSettings,
+}
+
+impl Default for ExporterHelperSettings {
+    fn default() -> Self {
+        ExporterHelperSettings {
+            timeout: Duration::from_secs(5),
+            retry: RetrySettings::default(),
+            queue: QueueSettings::default(),
+        }
+    }
+}
+
+impl ExporterHelperSettings {
+    /// Validation of the embedded settings, for an exporter config's own `validate`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = self.retry.validate();
+        errs.extend(self.queue.validate());
+        errs
+    }
+}

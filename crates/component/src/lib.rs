@@ -1,0 +1,22 @@
+//! The contracts between the topology and the components.
+//!
+//! * [`Consumer`]: anything data can be pushed into (a processor, a fan-out, an exporter runner).
+//! * [`Receiver`], [`Processor`], [`Exporter`], [`Extension`]: the running parts.
+//! * [`factory`]: one factory per component type — type name, supported signals, config decoding
+//!   and validation, and build. The binary lists its factories explicitly (`components.rs`).
+//! * [`exporterhelper`]: the `timeout`, `retry_on_failure` and `sending_queue` settings that every
+//!   exporter embeds; the pipeline crate runs them.
+
+pub mod consumer;
+pub mod error;
+pub mod exporterhelper;
+pub mod factory;
+
+pub use consumer::{Batch, ClientMetadata, Consumer, SignalConsumers};
+pub use error::{BuildError, ConsumeError, ExportError};
+pub use factory::{
+    config_as, decode_config, AnyConfig, BuildContext, BuiltExporter, Exporter, ExporterFactory,
+    Extension, ExtensionFactory, FactoryInfo, Processor, ProcessorFactory, Receiver,
+    ReceiverFactory,
+};
+pub use kakehashi_pdata::{Payload, Signal};

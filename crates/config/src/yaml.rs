@@ -1,0 +1,1 @@
+//! YAML text → Node (with positions), via saphyr-parser's event stream.

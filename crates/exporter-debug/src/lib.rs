@@ -1,0 +1,1 @@
+//! The debug and nop exporters.

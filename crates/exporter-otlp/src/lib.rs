@@ -1,0 +1,1 @@
+//! The otlp (gRPC) and otlphttp exporters.

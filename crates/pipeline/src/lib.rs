@@ -1,0 +1,1 @@
+//! Topology: builds pipelines from validated config, fan-out, bounded channels, the exporter runner (queue, retry, timeout).

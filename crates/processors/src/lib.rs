@@ -1,0 +1,1 @@
+//! Processors: batch, resource, attributes, memory_limiter.

@@ -1,0 +1,338 @@
+//! The collector's own metrics, named exactly as otelcol names them (no `_total` suffix, as
+//! otelcol's default Prometheus reader with `without_type_suffix: true`).
+
+use kakehashi_pdata::Signal;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A cheap handle to the metrics registry; clone it into every component.
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+/// One counter family per signal, in [`Signal`] order.
+type PerSignal<T> = [T; 3];
+
+fn idx(s: Signal) -> usize {
+    match s {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
+struct Inner {
+    registry: Registry,
+    started: Instant,
+    receiver_accepted: PerSignal<IntCounterVec>,
+    receiver_refused: PerSignal<IntCounterVec>,
+    receiver_failed: PerSignal<IntCounterVec>,
+    exporter_sent: PerSignal<IntCounterVec>,
+    exporter_send_failed: PerSignal<IntCounterVec>,
+    exporter_enqueue_failed: PerSignal<IntCounterVec>,
+    exporter_queue_size: IntGaugeVec,
+    exporter_queue_capacity: IntGaugeVec,
+    exporter_in_flight: IntGaugeVec,
+    batch_send_size: HistogramVec,
+    batch_size_trigger: IntCounterVec,
+    batch_timeout_trigger: IntCounterVec,
+    limiter_accepted: PerSignal<IntCounterVec>,
+    limiter_refused: PerSignal<IntCounterVec>,
+    process_uptime: prometheus::Gauge,
+    process_rss: IntGauge,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn per_signal(
+    registry: &Registry,
+    prefix: &str,
+    help: &str,
+    labels: &[&str],
+) -> PerSignal<IntCounterVec> {
+    Signal::ALL.map(|s| {
+        counter(
+            registry,
+            &format!("{prefix}_{}", s.item_metric_suffix()),
+            &format!("{help} ({})", s.item_metric_suffix().replace('_', " ")),
+            labels,
+        )
+    })
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry::new()
+    }
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let rl = &["receiver", "transport"];
+        let el = &["exporter"];
+        let ql = &["exporter", "data_type"];
+        let pl = &["processor"];
+        let batch_send_size = HistogramVec::new(
+            HistogramOpts::new(
+                "otelcol_processor_batch_batch_send_size",
+                "Number of units in the batch",
+            )
+            .buckets(vec![
+                10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0,
+                4000.0, 5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0,
+                50000.0, 100000.0,
+            ]),
+            pl,
+        )
+        .expect("valid metric");
+        r.register(Box::new(batch_send_size.clone()))
+            .expect("unique metric");
+        let process_uptime = prometheus::Gauge::new(
+            "otelcol_process_uptime",
+            "Uptime of the process in seconds",
+        )
+        .expect("valid metric");
+        r.register(Box::new(process_uptime.clone()))
+            .expect("unique metric");
+        let process_rss = IntGauge::new(
+            "otelcol_process_memory_rss",
+            "Total physical memory (resident set size) in bytes",
+        )
+        .expect("valid metric");
+        r.register(Box::new(process_rss.clone()))
+            .expect("unique metric");
+        let inner = Inner {
+            receiver_accepted: per_signal(
+                &r,
+                "otelcol_receiver_accepted",
+                "Items successfully pushed into the pipeline",
+                rl,
+            ),
+            receiver_refused: per_signal(
+                &r,
+                "otelcol_receiver_refused",
+                "Items that could not be pushed into the pipeline",
+                rl,
+            ),
+            receiver_failed: per_signal(
+                &r,
+                "otelcol_receiver_failed",
+                "Items that failed to be processed by the receiver",
+                rl,
+            ),
+            exporter_sent: per_signal(
+                &r,
+                "otelcol_exporter_sent",
+                "Items successfully sent to the destination",
+                el,
+            ),
+            exporter_send_failed: per_signal(
+                &r,
+                "otelcol_exporter_send_failed",
+                "Items that failed to be sent to the destination (dropped)",
+                el,
+            ),
+            exporter_enqueue_failed: per_signal(
+                &r,
+                "otelcol_exporter_enqueue_failed",
+                "Items that failed to be added to the sending queue (dropped)",
+                el,
+            ),
+            exporter_queue_size: gauge(&r, "otelcol_exporter_queue_size", "Current size of the retry queue (in batches)", ql),
+            exporter_queue_capacity: gauge(&r, "otelcol_exporter_queue_capacity", "Fixed capacity of the retry queue (in batches)", ql),
+            exporter_in_flight: gauge(&r, "otelcol_exporter_in_flight_requests", "Export requests in flight", ql),
+            batch_send_size,
+            batch_size_trigger: counter(&r, "otelcol_processor_batch_batch_size_trigger_send", "Number of times the batch was sent due to a size trigger", pl),
+            batch_timeout_trigger: counter(&r, "otelcol_processor_batch_timeout_trigger_send", "Number of times the batch was sent due to a timeout trigger", pl),
+            limiter_accepted: per_signal(&r, "otelcol_processor_memory_limiter_accepted", "Items accepted by the memory limiter", pl),
+            limiter_refused: per_signal(&r, "otelcol_processor_memory_limiter_refused", "Items refused by the memory limiter", pl),
+            process_uptime,
+            process_rss,
+            started: Instant::now(),
+            registry: r,
+        };
+        Telemetry {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The Prometheus text exposition of every metric, with process metrics refreshed.
+    pub fn encode_text(&self) -> String {
+        self.inner
+            .process_uptime
+            .set(self.inner.started.elapsed().as_secs_f64());
+        if let Some(rss) = resident_set_bytes() {
+            self.inner.process_rss.set(rss as i64);
+        }
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.inner.registry.gather(), &mut buf)
+            .expect("text encoding to memory cannot fail");
+        String::from_utf8(buf).expect("prometheus text is utf-8")
+    }
+
+    /// Reads one counter's current value, for tests and logs.
+    pub fn counter_value(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
+        self.inner
+            .registry
+            .gather()
+            .into_iter()
+            .find(|f| f.name() == name)?
+            .get_metric()
+            .iter()
+            .find(|m| {
+                labels.iter().all(|(k, v)| {
+                    m.get_label()
+                        .iter()
+                        .any(|l| l.name() == *k && l.value() == *v)
+                })
+            })
+            .map(|m| m.get_counter().get_value() as u64)
+    }
+
+    pub fn receiver(&self, receiver: &str, transport: &str) -> ReceiverMetrics {
+        let i = &self.inner;
+        let l = [receiver, transport];
+        ReceiverMetrics {
+            accepted: i.receiver_accepted.each_ref().map(|c| c.with_label_values(&l)),
+            refused: i.receiver_refused.each_ref().map(|c| c.with_label_values(&l)),
+            failed: i.receiver_failed.each_ref().map(|c| c.with_label_values(&l)),
+        }
+    }
+
+    pub fn exporter(&self, exporter: &str, signal: Signal) -> ExporterMetrics {
+        let i = &self.inner;
+        let l = [exporter];
+        let ql = [exporter, signal.as_str()];
+        let s = idx(signal);
+        ExporterMetrics {
+            sent: i.exporter_sent[s].with_label_values(&l),
+            send_failed: i.exporter_send_failed[s].with_label_values(&l),
+            enqueue_failed: i.exporter_enqueue_failed[s].with_label_values(&l),
+            queue_size: i.exporter_queue_size.with_label_values(&ql),
+            queue_capacity: i.exporter_queue_capacity.with_label_values(&ql),
+            in_flight: i.exporter_in_flight.with_label_values(&ql),
+        }
+    }
+
+    pub fn batch_processor(&self, processor: &str) -> BatchMetrics {
+        let i = &self.inner;
+        let l = [processor];
+        BatchMetrics {
+            send_size: i.batch_send_size.with_label_values(&l),
+            size_trigger: i.batch_size_trigger.with_label_values(&l),
+            timeout_trigger: i.batch_timeout_trigger.with_label_values(&l),
+        }
+    }
+
+    pub fn memory_limiter(&self, processor: &str) -> MemoryLimiterMetrics {
+        let i = &self.inner;
+        let l = [processor];
+        MemoryLimiterMetrics {
+            accepted: i.limiter_accepted.each_ref().map(|c| c.with_label_values(&l)),
+            refused: i.limiter_refused.each_ref().map(|c| c.with_label_values(&l)),
+        }
+    }
+}
+
+/// `otelcol_receiver_{accepted,refused,failed}_*` for one receiver and transport.
+#[derive(Clone)]
+pub struct ReceiverMetrics {
+    accepted: PerSignal<IntCounter>,
+    refused: PerSignal<IntCounter>,
+    failed: PerSignal<IntCounter>,
+}
+
+impl ReceiverMetrics {
+    pub fn accepted(&self, s: Signal, n: usize) {
+        self.accepted[idx(s)].inc_by(n as u64);
+    }
+    pub fn refused(&self, s: Signal, n: usize) {
+        self.refused[idx(s)].inc_by(n as u64);
+    }
+    pub fn failed(&self, s: Signal, n: usize) {
+        self.failed[idx(s)].inc_by(n as u64);
+    }
+}
+
+/// `otelcol_exporter_*` for one exporter and signal.
+#[derive(Clone)]
+pub struct ExporterMetrics {
+    pub sent: IntCounter,
+    pub send_failed: IntCounter,
+    pub enqueue_failed: IntCounter,
+    pub queue_size: IntGauge,
+    pub queue_capacity: IntGauge,
+    pub in_flight: IntGauge,
+}
+
+/// `otelcol_processor_batch_*` for one batch processor.
+#[derive(Clone)]
+pub struct BatchMetrics {
+    pub send_size: Histogram,
+    pub size_trigger: IntCounter,
+    pub timeout_trigger: IntCounter,
+}
+
+/// `otelcol_processor_memory_limiter_*` for one memory_limiter.
+#[derive(Clone)]
+pub struct MemoryLimiterMetrics {
+    accepted: PerSignal<IntCounter>,
+    refused: PerSignal<IntCounter>,
+}
+
+impl MemoryLimiterMetrics {
+    pub fn accepted(&self, s: Signal, n: usize) {
+        self.accepted[idx(s)].inc_by(n as u64);
+    }
+    pub fn refused(&self, s: Signal, n: usize) {
+        self.refused[idx(s)].inc_by(n as u64);
+    }
+}
+
+/// The process's resident set size, from `/proc/self/statm` (Linux only).
+pub fn resident_set_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_have_no_total_suffix() {
+        let t = Telemetry::new();
+        t.receiver("otlp", "grpc").accepted(Signal::Traces, 3);
+        t.exporter("debug", Signal::Traces).sent.inc_by(2);
+        let text = t.encode_text();
+        assert!(text.contains(r#"otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"} 3"#), "{text}");
+        assert!(text.contains(r#"otelcol_exporter_sent_spans{exporter="debug"} 2"#), "{text}");
+        assert!(!text.contains("_total"));
+        assert_eq!(
+            t.counter_value("otelcol_receiver_accepted_spans", &[("receiver", "otlp")]),
+            Some(3)
+        );
+    }
+}
