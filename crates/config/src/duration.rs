@@ -108,7 +108,9 @@ impl<'de> Deserialize<'de> for Duration {
         impl Visitor<'_> for V {
             type Value = Duration;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"200ms\" or \"1h30m\" (a bare integer means nanoseconds)")
+                f.write_str(
+                    "a duration such as \"200ms\" or \"1h30m\" (a bare integer means nanoseconds)",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
                 Ok(Duration(std::time::Duration::from_nanos(v)))

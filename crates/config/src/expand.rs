@@ -1,7 +1,10 @@
 //! `${env:VAR}` expansion with otelcol's rules.
 
-use crate::error::ConfigErrors;
-use crate::node::Node;
+use crate::error::{ConfigError, ConfigErrors, Location};
+use crate::node::{Node, NodeKind, Scalar, ScalarStyle};
+use crate::yaml;
+use regex::Regex;
+use std::sync::OnceLock;
 
 /// Where `${env:VAR}` looks variables up (the process environment in production, a map in tests).
 pub trait EnvLookup {
@@ -26,6 +29,193 @@ impl<S: std::hash::BuildHasher> EnvLookup for std::collections::HashMap<String, 
 /// Expands every string value of the tree in place (keys are never expanded), then turns `$$`
 /// into `$`.
 pub fn expand(node: &mut Node, env: &dyn EnvLookup) -> Result<(), ConfigErrors> {
-    let _ = (node, env);
-    todo!("config helper implements")
+    let mut errors = ConfigErrors::default();
+    expand_node(node, "", env, &mut errors, 0);
+    unescape(node);
+    errors.into_result(())
 }
+
+/// otelcol gives up after this many rounds of re-expanding retrieved values.
+const MAX_ROUNDS: usize = 1000;
+
+fn join(path: &str, seg: &str) -> String {
+    if path.is_empty() {
+        seg.to_owned()
+    } else {
+        format!("{path}::{seg}")
+    }
+}
+
+/// `rounds` counts expansions already done on the way to this node, so a variable that expands
+/// to a map containing itself still stops.
+fn expand_node(
+    node: &mut Node,
+    path: &str,
+    env: &dyn EnvLookup,
+    errors: &mut ConfigErrors,
+    rounds: usize,
+) {
+    match &mut node.kind {
+        NodeKind::Map(entries) => {
+            for (k, _, v) in entries {
+                expand_node(v, &join(path, k), env, errors, rounds);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                expand_node(v, &join(path, &i.to_string()), env, errors, rounds);
+            }
+        }
+        NodeKind::Scalar(_) => expand_scalar(node, path, env, errors, rounds),
+        NodeKind::Null => {}
+    }
+}
+
+/// Expands one scalar until nothing changes: each round resolves the innermost (first-closing)
+/// `${...}`, so `${env:A:-${env:B}}` resolves B first.
+fn expand_scalar(
+    node: &mut Node,
+    path: &str,
+    env: &dyn EnvLookup,
+    errors: &mut ConfigErrors,
+    mut rounds: usize,
+) {
+    loop {
+        let NodeKind::Scalar(s) = &node.kind else {
+            // A whole-value expansion produced a map or list: expand inside it.
+            return expand_node(node, path, env, errors, rounds);
+        };
+        let Some((start, end)) = find_reference(&s.text) else {
+            return;
+        };
+        rounds += 1;
+        if rounds > MAX_ROUNDS {
+            let e = ConfigError::new(path, "too many recursive expansions");
+            errors.push(e.at(node.location.clone()));
+            return;
+        }
+        let reference = &s.text[start..end];
+        let fail = |msg: String| ConfigError::new(path, msg).at(node.location.clone());
+        let retrieved = match resolve(reference, env) {
+            Ok(v) => v,
+            Err(msg) => return errors.push(fail(msg)),
+        };
+        // Like confmap.NewRetrievedFromYAML: text that is not valid YAML is just a string.
+        let parsed = yaml::parse_document("env", &retrieved).ok().flatten();
+        let is_collection = parsed
+            .as_ref()
+            .is_some_and(|n| matches!(n.kind, NodeKind::Map(_) | NodeKind::Seq(_)));
+        if start == 0 && end == s.text.len() {
+            node.kind = match parsed {
+                Some(mut sub) if is_collection => {
+                    relocate(&mut sub, &node.location);
+                    sub.kind
+                }
+                _ => NodeKind::Scalar(Scalar {
+                    text: retrieved,
+                    style: ScalarStyle::Expanded,
+                }),
+            };
+        } else if is_collection {
+            return errors.push(fail(format!(
+                "expanding {reference}: a map or list cannot be embedded in a string"
+            )));
+        } else {
+            let text = format!("{}{retrieved}{}", &s.text[..start], &s.text[end..]);
+            node.kind = NodeKind::Scalar(Scalar {
+                text,
+                style: ScalarStyle::Quoted,
+            });
+        }
+    }
+}
+
+/// Finds the first `${...}` to expand: the first `}` and the last `${` before it, skipping
+/// references escaped by an odd number of `$` in front (`$${env:X}` is literal).
+fn find_reference(s: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    loop {
+        let close = from + s[from..].find('}')?;
+        if let Some(open) = s[from..close].rfind("${").map(|o| o + from) {
+            let dollars = s[..open].bytes().rev().take_while(|&b| b == b'$').count();
+            if dollars % 2 == 0 {
+                return Some((open, close + 1));
+            }
+        }
+        from = close + 1;
+    }
+}
+
+fn uri_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?s)^([A-Za-z][A-Za-z0-9+.-]+):(.*)$").expect("valid regex"))
+}
+
+fn env_name_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("valid regex"))
+}
+
+/// Retrieves the text of one `${scheme:opaque}` reference (`${VAR}` means `${env:VAR}`).
+fn resolve(reference: &str, env: &dyn EnvLookup) -> Result<String, String> {
+    let inner = &reference[2..reference.len() - 1];
+    let uri = if inner.contains(':') {
+        inner.to_owned()
+    } else {
+        format!("env:{inner}")
+    };
+    let caps = uri_regex()
+        .captures(&uri)
+        .ok_or_else(|| format!("invalid uri: {uri:?}"))?;
+    let (scheme, opaque) = (&caps[1], &caps[2]);
+    if opaque.contains('$') {
+        return Err(format!(
+            "the uri {uri:?} contains unsupported characters ('$')"
+        ));
+    }
+    if scheme != "env" {
+        return Err(format!(
+            "scheme {scheme:?} is not supported for uri {uri:?} (only \"env\" is supported in ${{...}})"
+        ));
+    }
+    let (name, default) = match opaque.split_once(":-") {
+        Some((n, d)) => (n, Some(d)),
+        None => (opaque, None),
+    };
+    if !env_name_regex().is_match(name) {
+        return Err(format!(
+            "environment variable {name:?} has invalid name: must match regex ^[a-zA-Z_][a-zA-Z0-9_]*$"
+        ));
+    }
+    // The default applies only when the variable is unset; set-but-empty stays empty. Unset
+    // without default is "" (otelcol only logs a warning).
+    Ok(env
+        .get(name)
+        .or(default.map(str::to_owned))
+        .unwrap_or_default())
+}
+
+/// Retrieved subtrees take the position of the `${...}` they replaced.
+fn relocate(node: &mut Node, loc: &Option<Location>) {
+    node.location.clone_from(loc);
+    match &mut node.kind {
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(_, kl, v)| {
+            kl.clone_from(loc);
+            relocate(v, loc);
+        }),
+        NodeKind::Seq(items) => items.iter_mut().for_each(|v| relocate(v, loc)),
+        _ => {}
+    }
+}
+
+fn unescape(node: &mut Node) {
+    match &mut node.kind {
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(_, _, v)| unescape(v)),
+        NodeKind::Seq(items) => items.iter_mut().for_each(unescape),
+        NodeKind::Scalar(s) if s.text.contains("$$") => s.text = s.text.replace("$$", "$"),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

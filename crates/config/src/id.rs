@@ -68,7 +68,9 @@ impl ComponentId {
             Some((t, n)) => {
                 let (t, n) = (t.trim(), n.trim());
                 if t.is_empty() {
-                    return Err(format!("in {s:?} id: the part before / should not be empty"));
+                    return Err(format!(
+                        "in {s:?} id: the part before / should not be empty"
+                    ));
                 }
                 if n.is_empty() {
                     return Err(format!("in {s:?} id: the part after / should not be empty"));
@@ -142,7 +144,10 @@ mod tests {
     fn parse_ids_like_otelcol() {
         let id = ComponentId::parse("otlp/a/b").unwrap();
         assert_eq!((id.type_name(), id.name()), ("otlp", Some("a/b")));
-        assert_eq!(ComponentId::parse(" batch / x ").unwrap().to_string(), "batch/x");
+        assert_eq!(
+            ComponentId::parse(" batch / x ").unwrap().to_string(),
+            "batch/x"
+        );
         assert_eq!(ComponentId::parse("").unwrap_err(), "id must not be empty");
         assert_eq!(
             ComponentId::parse("otlp/").unwrap_err(),
@@ -160,6 +165,9 @@ mod tests {
             PipelineId::parse("trace").unwrap_err(),
             r#"unknown pipeline signal: "trace""#
         );
-        assert_eq!(PipelineId::parse("traces/2").unwrap().to_string(), "traces/2");
+        assert_eq!(
+            PipelineId::parse("traces/2").unwrap().to_string(),
+            "traces/2"
+        );
     }
 }

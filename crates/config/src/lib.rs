@@ -13,6 +13,8 @@
 //! is switched on by its mere presence), [`AnyValue`] (a YAML value of any type).
 
 mod any_value;
+mod de;
+mod de_access;
 mod decode;
 mod duration;
 mod error;
@@ -22,6 +24,7 @@ mod load;
 mod merge;
 mod node;
 mod optional;
+mod resolve;
 mod secret;
 mod yaml;
 

@@ -45,7 +45,10 @@ mod tests {
     #[test]
     fn never_printed() {
         let s = Secret::new("0123456789abcdef");
-        assert_eq!(format!("{s} {s:?} {:?}", Some(&s)), "[REDACTED] [REDACTED] Some([REDACTED])");
+        assert_eq!(
+            format!("{s} {s:?} {:?}", Some(&s)),
+            "[REDACTED] [REDACTED] Some([REDACTED])"
+        );
         assert_eq!(s.expose(), "0123456789abcdef");
     }
 }

@@ -211,17 +211,34 @@ use crate::proto::metrics::v1::{
 };
 use crate::proto::trace::v1::{ResourceSpans, ScopeSpans};
 
-clone_shell!(ResourceSpans { resource, schema_url });
+clone_shell!(ResourceSpans {
+    resource,
+    schema_url
+});
 clone_shell!(ScopeSpans { scope, schema_url });
-clone_shell!(ResourceLogs { resource, schema_url });
+clone_shell!(ResourceLogs {
+    resource,
+    schema_url
+});
 clone_shell!(ScopeLogs { scope, schema_url });
-clone_shell!(ResourceMetrics { resource, schema_url });
+clone_shell!(ResourceMetrics {
+    resource,
+    schema_url
+});
 clone_shell!(ScopeMetrics { scope, schema_url });
 clone_shell!(Gauge {});
-clone_shell!(Sum { aggregation_temporality, is_monotonic });
-clone_shell!(Histogram { aggregation_temporality });
-clone_shell!(ExponentialHistogram { aggregation_temporality });
+clone_shell!(Sum {
+    aggregation_temporality,
+    is_monotonic
+});
+clone_shell!(Histogram {
+    aggregation_temporality
+});
+clone_shell!(ExponentialHistogram {
+    aggregation_temporality
+});
 clone_shell!(Summary {});
 
 #[cfg(test)]
+#[path = "split_tests.rs"]
 mod tests;

@@ -1,1 +1,23 @@
-//! Topology: builds pipelines from validated config, fan-out, bounded channels, the exporter runner (queue, retry, timeout).
+//! Topology: validated config → running pipelines.
+//!
+//! ```text
+//! receiver ──► fan-out per signal ──► processors (inline, in order) ──► fan-out
+//!          ──► exporter runner (sending_queue → retry → timeout) ──► exporter
+//! ```
+//! Backpressure: every buffer is bounded; a full one answers a retryable error that receivers
+//! turn into gRPC `UNAVAILABLE` / HTTP 503.
+
+mod backoff;
+mod factories;
+mod fanout;
+mod resolve;
+mod runner;
+mod service;
+mod topology;
+
+pub use factories::Factories;
+pub use fanout::Fanout;
+pub use resolve::{resolve, ComponentConfig, Pipeline, ResolvedConfig};
+pub use runner::{ExporterRunner, DEFAULT_DRAIN_DEADLINE};
+pub use service::{PipelineConfig, ServiceConfig};
+pub use topology::{BuildOptions, Topology};

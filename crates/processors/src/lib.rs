@@ -1,1 +1,23 @@
-//! Processors: batch, resource, attributes, memory_limiter.
+//! Processors: batch, resource, attributes, memory_limiter, reproducing otelcol-contrib.
+//!
+//! * [`batch`]: item-count batching with otelcol's triggers, bounded intake (backpressure) and
+//!   lossless retry of retryable downstream errors.
+//! * [`resource`] / [`attributes`]: the shared [`attraction`] action engine applied to resource
+//!   attributes, or to span / data point / log record attributes with include/exclude filters.
+//! * [`memory_limiter`]: refuses data (retryable) while process memory is above the soft limit.
+
+pub mod attraction;
+pub mod attributes;
+pub mod batch;
+pub mod memory_limiter;
+pub mod resource;
+
+pub use attributes::{AttributesConfig, AttributesProcessorFactory};
+pub use batch::{BatchConfig, BatchProcessorFactory};
+pub use memory_limiter::{MemoryLimiterConfig, MemoryLimiterProcessorFactory};
+pub use resource::{ResourceConfig, ResourceProcessorFactory};
+
+use kakehashi_pdata::Signal;
+
+/// Every processor here handles all three signals.
+const ALL_SIGNALS: &[Signal] = &Signal::ALL;

@@ -49,7 +49,9 @@ struct Inner {
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(c.clone())).expect("unique metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
     c
 }
 
@@ -71,7 +73,9 @@ fn per_signal(
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry.register(Box::new(g.clone())).expect("unique metric");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("unique metric");
     g
 }
 
@@ -94,20 +98,18 @@ impl Telemetry {
                 "Number of units in the batch",
             )
             .buckets(vec![
-                10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0,
-                4000.0, 5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0,
-                50000.0, 100000.0,
+                10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0,
+                5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0,
+                100000.0,
             ]),
             pl,
         )
         .expect("valid metric");
         r.register(Box::new(batch_send_size.clone()))
             .expect("unique metric");
-        let process_uptime = prometheus::Gauge::new(
-            "otelcol_process_uptime",
-            "Uptime of the process in seconds",
-        )
-        .expect("valid metric");
+        let process_uptime =
+            prometheus::Gauge::new("otelcol_process_uptime", "Uptime of the process in seconds")
+                .expect("valid metric");
         r.register(Box::new(process_uptime.clone()))
             .expect("unique metric");
         let process_rss = IntGauge::new(
@@ -154,14 +156,49 @@ impl Telemetry {
                 "Items that failed to be added to the sending queue (dropped)",
                 el,
             ),
-            exporter_queue_size: gauge(&r, "otelcol_exporter_queue_size", "Current size of the retry queue (in batches)", ql),
-            exporter_queue_capacity: gauge(&r, "otelcol_exporter_queue_capacity", "Fixed capacity of the retry queue (in batches)", ql),
-            exporter_in_flight: gauge(&r, "otelcol_exporter_in_flight_requests", "Export requests in flight", ql),
+            exporter_queue_size: gauge(
+                &r,
+                "otelcol_exporter_queue_size",
+                "Current size of the retry queue (in batches)",
+                ql,
+            ),
+            exporter_queue_capacity: gauge(
+                &r,
+                "otelcol_exporter_queue_capacity",
+                "Fixed capacity of the retry queue (in batches)",
+                ql,
+            ),
+            exporter_in_flight: gauge(
+                &r,
+                "otelcol_exporter_in_flight_requests",
+                "Export requests in flight",
+                ql,
+            ),
             batch_send_size,
-            batch_size_trigger: counter(&r, "otelcol_processor_batch_batch_size_trigger_send", "Number of times the batch was sent due to a size trigger", pl),
-            batch_timeout_trigger: counter(&r, "otelcol_processor_batch_timeout_trigger_send", "Number of times the batch was sent due to a timeout trigger", pl),
-            limiter_accepted: per_signal(&r, "otelcol_processor_memory_limiter_accepted", "Items accepted by the memory limiter", pl),
-            limiter_refused: per_signal(&r, "otelcol_processor_memory_limiter_refused", "Items refused by the memory limiter", pl),
+            batch_size_trigger: counter(
+                &r,
+                "otelcol_processor_batch_batch_size_trigger_send",
+                "Number of times the batch was sent due to a size trigger",
+                pl,
+            ),
+            batch_timeout_trigger: counter(
+                &r,
+                "otelcol_processor_batch_timeout_trigger_send",
+                "Number of times the batch was sent due to a timeout trigger",
+                pl,
+            ),
+            limiter_accepted: per_signal(
+                &r,
+                "otelcol_processor_memory_limiter_accepted",
+                "Items accepted by the memory limiter",
+                pl,
+            ),
+            limiter_refused: per_signal(
+                &r,
+                "otelcol_processor_memory_limiter_refused",
+                "Items refused by the memory limiter",
+                pl,
+            ),
             process_uptime,
             process_rss,
             started: Instant::now(),
@@ -214,9 +251,18 @@ impl Telemetry {
         let i = &self.inner;
         let l = [receiver, transport];
         ReceiverMetrics {
-            accepted: i.receiver_accepted.each_ref().map(|c| c.with_label_values(&l)),
-            refused: i.receiver_refused.each_ref().map(|c| c.with_label_values(&l)),
-            failed: i.receiver_failed.each_ref().map(|c| c.with_label_values(&l)),
+            accepted: i
+                .receiver_accepted
+                .each_ref()
+                .map(|c| c.with_label_values(&l)),
+            refused: i
+                .receiver_refused
+                .each_ref()
+                .map(|c| c.with_label_values(&l)),
+            failed: i
+                .receiver_failed
+                .each_ref()
+                .map(|c| c.with_label_values(&l)),
         }
     }
 
@@ -249,8 +295,14 @@ impl Telemetry {
         let i = &self.inner;
         let l = [processor];
         MemoryLimiterMetrics {
-            accepted: i.limiter_accepted.each_ref().map(|c| c.with_label_values(&l)),
-            refused: i.limiter_refused.each_ref().map(|c| c.with_label_values(&l)),
+            accepted: i
+                .limiter_accepted
+                .each_ref()
+                .map(|c| c.with_label_values(&l)),
+            refused: i
+                .limiter_refused
+                .each_ref()
+                .map(|c| c.with_label_values(&l)),
         }
     }
 }
@@ -327,8 +379,14 @@ mod tests {
         t.receiver("otlp", "grpc").accepted(Signal::Traces, 3);
         t.exporter("debug", Signal::Traces).sent.inc_by(2);
         let text = t.encode_text();
-        assert!(text.contains(r#"otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"} 3"#), "{text}");
-        assert!(text.contains(r#"otelcol_exporter_sent_spans{exporter="debug"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"otelcol_exporter_sent_spans{exporter="debug"} 2"#),
+            "{text}"
+        );
         assert!(!text.contains("_total"));
         assert_eq!(
             t.counter_value("otelcol_receiver_accepted_spans", &[("receiver", "otlp")]),

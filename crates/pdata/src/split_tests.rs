@@ -1,8 +1,11 @@
-use super::*;
+use super::split_off_front;
 use crate::proto::common::v1::InstrumentationScope;
-use crate::proto::metrics::v1::{metric::Data, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+use crate::proto::metrics::v1::{
+    metric::Data, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
 use crate::proto::resource::v1::Resource;
 use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use crate::{ExportMetricsServiceRequest, ExportTraceServiceRequest, ItemCount, Payload, Signal};
 
 fn span(i: u8) -> Span {
     Span {
@@ -68,7 +71,11 @@ fn split_250_into_100_100_50_keeps_order_and_resources() {
         assert_eq!(p.resource_spans.len(), 1);
         assert_eq!(p.resource_spans[0].schema_url, "r0");
         assert_eq!(
-            p.resource_spans[0].scope_spans[0].scope.as_ref().unwrap().name,
+            p.resource_spans[0].scope_spans[0]
+                .scope
+                .as_ref()
+                .unwrap()
+                .name,
             "scope0.0"
         );
     }
@@ -90,7 +97,11 @@ fn split_across_resource_and_scope_boundaries() {
     assert_eq!(req.resource_spans.len(), 2);
     assert_eq!(req.resource_spans[0].scope_spans.len(), 1);
     assert_eq!(
-        req.resource_spans[0].scope_spans[0].scope.as_ref().unwrap().name,
+        req.resource_spans[0].scope_spans[0]
+            .scope
+            .as_ref()
+            .unwrap()
+            .name,
         "scope0.1"
     );
     assert_eq!(span_names(&front), vec!["s1", "s2", "s3", "s4"]);

@@ -1,0 +1,55 @@
+//! The one explicit list of components built into kakehashi.
+
+use kakehashi_pipeline::Factories;
+use std::sync::Arc;
+
+pub fn factories() -> Factories {
+    Factories {
+        receivers: vec![Arc::new(kakehashi_receiver_otlp::OtlpReceiverFactory)],
+        processors: vec![
+            Arc::new(kakehashi_processors::BatchProcessorFactory),
+            Arc::new(kakehashi_processors::ResourceProcessorFactory),
+            Arc::new(kakehashi_processors::AttributesProcessorFactory),
+            Arc::new(kakehashi_processors::MemoryLimiterProcessorFactory),
+        ],
+        exporters: vec![
+            Arc::new(kakehashi_exporter_otlp::OtlpGrpcExporterFactory),
+            Arc::new(kakehashi_exporter_otlp::OtlpHttpExporterFactory),
+            Arc::new(kakehashi_exporter_debug::DebugExporterFactory),
+            Arc::new(kakehashi_exporter_debug::NopExporterFactory),
+        ],
+        extensions: vec![Arc::new(kakehashi_extensions::HealthCheckExtensionFactory)],
+    }
+}
+
+/// `kakehashi components`: YAML in otelcol's shape (buildinfo, then each kind's components with
+/// their stability per signal).
+pub fn describe(f: &Factories) -> String {
+    use kakehashi_component::FactoryInfo;
+    fn section<F: FactoryInfo + ?Sized>(out: &mut String, kind: &str, list: &[Arc<F>]) {
+        out.push_str(&format!("{kind}:\n"));
+        for f in list {
+            out.push_str(&format!("  - name: {}\n", f.type_name()));
+            out.push_str(&format!("    module: kakehashi/{kind}/{}\n", f.type_name()));
+            out.push_str("    stability:\n");
+            if f.signals().is_empty() {
+                out.push_str(&format!("      extension: {}\n", f.stability()));
+            }
+            for s in f.signals() {
+                out.push_str(&format!("      {s}: {}\n", f.stability()));
+            }
+            if !f.aliases().is_empty() {
+                out.push_str(&format!("    aliases: [{}]\n", f.aliases().join(", ")));
+            }
+        }
+    }
+    let mut out = format!(
+        "buildinfo:\n  command: kakehashi\n  description: kakehashi, an OpenTelemetry Collector for the OTLP to Datadog path\n  version: {}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    section(&mut out, "receivers", &f.receivers);
+    section(&mut out, "processors", &f.processors);
+    section(&mut out, "exporters", &f.exporters);
+    section(&mut out, "extensions", &f.extensions);
+    out
+}

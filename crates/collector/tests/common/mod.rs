@@ -1,0 +1,415 @@
+//! Helpers shared by the collector's integration tests: process guards, free ports, waiting for a
+//! port, the Python OTLP sink (tests/python/otlp_sink.py) and reading what it received.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// `<workspace>/.venv/bin/python`. Panics (never skips) when it is missing.
+pub fn python() -> PathBuf {
+    let py = workspace_root().join(".venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run `scripts/test-setup.sh` first to create the Python venv used by the \
+         interoperability tests",
+        py.display()
+    );
+    py
+}
+
+pub fn python_script(name: &str) -> PathBuf {
+    workspace_root().join("tests/python").join(name)
+}
+
+/// The kakehashi binary built by cargo for this test.
+pub fn kakehashi_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kakehashi"))
+}
+
+/// A free TCP port on 127.0.0.1 (bind to :0, read, drop). Never hands out the same port twice
+/// within one test process, so parallel tests do not collide with each other.
+pub fn free_port() -> u16 {
+    static USED: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let used = USED.get_or_init(|| Mutex::new(HashSet::new()));
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind 127.0.0.1:0")
+            .local_addr()
+            .unwrap()
+            .port();
+        if used.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+    panic!("no free port found");
+}
+
+/// A child process that is killed (and reaped) when dropped, even when the test panics. Its
+/// stdout/stderr go to files; on a panicking thread their tails are printed for diagnosis.
+pub struct ProcessGuard {
+    pub name: String,
+    child: Option<Child>,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+}
+
+impl ProcessGuard {
+    /// Spawns `cmd` with stdout/stderr redirected to `<log_dir>/<name>.{stdout,stderr}`.
+    pub fn spawn(name: &str, mut cmd: Command, log_dir: &Path) -> ProcessGuard {
+        let stdout_path = log_dir.join(format!("{name}.stdout"));
+        let stderr_path = log_dir.join(format!("{name}.stderr"));
+        cmd.stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).unwrap())
+            .stderr(File::create(&stderr_path).unwrap());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        ProcessGuard {
+            name: name.to_string(),
+            child: Some(child),
+            stdout_path,
+            stderr_path,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Panics (with the process output) if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            panic!(
+                "{} exited early with {status}\n{}",
+                self.name,
+                self.output_tail(8000)
+            );
+        }
+    }
+
+    /// Waits for the process to exit, at most `timeout`; panics on timeout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{} did not exit within {timeout:?}\n{}",
+                    self.name,
+                    self.output_tail(8000)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The last `max` bytes of stdout and stderr, labelled.
+    pub fn output_tail(&self, max: usize) -> String {
+        fn tail(s: String, max: usize) -> String {
+            if s.len() <= max {
+                return s;
+            }
+            let mut start = s.len() - max;
+            while !s.is_char_boundary(start) {
+                start += 1;
+            }
+            format!("...{}", &s[start..])
+        }
+        format!(
+            "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",
+            self.name,
+            tail(self.stdout(), max),
+            self.name,
+            tail(self.stderr(), max)
+        )
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.output_tail(4000));
+        }
+    }
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`, at most `timeout`.
+/// Panics if `guard`'s process exits meanwhile or on timeout.
+pub fn wait_for_port(port: u16, timeout: Duration, mut guard: Option<&mut ProcessGuard>) {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        if let Some(g) = guard.as_deref_mut() {
+            g.assert_running();
+        }
+        if Instant::now() >= deadline {
+            let out = guard.map(|g| g.output_tail(8000)).unwrap_or_default();
+            panic!("nothing listens on {addr} after {timeout:?}\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls `f` every 50 ms until it returns Some, at most `timeout`.
+pub fn poll_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The Python OTLP sink (tests/python/otlp_sink.py): a downstream OTLP server that is not our
+/// code, recording every request it receives as a JSON line.
+pub struct Sink {
+    pub process: ProcessGuard,
+    pub grpc_port: u16,
+    pub http_port: u16,
+    pub output: PathBuf,
+}
+
+impl Sink {
+    /// Starts the sink with both gRPC and HTTP listeners and waits for its `READY` line.
+    pub fn start(dir: &Path) -> Sink {
+        let grpc_port = free_port();
+        let http_port = free_port();
+        let output = dir.join("sink.jsonl");
+        File::create(&output).unwrap();
+        let mut cmd = Command::new(python());
+        cmd.arg("-u")
+            .arg(python_script("otlp_sink.py"))
+            .arg("--output")
+            .arg(&output)
+            .arg("--grpc-port")
+            .arg(grpc_port.to_string())
+            .arg("--http-port")
+            .arg(http_port.to_string());
+        let mut process = ProcessGuard::spawn("otlp_sink", cmd, dir);
+        let ready = poll_until(Duration::from_secs(20), || {
+            process.assert_running();
+            process.stdout().contains("READY").then_some(())
+        });
+        if ready.is_none() {
+            panic!(
+                "otlp_sink not READY after 20s\n{}",
+                process.output_tail(8000)
+            );
+        }
+        Sink {
+            process,
+            grpc_port,
+            http_port,
+            output,
+        }
+    }
+
+    /// Every record written so far (one per received request), parsed.
+    pub fn records(&self) -> Vec<Value> {
+        read_json_lines(&self.output)
+    }
+
+    /// Records of one signal ("traces", "metrics", "logs").
+    pub fn records_of(&self, signal: &str) -> Vec<Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["signal"] == signal)
+            .collect()
+    }
+
+    /// Panics if the sink rejected any request (it writes an `error` field for those).
+    pub fn assert_no_errors(&self) {
+        let errors: Vec<_> = self
+            .records()
+            .into_iter()
+            .filter(|r| r.get("error").is_some())
+            .collect();
+        assert!(errors.is_empty(), "the sink rejected requests: {errors:#?}");
+    }
+}
+
+/// Parses a JSON-lines file; an incomplete last line (being written) is ignored.
+pub fn read_json_lines(path: &Path) -> Vec<Value> {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Runs a command to completion (bounded by `timeout`), returning (status, stdout, stderr).
+pub fn run_bounded(
+    mut cmd: Command,
+    timeout: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let (tx_o, rx_o) = mpsc::channel();
+    let (tx_e, rx_e) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        let _ = tx_o.send(s);
+    });
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        let _ = tx_e.send(s);
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = rx_e
+                .recv_timeout(Duration::from_secs(2))
+                .unwrap_or_default();
+            panic!("{cmd:?} did not finish within {timeout:?}\nstderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = rx_o
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    let stderr = rx_e
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    (status, stdout, stderr)
+}
+
+/// Starts kakehashi on `config` (written to `<dir>/<name>.yaml`) and waits until every port in
+/// `wait_ports` accepts TCP connections (20 s at most).
+pub fn start_kakehashi(dir: &Path, name: &str, config: &str, wait_ports: &[u16]) -> ProcessGuard {
+    let config_path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&config_path, config).unwrap();
+    let mut cmd = Command::new(kakehashi_bin());
+    cmd.arg("--config").arg(&config_path);
+    let mut guard = ProcessGuard::spawn(name, cmd, dir);
+    for &port in wait_ports {
+        wait_for_port(port, Duration::from_secs(20), Some(&mut guard));
+    }
+    guard
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading OTLP/JSON (MessageToDict form: camelCase keys, hex ids, int64 as strings).
+// ---------------------------------------------------------------------------------------------
+
+/// One item (span, metric or log record) with the resource and scope it came in.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub resource: Value,
+    pub scope: Value,
+    pub item: Value,
+}
+
+/// Flattens OTLP/JSON requests of `signal` into their items.
+pub fn flatten<'a>(signal: &str, requests: impl IntoIterator<Item = &'a Value>) -> Vec<Item> {
+    let (res_key, scope_key, items_key) = match signal {
+        "traces" => ("resourceSpans", "scopeSpans", "spans"),
+        "metrics" => ("resourceMetrics", "scopeMetrics", "metrics"),
+        "logs" => ("resourceLogs", "scopeLogs", "logRecords"),
+        other => panic!("unknown signal {other}"),
+    };
+    let mut out = Vec::new();
+    for req in requests {
+        for rs in req[res_key].as_array().into_iter().flatten() {
+            let resource = rs.get("resource").cloned().unwrap_or(Value::Null);
+            for ss in rs[scope_key].as_array().into_iter().flatten() {
+                let scope = ss.get("scope").cloned().unwrap_or(Value::Null);
+                for item in ss[items_key].as_array().into_iter().flatten() {
+                    out.push(Item {
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        item: item.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Items of `signal` the sink has received so far.
+pub fn sink_items(sink: &Sink, signal: &str) -> Vec<Item> {
+    let recs = sink.records_of(signal);
+    flatten(signal, recs.iter().filter_map(|r| r.get("request")))
+}
+
+/// The value of attribute `key` in an OTLP/JSON attribute list (`[{key, value}]`), if present.
+pub fn attr<'a>(attrs: &'a Value, key: &str) -> Option<&'a Value> {
+    attrs
+        .as_array()?
+        .iter()
+        .find(|kv| kv["key"] == key)
+        .map(|kv| &kv["value"])
+}
+
+/// Reads lines of a child's stdout until one contains `needle` (used for READY-style handshakes).
+pub fn wait_for_line(reader: impl Read + Send + 'static, needle: &str, timeout: Duration) -> bool {
+    let (tx, rx) = mpsc::channel();
+    let needle = needle.to_string();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            match line {
+                Ok(l) if l.contains(&needle) => {
+                    let _ = tx.send(());
+                    return;
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    rx.recv_timeout(timeout).is_ok()
+}

@@ -1,0 +1,123 @@
+use super::*;
+use std::collections::HashMap;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Expands `v: <value>` and returns the resulting `v` node.
+fn run(value: &str, vars: &[(&str, &str)]) -> Result<Node, ConfigErrors> {
+    let mut n = yaml::parse("t.yaml", &format!("v: {value}\n")).unwrap();
+    expand(&mut n, &env(vars))?;
+    Ok(n.get("v").unwrap().clone())
+}
+
+fn scalar(value: &str, vars: &[(&str, &str)]) -> (String, ScalarStyle) {
+    match run(value, vars).unwrap().kind {
+        NodeKind::Scalar(s) => (s.text, s.style),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+fn err(value: &str, vars: &[(&str, &str)]) -> ConfigError {
+    run(value, vars).unwrap_err().0.remove(0)
+}
+
+#[test]
+fn env_forms() {
+    let vars = [("PORT", "8080"), ("EMPTY", "")];
+    assert_eq!(
+        scalar("${env:PORT}", &vars),
+        ("8080".into(), ScalarStyle::Expanded)
+    );
+    assert_eq!(
+        scalar("${PORT}", &vars),
+        ("8080".into(), ScalarStyle::Expanded)
+    );
+    assert_eq!(
+        scalar("\"${env:PORT}\"", &vars),
+        ("8080".into(), ScalarStyle::Expanded)
+    );
+    assert_eq!(scalar("${env:UNSET:-dflt}", &vars).0, "dflt");
+    assert_eq!(scalar("${env:EMPTY:-dflt}", &vars).0, "");
+    assert_eq!(scalar("${env:UNSET:-}", &vars).0, "");
+    assert_eq!(scalar("${env:UNSET}", &vars).0, "");
+}
+
+#[test]
+fn embedded_is_string() {
+    let vars = [("HOST", "localhost")];
+    assert_eq!(
+        scalar("${env:HOST}:4317", &vars),
+        ("localhost:4317".into(), ScalarStyle::Quoted)
+    );
+    assert_eq!(
+        scalar("a-${HOST}-${HOST}", &vars).0,
+        "a-localhost-localhost"
+    );
+}
+
+#[test]
+fn nested_and_recursive() {
+    let vars = [("B", "bee"), ("A", "${env:B}"), ("LOOP", "${env:LOOP}")];
+    assert_eq!(scalar("${env:UNSET:-${env:B}}", &vars).0, "bee");
+    assert_eq!(scalar("${env:A}", &vars).0, "bee");
+    let e = err("${env:LOOP}", &vars);
+    assert_eq!(e.message, "too many recursive expansions");
+    assert_eq!(e.path, "v");
+}
+
+#[test]
+fn errors_carry_path_and_location() {
+    let e = err("${env:1BAD}", &[]);
+    assert_eq!(
+        e.message,
+        "environment variable \"1BAD\" has invalid name: must match regex ^[a-zA-Z_][a-zA-Z0-9_]*$"
+    );
+    assert_eq!(e.path, "v");
+    let loc = e.location.unwrap();
+    assert_eq!((loc.line, loc.column), (1, 4));
+    let e = err("${file:/etc/passwd}", &[]);
+    assert!(
+        e.message.contains("\"file\" is not supported"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn dollar_escapes() {
+    let vars = [("X", "x")];
+    assert_eq!(scalar("$${env:X}", &vars).0, "${env:X}");
+    assert_eq!(scalar("^a$$", &vars).0, "^a$");
+    assert_eq!(scalar("$$${env:X}", &vars).0, "$x");
+    assert_eq!(scalar("'$${env:X} ${env:X}'", &vars).0, "${env:X} x");
+}
+
+#[test]
+fn collections_from_env_become_subtrees() {
+    let vars = [("M", "{a: 1, b: [x]}"), ("L", "[1, 2]")];
+    let n = run("${env:M}", &vars).unwrap();
+    assert_eq!(n.get("a").unwrap().as_str(), Some("1"));
+    assert_eq!(n.location.as_ref().unwrap().line, 1);
+    assert!(matches!(
+        run("${env:L}", &vars).unwrap().kind,
+        NodeKind::Seq(_)
+    ));
+    let e = err("x${env:L}", &vars);
+    assert!(
+        e.message.starts_with("expanding ${env:L}: "),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn keys_are_not_expanded() {
+    let mut n = yaml::parse("t", "${env:X}: ${env:X}\n").unwrap();
+    expand(&mut n, &env(&[("X", "x")])).unwrap();
+    assert_eq!(n.get("${env:X}").unwrap().as_str(), Some("x"));
+}

@@ -1,0 +1,192 @@
+//! The running `otlp` exporter: one lazily connected tonic channel, one call per export.
+
+use super::config::{GrpcCompression, OtlpGrpcConfig};
+use super::endpoint;
+use super::status::map_status;
+use crate::tls::NoVerify;
+use kakehashi_component::{Batch, BuildError, ExportError, Exporter};
+use kakehashi_pdata::proto::collector::logs::v1::logs_service_client::LogsServiceClient;
+use kakehashi_pdata::proto::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use kakehashi_pdata::proto::collector::trace::v1::trace_service_client::TraceServiceClient;
+use kakehashi_pdata::Payload;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+pub struct OtlpGrpcExporter {
+    channel: Channel,
+    /// Config headers, ready to copy into each request. Never logged (they hold secrets).
+    headers: MetadataMap,
+    compression: Option<CompressionEncoding>,
+    /// Sent as `grpc-timeout` so the server sees the same deadline as the runner's timeout.
+    timeout: Option<Duration>,
+}
+
+impl OtlpGrpcExporter {
+    /// Builds the channel without connecting: a backend that is down must not fail the start.
+    /// Must run inside a tokio runtime (tonic spawns the connection task).
+    pub fn new(cfg: &OtlpGrpcConfig) -> Result<Self, BuildError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BuildError(
+                "the otlp exporter must be built inside a tokio runtime".into(),
+            ));
+        }
+        let target = endpoint::parse(&cfg.endpoint, &cfg.tls)?;
+        let mut ep = Endpoint::from_shared(target.uri())
+            .map_err(|e| BuildError(format!("invalid endpoint {:?}: {e}", cfg.endpoint)))?
+            .user_agent(crate::USER_AGENT)
+            .map_err(|e| BuildError(e.to_string()))?;
+        if !cfg.authority.is_empty() {
+            let scheme = if target.tls { "https" } else { "http" };
+            let origin = format!("{scheme}://{}", cfg.authority)
+                .parse()
+                .map_err(|e| BuildError(format!("invalid authority {:?}: {e}", cfg.authority)))?;
+            ep = ep.origin(origin);
+        }
+        if let Some(ka) = cfg.keepalive.as_ref() {
+            if !ka.time.is_zero() {
+                ep = ep.http2_keep_alive_interval(ka.time.get());
+            }
+            if !ka.timeout.is_zero() {
+                ep = ep.keep_alive_timeout(ka.timeout.get());
+            }
+            ep = ep.keep_alive_while_idle(ka.permit_without_stream);
+        }
+        if target.tls {
+            ep = with_tls(ep, cfg)?;
+        }
+        let compression = match cfg.compression()? {
+            GrpcCompression::None => None,
+            GrpcCompression::Gzip => Some(CompressionEncoding::Gzip),
+            GrpcCompression::Zstd => Some(CompressionEncoding::Zstd),
+        };
+        let mut headers = MetadataMap::new();
+        for (k, v) in &cfg.headers {
+            let key = AsciiMetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| BuildError(format!("headers: invalid header name {k:?}")))?;
+            // The value is a secret: the error names the header, never the value.
+            let value = AsciiMetadataValue::try_from(v.expose())
+                .map_err(|_| BuildError(format!("headers: invalid value for header {k:?}")))?;
+            headers.insert(key, value);
+        }
+        Ok(OtlpGrpcExporter {
+            channel: ep.connect_lazy(),
+            headers,
+            compression,
+            timeout: (!cfg.timeout.is_zero()).then(|| cfg.timeout.get()),
+        })
+    }
+
+    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        *req.metadata_mut() = self.headers.clone();
+        if let Some(t) = self.timeout {
+            req.set_timeout(t);
+        }
+        req
+    }
+}
+
+fn with_tls(ep: Endpoint, cfg: &OtlpGrpcConfig) -> Result<Endpoint, BuildError> {
+    let material = cfg.tls.load()?;
+    let mut tls = ClientTlsConfig::new();
+    if !cfg.tls.server_name_override.is_empty() {
+        tls = tls.domain_name(cfg.tls.server_name_override.clone());
+    }
+    if let Some((cert, key)) = material.identity {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    let res = if cfg.tls.insecure_skip_verify {
+        // A custom verifier must not be mixed with root stores (tonic rejects that).
+        ep.tls_config_with_verifier(tls, Arc::new(NoVerify::new()))
+    } else {
+        tls = match material.ca {
+            Some(ca) => tls.ca_certificate(Certificate::from_pem(ca)),
+            None => tls.with_native_roots(),
+        };
+        ep.tls_config(tls)
+    };
+    res.map_err(|e| BuildError(format!("failed to load TLS config: {e}")))
+}
+
+/// otelcol logs a partial success at warn and treats the export as successful.
+fn log_partial_success(kind: &str, rejected: i64, message: &str) {
+    if rejected != 0 || !message.is_empty() {
+        match kind {
+            "spans" => tracing::warn!(
+                message,
+                dropped_spans = rejected,
+                "Partial success response"
+            ),
+            "data_points" => {
+                tracing::warn!(
+                    message,
+                    dropped_data_points = rejected,
+                    "Partial success response"
+                )
+            }
+            _ => tracing::warn!(
+                message,
+                dropped_log_records = rejected,
+                "Partial success response"
+            ),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for OtlpGrpcExporter {
+    async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
+        let gzip = CompressionEncoding::Gzip;
+        match &batch.payload {
+            Payload::Traces(r) => {
+                let mut c = TraceServiceClient::new(self.channel.clone())
+                    .accept_compressed(gzip)
+                    .max_decoding_message_size(usize::MAX);
+                if let Some(enc) = self.compression {
+                    c = c.send_compressed(enc);
+                }
+                let resp = c
+                    .export(self.request(r.clone()))
+                    .await
+                    .map_err(|s| map_status(&s))?;
+                if let Some(p) = resp.into_inner().partial_success {
+                    log_partial_success("spans", p.rejected_spans, &p.error_message);
+                }
+            }
+            Payload::Metrics(r) => {
+                let mut c = MetricsServiceClient::new(self.channel.clone())
+                    .accept_compressed(gzip)
+                    .max_decoding_message_size(usize::MAX);
+                if let Some(enc) = self.compression {
+                    c = c.send_compressed(enc);
+                }
+                let resp = c
+                    .export(self.request(r.clone()))
+                    .await
+                    .map_err(|s| map_status(&s))?;
+                if let Some(p) = resp.into_inner().partial_success {
+                    log_partial_success("data_points", p.rejected_data_points, &p.error_message);
+                }
+            }
+            Payload::Logs(r) => {
+                let mut c = LogsServiceClient::new(self.channel.clone())
+                    .accept_compressed(gzip)
+                    .max_decoding_message_size(usize::MAX);
+                if let Some(enc) = self.compression {
+                    c = c.send_compressed(enc);
+                }
+                let resp = c
+                    .export(self.request(r.clone()))
+                    .await
+                    .map_err(|s| map_status(&s))?;
+                if let Some(p) = resp.into_inner().partial_success {
+                    log_partial_success("log_records", p.rejected_log_records, &p.error_message);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,166 @@
+//! The running `otlphttp` exporter: one reqwest client, one POST per export.
+
+use super::body;
+use super::config::{Encoding, HttpCompression, OtlpHttpConfig};
+use super::response::{check_success, read_limited, status_error};
+use kakehashi_component::{Batch, BuildError, ExportError, Exporter};
+use kakehashi_pdata::Signal;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+
+pub struct OtlpHttpExporter {
+    client: reqwest::Client,
+    url: String,
+    signal: Signal,
+    encoding: Encoding,
+    compression: HttpCompression,
+    level: i32,
+}
+
+impl OtlpHttpExporter {
+    /// Builds the client for one signal. Nothing connects until the first export.
+    pub fn new(cfg: &OtlpHttpConfig, signal: Signal) -> Result<Self, BuildError> {
+        let url = cfg.signal_url(signal).ok_or_else(|| {
+            BuildError(format!(
+                "no endpoint for {signal}: set \"endpoint\" or \"{signal}_endpoint\""
+            ))
+        })?;
+        reqwest::Url::parse(&url)
+            .map_err(|e| BuildError(format!("invalid endpoint {url:?}: {e}")))?;
+        let encoding = cfg.encoding()?;
+        let compression = cfg.compression()?;
+        Ok(OtlpHttpExporter {
+            client: build_client(cfg)?,
+            url,
+            signal,
+            encoding,
+            compression,
+            level: cfg.compression_params.level,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn build_client(cfg: &OtlpHttpConfig) -> Result<reqwest::Client, BuildError> {
+    let mut headers = HeaderMap::new();
+    for (k, v) in &cfg.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| BuildError(format!("headers: invalid header name {k:?}")))?;
+        // Secret value: errors name the header only, and the value is marked sensitive so
+        // reqwest/hyper never print it.
+        let mut value = HeaderValue::from_str(v.expose())
+            .map_err(|_| BuildError(format!("headers: invalid value for header {k:?}")))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let mut b = reqwest::Client::builder()
+        .user_agent(crate::USER_AGENT)
+        .default_headers(headers)
+        .use_rustls_tls();
+    if !cfg.timeout.is_zero() {
+        b = b.timeout(cfg.timeout.get());
+    }
+    if let Some(n) = cfg.max_idle_conns_per_host.or(cfg.max_idle_conns) {
+        b = b.pool_max_idle_per_host(n);
+    }
+    if let Some(t) = cfg.idle_conn_timeout {
+        b = b.pool_idle_timeout((!t.is_zero()).then(|| t.get()));
+    }
+    if cfg.disable_keep_alives {
+        b = b.pool_max_idle_per_host(0);
+    }
+    if !cfg.proxy_url.is_empty() {
+        let proxy = reqwest::Proxy::all(&cfg.proxy_url)
+            .map_err(|e| BuildError(format!("invalid proxy_url: {e}")))?;
+        b = b.proxy(proxy);
+    }
+    let material = cfg.tls.load()?;
+    if let Some(ca) = material.ca {
+        let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| {
+            BuildError(format!("failed to load TLS config: failed to load CA: {e}"))
+        })?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if let Some((cert, key)) = material.identity {
+        let mut pem = cert;
+        pem.push(b'\n');
+        pem.extend_from_slice(&key);
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            BuildError(format!(
+                "failed to load TLS config: failed to load TLS cert and key: {e}"
+            ))
+        })?;
+        b = b.identity(id);
+    }
+    if cfg.tls.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    for (v, min) in [(&cfg.tls.min_version, true), (&cfg.tls.max_version, false)] {
+        let version = match v.as_str() {
+            "1.0" => Some(reqwest::tls::Version::TLS_1_0),
+            "1.1" => Some(reqwest::tls::Version::TLS_1_1),
+            "1.2" => Some(reqwest::tls::Version::TLS_1_2),
+            "1.3" => Some(reqwest::tls::Version::TLS_1_3),
+            _ => None,
+        };
+        if let Some(version) = version {
+            b = if min {
+                b.min_tls_version(version)
+            } else {
+                b.max_tls_version(version)
+            };
+        }
+    }
+    b.build()
+        .map_err(|e| BuildError(format!("failed to create the HTTP client: {e}")))
+}
+
+#[async_trait::async_trait]
+impl Exporter for OtlpHttpExporter {
+    async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
+        // Build errors are permanent: the same data would fail the same way again.
+        let data = body::encode(&batch.payload, self.encoding).map_err(ExportError::permanent)?;
+        let data =
+            body::compress(data, self.compression, self.level).map_err(ExportError::permanent)?;
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header(CONTENT_TYPE, body::content_type(self.encoding))
+            .body(data);
+        if let Some(ce) = self.compression.content_encoding() {
+            req = req.header(CONTENT_ENCODING, ce);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_builder() {
+                ExportError::permanent(format!("failed to make an HTTP request: {e}"))
+            } else {
+                ExportError::retryable(format!("failed to make an HTTP request: {e}"))
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(CONTENT_TYPE);
+        let retry_after = header(reqwest::header::RETRY_AFTER);
+        // A body that cannot be read is treated as empty: the status line already decided.
+        let body = read_limited(resp).await.unwrap_or_default();
+        if (200..300).contains(&status) {
+            check_success(self.signal, content_type.as_deref(), &body)
+        } else {
+            Err(status_error(
+                &self.url,
+                status,
+                retry_after.as_deref(),
+                &body,
+            ))
+        }
+    }
+}

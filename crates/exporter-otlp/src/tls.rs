@@ -1,0 +1,130 @@
+//! `configtls.ClientConfig`: the `tls` section shared by both exporters.
+
+use kakehashi_config::{Duration, Secret};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsClientSettings {
+    /// Plaintext (gRPC only; for HTTP the URL scheme decides).
+    pub insecure: bool,
+    pub insecure_skip_verify: bool,
+    pub server_name_override: String,
+    pub ca_file: String,
+    pub ca_pem: Secret,
+    pub cert_file: String,
+    pub cert_pem: Secret,
+    pub key_file: String,
+    pub key_pem: Secret,
+    pub min_version: String,
+    pub max_version: String,
+    /// Accepted for compatibility; system roots are used whenever no CA is given.
+    pub include_system_ca_certs_pool: bool,
+    /// Accepted for compatibility; certificates are read once at start.
+    pub reload_interval: Duration,
+    /// Accepted for compatibility; rustls picks its own safe suites and curves.
+    pub cipher_suites: Vec<String>,
+    pub curve_preferences: Vec<String>,
+}
+
+/// PEM material read from the files or inline values.
+pub(crate) struct TlsMaterial {
+    pub ca: Option<Vec<u8>>,
+    /// (certificate chain, private key)
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TlsClientSettings {
+    pub(crate) fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        let has_cert = !self.cert_file.is_empty() || !self.cert_pem.is_empty();
+        let has_key = !self.key_file.is_empty() || !self.key_pem.is_empty();
+        if has_cert != has_key {
+            errs.push("tls: provide both certificate and key, or neither".to_string());
+        }
+        if !self.ca_file.is_empty() && !self.ca_pem.is_empty() {
+            errs.push(
+                "tls: provide either a CA file or the PEM-encoded string, but not both".into(),
+            );
+        }
+        for (key, v) in [
+            ("min_version", &self.min_version),
+            ("max_version", &self.max_version),
+        ] {
+            if !v.is_empty() && !["1.0", "1.1", "1.2", "1.3"].contains(&v.as_str()) {
+                errs.push(format!(
+                    "tls: invalid TLS {key}: unsupported TLS version: {v:?}"
+                ));
+            }
+        }
+        errs
+    }
+
+    /// Reads the CA and client identity. Errors name the file, never its content.
+    pub(crate) fn load(&self) -> Result<TlsMaterial, String> {
+        let read = |path: &str, what: &str| {
+            std::fs::read(path).map_err(|e| {
+                format!("failed to load TLS config: failed to load {what} {path}: {e}")
+            })
+        };
+        let pick = |file: &str, pem: &Secret, what: &str| -> Result<Option<Vec<u8>>, String> {
+            if !file.is_empty() {
+                read(file, what).map(Some)
+            } else if !pem.is_empty() {
+                Ok(Some(pem.expose().as_bytes().to_vec()))
+            } else {
+                Ok(None)
+            }
+        };
+        let ca = pick(&self.ca_file, &self.ca_pem, "CA")?;
+        let cert = pick(&self.cert_file, &self.cert_pem, "TLS cert")?;
+        let key = pick(&self.key_file, &self.key_pem, "TLS key")?;
+        let identity = match (cert, key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            _ => None,
+        };
+        Ok(TlsMaterial { ca, identity })
+    }
+}
+
+/// A verifier that accepts any server certificate (`insecure_skip_verify: true`).
+#[derive(Debug)]
+pub(crate) struct NoVerify(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl NoVerify {
+    pub fn new() -> Self {
+        NoVerify(rustls::crypto::ring::default_provider().signature_verification_algorithms)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}

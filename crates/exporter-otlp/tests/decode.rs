@@ -1,0 +1,64 @@
+//! The configs decode from YAML through the factories (otelcol key names and defaults).
+
+use kakehashi_component::{config_as, FactoryInfo};
+use kakehashi_config::{load, ConfigSource, ProcessEnv};
+use kakehashi_exporter_otlp::{
+    OtlpGrpcConfig, OtlpGrpcExporterFactory, OtlpHttpConfig, OtlpHttpExporterFactory,
+};
+
+fn node(yaml: &str) -> kakehashi_config::Node {
+    let src = ConfigSource::Inline {
+        name: "test".into(),
+        yaml: yaml.into(),
+    };
+    load(&[src], &[], &ProcessEnv).expect("valid yaml")
+}
+
+#[test]
+fn grpc_yaml() {
+    let n = node(
+        "endpoint: dns:///collector:4317\ntls:\n  insecure: true\ncompression: zstd\n\
+         headers:\n  api-key: abc\nkeepalive:\n  time: 20s\nbalancer_name: pick_first\n\
+         timeout: 2s\nretry_on_failure:\n  enabled: false\nsending_queue:\n  queue_size: 10\n",
+    );
+    let f = OtlpGrpcExporterFactory;
+    assert_eq!(f.aliases(), ["otlp_grpc"]);
+    let any = f.decode(&n, "exporters::otlp").unwrap();
+    let cfg = config_as::<OtlpGrpcConfig>(&any);
+    assert!(cfg.tls.insecure);
+    assert_eq!(cfg.headers["api-key"].expose(), "abc");
+    assert_eq!(cfg.keepalive.as_ref().unwrap().timeout.get().as_secs(), 10);
+    assert_eq!(cfg.sending_queue.queue_size, 10);
+    assert!(!cfg.retry_on_failure.enabled);
+
+    let err = f
+        .decode(&node("compression: gzip\n"), "exporters::otlp")
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("requires a non-empty \"endpoint\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn http_yaml() {
+    let n = node("endpoint: http://x:4318\nencoding: json\ncompression_params:\n  level: 9\n");
+    let f = OtlpHttpExporterFactory;
+    assert_eq!(f.aliases(), ["otlp_http"]);
+    let any = f.decode(&n, "exporters::otlphttp").unwrap();
+    let cfg = config_as::<OtlpHttpConfig>(&any);
+    assert_eq!(cfg.encoding, "json");
+    assert_eq!(cfg.compression_params.level, 9);
+    let err = f
+        .decode(&node("encoding: xml\n"), "exporters::otlphttp")
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains("at least one endpoint must be specified"),
+        "{text}"
+    );
+    assert!(text.contains("invalid encoding type: xml"), "{text}");
+}

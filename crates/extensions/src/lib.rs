@@ -1,0 +1,5 @@
+//! Extensions: components outside the pipelines (`service.extensions`).
+
+pub mod health_check;
+
+pub use health_check::HealthCheckExtensionFactory;

@@ -1,0 +1,301 @@
+//! From the merged config tree to validated components and pipelines, with every error at once.
+
+use crate::factories::Factories;
+use crate::service::ServiceConfig;
+use kakehashi_component::AnyConfig;
+use kakehashi_config::{decode, ComponentId, ConfigError, ConfigErrors, Kind, Node, PipelineId};
+use kakehashi_pdata::Signal;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A configured component: its id and decoded, validated config.
+pub struct ComponentConfig {
+    pub id: ComponentId,
+    pub config: AnyConfig,
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub id: PipelineId,
+    pub signal: Signal,
+    pub receivers: Vec<ComponentId>,
+    pub processors: Vec<ComponentId>,
+    pub exporters: Vec<ComponentId>,
+}
+
+/// The whole configuration, validated.
+pub struct ResolvedConfig {
+    pub components: BTreeMap<Kind, Vec<ComponentConfig>>,
+    pub pipelines: Vec<Pipeline>,
+    pub service: ServiceConfig,
+}
+
+impl ResolvedConfig {
+    pub fn component(&self, kind: Kind, id: &ComponentId) -> Option<&ComponentConfig> {
+        self.components.get(&kind)?.iter().find(|c| &c.id == id)
+    }
+}
+
+const KINDS: [Kind; 4] = [
+    Kind::Receiver,
+    Kind::Processor,
+    Kind::Exporter,
+    Kind::Extension,
+];
+const TOP_LEVEL: [&str; 6] = [
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "connectors",
+    "service",
+];
+
+/// Decodes and validates every component (used or not, as otelcol does) and the service section.
+pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, ConfigErrors> {
+    let mut errs = ConfigErrors::default();
+    let Some(entries) = root.entries() else {
+        return Err(ConfigError::new("", "the configuration must be a map")
+            .at(root.location.clone())
+            .into());
+    };
+    if entries.is_empty() {
+        return Err(ConfigError::new("", "empty configuration file").into());
+    }
+    for (key, loc, _) in entries {
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            errs.push(
+                ConfigError::new(
+                    "",
+                    format!(
+                        "unknown top-level key {key:?}; valid keys: {}",
+                        TOP_LEVEL.join(", ")
+                    ),
+                )
+                .at(loc.clone()),
+            );
+        }
+    }
+    if let Some(c) = root
+        .get("connectors")
+        .filter(|n| n.entries().is_some_and(|e| !e.is_empty()))
+    {
+        errs.push(
+            ConfigError::new("connectors", "connectors are not supported yet")
+                .at(c.location.clone()),
+        );
+    }
+
+    // `defined` holds every well-formed id, decoded or not, so that one invalid component gives
+    // one error and not follow-on "not configured" errors wherever it is referenced.
+    let mut components = BTreeMap::new();
+    let mut defined = BTreeMap::new();
+    for kind in KINDS {
+        let (ok, ids) = resolve_section(root, kind, factories, &mut errs);
+        components.insert(kind, ok);
+        defined.insert(kind, ids);
+    }
+    if defined[&Kind::Receiver].is_empty() {
+        errs.push(ConfigError::new(
+            "",
+            "no receiver configuration specified in config",
+        ));
+    }
+    if defined[&Kind::Exporter].is_empty() {
+        errs.push(ConfigError::new(
+            "",
+            "no exporter configuration specified in config",
+        ));
+    }
+
+    let service_node = root.get("service").cloned().unwrap_or_else(Node::null);
+    let service: Option<ServiceConfig> = match decode(&service_node, "service") {
+        Ok(s) => Some(s),
+        Err(e) => {
+            errs.extend(e);
+            None
+        }
+    };
+    let mut pipelines = Vec::new();
+    if let Some(service) = &service {
+        use kakehashi_config::Validate;
+        for m in service.telemetry.validate() {
+            errs.push(ConfigError::new("service::telemetry", m));
+        }
+        pipelines = resolve_pipelines(service, &service_node, &defined, factories, &mut errs);
+        for ext in &service.extensions {
+            let known = ComponentId::parse(ext)
+                .ok()
+                .is_some_and(|id| defined[&Kind::Extension].contains(&id));
+            if !known {
+                errs.push(
+                    ConfigError::new(
+                        "service::extensions",
+                        format!("references extension {ext:?} which is not configured"),
+                    )
+                    .at(service_node
+                        .get("extensions")
+                        .and_then(|n| n.location.clone())),
+                );
+            }
+        }
+    }
+    match service {
+        Some(service) if errs.is_empty() => Ok(ResolvedConfig {
+            components,
+            pipelines,
+            service,
+        }),
+        _ => Err(errs),
+    }
+}
+
+fn resolve_section(
+    root: &Node,
+    kind: Kind,
+    factories: &Factories,
+    errs: &mut ConfigErrors,
+) -> (Vec<ComponentConfig>, BTreeSet<ComponentId>) {
+    let section = kind.section();
+    let Some(node) = root.get(section) else {
+        return Default::default();
+    };
+    let Some(entries) = node.entries() else {
+        errs.push(
+            ConfigError::new(section, "must be a map of component id to settings")
+                .at(node.location.clone()),
+        );
+        return Default::default();
+    };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (key, loc, value) in entries {
+        let path = format!("{section}::{key}");
+        let id = match ComponentId::parse(key) {
+            Ok(id) => id,
+            Err(m) => {
+                errs.push(ConfigError::new(&path, m).at(loc.clone()));
+                continue;
+            }
+        };
+        if !seen.insert(id.clone()) {
+            errs.push(
+                ConfigError::new(
+                    section,
+                    format!("duplicate name {:?} after unmarshaling", id.to_string()),
+                )
+                .at(loc.clone()),
+            );
+            continue;
+        }
+        let Some(factory) = factories.info(kind, id.type_name()) else {
+            let message = if kind == Kind::Exporter && id.type_name() == "logging" {
+                "the logging exporter has been deprecated, use the debug exporter instead"
+                    .to_owned()
+            } else {
+                format!(
+                    "unknown type: {:?} for id: {:?} (valid values: [{}])",
+                    id.type_name(),
+                    id.to_string(),
+                    factories.type_names(kind).join(" ")
+                )
+            };
+            errs.push(ConfigError::new(section, message).at(loc.clone()));
+            continue;
+        };
+        match factory.decode(value, &path) {
+            Ok(config) => out.push(ComponentConfig { id, config }),
+            Err(e) => errs.extend(e),
+        }
+    }
+    (out, seen)
+}
+
+fn resolve_pipelines(
+    service: &ServiceConfig,
+    service_node: &Node,
+    defined: &BTreeMap<Kind, BTreeSet<ComponentId>>,
+    factories: &Factories,
+    errs: &mut ConfigErrors,
+) -> Vec<Pipeline> {
+    let pipelines_node = service_node.get("pipelines");
+    if service.pipelines.is_empty() {
+        errs.push(
+            ConfigError::new(
+                "service::pipelines",
+                "service must have at least one pipeline",
+            )
+            .at(pipelines_node
+                .and_then(|n| n.location.clone())
+                .or(service_node.location.clone())),
+        );
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (key, p) in &service.pipelines {
+        let path = format!("service::pipelines::{key}");
+        let loc = pipelines_node
+            .and_then(|n| n.get(key))
+            .and_then(|n| n.location.clone());
+        let mut err = |m: String| errs.push(ConfigError::new(&path, m).at(loc.clone()));
+        let id = match PipelineId::parse(key) {
+            Ok(id) => id,
+            Err(m) => {
+                err(m);
+                continue;
+            }
+        };
+        let signal = Signal::parse(&id.signal).expect("PipelineId only parses known signals");
+        if p.receivers.is_empty() {
+            err("must have at least one receiver".into());
+        }
+        if p.exporters.is_empty() {
+            err("must have at least one exporter".into());
+        }
+        let mut refs = |kind: Kind, names: &[String]| -> Vec<ComponentId> {
+            let mut ids = Vec::new();
+            for name in names {
+                let found = ComponentId::parse(name)
+                    .ok()
+                    .filter(|id| defined[&kind].contains(id));
+                let Some(id) = found else {
+                    err(format!(
+                        "references {} {name:?} which is not configured",
+                        kind.singular()
+                    ));
+                    continue;
+                };
+                if ids.contains(&id) {
+                    err(format!(
+                        "references {} {name:?} multiple times",
+                        kind.singular()
+                    ));
+                    continue;
+                }
+                let supported = factories
+                    .info(kind, id.type_name())
+                    .is_some_and(|f| f.signals().contains(&signal));
+                if !supported {
+                    err(format!(
+                        "{} {name:?} does not support {signal} (telemetry type is not supported)",
+                        kind.singular()
+                    ));
+                    continue;
+                }
+                ids.push(id);
+            }
+            ids
+        };
+        let receivers = refs(Kind::Receiver, &p.receivers);
+        let processors = refs(Kind::Processor, &p.processors);
+        let exporters = refs(Kind::Exporter, &p.exporters);
+        out.push(Pipeline {
+            id,
+            signal,
+            receivers,
+            processors,
+            exporters,
+        });
+    }
+    out
+}

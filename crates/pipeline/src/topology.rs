@@ -1,0 +1,250 @@
+//! Building the running graph from a resolved config, starting it, and shutting it down in
+//! otelcol's order.
+
+use crate::factories::Factories;
+use crate::fanout::Fanout;
+use crate::resolve::ResolvedConfig;
+use crate::runner::ExporterRunner;
+use kakehashi_component::{
+    BuildContext, Consumer, Extension, Processor, Receiver, SignalConsumers,
+};
+use kakehashi_config::{ComponentId, Kind};
+use kakehashi_pdata::Signal;
+use kakehashi_telemetry::Telemetry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The running parts, in the order they are started (reverse) and stopped.
+pub struct Topology {
+    extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
+    receivers: Vec<(ComponentId, Box<dyn Receiver>)>,
+    /// Upstream first within each pipeline.
+    processors: Vec<(String, Arc<dyn Processor>)>,
+    exporters: Vec<(String, Arc<ExporterRunner>)>,
+}
+
+/// Settings that are not part of the YAML.
+#[derive(Clone)]
+pub struct BuildOptions {
+    pub feature_gates: Arc<BTreeSet<String>>,
+    /// How long exporters may take to drain their queues at shutdown.
+    pub drain_deadline: Duration,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            feature_gates: Arc::default(),
+            drain_deadline: crate::runner::DEFAULT_DRAIN_DEADLINE,
+        }
+    }
+}
+
+impl Topology {
+    /// Instantiates the components the pipelines use (unused ones are not built, as in otelcol).
+    /// Errors are otelcol's graph-time errors (`failed to build pipelines: ...`).
+    pub fn build(
+        cfg: &ResolvedConfig,
+        factories: &Factories,
+        telemetry: &Telemetry,
+        opts: &BuildOptions,
+    ) -> Result<Topology, Vec<String>> {
+        let mut errs = Vec::new();
+        let ctx = |id: &ComponentId| BuildContext {
+            id: id.clone(),
+            telemetry: telemetry.clone(),
+            feature_gates: opts.feature_gates.clone(),
+        };
+
+        // Exporters: one runner per (id, signal), shared by that signal's pipelines.
+        let mut runners: BTreeMap<(ComponentId, Signal), Arc<ExporterRunner>> = BTreeMap::new();
+        for p in &cfg.pipelines {
+            for id in &p.exporters {
+                if runners.contains_key(&(id.clone(), p.signal)) {
+                    continue;
+                }
+                let factory = factories.exporter(id.type_name()).expect("resolved type");
+                let conf = &cfg
+                    .component(Kind::Exporter, id)
+                    .expect("resolved id")
+                    .config;
+                match factory.build(&ctx(id), conf, p.signal) {
+                    Ok(built) => {
+                        let runner = ExporterRunner::new(
+                            id.to_string(),
+                            p.signal,
+                            built.exporter,
+                            built.settings,
+                            telemetry.exporter(&id.to_string(), p.signal),
+                        );
+                        runners.insert((id.clone(), p.signal), Arc::new(runner));
+                    }
+                    Err(e) => errs.push(format!(
+                        "failed to create \"{id}\" exporter for data type \"{}\": {e}",
+                        p.signal
+                    )),
+                }
+            }
+        }
+
+        // Pipelines, built back to front: exporters fan-out, then processors in reverse.
+        let mut processors = Vec::new();
+        let mut heads: Vec<(usize, Arc<dyn Consumer>)> = Vec::new();
+        for (pi, p) in cfg.pipelines.iter().enumerate() {
+            let tails: Vec<Arc<dyn Consumer>> = p
+                .exporters
+                .iter()
+                .filter_map(|id| runners.get(&(id.clone(), p.signal)))
+                .map(|r| r.clone() as Arc<dyn Consumer>)
+                .collect();
+            if tails.len() != p.exporters.len() {
+                continue; // an exporter failed to build; already reported
+            }
+            let mut next = Fanout::build(tails);
+            let mut built = Vec::new();
+            for id in p.processors.iter().rev() {
+                let factory = factories.processor(id.type_name()).expect("resolved type");
+                let conf = &cfg
+                    .component(Kind::Processor, id)
+                    .expect("resolved id")
+                    .config;
+                match factory.build(&ctx(id), conf, p.signal, next.clone()) {
+                    Ok(proc_) => {
+                        next = proc_.clone();
+                        built.push((format!("{} in pipeline {}", id, p.id), proc_));
+                    }
+                    Err(e) => errs.push(format!(
+                        "failed to create \"{id}\" processor, in pipeline \"{}\": {e}",
+                        p.id
+                    )),
+                }
+            }
+            built.reverse();
+            processors.extend(built);
+            heads.push((pi, next));
+        }
+
+        // Receivers: one instance per id, fanning out to every pipeline that lists it.
+        let mut receivers = Vec::new();
+        let mut receiver_ids: Vec<&ComponentId> = Vec::new();
+        for p in &cfg.pipelines {
+            for id in &p.receivers {
+                if !receiver_ids.contains(&id) {
+                    receiver_ids.push(id);
+                }
+            }
+        }
+        for id in receiver_ids {
+            let mut consumers = SignalConsumers::default();
+            for signal in Signal::ALL {
+                let targets: Vec<Arc<dyn Consumer>> = heads
+                    .iter()
+                    .filter(|(pi, _)| {
+                        let p = &cfg.pipelines[*pi];
+                        p.signal == signal && p.receivers.contains(id)
+                    })
+                    .map(|(_, h)| h.clone())
+                    .collect();
+                if !targets.is_empty() {
+                    consumers.set(signal, Fanout::build(targets));
+                }
+            }
+            let factory = factories.receiver(id.type_name()).expect("resolved type");
+            let conf = &cfg
+                .component(Kind::Receiver, id)
+                .expect("resolved id")
+                .config;
+            match factory.build(&ctx(id), conf, consumers) {
+                Ok(r) => receivers.push((id.clone(), r)),
+                Err(e) => errs.push(format!("failed to create \"{id}\" receiver: {e}")),
+            }
+        }
+
+        let mut extensions = Vec::new();
+        for name in &cfg.service.extensions {
+            let id = ComponentId::parse(name).expect("resolved id");
+            let factory = factories.extension(id.type_name()).expect("resolved type");
+            let conf = &cfg
+                .component(Kind::Extension, &id)
+                .expect("resolved id")
+                .config;
+            match factory.build(&ctx(&id), conf) {
+                Ok(e) => extensions.push((id, e)),
+                Err(e) => errs.push(format!("failed to create \"{id}\" extension: {e}")),
+            }
+        }
+
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(Topology {
+            extensions,
+            receivers,
+            processors,
+            exporters: runners
+                .into_iter()
+                .map(|((id, signal), r)| (format!("{id} ({signal})"), r))
+                .collect(),
+        })
+    }
+
+    /// Starts extensions, then exporters, processors and receivers (downstream first, so nothing
+    /// is received before it can be handled), then tells extensions the pipelines are ready.
+    pub async fn start(&mut self) -> Result<(), String> {
+        for (id, e) in &self.extensions {
+            e.start()
+                .await
+                .map_err(|err| format!("failed to start \"{id}\" extension: {err}"))?;
+        }
+        for (id, r) in &self.exporters {
+            r.start()
+                .await
+                .map_err(|err| format!("failed to start \"{id}\" exporter: {err}"))?;
+        }
+        for (id, p) in self.processors.iter().rev() {
+            p.start()
+                .await
+                .map_err(|err| format!("failed to start \"{id}\" processor: {err}"))?;
+        }
+        for (id, r) in &mut self.receivers {
+            r.start()
+                .await
+                .map_err(|err| format!("failed to start \"{id}\" receiver: {err}"))?;
+        }
+        for (_, e) in &self.extensions {
+            e.pipelines_ready();
+        }
+        Ok(())
+    }
+
+    /// otelcol's order: extensions report not-ready; receivers stop and drain in-flight requests;
+    /// processors flush (batch flushes everything); exporters drain their queues within
+    /// `drain_deadline`; extensions stop.
+    pub async fn shutdown(mut self, drain_deadline: Duration) {
+        for (_, e) in &self.extensions {
+            e.pipelines_not_ready();
+        }
+        for (id, r) in &mut self.receivers {
+            tracing::debug!(component = %id, "Shutting down receiver");
+            r.shutdown().await;
+        }
+        for (id, p) in &self.processors {
+            tracing::debug!(component = %id, "Shutting down processor");
+            p.shutdown().await;
+        }
+        let exporters = self.exporters.iter().map(|(id, r)| async move {
+            tracing::debug!(component = %id, "Shutting down exporter");
+            r.shutdown(drain_deadline).await;
+        });
+        futures::future::join_all(exporters).await;
+        for (_, e) in &self.extensions {
+            e.shutdown().await;
+        }
+    }
+
+    /// The extensions, for callers that need to reach one (tests).
+    pub fn extensions(&self) -> impl Iterator<Item = &Arc<dyn Extension>> {
+        self.extensions.iter().map(|(_, e)| e)
+    }
+}

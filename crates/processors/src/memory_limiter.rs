@@ -1,0 +1,410 @@
+//! The `memory_limiter` processor (§6): measures process memory every `check_interval` and, while
+//! usage is at or above the soft limit (hard − spike), refuses data with a *retryable* error so
+//! clients back off and retry instead of the collector growing without bound.
+//!
+//! We measure RSS (there is no Go heap); "forcing a GC" has no analogue and only logs.
+
+use async_trait::async_trait;
+use kakehashi_component::{
+    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
+    FactoryInfo, Processor, ProcessorFactory,
+};
+use kakehashi_config::{ConfigErrors, Duration, Node, Validate};
+use kakehashi_pdata::Signal;
+use kakehashi_telemetry::MemoryLimiterMetrics;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+
+const MIB: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryLimiterConfig {
+    pub check_interval: Duration,
+    pub limit_mib: u32,
+    pub spike_limit_mib: u32,
+    pub limit_percentage: u32,
+    pub spike_limit_percentage: u32,
+    // GC tuning: accepted for compatibility, meaningless without a GC.
+    pub min_gc_interval_when_soft_limited: Duration,
+    pub min_gc_interval_when_hard_limited: Duration,
+    pub max_gc_interval_when_soft_limited: Duration,
+    pub max_gc_interval_when_hard_limited: Duration,
+}
+
+impl Default for MemoryLimiterConfig {
+    fn default() -> Self {
+        MemoryLimiterConfig {
+            check_interval: Duration::ZERO,
+            limit_mib: 0,
+            spike_limit_mib: 0,
+            limit_percentage: 0,
+            spike_limit_percentage: 0,
+            min_gc_interval_when_soft_limited: Duration::from_secs(10),
+            min_gc_interval_when_hard_limited: Duration::ZERO,
+            max_gc_interval_when_soft_limited: Duration::from_secs(30),
+            max_gc_interval_when_hard_limited: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Validate for MemoryLimiterConfig {
+    /// otelcol returns the first problem only; so do we.
+    fn validate(&self) -> Vec<String> {
+        let msg = if self.check_interval.is_zero() {
+            "'check_interval' must be greater than zero"
+        } else if self.limit_mib == 0 && self.limit_percentage == 0 {
+            "'limit_mib' or 'limit_percentage' must be greater than zero"
+        } else if self.limit_percentage > 100 || self.spike_limit_percentage > 100 {
+            "'limit_percentage' and 'spike_limit_percentage' must be greater than zero and less than or equal to hundred"
+        } else {
+            return Vec::new();
+        };
+        vec![msg.to_owned()]
+    }
+}
+
+/// Where memory usage comes from; injectable so tests can drive the limiter.
+pub trait MemoryProbe: Send + Sync + 'static {
+    /// Bytes in use, or `None` when unknown (then the limiter changes nothing).
+    fn used_bytes(&self) -> Option<u64>;
+}
+
+/// The process's resident set size.
+pub struct RssProbe;
+
+impl MemoryProbe for RssProbe {
+    fn used_bytes(&self) -> Option<u64> {
+        kakehashi_telemetry::metrics::resident_set_bytes()
+    }
+}
+
+/// Total memory available to us: the cgroup v2 limit when numeric, else host RAM.
+pub fn total_memory_bytes() -> Option<u64> {
+    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max") {
+        if let Ok(n) = s.trim().parse::<u64>() {
+            return Some(n);
+        }
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Hard and soft limits in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub hard: u64,
+    pub soft: u64,
+}
+
+impl Limits {
+    /// otelcol's checker construction: `limit_mib` wins over the percentage; the spike defaults
+    /// to a fifth of the limit and must be below it.
+    pub fn from_config(
+        cfg: &MemoryLimiterConfig,
+        total: Option<u64>,
+    ) -> Result<Limits, BuildError> {
+        let (hard, spike) = if cfg.limit_mib > 0 {
+            (
+                u64::from(cfg.limit_mib) * MIB,
+                u64::from(cfg.spike_limit_mib) * MIB,
+            )
+        } else {
+            let total =
+                total.ok_or("failed to get total memory, use fixed memory settings (limit_mib)")?;
+            let pct = |p: u32| (u128::from(total) * u128::from(p) / 100) as u64;
+            (pct(cfg.limit_percentage), pct(cfg.spike_limit_percentage))
+        };
+        if spike >= hard {
+            return Err("'spike_limit_mib' must be smaller than 'limit_mib'".into());
+        }
+        let spike = if spike == 0 { hard / 5 } else { spike };
+        Ok(Limits {
+            hard,
+            soft: hard - spike,
+        })
+    }
+}
+
+pub struct MemoryLimiterProcessor {
+    signal: Signal,
+    next: Arc<dyn Consumer>,
+    metrics: MemoryLimiterMetrics,
+    limits: Limits,
+    interval: std::time::Duration,
+    probe: Arc<dyn MemoryProbe>,
+    refusing: Arc<AtomicBool>,
+    checker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MemoryLimiterProcessor {
+    pub fn new(
+        cfg: &MemoryLimiterConfig,
+        limits: Limits,
+        signal: Signal,
+        next: Arc<dyn Consumer>,
+        metrics: MemoryLimiterMetrics,
+        probe: Arc<dyn MemoryProbe>,
+    ) -> Self {
+        MemoryLimiterProcessor {
+            signal,
+            next,
+            metrics,
+            limits,
+            interval: cfg.check_interval.get(),
+            probe,
+            refusing: Arc::new(AtomicBool::new(false)),
+            checker: Mutex::new(None),
+        }
+    }
+
+    pub fn is_refusing(&self) -> bool {
+        self.refusing.load(Ordering::Acquire)
+    }
+}
+
+/// One check: enter or leave refusing mode, logging the transitions as otelcol does.
+fn check(limits: Limits, used: u64, refusing: &AtomicBool) {
+    let cur_mem_mib = used / MIB;
+    if used >= limits.hard {
+        tracing::warn!(
+            cur_mem_mib,
+            "Memory usage is above hard limit. Forcing a GC."
+        );
+    }
+    if used >= limits.soft {
+        if !refusing.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                cur_mem_mib,
+                "Memory usage is above soft limit. Refusing data."
+            );
+        }
+    } else if refusing.swap(false, Ordering::AcqRel) {
+        tracing::info!(
+            cur_mem_mib,
+            "Memory usage back within limits. Resuming normal operation."
+        );
+    }
+}
+
+#[async_trait]
+impl Consumer for MemoryLimiterProcessor {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let n = batch.item_count();
+        if self.is_refusing() {
+            self.metrics.refused(self.signal, n);
+            return Err(ConsumeError::retryable(
+                "data refused due to high memory usage",
+            ));
+        }
+        self.metrics.accepted(self.signal, n);
+        self.next.consume(batch).await
+    }
+}
+
+#[async_trait]
+impl Processor for MemoryLimiterProcessor {
+    async fn start(&self) -> Result<(), BuildError> {
+        let (limits, probe, refusing) = (self.limits, self.probe.clone(), self.refusing.clone());
+        let period = self.interval;
+        let task = tokio::spawn(async move {
+            // Like Go's ticker: the first check happens one interval after start.
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Some(used) = probe.used_bytes() {
+                    check(limits, used, &refusing);
+                }
+            }
+        });
+        let mut slot = self.checker.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = slot.replace(task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        let task = self
+            .checker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(t) = task {
+            t.abort();
+        }
+    }
+}
+
+pub struct MemoryLimiterProcessorFactory;
+
+impl FactoryInfo for MemoryLimiterProcessorFactory {
+    fn type_name(&self) -> &'static str {
+        "memory_limiter"
+    }
+    fn signals(&self) -> &'static [Signal] {
+        crate::ALL_SIGNALS
+    }
+    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
+        decode_config::<MemoryLimiterConfig>(node, path)
+    }
+}
+
+impl ProcessorFactory for MemoryLimiterProcessorFactory {
+    fn build(
+        &self,
+        ctx: &BuildContext,
+        cfg: &AnyConfig,
+        signal: Signal,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        let cfg = config_as::<MemoryLimiterConfig>(cfg);
+        let total = if cfg.limit_mib == 0 {
+            total_memory_bytes()
+        } else {
+            None
+        };
+        let limits = Limits::from_config(cfg, total)?;
+        let metrics = ctx.telemetry.memory_limiter(&ctx.id.to_string());
+        Ok(Arc::new(MemoryLimiterProcessor::new(
+            cfg,
+            limits,
+            signal,
+            next,
+            metrics,
+            Arc::new(RssProbe),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use kakehashi_pdata::ExportTraceServiceRequest;
+    use kakehashi_telemetry::Telemetry;
+    use std::sync::atomic::AtomicU64;
+
+    struct FakeProbe(AtomicU64);
+    impl MemoryProbe for FakeProbe {
+        fn used_bytes(&self) -> Option<u64> {
+            Some(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    struct Sink;
+    #[async_trait]
+    impl Consumer for Sink {
+        async fn consume(&self, _: Batch) -> Result<(), ConsumeError> {
+            Ok(())
+        }
+    }
+
+    fn spans(n: usize) -> Batch {
+        Batch::new(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    fn cfg(limit: u32, spike: u32) -> MemoryLimiterConfig {
+        MemoryLimiterConfig {
+            check_interval: Duration::from_secs(1),
+            limit_mib: limit,
+            spike_limit_mib: spike,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refuses_above_soft_limit_and_resumes() {
+        let c = cfg(100, 0);
+        let limits = Limits::from_config(&c, None).expect("limits");
+        assert_eq!(
+            limits,
+            Limits {
+                hard: 100 * MIB,
+                soft: 80 * MIB
+            }
+        );
+        let probe = Arc::new(FakeProbe(AtomicU64::new(10 * MIB)));
+        let t = Telemetry::new();
+        let p = MemoryLimiterProcessor::new(
+            &c,
+            limits,
+            Signal::Traces,
+            Arc::new(Sink),
+            t.memory_limiter("memory_limiter"),
+            probe.clone(),
+        );
+        p.start().await.expect("start");
+        p.consume(spans(2)).await.expect("accepted");
+
+        probe.0.store(85 * MIB, Ordering::SeqCst);
+        // Nothing changes before the next check.
+        assert!(p.consume(spans(1)).await.is_ok());
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let e = p.consume(spans(3)).await.expect_err("refused");
+        assert!(!e.permanent);
+        assert_eq!(e.message, "data refused due to high memory usage");
+
+        probe.0.store(50 * MIB, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        p.consume(spans(4)).await.expect("resumed");
+        p.shutdown().await;
+
+        let get = |name: &str| t.counter_value(name, &[("processor", "memory_limiter")]);
+        assert_eq!(
+            get("otelcol_processor_memory_limiter_accepted_spans"),
+            Some(7)
+        );
+        assert_eq!(
+            get("otelcol_processor_memory_limiter_refused_spans"),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn validation_and_limit_errors() {
+        let msgs = |c: MemoryLimiterConfig| c.validate();
+        assert_eq!(
+            msgs(MemoryLimiterConfig::default()),
+            vec!["'check_interval' must be greater than zero".to_string()]
+        );
+        assert_eq!(
+            msgs(cfg(0, 0)),
+            vec!["'limit_mib' or 'limit_percentage' must be greater than zero".to_string()]
+        );
+        assert!(msgs(cfg(100, 20)).is_empty());
+        assert_eq!(
+            Limits::from_config(&cfg(100, 100), None).err(),
+            Some(BuildError(
+                "'spike_limit_mib' must be smaller than 'limit_mib'".into()
+            ))
+        );
+        let pct = MemoryLimiterConfig {
+            limit_mib: 0,
+            limit_percentage: 50,
+            spike_limit_percentage: 10,
+            ..cfg(0, 0)
+        };
+        let l = Limits::from_config(&pct, Some(1000 * MIB)).expect("pct limits");
+        assert_eq!(
+            l,
+            Limits {
+                hard: 500 * MIB,
+                soft: 400 * MIB
+            }
+        );
+    }
+}

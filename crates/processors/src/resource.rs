@@ -1,0 +1,197 @@
+//! The `resource` processor: attribute actions on each Resource of every signal.
+
+use crate::attraction::{ActionKeyValue, AttrProc};
+use async_trait::async_trait;
+use kakehashi_component::{
+    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
+    FactoryInfo, Processor, ProcessorFactory,
+};
+use kakehashi_config::{ConfigErrors, Node, Validate};
+use kakehashi_pdata::proto::resource::v1::Resource;
+use kakehashi_pdata::{Payload, Signal};
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourceConfig {
+    pub attributes: Vec<ActionKeyValue>,
+}
+
+impl Validate for ResourceConfig {
+    fn validate(&self) -> Vec<String> {
+        if self.attributes.is_empty() {
+            vec![r#"missing required field "attributes""#.into()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Calls `f` on every Resource of the payload, creating absent ones (pdata always has one).
+pub(crate) fn for_each_resource(payload: &mut Payload, mut f: impl FnMut(&mut Resource)) {
+    match payload {
+        Payload::Traces(r) => r
+            .resource_spans
+            .iter_mut()
+            .for_each(|rs| f(rs.resource.get_or_insert_with(Resource::default))),
+        Payload::Metrics(r) => r
+            .resource_metrics
+            .iter_mut()
+            .for_each(|rm| f(rm.resource.get_or_insert_with(Resource::default))),
+        Payload::Logs(r) => r
+            .resource_logs
+            .iter_mut()
+            .for_each(|rl| f(rl.resource.get_or_insert_with(Resource::default))),
+    }
+}
+
+pub struct ResourceProcessor {
+    actions: AttrProc,
+    next: Arc<dyn Consumer>,
+}
+
+impl ResourceProcessor {
+    pub fn new(cfg: &ResourceConfig, next: Arc<dyn Consumer>) -> Result<Self, BuildError> {
+        Ok(ResourceProcessor {
+            actions: AttrProc::new(&cfg.attributes)?,
+            next,
+        })
+    }
+}
+
+#[async_trait]
+impl Consumer for ResourceProcessor {
+    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
+        let meta = &batch.metadata;
+        for_each_resource(&mut batch.payload, |r| {
+            self.actions.process(&mut r.attributes, meta)
+        });
+        self.next.consume(batch).await
+    }
+}
+
+impl Processor for ResourceProcessor {}
+
+pub struct ResourceProcessorFactory;
+
+impl FactoryInfo for ResourceProcessorFactory {
+    fn type_name(&self) -> &'static str {
+        "resource"
+    }
+    fn signals(&self) -> &'static [Signal] {
+        crate::ALL_SIGNALS
+    }
+    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
+        decode_config::<ResourceConfig>(node, path)
+    }
+}
+
+impl ProcessorFactory for ResourceProcessorFactory {
+    fn build(
+        &self,
+        _ctx: &BuildContext,
+        cfg: &AnyConfig,
+        _signal: Signal,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        let cfg = config_as::<ResourceConfig>(cfg);
+        Ok(Arc::new(ResourceProcessor::new(cfg, next)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attraction::value::str_value;
+    use kakehashi_config::AnyValue as ConfigValue;
+    use kakehashi_pdata::proto::common::v1::KeyValue;
+    use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use kakehashi_pdata::ExportTraceServiceRequest;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Sink(Mutex<Vec<Batch>>);
+    #[async_trait]
+    impl Consumer for Sink {
+        async fn consume(&self, b: Batch) -> Result<(), ConsumeError> {
+            self.0.lock().expect("lock").push(b);
+            Ok(())
+        }
+    }
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(str_value(v)),
+            ..Default::default()
+        }
+    }
+
+    fn action(kind: &str, key: &str, v: &str) -> ActionKeyValue {
+        ActionKeyValue {
+            action: kind.into(),
+            key: key.into(),
+            value: Some(ConfigValue::Str(v.into())),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn seed_config_insert_keeps_sdk_service_name() {
+        let sink = Arc::new(Sink::default());
+        let cfg = ResourceConfig {
+            attributes: vec![
+                action("insert", "service.name", "vote-app"),
+                action("insert", "env", "staging"),
+            ],
+        };
+        let p = ResourceProcessor::new(&cfg, sink.clone()).expect("build");
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", "my-svc")],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        p.consume(Batch::new(req)).await.expect("consume");
+        let got = sink.0.lock().expect("lock");
+        let Payload::Traces(t) = &got[0].payload else {
+            panic!("traces expected")
+        };
+        let attrs = &t.resource_spans[0]
+            .resource
+            .as_ref()
+            .expect("resource")
+            .attributes;
+        assert_eq!(
+            attrs,
+            &vec![kv("service.name", "my-svc"), kv("env", "staging")]
+        );
+    }
+
+    #[test]
+    fn validation_and_build_errors() {
+        assert_eq!(
+            ResourceConfig::default().validate(),
+            vec![r#"missing required field "attributes""#.to_string()]
+        );
+        let cfg = ResourceConfig {
+            attributes: vec![action("bogus", "k", "v")],
+        };
+        let e = ResourceProcessor::new(&cfg, Arc::new(Sink::default())).err();
+        assert_eq!(
+            e.map(|e| e.0),
+            Some(
+                r#"error creating AttrProc due to unsupported action "bogus" at the 0-th actions"#
+                    .into()
+            )
+        );
+    }
+}

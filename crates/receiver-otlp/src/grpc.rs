@@ -1,0 +1,392 @@
+//! OTLP/gRPC: a tonic server with the trace, metrics and logs services, each registered only if
+//! a pipeline consumes that signal (so the others answer UNIMPLEMENTED, as in otelcol).
+
+use crate::config::GrpcServerConfig;
+use crate::status::{grpc_code_for, rpc_status_for};
+use crate::{decode, tls};
+use futures::Stream;
+use kakehashi_component::{Batch, BuildError, ClientMetadata, Consumer, SignalConsumers};
+use kakehashi_pdata::proto::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use kakehashi_pdata::proto::collector::logs::v1::ExportLogsServiceResponse;
+use kakehashi_pdata::proto::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use kakehashi_pdata::proto::collector::metrics::v1::ExportMetricsServiceResponse;
+use kakehashi_pdata::proto::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse;
+use kakehashi_pdata::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload,
+    Signal,
+};
+use kakehashi_telemetry::ReceiverMetrics;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+use tonic::{Request, Response, Status};
+
+/// The HTTP/2 `:authority`, which tonic keeps only in the URI; stashed for `include_metadata`.
+#[derive(Clone)]
+struct Authority(String);
+
+/// One signal's export handler.
+#[derive(Clone)]
+struct Export {
+    consumer: Arc<dyn Consumer>,
+    metrics: ReceiverMetrics,
+    signal: Signal,
+    include_metadata: bool,
+}
+
+impl Export {
+    fn client_metadata<T>(&self, req: &Request<T>) -> ClientMetadata {
+        let mut md = ClientMetadata {
+            addr: req.remote_addr(),
+            ..Default::default()
+        };
+        if self.include_metadata {
+            let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (k, v) in req.metadata().as_ref() {
+                headers
+                    .entry(k.as_str().to_ascii_lowercase())
+                    .or_default()
+                    .push(String::from_utf8_lossy(v.as_bytes()).into_owned());
+            }
+            if let Some(Authority(a)) = req.extensions().get::<Authority>() {
+                headers.insert(":authority".into(), vec![a.clone()]);
+                headers
+                    .entry("host".into())
+                    .or_insert_with(|| vec![a.clone()]);
+            }
+            md.headers = Arc::new(headers);
+        }
+        md
+    }
+
+    async fn run(&self, metadata: ClientMetadata, payload: Payload) -> Result<(), Status> {
+        // Go's pdata rejects wrong-length ids while unmarshalling, which gRPC reports as INTERNAL.
+        decode::check_ids(&payload)
+            .map_err(|e| Status::internal(format!("grpc: error unmarshalling request: {e}")))?;
+        let n = payload.item_count();
+        if n == 0 {
+            return Ok(());
+        }
+        match self.consumer.consume(Batch { payload, metadata }).await {
+            Ok(()) => {
+                self.metrics.accepted(self.signal, n);
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.refused(self.signal, n);
+                let code = tonic::Code::from(grpc_code_for(&e));
+                let details = rpc_status_for(&e);
+                Err(if details.details.is_empty() {
+                    Status::new(code, e.message)
+                } else {
+                    Status::with_details(code, e.message, details.encode_to_vec().into())
+                })
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Export {
+    async fn export(
+        &self,
+        req: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let md = self.client_metadata(&req);
+        self.run(md, Payload::Traces(req.into_inner())).await?;
+        Ok(Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Export {
+    async fn export(
+        &self,
+        req: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let md = self.client_metadata(&req);
+        self.run(md, Payload::Metrics(req.into_inner())).await?;
+        Ok(Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Export {
+    async fn export(
+        &self,
+        req: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let md = self.client_metadata(&req);
+        self.run(md, Payload::Logs(req.into_inner())).await?;
+        Ok(Response::new(Default::default()))
+    }
+}
+
+/// A running gRPC server.
+pub struct GrpcServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl GrpcServer {
+    /// Stops accepting and waits for in-flight calls (tonic's graceful shutdown).
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds the endpoint and spawns the server.
+pub async fn start(
+    cfg: &GrpcServerConfig,
+    consumers: &SignalConsumers,
+    metrics: ReceiverMetrics,
+) -> Result<GrpcServer, BuildError> {
+    let tls = match cfg.tls.as_ref() {
+        Some(t) => Some(tls::server_config(t, &[b"h2"])?),
+        None => None,
+    };
+    let listener = TcpListener::bind(&cfg.endpoint)
+        .await
+        .map_err(|e| BuildError(format!("listen tcp {}: {e}", cfg.endpoint)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| BuildError(format!("listen tcp {}: {e}", cfg.endpoint)))?;
+
+    let handler = |signal: Signal| {
+        consumers.get(signal).map(|c| Export {
+            consumer: c.clone(),
+            metrics: metrics.clone(),
+            signal,
+            include_metadata: cfg.include_metadata,
+        })
+    };
+    let max = cfg.max_recv_bytes();
+    let traces = handler(Signal::Traces).map(|h| {
+        TraceServiceServer::new(h)
+            .max_decoding_message_size(max)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+    });
+    let metrics_svc = handler(Signal::Metrics).map(|h| {
+        MetricsServiceServer::new(h)
+            .max_decoding_message_size(max)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+    });
+    let logs = handler(Signal::Logs).map(|h| {
+        LogsServiceServer::new(h)
+            .max_decoding_message_size(max)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+    });
+
+    let mut builder = Server::builder();
+    if cfg.max_concurrent_streams > 0 {
+        builder = builder.max_concurrent_streams(cfg.max_concurrent_streams);
+    }
+    if let Some(sp) = cfg
+        .keepalive
+        .as_ref()
+        .and_then(|k| k.server_parameters.as_ref())
+    {
+        let nz = |d: kakehashi_config::Duration| (!d.is_zero()).then(|| d.get());
+        builder = builder
+            .http2_keepalive_interval(nz(sp.time))
+            .http2_keepalive_timeout(nz(sp.timeout));
+        if let Some(age) = nz(sp.max_connection_age) {
+            builder = builder.max_connection_age(age);
+        }
+        if let Some(grace) = nz(sp.max_connection_age_grace) {
+            builder = builder.max_connection_age_grace(grace);
+        }
+    }
+    let router = builder
+        .layer(tower::util::MapRequestLayer::new(
+            |mut req: http::Request<tonic::body::Body>| {
+                if let Some(a) = req.uri().authority().map(|a| Authority(a.to_string())) {
+                    req.extensions_mut().insert(a);
+                }
+                req
+            },
+        ))
+        .layer(tower::util::MapResponseLayer::new(go_size_error))
+        .add_optional_service(traces)
+        .add_optional_service(metrics_svc)
+        .add_optional_service(logs);
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let signal = async {
+        let _ = stopped.await;
+    };
+    let task = match tls {
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(async move {
+                if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                    tracing::error!(error = %e, "OTLP gRPC server failed");
+                }
+            })
+        }
+        Some(tls) => {
+            let incoming = tls_incoming(listener, tokio_rustls::TlsAcceptor::from(tls));
+            tokio::spawn(async move {
+                if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                    tracing::error!(error = %e, "OTLP gRPC server failed");
+                }
+            })
+        }
+    };
+    tracing::info!(endpoint = %addr, "Starting GRPC server");
+    Ok(GrpcServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// tonic reports an oversized message as OUT_OF_RANGE; grpc-go, and so otelcol, says
+/// RESOURCE_EXHAUSTED `grpc: received message larger than max (N vs. M)`. The status may be in
+/// the response headers (trailers-only) or in the trailers, so both are rewritten.
+fn go_size_error(resp: http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> {
+    let (mut parts, body) = resp.into_parts();
+    fix_size_status(&mut parts.headers);
+    http::Response::from_parts(parts, tonic::body::Body::new(SizeFix(body)))
+}
+
+fn fix_size_status(h: &mut http::HeaderMap) {
+    const PREFIX: &str = "Error, decoded message length too large: found ";
+    if h.get("grpc-status").map(|v| v.as_bytes()) != Some(b"11") {
+        return;
+    }
+    let Some(msg) = h.get("grpc-message").map(|v| percent_decode(v.as_bytes())) else {
+        return;
+    };
+    let Some(rest) = msg.strip_prefix(PREFIX) else {
+        return;
+    };
+    // "N bytes, the limit is: M bytes"
+    let nums: Vec<&str> = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let [found, limit] = nums[..] {
+        let text = format!("grpc: received message larger than max ({found} vs. {limit})");
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            h.insert("grpc-message", v);
+            h.insert("grpc-status", http::HeaderValue::from_static("8"));
+        }
+    }
+}
+
+/// grpc-message is percent-encoded (tonic encodes spaces too).
+fn percent_decode(b: &[u8]) -> String {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A response body whose trailers get [`fix_size_status`].
+struct SizeFix(tonic::body::Body);
+
+impl hyper::body::Body for SizeFix {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx).map(|f| {
+            f.map(|r| {
+                r.map(|frame| match frame.into_trailers() {
+                    Ok(mut t) => {
+                        fix_size_status(&mut t);
+                        hyper::body::Frame::trailers(t)
+                    }
+                    Err(frame) => frame,
+                })
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.0.size_hint()
+    }
+}
+
+type TlsConn = tokio_rustls::server::TlsStream<TcpStream>;
+
+/// Accepts TCP connections and completes each TLS handshake in its own task, so that one slow
+/// client cannot hold up the others; ends when the server drops the stream.
+fn tls_incoming(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> impl Stream<Item = Result<TlsConn, std::io::Error>> {
+    let (tx, rx) = mpsc::channel::<TlsConn>(64);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let _ = tcp.set_nodelay(true);
+                        let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            match acceptor.accept(tcp).await {
+                                Ok(conn) => { let _ = tx.send(conn).await; }
+                                Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                _ = tx.closed() => break,
+            }
+        }
+    });
+    futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|c| (Ok(c), rx)) },
+    )
+}

@@ -1,0 +1,226 @@
+//! `service.telemetry`: the collector's own logs and metrics.
+
+use kakehashi_config::{AnyValue, Validate};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub logs: LogsConfig,
+    pub metrics: MetricsConfig,
+    /// Attributes describing the collector itself (accepted; used in a later step for OTLP
+    /// self-export).
+    pub resource: BTreeMap<String, AnyValue>,
+    /// Internal tracing of the collector: not supported yet.
+    pub traces: Option<AnyValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+    Dpanic,
+    Panic,
+    Fatal,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive for this level (zap's dpanic/panic/fatal map to error).
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            _ => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogEncoding {
+    #[default]
+    Console,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    pub level: LogLevel,
+    pub encoding: LogEncoding,
+    pub development: bool,
+    pub disable_caller: bool,
+    pub disable_stacktrace: bool,
+    pub output_paths: Vec<String>,
+    pub error_output_paths: Vec<String>,
+    pub initial_fields: BTreeMap<String, AnyValue>,
+    pub sampling: Option<SamplingConfig>,
+    /// OTLP export of the collector's own logs: not supported yet.
+    pub processors: Option<AnyValue>,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            level: LogLevel::Info,
+            encoding: LogEncoding::Console,
+            development: false,
+            disable_caller: false,
+            disable_stacktrace: false,
+            output_paths: vec!["stderr".into()],
+            error_output_paths: vec!["stderr".into()],
+            initial_fields: BTreeMap::new(),
+            sampling: None,
+            processors: None,
+        }
+    }
+}
+
+/// otelcol samples its own logs by default; kakehashi does not sample (every drop and error is
+/// logged). A sampling block is accepted only to switch sampling off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingConfig {
+    pub enabled: bool,
+    pub tick: kakehashi_config::Duration,
+    pub initial: u64,
+    pub thereafter: u64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig {
+            enabled: true,
+            tick: kakehashi_config::Duration::from_secs(10),
+            initial: 10,
+            thereafter: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    None,
+    Basic,
+    #[default]
+    Normal,
+    Detailed,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub level: MetricsLevel,
+    /// otelconf readers; only a pull Prometheus reader is supported. Empty: the default reader on
+    /// `localhost:8888`.
+    pub readers: Vec<MetricReader>,
+    /// Removed from otelcol (use `readers`); rejected with a pointer to the replacement.
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricReader {
+    pub pull: Option<PullReader>,
+    pub periodic: Option<AnyValue>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PullReader {
+    pub exporter: PullExporter,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PullExporter {
+    pub prometheus: Option<PrometheusReader>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusReader {
+    pub host: String,
+    pub port: u16,
+    pub without_units: Option<bool>,
+    pub without_type_suffix: Option<bool>,
+    pub without_scope_info: Option<bool>,
+}
+
+impl Default for PrometheusReader {
+    fn default() -> Self {
+        PrometheusReader {
+            host: "localhost".into(),
+            port: 8888,
+            without_units: None,
+            without_type_suffix: None,
+            without_scope_info: None,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Where `/metrics` is served, or None with `level: none`.
+    pub fn prometheus_endpoint(&self) -> Option<String> {
+        if self.level == MetricsLevel::None {
+            return None;
+        }
+        let reader = self
+            .readers
+            .iter()
+            .find_map(|r| r.pull.as_ref()?.exporter.prometheus.clone())
+            .unwrap_or_default();
+        Some(format!("{}:{}", reader.host, reader.port))
+    }
+}
+
+impl Validate for TelemetryConfig {
+    fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if self.traces.is_some() {
+            errs.push("traces: the collector's internal tracing is not supported yet".into());
+        }
+        let logs = &self.logs;
+        if logs.processors.is_some() {
+            errs.push(
+                "logs::processors: OTLP export of the collector's own logs is not supported yet"
+                    .into(),
+            );
+        }
+        if logs.sampling.as_ref().is_some_and(|s| s.enabled) {
+            errs.push("logs::sampling: log sampling is not supported (kakehashi logs every line); remove the block or set enabled: false".into());
+        }
+        for (key, paths) in [
+            ("output_paths", &logs.output_paths),
+            ("error_output_paths", &logs.error_output_paths),
+        ] {
+            for p in paths.iter().filter(|p| *p != "stderr" && *p != "stdout") {
+                errs.push(format!(
+                    "logs::{key}: {p:?} is not supported yet (use stderr or stdout)"
+                ));
+            }
+        }
+        if self.metrics.address.is_some() {
+            errs.push("metrics::address has been removed from otelcol; use metrics::readers with a pull prometheus exporter (host, port)".into());
+        }
+        for r in &self.metrics.readers {
+            if r.periodic.is_some() {
+                errs.push("metrics::readers: periodic readers are not supported yet (use pull with a prometheus exporter)".into());
+            }
+            if r.pull
+                .as_ref()
+                .is_some_and(|p| p.exporter.prometheus.is_none())
+            {
+                errs.push("metrics::readers: a pull reader needs exporter::prometheus".into());
+            }
+        }
+        errs
+    }
+}
