@@ -88,9 +88,17 @@ fn seed_pipeline_holds_small_batches_and_flushes_all_on_sigterm() {
         .unwrap();
     assert!(killed.success());
     let exit = collector.wait_exit(Duration::from_secs(15));
-    assert!(exit.success(), "exit {exit:?}\n{}", collector.output_tail(4000));
+    assert!(
+        exit.success(),
+        "exit {exit:?}\n{}",
+        collector.output_tail(4000)
+    );
     let log = collector.stderr();
-    for line in ["Received signal from OS", "Starting shutdown...", "Shutdown complete."] {
+    for line in [
+        "Received signal from OS",
+        "Starting shutdown...",
+        "Shutdown complete.",
+    ] {
         assert!(log.contains(line), "missing log line {line:?}:\n{log}");
     }
 
