@@ -2,6 +2,7 @@
 //! a pipeline consumes that signal (so the others answer UNIMPLEMENTED, as in otelcol).
 
 use crate::config::GrpcServerConfig;
+use crate::server_handle::ServerHandle;
 use crate::status::{grpc_code_for, rpc_status_for};
 use crate::{decode, tls};
 use futures::Stream;
@@ -25,11 +26,9 @@ use kakehashi_pdata::{
 use kakehashi_telemetry::ReceiverMetrics;
 use prost::Message;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
@@ -136,31 +135,12 @@ impl LogsService for Export {
     }
 }
 
-/// A running gRPC server.
-pub struct GrpcServer {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl GrpcServer {
-    /// Stops accepting and waits for in-flight calls (tonic's graceful shutdown).
-    pub async fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
 /// Binds the endpoint and spawns the server.
 pub async fn start(
     cfg: &GrpcServerConfig,
     consumers: &SignalConsumers,
     metrics: ReceiverMetrics,
-) -> Result<GrpcServer, BuildError> {
+) -> Result<ServerHandle, BuildError> {
     let tls = match cfg.tls.as_ref() {
         Some(t) => Some(tls::server_config(t, &[b"h2"])?),
         None => None,
@@ -257,11 +237,7 @@ pub async fn start(
         }
     };
     tracing::info!(endpoint = %addr, "Starting GRPC server");
-    Ok(GrpcServer {
-        addr,
-        stop: Some(stop),
-        task: Some(task),
-    })
+    Ok(ServerHandle::new(addr, stop, task))
 }
 
 /// tonic reports an oversized message as OUT_OF_RANGE; grpc-go, and so otelcol, says

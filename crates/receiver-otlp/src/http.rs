@@ -3,6 +3,7 @@
 use crate::config::{sanitize_url_path, HttpServerConfig};
 use crate::cors::Cors;
 use crate::http_handler::{handle, HttpState};
+use crate::server_handle::ServerHandle;
 use crate::tls;
 use http::header::{HeaderName, HeaderValue};
 use hyper::service::service_fn;
@@ -13,34 +14,14 @@ use kakehashi_component::{BuildError, SignalConsumers};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::ReceiverMetrics;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Go's `http.DefaultMaxHeaderBytes` (1 MiB), since otelcol sets no read timeouts.
 const MAX_HEADER_BYTES: usize = 1 << 20;
 /// Encodings we can decode; others listed in `compression_algorithms` still get a 400.
 const SUPPORTED_ENCODINGS: [&str; 4] = ["gzip", "zstd", "zlib", "deflate"];
-
-pub struct HttpServer {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl HttpServer {
-    /// Stops accepting, lets in-flight requests finish, then closes idle connections.
-    pub async fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
 
 fn build_state(
     cfg: &HttpServerConfig,
@@ -86,7 +67,7 @@ pub async fn start(
     cfg: &HttpServerConfig,
     consumers: &SignalConsumers,
     metrics: ReceiverMetrics,
-) -> Result<HttpServer, BuildError> {
+) -> Result<ServerHandle, BuildError> {
     let state = Arc::new(build_state(cfg, consumers, metrics)?);
     let acceptor = match cfg.tls.as_ref() {
         Some(t) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
@@ -160,9 +141,5 @@ pub async fn start(
         graceful.shutdown().await;
     });
     tracing::info!(endpoint = %addr, "Starting HTTP server");
-    Ok(HttpServer {
-        addr,
-        stop: Some(stop),
-        task: Some(task),
-    })
+    Ok(ServerHandle::new(addr, stop, task))
 }

@@ -10,6 +10,7 @@ mod decode;
 mod grpc;
 mod http;
 mod http_handler;
+mod server_handle;
 mod status;
 mod tls;
 
@@ -60,8 +61,8 @@ pub struct OtlpReceiver {
     telemetry: Telemetry,
     cfg: OtlpReceiverConfig,
     consumers: SignalConsumers,
-    grpc: Option<grpc::GrpcServer>,
-    http: Option<http::HttpServer>,
+    grpc: Option<server_handle::ServerHandle>,
+    http: Option<server_handle::ServerHandle>,
 }
 
 impl OtlpReceiver {
