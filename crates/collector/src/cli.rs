@@ -38,7 +38,14 @@ pub enum Command {
 impl Cli {
     /// Enabled gates after applying `+`/`-` in order.
     pub fn enabled_gates(&self) -> std::collections::BTreeSet<String> {
-        let mut set = std::collections::BTreeSet::new();
+        // Gates that are Beta in otelcol-contrib, hence on unless switched off with `-name`.
+        let mut set: std::collections::BTreeSet<String> = [
+            "datadog.EnableOperationAndResourceNameV2",
+            "datadog.EnableReceiveResourceSpansV2",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
         for g in self
             .feature_gates
             .iter()

@@ -51,6 +51,9 @@ pub struct ExportError {
     pub throttle: Option<Duration>,
     /// The gRPC status code, when the backend is an OTLP/gRPC server.
     pub grpc_code: Option<i32>,
+    /// How many of the batch's items were not delivered, when only part of it failed (an
+    /// exporter that splits a batch into several requests). `None`: all of them.
+    pub failed_items: Option<usize>,
 }
 
 impl ExportError {
@@ -60,6 +63,7 @@ impl ExportError {
             permanent: false,
             throttle: None,
             grpc_code: None,
+            failed_items: None,
         }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
@@ -67,6 +71,11 @@ impl ExportError {
             permanent: true,
             ..ExportError::retryable(message)
         }
+    }
+    /// Only `n` items of the batch were lost; the others reached the backend.
+    pub fn with_failed_items(mut self, n: usize) -> Self {
+        self.failed_items = Some(n);
+        self
     }
     pub fn with_throttle(mut self, delay: Option<Duration>) -> Self {
         self.throttle = delay;

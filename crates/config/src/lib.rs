@@ -48,3 +48,13 @@ pub trait Validate {
         Vec::new()
     }
 }
+
+/// Decodes one YAML document straight into `T`, as a component's config subtree would be decoded
+/// (no env expansion): for components' unit tests.
+pub fn decode_yaml<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+) -> Result<T, ConfigErrors> {
+    let node = yaml::parse("test.yaml", text)?;
+    decode(&node, path)
+}

@@ -35,7 +35,7 @@ pub(crate) struct TlsMaterial {
 }
 
 impl TlsClientSettings {
-    pub(crate) fn validate(&self) -> Vec<String> {
+    pub fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         let has_cert = !self.cert_file.is_empty() || !self.cert_pem.is_empty();
         let has_key = !self.key_file.is_empty() || !self.key_pem.is_empty();
@@ -127,4 +127,52 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.supported_schemes()
     }
+}
+
+/// Applies the TLS settings to an HTTP client under construction (otlphttp and datadog share it).
+pub fn apply_to_reqwest(
+    mut b: reqwest::ClientBuilder,
+    tls: &TlsClientSettings,
+) -> Result<reqwest::ClientBuilder, kakehashi_component::BuildError> {
+    use kakehashi_component::BuildError;
+    let material = tls.load()?;
+    if let Some(ca) = material.ca {
+        let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| {
+            BuildError(format!("failed to load TLS config: failed to load CA: {e}"))
+        })?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if let Some((cert, key)) = material.identity {
+        let mut pem = cert;
+        pem.push(b'\n');
+        pem.extend_from_slice(&key);
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            BuildError(format!(
+                "failed to load TLS config: failed to load TLS cert and key: {e}"
+            ))
+        })?;
+        b = b.identity(id);
+    }
+    if tls.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    for (v, min) in [(&tls.min_version, true), (&tls.max_version, false)] {
+        let version = match v.as_str() {
+            "1.0" => Some(reqwest::tls::Version::TLS_1_0),
+            "1.1" => Some(reqwest::tls::Version::TLS_1_1),
+            "1.2" => Some(reqwest::tls::Version::TLS_1_2),
+            "1.3" => Some(reqwest::tls::Version::TLS_1_3),
+            _ => None,
+        };
+        if let Some(version) = version {
+            b = if min {
+                b.min_tls_version(version)
+            } else {
+                b.max_tls_version(version)
+            };
+        }
+    }
+    Ok(b)
 }

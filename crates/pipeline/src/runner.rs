@@ -242,7 +242,11 @@ fn record(shared: &Shared, items: usize, result: &Result<(), ExportError>, verdi
     match result {
         Ok(()) => shared.metrics.sent.inc_by(items as u64),
         Err(e) => {
-            shared.metrics.send_failed.inc_by(items as u64);
+            // A partial failure: the rest of the batch was delivered.
+            let failed = e.failed_items.unwrap_or(items).min(items);
+            shared.metrics.sent.inc_by((items - failed) as u64);
+            shared.metrics.send_failed.inc_by(failed as u64);
+            let items = failed;
             let hint = if shared.settings.retry.enabled || e.permanent {
                 ""
             } else {

@@ -45,6 +45,8 @@ struct Inner {
     limiter_refused: PerSignal<IntCounterVec>,
     process_uptime: prometheus::Gauge,
     process_rss: IntGauge,
+    /// Families that components define for themselves (see [`Telemetry::counter_vec`]).
+    custom_counters: std::sync::Mutex<std::collections::HashMap<String, IntCounterVec>>,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -201,12 +203,24 @@ impl Telemetry {
             ),
             process_uptime,
             process_rss,
+            custom_counters: Default::default(),
             started: Instant::now(),
             registry: r,
         };
         Telemetry {
             inner: Arc::new(inner),
         }
+    }
+
+    /// A counter family that one component type defines for itself (e.g. the datadog exporter's
+    /// drops by reason). Registered on first use; later calls with the same name share it, so
+    /// several instances of a component label their series instead of colliding.
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let mut custom = self.inner.custom_counters.lock().expect("not poisoned");
+        custom
+            .entry(name.to_string())
+            .or_insert_with(|| counter(&self.inner.registry, name, help, labels))
+            .clone()
     }
 
     pub fn registry(&self) -> &Registry {

@@ -76,45 +76,7 @@ fn build_client(cfg: &OtlpHttpConfig) -> Result<reqwest::Client, BuildError> {
             .map_err(|e| BuildError(format!("invalid proxy_url: {e}")))?;
         b = b.proxy(proxy);
     }
-    let material = cfg.tls.load()?;
-    if let Some(ca) = material.ca {
-        let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| {
-            BuildError(format!("failed to load TLS config: failed to load CA: {e}"))
-        })?;
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    if let Some((cert, key)) = material.identity {
-        let mut pem = cert;
-        pem.push(b'\n');
-        pem.extend_from_slice(&key);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-            BuildError(format!(
-                "failed to load TLS config: failed to load TLS cert and key: {e}"
-            ))
-        })?;
-        b = b.identity(id);
-    }
-    if cfg.tls.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    for (v, min) in [(&cfg.tls.min_version, true), (&cfg.tls.max_version, false)] {
-        let version = match v.as_str() {
-            "1.0" => Some(reqwest::tls::Version::TLS_1_0),
-            "1.1" => Some(reqwest::tls::Version::TLS_1_1),
-            "1.2" => Some(reqwest::tls::Version::TLS_1_2),
-            "1.3" => Some(reqwest::tls::Version::TLS_1_3),
-            _ => None,
-        };
-        if let Some(version) = version {
-            b = if min {
-                b.min_tls_version(version)
-            } else {
-                b.max_tls_version(version)
-            };
-        }
-    }
+    let b = crate::tls::apply_to_reqwest(b, &cfg.tls)?;
     b.build()
         .map_err(|e| BuildError(format!("failed to create the HTTP client: {e}")))
 }

@@ -7,7 +7,7 @@ mod response;
 
 pub use config::{CompressionParams, Encoding, HttpCompression, OtlpHttpConfig};
 pub use exporter::OtlpHttpExporter;
-pub use response::parse_retry_after;
+pub use response::{parse_retry_after, read_limited, MAX_RESPONSE_BODY};
 
 use kakehashi_component::{
     config_as, decode_config, AnyConfig, BuildContext, BuildError, BuiltExporter, ExporterFactory,
