@@ -1,0 +1,343 @@
+//! The embedded trace-agent's processing of one TracerPayload (§2.11, `Agent.Process`):
+//! normalize and validate chunks, pick the root, filter ignored resources, obfuscate, truncate,
+//! compute top-level spans, back-fill payload fields and apply the sampling decision.
+
+use crate::normalize::{
+    normalize_name, normalize_peer_service, normalize_service, normalize_tag, normalize_tag_value,
+    truncate_utf8, MAX_RESOURCE_LEN, MAX_TYPE_LEN,
+};
+use crate::{Dropped, TranslateConfig};
+use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
+use libdd_trace_protobuf::pb;
+use std::collections::{HashMap, HashSet};
+
+/// Nanoseconds since the epoch on 2000-01-01; earlier starts are a unit mistake.
+const YEAR_2000_NANOS: i64 = 946_684_800_000_000_000;
+const MAX_META_KEY_LEN: usize = 200;
+const MAX_META_VAL_LEN: usize = 25_000;
+const MAX_METRICS_KEY_LEN: usize = 200;
+
+/// Metric the priority sampler writes on kept roots (rate of the agent sampler; 1 here).
+pub const PRIORITY_RATE_KEY: &str = "_sampling_priority_rate_v1";
+
+/// Processes `tp` in place; dropped spans are counted in `dropped`.
+pub(crate) fn process(
+    tp: &mut pb::TracerPayload,
+    cfg: &TranslateConfig,
+    now: i64,
+    dropped: &mut Dropped,
+) {
+    tp.env = normalize_tag_value(&tp.env);
+    let lang = tp.language_name.clone();
+    let chunks = std::mem::take(&mut tp.chunks);
+    for mut chunk in chunks {
+        let n = chunk.spans.len() as u64;
+        if chunk.spans.is_empty() {
+            continue;
+        }
+        if !normalize_trace(&mut chunk.spans, &lang, now) {
+            dropped.invalid_id += n;
+            continue;
+        }
+        let root = root_index(&chunk.spans);
+        if chunk.origin.is_empty() {
+            if let Some(origin) = chunk.spans[root].meta.get("_dd.origin") {
+                chunk.origin = origin.clone();
+            }
+        }
+        let resource = &chunk.spans[root].resource;
+        if cfg.ignore_resources.iter().any(|re| re.is_match(resource)) {
+            dropped.ignored_resource += n;
+            continue;
+        }
+        for span in &mut chunk.spans {
+            obfuscate_pb_span(span, &cfg.obfuscation);
+            truncate(span);
+            if cfg.compute_top_level_by_span_kind && span.metrics.get("_dd.top_level") == Some(&1.0)
+            {
+                span.metrics.insert("_top_level".into(), 1.0);
+            }
+        }
+        set_client_rate(&mut chunk.spans[root]);
+        if !cfg.compute_top_level_by_span_kind {
+            compute_top_level(&mut chunk.spans);
+        }
+        backfill_payload(tp, &chunk.spans, root);
+        if !sample(&mut chunk, root) {
+            dropped.sampled_out += n;
+            continue;
+        }
+        tp.chunks.push(chunk);
+    }
+}
+
+/// Go's `normalizeTrace` + per-span `normalize`; false ⇒ the chunk is invalid.
+fn normalize_trace(spans: &mut [pb::Span], lang: &str, now: i64) -> bool {
+    let first = spans[0].trace_id;
+    if spans
+        .iter()
+        .any(|s| s.trace_id == 0 || s.span_id == 0 || s.trace_id != first)
+    {
+        return false;
+    }
+    for s in spans {
+        normalize_span(s, lang, now);
+    }
+    true
+}
+
+/// §3 span normalizer.
+pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
+    s.service = normalize_service(&s.service, lang);
+    if let Some(peer) = s.meta.get_mut("peer.service") {
+        *peer = normalize_peer_service(peer);
+    }
+    s.name = normalize_name(&s.name);
+    if s.resource.is_empty() {
+        s.resource = s.name.clone();
+    }
+    if s.parent_id == s.trace_id && s.parent_id == s.span_id {
+        s.parent_id = 0;
+    }
+    if s.duration < 0 {
+        s.duration = 0;
+    }
+    // Go compares against `MaxInt64 - Start`, which wraps for negative starts.
+    if s.duration > i64::MAX.wrapping_sub(s.start) {
+        s.duration = 0;
+    }
+    if s.start < YEAR_2000_NANOS {
+        s.start = now - s.duration;
+        if s.start < 0 {
+            s.start = now;
+        }
+    }
+    if s.r#type.len() > MAX_TYPE_LEN {
+        s.r#type = truncate_utf8(&s.r#type, MAX_TYPE_LEN).to_string();
+    }
+    if let Some(env) = s.meta.get_mut("env") {
+        *env = normalize_tag(env);
+    }
+    if let Some(code) = s.meta.get("http.status_code") {
+        if !code.parse::<i64>().is_ok_and(|c| (100..600).contains(&c)) {
+            s.meta.remove("http.status_code");
+        }
+    }
+}
+
+/// Go's `GetRoot`: the last span with parent 0, else a span whose parent is not in the chunk,
+/// else the last span.
+pub(crate) fn root_index(spans: &[pb::Span]) -> usize {
+    if let Some(i) = spans.iter().rposition(|s| s.parent_id == 0) {
+        return i;
+    }
+    let ids: HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
+    // Go picks from a map (random when several orphans exist); we take the first orphan.
+    spans
+        .iter()
+        .position(|s| !ids.contains(&s.parent_id))
+        .unwrap_or(spans.len() - 1)
+}
+
+/// Go's `Agent.Truncate`: resource, meta keys/values and metric keys.
+fn truncate(s: &mut pb::Span) {
+    if s.resource.len() > MAX_RESOURCE_LEN {
+        s.resource = truncate_utf8(&s.resource, MAX_RESOURCE_LEN).to_string();
+    }
+    let too_long: Vec<String> = s
+        .meta
+        .iter()
+        .filter(|(k, v)| {
+            k.len() > MAX_META_KEY_LEN || (v.len() > MAX_META_VAL_LEN && !is_structured(k))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in too_long {
+        let Some(mut v) = s.meta.remove(&k) else {
+            continue;
+        };
+        let key = if k.len() > MAX_META_KEY_LEN {
+            format!("{}...", truncate_utf8(&k, MAX_META_KEY_LEN))
+        } else {
+            k.clone()
+        };
+        if v.len() > MAX_META_VAL_LEN && !is_structured(&k) {
+            v = format!("{}...", truncate_utf8(&v, MAX_META_VAL_LEN));
+        }
+        s.meta.insert(key, v);
+    }
+    let long_metrics: Vec<String> = s
+        .metrics
+        .keys()
+        .filter(|k| k.len() > MAX_METRICS_KEY_LEN)
+        .cloned()
+        .collect();
+    for k in long_metrics {
+        if let Some(v) = s.metrics.remove(&k) {
+            s.metrics
+                .insert(format!("{}...", truncate_utf8(&k, MAX_METRICS_KEY_LEN)), v);
+        }
+    }
+}
+
+/// Structured meta (`_dd.*.json`, `.msgpack`, `.protobuf`) is never truncated.
+fn is_structured(key: &str) -> bool {
+    key.starts_with("_dd.")
+        && (key.ends_with(".json") || key.ends_with(".msgpack") || key.ends_with(".protobuf"))
+}
+
+/// Go's `setRootSpanTags`: a client-side global rate below 1 is recorded as `_dd1.sr.rcusr`.
+fn set_client_rate(root: &mut pb::Span) {
+    let rate = root.metrics.get("_sample_rate").copied().unwrap_or(1.0);
+    if rate < 1.0 {
+        root.metrics.insert("_dd1.sr.rcusr".into(), rate);
+    } else {
+        root.metrics.remove("_dd1.sr.rcusr");
+    }
+}
+
+/// Go's `ComputeTopLevel`: a span is top-level when it is a root, its parent is not in the
+/// chunk, or its parent has another service.
+pub(crate) fn compute_top_level(spans: &mut [pb::Span]) {
+    let service_by_id: HashMap<u64, String> = spans
+        .iter()
+        .map(|s| (s.span_id, s.service.clone()))
+        .collect();
+    for s in spans.iter_mut() {
+        let top = s.parent_id == 0
+            || service_by_id
+                .get(&s.parent_id)
+                .is_none_or(|parent| *parent != s.service);
+        if top {
+            s.metrics.insert("_top_level".into(), 1.0);
+        } else {
+            s.metrics.remove("_top_level");
+        }
+    }
+}
+
+/// Go's `setPayloadAttributes`: hostname, env and app version from the root (env and version
+/// fall back to the other spans of the chunk).
+fn backfill_payload(tp: &mut pb::TracerPayload, spans: &[pb::Span], root: usize) {
+    if tp.hostname.is_empty() {
+        tp.hostname = spans[root]
+            .meta
+            .get("_dd.hostname")
+            .cloned()
+            .unwrap_or_default();
+    }
+    let from_chunk = |key: &str| {
+        std::iter::once(&spans[root])
+            .chain(spans.iter())
+            .find_map(|s| s.meta.get(key).filter(|v| !v.is_empty()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    if tp.env.is_empty() {
+        tp.env = from_chunk("env");
+    }
+    if tp.app_version.is_empty() {
+        tp.app_version = from_chunk("version");
+    }
+}
+
+/// The sampling decision with the exporter's settings (no probabilistic sampler, rare sampler
+/// off): priority > 0 keeps; priority < 0 (user drop) drops; priority 0 is kept only by the
+/// error sampler. A kept auto-keep root gets the priority sampler's rate.
+fn sample(chunk: &mut pb::TraceChunk, root: usize) -> bool {
+    let priority = chunk.priority;
+    if priority < 0 {
+        return false;
+    }
+    if priority == 0 {
+        return chunk.spans.iter().any(|s| s.error != 0);
+    }
+    if priority == 1 {
+        let root = &mut chunk.spans[root];
+        let has_rate = ["_dd.agent_psr", "_dd.rule_psr", PRIORITY_RATE_KEY]
+            .iter()
+            .any(|k| root.metrics.contains_key(*k));
+        if root.parent_id == 0 && !has_rate {
+            root.metrics.insert(PRIORITY_RATE_KEY.into(), 1.0);
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: u64, parent: u64, svc: &str) -> pb::Span {
+        pb::Span {
+            trace_id: 1,
+            span_id: id,
+            parent_id: parent,
+            service: svc.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn top_level() {
+        let mut spans = vec![
+            span(1, 0, "a"),
+            span(2, 1, "a"),
+            span(3, 1, "b"),
+            span(4, 99, "a"),
+        ];
+        spans[1].metrics.insert("_top_level".into(), 1.0);
+        compute_top_level(&mut spans);
+        let top: Vec<bool> = spans
+            .iter()
+            .map(|s| s.metrics.contains_key("_top_level"))
+            .collect();
+        assert_eq!(top, [true, false, true, true]);
+    }
+
+    #[test]
+    fn roots() {
+        assert_eq!(
+            root_index(&[span(1, 0, ""), span(2, 1, ""), span(3, 0, "")]),
+            2
+        );
+        assert_eq!(root_index(&[span(2, 1, ""), span(1, 7, "")]), 1);
+    }
+
+    #[test]
+    fn normalizer() {
+        let mut s = span(5, 5, "  SVC ");
+        s.trace_id = 5;
+        s.duration = -3;
+        s.start = 10;
+        s.meta.insert("env".into(), "_ENV".into());
+        s.meta.insert("http.status_code".into(), "600".into());
+        s.meta.insert("peer.service".into(), "%%".into());
+        s.r#type = "t".repeat(150);
+        normalize_span(&mut s, "", 2_000_000_000_000_000_000);
+        assert_eq!(s.service, "_svc");
+        assert_eq!(s.parent_id, 0);
+        assert_eq!(s.duration, 0);
+        assert_eq!(s.start, 2_000_000_000_000_000_000);
+        assert_eq!(s.name, "unnamed_operation");
+        assert_eq!(s.resource, "unnamed_operation");
+        assert_eq!(s.meta["env"], "env");
+        assert_eq!(s.meta["peer.service"], "");
+        assert!(!s.meta.contains_key("http.status_code"));
+        assert_eq!(s.r#type.len(), 100);
+    }
+
+    #[test]
+    fn truncation() {
+        let mut s = span(1, 0, "a");
+        s.meta.insert("k".repeat(201), "v".into());
+        s.meta.insert("big".into(), "x".repeat(25_001));
+        s.meta.insert("_dd.x.json".into(), "x".repeat(25_001));
+        s.metrics.insert("m".repeat(201), 1.0);
+        truncate(&mut s);
+        assert_eq!(s.meta[&format!("{}...", "k".repeat(200))], "v");
+        assert_eq!(s.meta["big"].len(), 25_003);
+        assert_eq!(s.meta["_dd.x.json"].len(), 25_001);
+        assert_eq!(s.metrics[&format!("{}...", "m".repeat(200))], 1.0);
+    }
+}

@@ -1,0 +1,150 @@
+//! Copying OTLP attributes into Datadog meta/metrics (§2.7 steps 4, 10, 11): the OTel → Datadog
+//! HTTP key mapping, the "first writer wins" rule, and the special keys `sampling.priority` and
+//! `analytics.event`.
+
+use crate::value::as_string;
+use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
+use libdd_trace_protobuf::pb;
+
+/// Metric carrying a user sampling priority.
+pub const SAMPLING_PRIORITY_KEY: &str = "_sampling_priority_v1";
+/// Metric set from `analytics.event` (the agent's `KeySamplingRateEventExtraction`).
+pub const EVENT_EXTRACTION_KEY: &str = "_dd1.sr.eausr";
+
+/// The Datadog key for an OTLP attribute key; `None` for the APM convention keys handled
+/// elsewhere (`service.name`, `operation.name`, `resource.name`, `span.type`).
+pub(crate) fn dd_key(k: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let mapped = match k {
+        "client.address" => "http.client_ip",
+        "http.response.body.size" => "http.response.content_length",
+        "http.response.status_code" => "http.status_code",
+        "http.request.body.size" => "http.request.content_length",
+        "http.request.header.referrer" => "http.referrer",
+        "http.request.method" => "http.method",
+        "http.route" => "http.route",
+        "network.protocol.version" => "http.version",
+        "server.address" => "http.server_name",
+        "url.full" => "http.url",
+        "user_agent.original" => "http.useragent",
+        "service.name" | "operation.name" | "resource.name" | "span.type" => return None,
+        _ => {
+            return Some(match k.strip_prefix("http.request.header.") {
+                Some(rest) => format!("http.request.headers.{rest}").into(),
+                None => k.into(),
+            })
+        }
+    };
+    Some(mapped.into())
+}
+
+/// Go's `conditionallyMapOTLPAttributeToMeta`: written only if the mapped meta key is still empty.
+pub(crate) fn map_to_meta(span: &mut pb::Span, k: &str, value: String) {
+    let Some(key) = dd_key(k) else { return };
+    if span.meta.get(key.as_ref()).is_some_and(|v| !v.is_empty()) {
+        return;
+    }
+    if key == "analytics.event" {
+        if let Some(b) = parse_go_bool(&value) {
+            span.metrics
+                .entry(EVENT_EXTRACTION_KEY.into())
+                .or_insert(if b { 1.0 } else { 0.0 });
+        }
+        return;
+    }
+    span.meta.insert(key.into_owned(), value);
+}
+
+/// Go's `conditionallyMapOTLPAttributeToMetric`: written only if the metric is absent.
+pub(crate) fn map_to_metric(span: &mut pb::Span, k: &str, value: f64) {
+    let Some(key) = dd_key(k) else { return };
+    if span.metrics.contains_key(key.as_ref()) {
+        return;
+    }
+    let key = if key == "sampling.priority" {
+        SAMPLING_PRIORITY_KEY.into()
+    } else {
+        key.into_owned()
+    };
+    span.metrics.entry(key).or_insert(value);
+}
+
+/// Span attributes (§2.7 step 4): numbers ⇒ metrics, everything else ⇒ meta via AsString.
+pub(crate) fn copy_span_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
+    for kv in attrs {
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(Value::DoubleValue(f)) => map_to_metric(span, &kv.key, *f),
+            Some(Value::IntValue(i)) => map_to_metric(span, &kv.key, *i as f64),
+            _ => map_to_meta(span, &kv.key, as_string(kv.value.as_ref())),
+        }
+    }
+}
+
+/// Resource attributes (§2.7 step 10): all types ⇒ meta strings, span values win.
+pub(crate) fn copy_resource_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
+    for kv in attrs {
+        map_to_meta(span, &kv.key, as_string(kv.value.as_ref()));
+    }
+}
+
+/// Scope attributes (§2.7 step 11): meta, overwriting.
+pub(crate) fn copy_scope_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
+    for kv in attrs {
+        span.meta
+            .insert(kv.key.clone(), as_string(kv.value.as_ref()));
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::kv;
+
+    #[test]
+    fn first_writer_wins_and_keys_are_mapped() {
+        let mut span = pb::Span::default();
+        copy_span_attributes(
+            &mut span,
+            &[
+                kv("http.request.method", Value::StringValue("GET".into())),
+                kv("http.method", Value::StringValue("POST".into())),
+                kv("http.request.header.x-id", Value::StringValue("7".into())),
+                kv("service.name", Value::StringValue("x".into())),
+                kv("sampling.priority", Value::IntValue(2)),
+                kv("analytics.event", Value::BoolValue(true)),
+                kv("flag", Value::BoolValue(false)),
+            ],
+        );
+        assert_eq!(span.meta["http.method"], "GET");
+        assert!(!span.meta.contains_key("http.request.method"));
+        assert_eq!(span.meta["http.request.headers.x-id"], "7");
+        assert!(!span.meta.contains_key("service.name"));
+        assert_eq!(span.metrics[SAMPLING_PRIORITY_KEY], 2.0);
+        assert_eq!(span.metrics[EVENT_EXTRACTION_KEY], 1.0);
+        assert_eq!(span.meta["flag"], "false");
+        assert!(!span.meta.contains_key("analytics.event"));
+    }
+
+    #[test]
+    fn resource_numbers_are_meta() {
+        let mut span = pb::Span::default();
+        span.meta.insert("k".into(), "span".into());
+        copy_resource_attributes(
+            &mut span,
+            &[
+                kv("k", Value::StringValue("res".into())),
+                kv("n", Value::IntValue(5)),
+            ],
+        );
+        assert_eq!(span.meta["k"], "span");
+        assert_eq!(span.meta["n"], "5");
+    }
+}

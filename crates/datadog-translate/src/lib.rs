@@ -1,0 +1,145 @@
+//! OTLP spans → Datadog `TracerPayload`s, exactly as otelcol-contrib's datadog exporter (with its
+//! embedded trace-agent) produces them. Pure functions: no I/O, no clock except where the agent
+//! itself reads one (normalization of pre-2000 start times).
+//!
+//! Flow: [`translate`] builds one payload per ResourceSpans (`payload`, using `span` for each
+//! span), then runs the agent's processing on it (`agent`). Encoding and sending are the
+//! exporter's job.
+
+mod agent;
+mod attributes;
+mod container_tags;
+mod events_links;
+mod hostname;
+mod naming;
+mod normalize;
+mod payload;
+mod registry;
+mod span;
+mod status;
+#[cfg(test)]
+mod test_util;
+mod value;
+
+pub use agent::PRIORITY_RATE_KEY;
+pub use container_tags::CONTAINER_TAGS_KEY;
+pub use hostname::{source_from_attributes, Source};
+pub use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
+pub use libdd_trace_protobuf::pb;
+pub use naming::DEFAULT_OTLP_SERVICE_NAME;
+pub use normalize::{
+    normalize_name, normalize_service, normalize_tag, normalize_tag_value, truncate_utf8,
+};
+pub use span::{span_id_to_u64, trace_id_to_u64};
+pub use status::status_text;
+pub use value::{as_string as any_value_as_string, go_float};
+
+use kakehashi_pdata::ExportTraceServiceRequest;
+use std::collections::{BTreeSet, HashMap};
+
+/// What the mapping depends on in the exporter's configuration.
+#[derive(Debug, Clone)]
+pub struct TranslateConfig {
+    /// `traces.span_name_as_resource_name` (true ⇒ legacy V1 naming).
+    pub span_name_as_resource_name: bool,
+    /// `traces.span_name_remappings` (non-empty ⇒ legacy V1 naming).
+    pub span_name_remappings: HashMap<String, String>,
+    /// Feature gate `datadog.EnableOperationAndResourceNameV2` (default on).
+    pub operation_and_resource_name_v2: bool,
+    /// `traces.compute_top_level_by_span_kind`.
+    pub compute_top_level_by_span_kind: bool,
+    /// `traces.ignore_resources`: unanchored regexps matched against the root span's resource.
+    pub ignore_resources: Vec<regex::Regex>,
+    /// The exporter's `hostname`, or the detected host; used when the resource names no host.
+    pub fallback_hostname: String,
+    /// The agent's obfuscation settings.
+    pub obfuscation: ObfuscationConfig,
+}
+
+impl Default for TranslateConfig {
+    fn default() -> Self {
+        Self {
+            span_name_as_resource_name: false,
+            span_name_remappings: HashMap::new(),
+            operation_and_resource_name_v2: true,
+            compute_top_level_by_span_kind: false,
+            ignore_resources: Vec::new(),
+            fallback_hostname: String::new(),
+            obfuscation: ObfuscationConfig::default(),
+        }
+    }
+}
+
+impl TranslateConfig {
+    /// V2 naming needs the gate on and neither V1 option set (agent
+    /// `OperationAndResourceNameV2Enabled`).
+    pub fn uses_v2_naming(&self) -> bool {
+        self.operation_and_resource_name_v2
+            && !self.span_name_as_resource_name
+            && self.span_name_remappings.is_empty()
+    }
+}
+
+/// Spans that did not make it into a payload, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Chunks with a zero trace or span id (or a foreign trace id).
+    pub invalid_id: u64,
+    /// Chunks whose root resource matched `traces.ignore_resources`.
+    pub ignored_resource: u64,
+    /// Chunks with a user-drop priority (< 0), or priority 0 not rescued by the error sampler.
+    pub sampled_out: u64,
+}
+
+impl Dropped {
+    /// All dropped spans.
+    pub fn total(&self) -> u64 {
+        self.invalid_id + self.ignored_resource + self.sampled_out
+    }
+}
+
+/// The result of translating one request.
+#[derive(Debug, Clone, Default)]
+pub struct Translation {
+    /// One per ResourceSpans that still has chunks after processing.
+    pub tracer_payloads: Vec<pb::TracerPayload>,
+    /// Dropped spans by reason.
+    pub dropped: Dropped,
+    /// `telemetry.sdk.language` values seen (for `X-Datadog-Reported-Languages`).
+    pub languages: BTreeSet<String>,
+    /// Hostnames the receiver identified, one per ResourceSpans with a non-empty hostname (the
+    /// hosts of the usage series, as Go reports them: before the root-span back-fill).
+    pub hosts: BTreeSet<String>,
+}
+
+/// Translates a request using the current time for pre-2000 start times.
+pub fn translate(req: &ExportTraceServiceRequest, cfg: &TranslateConfig) -> Translation {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    translate_at(req, cfg, now)
+}
+
+/// Translates a request; `now_unix_nanos` replaces span starts before the year 2000.
+pub fn translate_at(
+    req: &ExportTraceServiceRequest,
+    cfg: &TranslateConfig,
+    now_unix_nanos: i64,
+) -> Translation {
+    let mut out = Translation::default();
+    for rs in &req.resource_spans {
+        let received = payload::receive(rs, cfg);
+        let mut tp = received.payload;
+        if !tp.language_name.is_empty() {
+            out.languages.insert(tp.language_name.clone());
+        }
+        if !received.hostname.is_empty() {
+            out.hosts.insert(received.hostname);
+        }
+        agent::process(&mut tp, cfg, now_unix_nanos, &mut out.dropped);
+        if !tp.chunks.is_empty() {
+            out.tracer_payloads.push(tp);
+        }
+    }
+    out
+}

@@ -1,0 +1,246 @@
+//! Go's trace-agent normalization (`pkg/trace/traceutil/normalize`), ported byte for byte.
+//! libdatadog's `normalize_service` uses the full-tag rules (it strips leading digits) and its
+//! name normalizer drops repeated dots, so both are re-implemented here with Go's semantics.
+
+/// Maximum service length in bytes.
+pub const MAX_SERVICE_LEN: usize = 100;
+/// Maximum operation name length in bytes.
+pub const MAX_NAME_LEN: usize = 100;
+/// Maximum span type length in bytes.
+pub const MAX_TYPE_LEN: usize = 100;
+/// Maximum resource length in bytes.
+pub const MAX_RESOURCE_LEN: usize = 5000;
+/// Maximum number of characters in a normalized tag.
+pub const MAX_TAG_LEN: usize = 200;
+/// Name used when an operation name is empty or invalid.
+pub const DEFAULT_SPAN_NAME: &str = "unnamed_operation";
+/// Service used when a service is empty or invalid and no language is known.
+pub const DEFAULT_SERVICE_NAME: &str = "unnamed-service";
+
+/// The longest prefix of `s` of at most `limit` bytes that ends on a character boundary
+/// (Go's `TruncateUTF8`).
+pub fn truncate_utf8(s: &str, limit: usize) -> &str {
+    if s.len() <= limit {
+        return s;
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Go's `NormalizeTag`: a full `key:value` tag; leading non-letters are removed.
+pub fn normalize_tag(v: &str) -> String {
+    normalize(v, true)
+}
+
+/// Go's `NormalizeTagValue`: a tag value; leading digits are kept and a leading illegal run
+/// becomes `_` (so `"  ENV "` gives `"_env"`).
+pub fn normalize_tag_value(v: &str) -> String {
+    normalize(v, false)
+}
+
+fn normalize(v: &str, remove_digit_start_char: bool) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    let mut tag = v.as_bytes().to_vec();
+    // Bytes before `trim` are dropped; `cuts` are runs of illegal characters, replaced by one `_`.
+    let mut trim = 0;
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let mut chars = 0;
+    let mut end = 0;
+    for (i, c) in v.char_indices() {
+        let jump = c.len_utf8();
+        end = i + jump;
+        if c.is_ascii_lowercase() || c == ':' {
+            chars += 1;
+        } else if c.is_ascii_uppercase() {
+            tag[i] += b'a' - b'A';
+            chars += 1;
+        } else {
+            let mut c = c;
+            if c.is_uppercase() {
+                // Lowercase only when the width stays the same (Go's rule, e.g. U+017F).
+                if let Some(low) = c.to_lowercase().next() {
+                    if low.len_utf8() == jump {
+                        low.encode_utf8(&mut tag[i..i + jump]);
+                        c = low;
+                    }
+                }
+            }
+            if c.is_alphabetic() {
+                chars += 1;
+            } else if remove_digit_start_char && chars == 0 {
+                trim = i + jump;
+            } else if c.is_numeric() || c == '.' || c == '/' || c == '-' {
+                chars += 1;
+            } else {
+                chars += 1;
+                match cuts.last_mut() {
+                    Some(last) if last.1 >= i => last.1 += jump,
+                    _ => cuts.push((i, i + jump)),
+                }
+            }
+        }
+        if i + jump >= 2 * MAX_TAG_LEN || chars >= MAX_TAG_LEN {
+            break;
+        }
+    }
+    let mut tag: Vec<u8> = tag[trim..end].to_vec();
+    let mut delta = trim;
+    for (cut_start, cut_end) in cuts {
+        let start = cut_start - delta;
+        let stop = cut_end - delta;
+        if stop >= tag.len() {
+            // A run of illegal characters at the end is dropped entirely.
+            tag.truncate(start);
+            break;
+        }
+        tag[start] = b'_';
+        if stop - start == 1 {
+            continue;
+        }
+        tag.drain(start + 1..stop);
+        delta += cut_end - cut_start - 1;
+    }
+    // Only ASCII bytes were rewritten and only whole characters removed.
+    String::from_utf8(tag).unwrap_or_default()
+}
+
+/// Go's `NormalizeName`: empty or without any ASCII letter ⇒ `unnamed_operation`.
+pub fn normalize_name(name: &str) -> String {
+    if name.is_empty() {
+        return DEFAULT_SPAN_NAME.to_string();
+    }
+    let name = truncate_utf8(name, MAX_NAME_LEN).as_bytes();
+    let Some(first) = name.iter().position(u8::is_ascii_alphabetic) else {
+        return DEFAULT_SPAN_NAME.to_string();
+    };
+    let mut res: Vec<u8> = Vec::with_capacity(name.len());
+    for &b in &name[first..] {
+        // `res` is never empty here: the first byte is a letter.
+        let last = *res.last().unwrap_or(&b'a');
+        if b.is_ascii_alphanumeric() {
+            res.push(b);
+        } else if b == b'.' {
+            if last == b'_' {
+                // An underscore right before a period becomes the period.
+                if let Some(l) = res.last_mut() {
+                    *l = b'.';
+                }
+            } else {
+                res.push(b'.');
+            }
+        } else if last != b'.' && last != b'_' {
+            res.push(b'_');
+        }
+    }
+    if res.last() == Some(&b'_') {
+        res.pop();
+    }
+    String::from_utf8(res).unwrap_or_default()
+}
+
+/// Go's `NormalizeService(svc, lang)`: truncate to 100 bytes, NormalizeTagValue, fall back to
+/// `unnamed-<lang>-service` / `unnamed-service` when empty.
+pub fn normalize_service(svc: &str, lang: &str) -> String {
+    let fallback = || {
+        if lang.is_empty() {
+            DEFAULT_SERVICE_NAME.to_string()
+        } else {
+            format!("unnamed-{lang}-service")
+        }
+    };
+    if svc.is_empty() {
+        return fallback();
+    }
+    let s = normalize_tag_value(truncate_utf8(svc, MAX_SERVICE_LEN));
+    if s.is_empty() {
+        fallback()
+    } else {
+        s
+    }
+}
+
+/// Go's `NormalizePeerService`: like a service but an invalid value becomes `""`.
+pub fn normalize_peer_service(svc: &str) -> String {
+    normalize_tag_value(truncate_utf8(svc, MAX_SERVICE_LEN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_name("bad-name"), "bad_name");
+        assert_eq!(normalize_name("&&&&&&&_test-name-"), "test_name");
+        assert_eq!(normalize_name("&***"), "unnamed_operation");
+        assert_eq!(normalize_name(""), "unnamed_operation");
+        assert_eq!(normalize_name("%$^"), "unnamed_operation");
+        assert_eq!(normalize_name("Internal"), "Internal");
+        assert_eq!(normalize_name("a_.b"), "a.b");
+        assert_eq!(normalize_name("a..b"), "a..b");
+        assert_eq!(normalize_name(&"a".repeat(101)), "a".repeat(100));
+        assert_eq!(
+            normalize_name("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp.client"),
+            "go.opentelemetry.io_contrib_instrumentation_net_http_otelhttp.client"
+        );
+        assert_eq!(
+            normalize_name(&"Too-Long-.".repeat(20)),
+            "Too_Long.".repeat(10)
+        );
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(normalize_tag("TestCAPSandSuch"), "testcapsandsuch");
+        assert_eq!(
+            normalize_tag("Test Conversion Of Weird !@#$%^&**() Characters"),
+            "test_conversion_of_weird_characters"
+        );
+        assert_eq!(normalize_tag("1love"), "love");
+        assert_eq!(normalize_tag("fun:ky@tag/2"), "fun:ky_tag/2");
+        assert_eq!(
+            normalize_tag("contiguous_____underscores"),
+            "contiguous_underscores"
+        );
+        assert_eq!(normalize_tag("foo_"), "foo");
+        assert_eq!(normalize_tag("#test_starting_hash"), "test_starting_hash");
+        assert_eq!(normalize_tag(" spaces   "), "spaces");
+        assert_eq!(normalize_tag("ünicöde:metäl"), "ünicöde:metäl");
+        assert_eq!(
+            normalize_tag("Data🐨dog🐶 繋がっ⛰てて"),
+            "data_dog_繋がっ_てて"
+        );
+        assert_eq!(normalize_tag("_env"), "env");
+        assert_eq!(normalize_tag(&"a".repeat(300)), "a".repeat(200));
+    }
+
+    #[test]
+    fn tag_values() {
+        assert_eq!(normalize_tag_value("  ENV "), "_env");
+        assert_eq!(normalize_tag_value("  V1 "), "_v1");
+        assert_eq!(normalize_tag_value("123svc"), "123svc");
+        assert_eq!(normalize_tag_value("prod-127"), "prod-127");
+        assert_eq!(normalize_tag_value(""), "");
+    }
+
+    #[test]
+    fn services() {
+        assert_eq!(normalize_service("", ""), "unnamed-service");
+        assert_eq!(normalize_service("", "go"), "unnamed-go-service");
+        assert_eq!(normalize_service("%$^", ""), "unnamed-service");
+        assert_eq!(normalize_service(&"a".repeat(101), ""), "a".repeat(100));
+        // Differs from libdatadog, which strips the leading digits.
+        assert_eq!(normalize_service("123svc", ""), "123svc");
+    }
+
+    #[test]
+    fn truncation_is_char_safe() {
+        assert_eq!(truncate_utf8("aé", 2), "a");
+        assert_eq!(truncate_utf8("abc", 5), "abc");
+    }
+}

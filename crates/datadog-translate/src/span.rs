@@ -1,0 +1,169 @@
+//! One OTLP span → one Datadog span (agent `OtelSpanToDDSpan`, V2 receiver). The order of the
+//! steps matters: meta keys are "first writer wins", so span attributes beat the env/version
+//! fallbacks, which beat resource attributes; scope attributes overwrite.
+
+use crate::attributes::{copy_resource_attributes, copy_scope_attributes, copy_span_attributes};
+use crate::events_links::{hex_fixed, marshal_events, marshal_links};
+use crate::naming::{self, kind_name, kind_of};
+use crate::registry::{self, Attrs};
+use crate::status::{is_error, status_code_name, status_to_error};
+use crate::TranslateConfig;
+use kakehashi_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
+use kakehashi_pdata::proto::trace::v1::span::SpanKind;
+use kakehashi_pdata::proto::trace::v1::Span;
+use libdd_trace_protobuf::pb;
+use std::collections::HashMap;
+
+/// Big-endian u64 of the last 8 bytes of a 16-byte trace id (short ids are zero-padded on the
+/// right, like Go's fixed-size array).
+pub fn trace_id_to_u64(id: &[u8]) -> u64 {
+    let mut b = [0u8; 16];
+    let n = id.len().min(16);
+    b[..n].copy_from_slice(&id[..n]);
+    u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
+}
+
+/// Big-endian u64 of an 8-byte span id (empty ⇒ 0).
+pub fn span_id_to_u64(id: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = id.len().min(8);
+    b[..n].copy_from_slice(&id[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Converts one span. `res` are the resource attributes, `scope` the instrumentation scope.
+pub(crate) fn convert(
+    otel: &Span,
+    res: &[KeyValue],
+    scope: Option<&InstrumentationScope>,
+    cfg: &TranslateConfig,
+) -> pb::Span {
+    let attrs = Attrs {
+        span: &otel.attributes,
+        res,
+    };
+    let kind = kind_of(otel.kind);
+    let status = otel.status.as_ref();
+    let scope_name = scope.map_or("", |s| s.name.as_str());
+    let scope_version = scope.map_or("", |s| s.version.as_str());
+    let top_level_by_kind = cfg.compute_top_level_by_span_kind;
+
+    let (name, resource) = if cfg.uses_v2_naming() {
+        (
+            naming::operation_name_v2(otel.kind, attrs),
+            naming::resource_v2(otel.kind, &otel.name, attrs),
+        )
+    } else {
+        (
+            naming::operation_name_v1(
+                otel.kind,
+                &otel.name,
+                scope_name,
+                attrs,
+                cfg.span_name_as_resource_name,
+                &cfg.span_name_remappings,
+            ),
+            naming::resource_v1(&otel.name, attrs),
+        )
+    };
+    let mut dd = pb::Span {
+        service: naming::service(attrs),
+        name,
+        resource,
+        trace_id: trace_id_to_u64(&otel.trace_id),
+        span_id: span_id_to_u64(&otel.span_id),
+        parent_id: span_id_to_u64(&otel.parent_span_id),
+        start: otel.start_time_unix_nano as i64,
+        duration: (otel.end_time_unix_nano as i64).wrapping_sub(otel.start_time_unix_nano as i64),
+        error: i32::from(is_error(status)),
+        meta: HashMap::with_capacity(otel.attributes.len() + res.len() + 8),
+        metrics: HashMap::new(),
+        r#type: naming::span_type(otel.kind, attrs),
+        ..Default::default()
+    };
+
+    dd.meta
+        .insert("span.kind".into(), kind_name(otel.kind).into());
+    if let Some(code) = attrs.int(registry::HTTP_STATUS_CODE) {
+        if code >= 0 {
+            dd.metrics.insert("http.status_code".into(), code as f64);
+        }
+    }
+    if top_level_by_kind
+        && (otel.parent_span_id.is_empty()
+            || otel.parent_span_id.iter().all(|b| *b == 0)
+            || matches!(kind, SpanKind::Server | SpanKind::Consumer))
+    {
+        dd.metrics.insert("_top_level".into(), 1.0);
+    }
+    if attrs.int(registry::DD_MEASURED) == Some(1)
+        || (top_level_by_kind && matches!(kind, SpanKind::Client | SpanKind::Producer))
+    {
+        dd.metrics.insert("_dd.measured".into(), 1.0);
+    }
+    if !otel.trace_state.is_empty() {
+        dd.meta
+            .insert("w3c.tracestate".into(), otel.trace_state.clone());
+    }
+
+    copy_span_attributes(&mut dd, &otel.attributes);
+
+    dd.meta
+        .insert("otel.trace_id".into(), hex_fixed(&otel.trace_id, 16));
+    if !dd.meta.contains_key("version") {
+        let version = attrs.string(registry::VERSION, true);
+        if !version.is_empty() {
+            dd.meta.insert("version".into(), version);
+        }
+    }
+    if !otel.events.is_empty() {
+        dd.meta
+            .insert("events".into(), marshal_events(&otel.events));
+    }
+    if otel.events.iter().any(|e| e.name == "exception") {
+        dd.meta
+            .insert("_dd.span_events.has_exception".into(), "true".into());
+    }
+    if !otel.links.is_empty() {
+        dd.meta
+            .insert("_dd.span_links".into(), marshal_links(&otel.links));
+    }
+    if !scope_name.is_empty() {
+        dd.meta
+            .insert("otel.library.name".into(), scope_name.into());
+    }
+    if !scope_version.is_empty() {
+        dd.meta
+            .insert("otel.library.version".into(), scope_version.into());
+    }
+    dd.meta
+        .insert("otel.status_code".into(), status_code_name(status).into());
+    if let Some(s) = status.filter(|s| !s.message.is_empty()) {
+        dd.meta
+            .insert("otel.status_description".into(), s.message.clone());
+    }
+    if ["error.msg", "error.type", "error.stack"]
+        .iter()
+        .any(|k| !dd.meta.contains_key(*k))
+    {
+        dd.error = status_to_error(status, &mut dd.meta);
+    }
+    if !dd.meta.contains_key("env") {
+        let env = attrs.string(registry::ENV, true);
+        if !env.is_empty() {
+            dd.meta.insert("env".into(), env);
+        }
+    }
+
+    copy_resource_attributes(&mut dd, res);
+    if let Some(scope) = scope {
+        copy_scope_attributes(&mut dd, &scope.attributes);
+    }
+    if !dd.meta.contains_key("db.name") {
+        let ns = attrs.string_resource_first(registry::DB_NAMESPACE);
+        if !ns.is_empty() {
+            dd.meta.insert("db.name".into(), ns);
+        }
+    }
+    dd
+}
