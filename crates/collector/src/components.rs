@@ -17,6 +17,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_exporter_otlp::OtlpHttpExporterFactory),
             Arc::new(kakehashi_exporter_debug::DebugExporterFactory),
             Arc::new(kakehashi_exporter_debug::NopExporterFactory),
+            Arc::new(kakehashi_exporter_datadog::DatadogExporterFactory),
         ],
         extensions: vec![Arc::new(kakehashi_extensions::HealthCheckExtensionFactory)],
     }

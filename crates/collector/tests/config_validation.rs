@@ -27,6 +27,8 @@ fn every_example_config_validates() {
                 .arg("validate")
                 .arg("--config")
                 .arg(&path)
+                // Examples take the Datadog API key from the environment, as users should.
+                .env("DD_API_KEY", "0123456789abcdef0123456789abcdef")
                 .output()
                 .unwrap();
             assert!(
@@ -42,10 +44,45 @@ fn every_example_config_validates() {
     assert!(n >= 3, "expected the example configs, found {n}");
 }
 
+/// tests/fixtures/seed-collector.yaml: the seed system's config, verbatim (CI has no ../shared).
+fn seed_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-collector.yaml")
+}
+
+#[test]
+fn seed_fixture_is_the_seed_verbatim() {
+    // Where the reference copy exists (a developer machine), the fixture must not drift from it.
+    let reference = workspace().join("../shared/examples/seed-collector.yaml");
+    if let Ok(seed) = std::fs::read_to_string(&reference) {
+        assert_eq!(std::fs::read_to_string(seed_fixture()).unwrap(), seed);
+    }
+}
+
+#[test]
+fn seed_config_runs_once_the_api_key_comes_from_the_environment() {
+    let seed = std::fs::read_to_string(seed_fixture()).unwrap();
+    let fixed = seed.replace("key: \"CHANGE_API_KEY\"", "key: ${env:DD_API_KEY}");
+    assert_ne!(seed, fixed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.yaml");
+    std::fs::write(&path, fixed).unwrap();
+    let out = kakehashi()
+        .arg("validate")
+        .arg("--config")
+        .arg(&path)
+        .env("DD_API_KEY", "0123456789abcdef0123456789abcdef")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn seed_config_with_debug_exporter_validates() {
-    let seed = std::fs::read_to_string(workspace().join("../shared/examples/seed-collector.yaml"))
-        .expect("the seed config from ../shared");
+    let seed = std::fs::read_to_string(seed_fixture()).expect("the seed config fixture");
     let swapped = seed.replace(
         "  datadog:\n    api:\n      key: \"CHANGE_API_KEY\"\n      site: \"ap1.datadoghq.com\"",
         "  debug:",

@@ -1,0 +1,381 @@
+//! The running exporter: translate a batch, feed the stats concentrator, cut the result into
+//! AgentPayloads under 3.2 MB, and deliver each one with its own retries.
+//!
+//! Retrying per payload (not per batch, which the exporter runner would do) means a payload the
+//! intake accepted is never sent again when a later one of the same batch fails: every span
+//! arrives once per successful payload. Background tasks send APM stats every 10 s, the host
+//! metadata every `host_metadata::reporter_period`, and the `otel.datadog_exporter.traces.running`
+//! usage series.
+
+use crate::client::{IntakeClient, IntakeSettings, KeyValidity, Request};
+use crate::config::DatadogConfig;
+use crate::metadata;
+use crate::payload::{
+    build_agent_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
+};
+use crate::retry::Failed;
+use crate::self_metrics::DatadogMetrics;
+use crate::stats::{
+    encode_msgpack, StatsAggregator, StatsSettings, BUCKET_DURATION, DEFAULT_MAX_GROUPS,
+};
+use kakehashi_component::exporterhelper::RetrySettings;
+use kakehashi_component::{Batch, BuildContext, BuildError, ExportError, Exporter};
+use kakehashi_datadog_translate::{translate, ObfuscationConfig, TranslateConfig};
+use kakehashi_pdata::Payload;
+use prost::Message;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The feature gate that turns off the exporter's own APM stats (otelcol's name).
+pub const DISABLE_APM_STATS_GATE: &str = "exporter.datadogexporter.DisableAPMStats";
+/// Beta in otelcol (on by default); `-datadog.EnableOperationAndResourceNameV2` selects V1 names.
+pub const OPERATION_AND_RESOURCE_NAME_V2_GATE: &str = "datadog.EnableOperationAndResourceNameV2";
+/// How often the usage series is sent at most (otelcol sends it after every batch).
+const USAGE_SERIES_PERIOD: Duration = Duration::from_secs(10);
+/// Bound on the final stats flush at shutdown, so a dead intake cannot hold the exit.
+const SHUTDOWN_FLUSH_BUDGET: Duration = Duration::from_secs(5);
+
+pub struct DatadogExporter {
+    shared: Arc<Shared>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Shared {
+    id: String,
+    client: IntakeClient,
+    translate: TranslateConfig,
+    agent: AgentInfo,
+    retry: RetrySettings,
+    fail_on_invalid_key: bool,
+    host_metadata: Option<(Duration, Vec<String>)>,
+    hostname: String,
+    version: String,
+    stats: Option<Mutex<StatsAggregator>>,
+    /// Languages seen so far (`X-Datadog-Reported-Languages`, as the agent reports them).
+    languages: Mutex<BTreeSet<String>>,
+    /// Hosts seen since the last usage series.
+    usage_hosts: Mutex<BTreeSet<String>>,
+    metrics: DatadogMetrics,
+    cancel: CancellationToken,
+}
+
+impl DatadogExporter {
+    pub fn new(ctx: &BuildContext, cfg: &DatadogConfig) -> Result<Self, BuildError> {
+        let version = env!("CARGO_PKG_VERSION").to_string();
+        let agent_version = format!("datadogexporter-kakehashi-{version}");
+        let hostname = crate::hostname::resolve(&cfg.hostname);
+        let endpoints = cfg.endpoints();
+        let client = IntakeClient::new(&IntakeSettings {
+            traces_endpoint: endpoints.traces,
+            api_endpoint: endpoints.api,
+            api_key: cfg.api_key(),
+            timeout: cfg.timeout.get(),
+            insecure_skip_verify: cfg.tls.insecure_skip_verify,
+            proxy_url: (!cfg.proxy_url.is_empty()).then(|| cfg.proxy_url.clone()),
+            agent_version: agent_version.clone(),
+            user_agent: format!("kakehashi/{version}"),
+        })?;
+        let ignore_resources = cfg
+            .traces
+            .ignore_resources
+            .iter()
+            .map(|r| regex::Regex::new(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BuildError(format!("traces::ignore_resources: {e}")))?;
+        let translate = TranslateConfig {
+            span_name_as_resource_name: cfg.traces.span_name_as_resource_name,
+            span_name_remappings: cfg
+                .traces
+                .span_name_remappings
+                .clone()
+                .into_iter()
+                .collect(),
+            operation_and_resource_name_v2: ctx.gate_enabled(OPERATION_AND_RESOURCE_NAME_V2_GATE),
+            compute_top_level_by_span_kind: cfg.traces.compute_top_level_by_span_kind,
+            ignore_resources,
+            fallback_hostname: hostname.clone(),
+            obfuscation: ObfuscationConfig::default(),
+        };
+        let stats = (!ctx.gate_enabled(DISABLE_APM_STATS_GATE)).then(|| {
+            Mutex::new(StatsAggregator::new(StatsSettings {
+                hostname: hostname.clone(),
+                agent_version: agent_version.clone(),
+                compute_stats_by_span_kind: cfg.traces.compute_stats_by_span_kind,
+                peer_tags_aggregation: cfg.traces.peer_tags_aggregation,
+                peer_tags: cfg.traces.peer_tags.clone(),
+                max_groups: DEFAULT_MAX_GROUPS,
+            }))
+        });
+        let id = ctx.id.to_string();
+        Ok(DatadogExporter {
+            shared: Arc::new(Shared {
+                metrics: DatadogMetrics::new(&ctx.telemetry, &id),
+                id,
+                client,
+                translate,
+                agent: AgentInfo {
+                    host_name: hostname.clone(),
+                    agent_version,
+                },
+                retry: cfg.retry_on_failure.clone(),
+                fail_on_invalid_key: cfg.api.fail_on_invalid_key,
+                host_metadata: cfg.host_metadata.enabled.then(|| {
+                    (
+                        cfg.host_metadata.reporter_period.get(),
+                        cfg.host_metadata.tags.clone(),
+                    )
+                }),
+                hostname,
+                version,
+                stats,
+                languages: Mutex::default(),
+                usage_hosts: Mutex::default(),
+                cancel: CancellationToken::new(),
+            }),
+            tasks: Mutex::default(),
+        })
+    }
+
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.lock().unwrap().push(tokio::spawn(fut));
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for DatadogExporter {
+    async fn start(&self) -> Result<(), BuildError> {
+        let s = self.shared.clone();
+        if s.fail_on_invalid_key {
+            // otelcol fails the exporter's creation on an invalid key; network errors only warn.
+            if let KeyValidity::Invalid = check_api_key(&s).await {
+                return Err(BuildError(
+                    "API Key validation failed (api::fail_on_invalid_key is true): the Datadog intake answered 403 for api::key on api::site".into(),
+                ));
+            }
+        } else {
+            // Not awaited: an unreachable intake must not delay the collector's start.
+            let s = s.clone();
+            self.spawn(async move {
+                check_api_key(&s).await;
+            });
+        }
+        if s.stats.is_some() {
+            let s = s.clone();
+            self.spawn(async move { stats_loop(s).await });
+        }
+        if let Some((period, tags)) = s.host_metadata.clone() {
+            let s = s.clone();
+            self.spawn(async move { host_metadata_loop(s, period, tags).await });
+        }
+        let s2 = s.clone();
+        self.spawn(async move { usage_loop(s2).await });
+        Ok(())
+    }
+
+    async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
+        let s = &self.shared;
+        let Payload::Traces(req) = &batch.payload else {
+            return Err(ExportError::permanent(format!(
+                "the datadog exporter only exports traces, got {}",
+                batch.signal()
+            )));
+        };
+        let t = translate(req, &s.translate);
+        s.metrics.count_translation_drops(&t.dropped);
+        s.languages
+            .lock()
+            .unwrap()
+            .extend(t.languages.iter().cloned());
+        s.usage_hosts
+            .lock()
+            .unwrap()
+            .extend(t.hosts.iter().cloned());
+        if let Some(stats) = &s.stats {
+            let now = SystemTime::now();
+            let mut agg = stats.lock().unwrap();
+            for tp in &t.tracer_payloads {
+                agg.add(tp, now);
+            }
+        }
+        let languages: Vec<String> = s.languages.lock().unwrap().iter().cloned().collect();
+        let payloads = build_agent_payloads(&s.agent, t.tracer_payloads, MAX_PAYLOAD_BYTES);
+        let mut lost = 0usize;
+        let mut last_failure: Option<Failed> = None;
+        for payload in payloads {
+            let spans = span_count(&payload);
+            let body = gzip(&payload.encode_to_vec(), DEFAULT_GZIP_LEVEL);
+            let bytes = body.len();
+            let request = Request::traces(body, &languages);
+            match s
+                .client
+                .send_with_retry(&request, &s.retry, &s.cancel)
+                .await
+            {
+                Ok(d) => s.metrics.payload_sent("traces", bytes, spans, d.attempts),
+                Err(f) => {
+                    s.metrics
+                        .payload_failed("traces", spans, f.attempts, f.permanent);
+                    lost += spans;
+                    last_failure = Some(f);
+                }
+            }
+        }
+        match last_failure {
+            None => Ok(()),
+            Some(f) => Err(ExportError::permanent(describe_failure(&f)).with_failed_items(lost)),
+        }
+    }
+
+    async fn shutdown(&self) {
+        let s = self.shared.clone();
+        // Stats of the last, partial buckets: flushed once, within a bound.
+        if s.stats.is_some() {
+            let flush = flush_stats(&s, true);
+            if tokio::time::timeout(SHUTDOWN_FLUSH_BUDGET, flush)
+                .await
+                .is_err()
+            {
+                tracing::warn!(exporter = %s.id, "APM stats not flushed within {SHUTDOWN_FLUSH_BUDGET:?} at shutdown; dropping them");
+            }
+        }
+        s.cancel.cancel();
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
+        for t in tasks {
+            t.abort();
+        }
+    }
+}
+
+fn span_count(p: &libdd_trace_protobuf::pb::AgentPayload) -> usize {
+    p.tracer_payloads
+        .iter()
+        .flat_map(|tp| &tp.chunks)
+        .map(|c| c.spans.len())
+        .sum()
+}
+
+/// One message per lost payload, saying what to do about it where there is something to do.
+fn describe_failure(f: &Failed) -> String {
+    let hint = match f.status {
+        Some(403) => {
+            "the intake refused the API key (403 Forbidden): check api::key and api::site; "
+        }
+        Some(413) => "the intake refused the payload as too large (413): ",
+        Some(400) => "the intake refused the payload as malformed (400): ",
+        _ if !f.permanent => "the intake stayed unreachable or overloaded until retries ran out: ",
+        _ => "the intake refused the payload: ",
+    };
+    format!("{hint}{f}")
+}
+
+async fn check_api_key(s: &Shared) -> KeyValidity {
+    let v = s.client.validate_api_key().await;
+    match &v {
+        KeyValidity::Valid => tracing::debug!(exporter = %s.id, "API key is valid"),
+        KeyValidity::Invalid => tracing::warn!(
+            exporter = %s.id,
+            "Detected API key is invalid: the Datadog intake answered 403 on /api/v1/validate; data will be refused (check api::key and api::site)"
+        ),
+        KeyValidity::Unknown(e) => {
+            tracing::warn!(exporter = %s.id, error = %e, "Could not check the API key")
+        }
+    }
+    v
+}
+
+async fn stats_loop(s: Arc<Shared>) {
+    let mut tick = tokio::time::interval(BUCKET_DURATION);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = s.cancel.cancelled() => return,
+            _ = tick.tick() => flush_stats(&s, false).await,
+        }
+    }
+}
+
+/// Flushes the stats buckets that are due (all of them when `force`) and sends them.
+async fn flush_stats(s: &Shared, force: bool) {
+    let payloads = match &s.stats {
+        Some(stats) => stats.lock().unwrap().flush(SystemTime::now(), force),
+        None => return,
+    };
+    let languages: Vec<String> = s.languages.lock().unwrap().iter().cloned().collect();
+    for p in payloads {
+        let buckets: usize = p.stats.iter().map(|c| c.stats.len()).sum();
+        let body = gzip(&encode_msgpack(&p), DEFAULT_GZIP_LEVEL);
+        let bytes = body.len();
+        let request = Request::stats(body, &languages);
+        match s
+            .client
+            .send_with_retry(&request, &s.retry, &s.cancel)
+            .await
+        {
+            Ok(d) => {
+                s.metrics.payload_sent("stats", bytes, 0, d.attempts);
+                s.metrics.stats_buckets.inc_by(buckets as u64);
+            }
+            Err(f) => {
+                s.metrics
+                    .payload_failed("stats", 0, f.attempts, f.permanent);
+                tracing::error!(exporter = %s.id, error = %describe_failure(&f), buckets, "Dropping an APM stats payload");
+            }
+        }
+    }
+}
+
+async fn host_metadata_loop(s: Arc<Shared>, period: Duration, tags: Vec<String>) {
+    let body = metadata::host_metadata(&s.hostname, &s.version, &tags);
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = s.cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(f) = s
+            .client
+            .send_with_retry(&Request::host_metadata(&body), &no_retry(), &s.cancel)
+            .await
+        {
+            tracing::warn!(exporter = %s.id, error = %f, "Sending host metadata failed");
+        }
+    }
+}
+
+async fn usage_loop(s: Arc<Shared>) {
+    let mut tick = tokio::time::interval(USAGE_SERIES_PERIOD);
+    loop {
+        tokio::select! {
+            _ = s.cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let hosts = std::mem::take(&mut *s.usage_hosts.lock().unwrap());
+        if hosts.is_empty() {
+            continue;
+        }
+        let body = metadata::traces_running_series(
+            hosts.iter().map(String::as_str),
+            &s.version,
+            SystemTime::now(),
+        );
+        if let Err(f) = s
+            .client
+            .send_with_retry(&Request::series(&body), &no_retry(), &s.cancel)
+            .await
+        {
+            tracing::debug!(exporter = %s.id, error = %f, "Sending the usage series failed");
+        }
+    }
+}
+
+/// Metadata and usage series are best effort (resent on the next tick anyway).
+fn no_retry() -> RetrySettings {
+    RetrySettings {
+        enabled: false,
+        ..RetrySettings::default()
+    }
+}

@@ -1,0 +1,385 @@
+//! `AgentPayload` assembly: wraps translated `TracerPayload`s in the envelope the trace intake
+//! expects (§1.4 of the spec) and cuts them so that no request body exceeds the intake's size
+//! limit, without ever losing or duplicating a span. Also the gzip step of the request body.
+
+use flate2::{write::GzEncoder, Compression};
+use libdd_trace_protobuf::pb;
+use prost::encoding::{encoded_len_varint, key_len};
+use prost::Message;
+use std::io::Write;
+
+/// The agent's `MaxPayloadSize`: the uncompressed size one `AgentPayload` may reach.
+pub const MAX_PAYLOAD_BYTES: usize = 3_200_000;
+
+/// The agent compresses with `gzip.BestSpeed`.
+pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+
+/// The agent's `DefaultEnv`, used as `AgentPayload.env` by the exporter.
+const DEFAULT_ENV: &str = "none";
+/// The sampler settings the embedded agent reports (`TargetTPS`, `ErrorTPS` defaults).
+const TARGET_TPS: f64 = 10.0;
+const ERROR_TPS: f64 = 10.0;
+
+/// Who is sending: fills the `AgentPayload` envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// The collector's host name (config `hostname` or detected).
+    pub host_name: String,
+    /// `"datadogexporter-kakehashi-<version>"`; also used in the `User-Agent`.
+    pub agent_version: String,
+}
+
+/// Wraps `tracer_payloads` into as few `AgentPayload`s as possible, each of protobuf-encoded size
+/// ≤ `max_bytes`, keeping the input order.
+///
+/// Too-large `TracerPayload`s are cut by chunks (each piece keeps the payload's header fields), and
+/// too-large chunks by spans (each piece keeps priority, origin, tags and `droppedTrace`). The one
+/// exception to the size bound: a single span that alone exceeds the limit (e.g. a giant meta
+/// value) cannot be cut further and is not truncated here, so it goes out alone in an oversized
+/// payload; the intake will most likely refuse it (413), which the client reports as a permanent
+/// failure of that one payload. This keeps the function total and free of loops that make no
+/// progress.
+pub fn build_agent_payloads(
+    info: &AgentInfo,
+    tracer_payloads: Vec<pb::TracerPayload>,
+    max_bytes: usize,
+) -> Vec<pb::AgentPayload> {
+    let envelope = pb::AgentPayload {
+        host_name: info.host_name.clone(),
+        env: DEFAULT_ENV.to_string(),
+        tracer_payloads: Vec::new(),
+        tags: Default::default(),
+        agent_version: info.agent_version.clone(),
+        target_tps: TARGET_TPS,
+        error_tps: ERROR_TPS,
+        rare_sampler_enabled: false,
+        idx_tracer_payloads: Vec::new(),
+    };
+    let budget = max_bytes.saturating_sub(envelope.encoded_len());
+
+    let mut pieces = Vec::with_capacity(tracer_payloads.len());
+    for tp in tracer_payloads {
+        if tp.chunks.is_empty() {
+            // Nothing to deliver; an empty TracerPayload would only cost bytes.
+            continue;
+        }
+        if field_len(5, tp.encoded_len()) <= budget {
+            pieces.push(tp);
+        } else {
+            pieces.extend(split_tracer_payload(tp, budget));
+        }
+    }
+
+    pack(pieces, |tp| field_len(5, tp.encoded_len()), budget)
+        .into_iter()
+        .map(|group| pb::AgentPayload {
+            tracer_payloads: group,
+            ..envelope.clone()
+        })
+        .collect()
+}
+
+/// gzip at `level` (0–9, clamped), as sent with `Content-Encoding: gzip`.
+pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4 + 64),
+        Compression::new(level.min(9)),
+    );
+    // Writing into a Vec cannot fail.
+    enc.write_all(bytes)
+        .and_then(|_| enc.finish())
+        .unwrap_or_default()
+}
+
+/// Encoded size of a length-delimited field `tag` whose content is `len` bytes.
+fn field_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// The largest content size a length-delimited field may have so that the whole field (key,
+/// length prefix, content) stays within `limit`. Tags used here are < 16, so the key is 1 byte.
+fn content_limit(limit: usize) -> usize {
+    limit.saturating_sub(1 + encoded_len_varint(limit as u64))
+}
+
+/// Cuts a `TracerPayload` into pieces whose encoded field size fits `limit`.
+fn split_tracer_payload(mut header: pb::TracerPayload, limit: usize) -> Vec<pb::TracerPayload> {
+    let chunks = std::mem::take(&mut header.chunks);
+    let chunk_budget = content_limit(limit).saturating_sub(header.encoded_len());
+    let mut parts = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        if field_len(6, chunk.encoded_len()) <= chunk_budget {
+            parts.push(chunk);
+        } else {
+            parts.extend(split_chunk(chunk, chunk_budget));
+        }
+    }
+    pack(parts, |c| field_len(6, c.encoded_len()), chunk_budget)
+        .into_iter()
+        .map(|group| pb::TracerPayload {
+            chunks: group,
+            ..header.clone()
+        })
+        .collect()
+}
+
+/// Cuts a `TraceChunk` by spans into pieces whose encoded field size fits `limit`. Every piece
+/// repeats the chunk's priority, origin, tags and dropped flag: the intake accepts partial chunks
+/// of a trace (tracers flush long traces in parts too) and joins them by trace ID.
+fn split_chunk(mut header: pb::TraceChunk, limit: usize) -> Vec<pb::TraceChunk> {
+    let spans = std::mem::take(&mut header.spans);
+    let span_budget = content_limit(limit).saturating_sub(header.encoded_len());
+    pack(spans, |s| field_len(3, s.encoded_len()), span_budget)
+        .into_iter()
+        .map(|group| pb::TraceChunk {
+            spans: group,
+            ..header.clone()
+        })
+        .collect()
+}
+
+/// Greedy, order-keeping packing of `items` into groups whose summed `size` is ≤ `limit`. An item
+/// larger than `limit` forms a group of its own; every item lands in exactly one group.
+fn pack<T>(items: Vec<T>, size: impl Fn(&T) -> usize, limit: usize) -> Vec<Vec<T>> {
+    let mut groups = Vec::new();
+    let mut current = Vec::new();
+    let mut used = 0usize;
+    for item in items {
+        let n = size(&item);
+        if !current.is_empty() && used + n > limit {
+            groups.push(std::mem::take(&mut current));
+            used = 0;
+        }
+        used += n;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io::Read;
+
+    fn info() -> AgentInfo {
+        AgentInfo {
+            host_name: "collector-host".into(),
+            agent_version: "datadogexporter-kakehashi-0.1.0".into(),
+        }
+    }
+
+    fn span(trace: u64, id: u64, meta_bytes: usize) -> pb::Span {
+        pb::Span {
+            service: "svc".into(),
+            name: "op".into(),
+            resource: "GET /x".into(),
+            trace_id: trace,
+            span_id: id,
+            parent_id: 0,
+            start: 1_700_000_000_000_000_000,
+            duration: 1_000,
+            meta: HashMap::from([("blob".to_string(), "x".repeat(meta_bytes))]),
+            ..Default::default()
+        }
+    }
+
+    fn chunk(spans: Vec<pb::Span>) -> pb::TraceChunk {
+        pb::TraceChunk {
+            priority: 1,
+            origin: "lambda".into(),
+            spans,
+            tags: HashMap::from([("_dd.otlp_sr".to_string(), "1.00".to_string())]),
+            dropped_trace: false,
+        }
+    }
+
+    fn tracer_payload(host: &str, chunks: Vec<pb::TraceChunk>) -> pb::TracerPayload {
+        pb::TracerPayload {
+            container_id: "cid".into(),
+            language_name: "go".into(),
+            tracer_version: "otlp-1.0".into(),
+            hostname: host.into(),
+            env: "prod".into(),
+            app_version: "1.2".into(),
+            tags: HashMap::from([("_dd.tags.container".to_string(), "a:b".to_string())]),
+            chunks,
+            ..Default::default()
+        }
+    }
+
+    fn span_ids(payloads: &[pb::AgentPayload]) -> Vec<u64> {
+        let mut ids: Vec<u64> = payloads
+            .iter()
+            .flat_map(|p| &p.tracer_payloads)
+            .flat_map(|t| &t.chunks)
+            .flat_map(|c| &c.spans)
+            .map(|s| s.span_id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn envelope_fields() {
+        let out = build_agent_payloads(
+            &info(),
+            vec![tracer_payload("h", vec![chunk(vec![span(1, 1, 10)])])],
+            MAX_PAYLOAD_BYTES,
+        );
+        assert_eq!(out.len(), 1);
+        let p = &out[0];
+        assert_eq!(p.host_name, "collector-host");
+        assert_eq!(p.env, "none");
+        assert!(p.tags.is_empty());
+        assert_eq!(p.agent_version, "datadogexporter-kakehashi-0.1.0");
+        assert_eq!(p.target_tps, 10.0);
+        assert_eq!(p.error_tps, 10.0);
+        assert!(!p.rare_sampler_enabled);
+        assert!(p.idx_tracer_payloads.is_empty());
+        assert_eq!(p.tracer_payloads.len(), 1);
+    }
+
+    #[test]
+    fn empty_input_and_empty_tracer_payloads_give_nothing() {
+        assert!(build_agent_payloads(&info(), vec![], MAX_PAYLOAD_BYTES).is_empty());
+        let out = build_agent_payloads(&info(), vec![tracer_payload("h", vec![])], 1000);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn small_payloads_are_packed_together() {
+        let tps: Vec<_> = (0..5)
+            .map(|i| tracer_payload("h", vec![chunk(vec![span(i, i, 10)])]))
+            .collect();
+        let out = build_agent_payloads(&info(), tps, MAX_PAYLOAD_BYTES);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].tracer_payloads.len(), 5);
+    }
+
+    #[test]
+    fn big_tracer_payload_is_split_by_chunks_keeping_header() {
+        // 10 chunks of ~1 kB in one TracerPayload, limit ~3.5 kB.
+        let chunks = (0..10).map(|i| chunk(vec![span(i, i, 1000)])).collect();
+        let tp = tracer_payload("host-a", chunks);
+        let limit = 3500;
+        let out = build_agent_payloads(&info(), vec![tp.clone()], limit);
+        assert!(out.len() > 1);
+        for p in &out {
+            assert!(p.encoded_len() <= limit, "{} > {limit}", p.encoded_len());
+            for t in &p.tracer_payloads {
+                let mut header = t.clone();
+                header.chunks.clear();
+                let mut want = tp.clone();
+                want.chunks.clear();
+                assert_eq!(header, want);
+                // Chunks were not cut: each still holds its one span.
+                assert!(t.chunks.iter().all(|c| c.spans.len() == 1));
+            }
+        }
+        assert_eq!(span_ids(&out), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn big_chunk_is_split_by_spans_keeping_chunk_fields() {
+        let spans = (0..20).map(|i| span(7, i, 500)).collect();
+        let c = chunk(spans);
+        let limit = 2000;
+        let out = build_agent_payloads(&info(), vec![tracer_payload("h", vec![c])], limit);
+        assert!(out.len() > 1);
+        for p in &out {
+            assert!(p.encoded_len() <= limit);
+            for c in p.tracer_payloads.iter().flat_map(|t| &t.chunks) {
+                assert_eq!(c.priority, 1);
+                assert_eq!(c.origin, "lambda");
+                assert_eq!(c.tags.get("_dd.otlp_sr").map(String::as_str), Some("1.00"));
+            }
+        }
+        assert_eq!(span_ids(&out), (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_span_larger_than_the_limit_goes_alone_and_nothing_loops() {
+        let spans = vec![span(1, 1, 10), span(1, 2, 5000), span(1, 3, 10)];
+        let limit = 1000;
+        let out = build_agent_payloads(
+            &info(),
+            vec![tracer_payload("h", vec![chunk(spans)])],
+            limit,
+        );
+        assert_eq!(span_ids(&out), vec![1, 2, 3]);
+        let oversized: Vec<_> = out.iter().filter(|p| p.encoded_len() > limit).collect();
+        assert_eq!(oversized.len(), 1);
+        assert_eq!(span_ids(&[oversized[0].clone()]), vec![2]);
+    }
+
+    #[test]
+    fn degenerate_limits_still_terminate_without_loss() {
+        let tps = vec![
+            tracer_payload("h", vec![chunk(vec![span(1, 1, 10), span(1, 2, 10)])]),
+            tracer_payload("h", vec![chunk(vec![span(2, 3, 10)])]),
+        ];
+        for limit in [0, 1, 50, 200] {
+            let out = build_agent_payloads(&info(), tps.clone(), limit);
+            assert_eq!(span_ids(&out), vec![1, 2, 3], "limit {limit}");
+        }
+    }
+
+    /// 10 000 spans, ~10 MB encoded, in a mix of shapes: many small TracerPayloads, one huge
+    /// TracerPayload of many chunks, and one huge single chunk.
+    #[test]
+    fn ten_megabytes_no_span_lost_or_duplicated() {
+        let mut tps = Vec::new();
+        let mut id = 0u64;
+        let mut next = |meta: usize, trace: u64| {
+            id += 1;
+            span(trace, id, meta)
+        };
+        // 4000 spans in 400 small TracerPayloads of one chunk each.
+        for t in 0..400 {
+            let spans = (0..10).map(|_| next(900, t)).collect();
+            tps.push(tracer_payload("small", vec![chunk(spans)]));
+        }
+        // 3000 spans in one TracerPayload of 300 chunks.
+        let chunks = (0..300)
+            .map(|t| chunk((0..10).map(|_| next(1000, 1000 + t)).collect()))
+            .collect();
+        tps.push(tracer_payload("many-chunks", chunks));
+        // 3000 spans in a single chunk.
+        let spans = (0..3000).map(|_| next(1100, 5000)).collect();
+        tps.push(tracer_payload("one-chunk", vec![chunk(spans)]));
+
+        let total_in: usize = tps.iter().map(|t| t.encoded_len()).sum();
+        assert!(total_in > 9_000_000, "input is {total_in} bytes");
+
+        let out = build_agent_payloads(&info(), tps, MAX_PAYLOAD_BYTES);
+        assert!(out.len() >= 4);
+        for p in &out {
+            assert!(p.encoded_len() <= MAX_PAYLOAD_BYTES);
+        }
+        assert_eq!(span_ids(&out), (1..=10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        let data = b"hello hello hello hello".repeat(100);
+        let z = gzip(&data, DEFAULT_GZIP_LEVEL);
+        assert!(z.len() < data.len());
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        // Out-of-range levels are clamped, not rejected.
+        assert!(!gzip(&data, 42).is_empty());
+    }
+
+    #[test]
+    fn pack_keeps_order_and_isolates_oversized() {
+        let groups = pack(vec![3, 3, 3, 10, 1, 1], |n| *n, 6);
+        assert_eq!(groups, vec![vec![3, 3], vec![3], vec![10], vec![1, 1]]);
+    }
+}

@@ -1,0 +1,337 @@
+//! APM stats (§1.5): aggregates translated spans into 10 s buckets with libdatadog's
+//! `SpanConcentrator` and wraps the flushed buckets in the `StatsPayload` the
+//! `/api/v0.2/stats` intake expects.
+//!
+//! Like the trace agent, stats are grouped per (TracerPayload hostname, env, app version,
+//! container ID): one concentrator per group. Memory is bounded twice: the number of groups is
+//! capped (spans of further groups are counted and dropped), and each concentrator keeps its own
+//! cardinality limits. Groups that stop receiving spans are flushed and forgotten, so the cap is
+//! on *concurrently active* groups.
+
+use libdd_trace_protobuf::pb;
+use libdd_trace_stats::span_concentrator::{default_stats_eligible_span_kinds, SpanConcentrator};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+/// The agent's stats bucket width.
+pub const BUCKET_DURATION: Duration = Duration::from_secs(10);
+/// The agent's stats writer cuts payloads at this many grouped-stats entries.
+pub const MAX_ENTRIES_PER_PAYLOAD: usize = 4000;
+/// Default cap on concurrently tracked (hostname, env, version, container) groups.
+pub const DEFAULT_MAX_GROUPS: usize = 256;
+/// A group that received no span for this long is flushed completely and dropped. Long enough
+/// that normal traffic keeps its concentrator (and its 2-bucket delay) alive.
+const IDLE_GROUP_AFTER: Duration = Duration::from_secs(60);
+/// `AgentPayload.env` / `StatsPayload.agentEnv` of the embedded agent.
+const AGENT_ENV: &str = "none";
+
+/// The agent's base peer tags (`basePeerTags`, formerly `peer_tags.ini`), used when
+/// `peer_tags_aggregation` is on; `traces.peer_tags` adds to them.
+pub const BASE_PEER_TAGS: &[&str] = &[
+    "_dd.base_service",
+    "active_record.db.vendor",
+    "amqp.destination",
+    "amqp.exchange",
+    "amqp.queue",
+    "aws.queue.name",
+    "aws.s3.bucket",
+    "bucketname",
+    "cassandra.keyspace",
+    "db.cassandra.contact.points",
+    "db.couchbase.seed.nodes",
+    "db.hostname",
+    "db.instance",
+    "db.name",
+    "db.namespace",
+    "db.system",
+    "db.type",
+    "dns.hostname",
+    "grpc.host",
+    "hostname",
+    "http.host",
+    "http.server_name",
+    "messaging.destination",
+    "messaging.destination.name",
+    "messaging.kafka.bootstrap.servers",
+    "messaging.rabbitmq.exchange",
+    "messaging.system",
+    "mongodb.db",
+    "msmq.queue.path",
+    "net.peer.name",
+    "network.destination.ip",
+    "network.destination.name",
+    "out.host",
+    "peer.hostname",
+    "peer.service",
+    "queuename",
+    "rpc.service",
+    "rpc.system",
+    "sequel.db.vendor",
+    "server.address",
+    "streamname",
+    "tablename",
+    "topicname",
+];
+
+/// What the aggregator needs from the exporter config.
+#[derive(Debug, Clone)]
+pub struct StatsSettings {
+    /// The collector host: `StatsPayload.agentHostname`, and the group hostname of
+    /// TracerPayloads without one (as the agent does).
+    pub hostname: String,
+    /// `"datadogexporter-kakehashi-<version>"`.
+    pub agent_version: String,
+    /// `traces.compute_stats_by_span_kind`: client/server/producer/consumer spans are eligible
+    /// even when neither top-level nor measured.
+    pub compute_stats_by_span_kind: bool,
+    /// `traces.peer_tags_aggregation`.
+    pub peer_tags_aggregation: bool,
+    /// `traces.peer_tags`, added to [`BASE_PEER_TAGS`].
+    pub peer_tags: Vec<String>,
+    /// Cap on concurrently tracked groups ([`DEFAULT_MAX_GROUPS`]).
+    pub max_groups: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    hostname: String,
+    env: String,
+    version: String,
+    container_id: String,
+}
+
+#[derive(Debug)]
+struct Group {
+    concentrator: SpanConcentrator,
+    last_span: SystemTime,
+}
+
+/// Span stats, grouped like the agent's concentrator.
+#[derive(Debug)]
+pub struct StatsAggregator {
+    settings: StatsSettings,
+    span_kinds: Vec<String>,
+    peer_tag_keys: Vec<String>,
+    groups: HashMap<GroupKey, Group>,
+    /// Spans dropped because their group would exceed the cap.
+    dropped_spans: u64,
+    warned_cap: bool,
+}
+
+impl StatsAggregator {
+    pub fn new(settings: StatsSettings) -> StatsAggregator {
+        let span_kinds = if settings.compute_stats_by_span_kind {
+            default_stats_eligible_span_kinds()
+        } else {
+            Vec::new()
+        };
+        let peer_tag_keys = if settings.peer_tags_aggregation {
+            let mut keys: Vec<String> = BASE_PEER_TAGS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(settings.peer_tags.iter().cloned())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        } else {
+            Vec::new()
+        };
+        StatsAggregator {
+            settings,
+            span_kinds,
+            peer_tag_keys,
+            groups: HashMap::new(),
+            dropped_spans: 0,
+            warned_cap: false,
+        }
+    }
+
+    /// Feeds the eligible spans of `tp` (top-level, measured, or by span kind) into the
+    /// concentrator of its group. Spans must already carry `_top_level` / `_dd.measured`.
+    pub fn add(&mut self, tp: &pb::TracerPayload, now: SystemTime) {
+        let span_count: usize = tp.chunks.iter().map(|c| c.spans.len()).sum();
+        if span_count == 0 {
+            return;
+        }
+        let key = GroupKey {
+            hostname: if tp.hostname.is_empty() {
+                self.settings.hostname.clone()
+            } else {
+                tp.hostname.clone()
+            },
+            env: if tp.env.is_empty() {
+                AGENT_ENV.to_string()
+            } else {
+                tp.env.clone()
+            },
+            version: tp.app_version.clone(),
+            container_id: tp.container_id.clone(),
+        };
+        if !self.groups.contains_key(&key) && self.groups.len() >= self.settings.max_groups {
+            self.dropped_spans += span_count as u64;
+            if !self.warned_cap {
+                self.warned_cap = true;
+                tracing::warn!(
+                    max_groups = self.settings.max_groups,
+                    "APM stats: too many distinct (hostname, env, version, container) groups; \
+                     spans of further groups are left out of the stats (logged once)"
+                );
+            }
+            return;
+        }
+        let (span_kinds, peer_tags) = (&self.span_kinds, &self.peer_tag_keys);
+        let group = self.groups.entry(key).or_insert_with(|| Group {
+            concentrator: SpanConcentrator::new(
+                BUCKET_DURATION,
+                now,
+                span_kinds.clone(),
+                peer_tags.clone(),
+                None,
+                Vec::new(),
+            ),
+            last_span: now,
+        });
+        group.last_span = now;
+        for span in tp.chunks.iter().flat_map(|c| &c.spans) {
+            group.concentrator.add_span(span);
+        }
+    }
+
+    /// Spans left out because of the group cap, since creation.
+    pub fn dropped_spans(&self) -> u64 {
+        self.dropped_spans
+    }
+
+    /// Number of groups currently tracked.
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Flushes the buckets that are due (all of them with `force`, e.g. on shutdown), as
+    /// payloads of at most [`MAX_ENTRIES_PER_PAYLOAD`] grouped-stats entries each
+    /// (`splitPayload` set when cut). Groups idle for a while are flushed entirely and dropped.
+    pub fn flush(&mut self, now: SystemTime, force: bool) -> Vec<pb::StatsPayload> {
+        let mut clients = Vec::new();
+        let mut idle = Vec::new();
+        for (key, group) in &mut self.groups {
+            let is_idle = now
+                .duration_since(group.last_span)
+                .is_ok_and(|d| d >= IDLE_GROUP_AFTER);
+            let buckets: Vec<pb::ClientStatsBucket> = group
+                .concentrator
+                .flush(now, force || is_idle)
+                .all_buckets()
+                .into_iter()
+                .filter(|b| !b.stats.is_empty())
+                .collect();
+            if is_idle || force {
+                idle.push(key.clone());
+            }
+            if !buckets.is_empty() {
+                clients.push(pb::ClientStatsPayload {
+                    hostname: key.hostname.clone(),
+                    env: key.env.clone(),
+                    version: key.version.clone(),
+                    container_id: key.container_id.clone(),
+                    stats: buckets,
+                    ..Default::default()
+                });
+            }
+        }
+        for key in idle {
+            self.groups.remove(&key);
+        }
+        // Stable output order (HashMap iteration is not).
+        clients.sort_by(|a, b| {
+            (&a.hostname, &a.env, &a.version, &a.container_id).cmp(&(
+                &b.hostname,
+                &b.env,
+                &b.version,
+                &b.container_id,
+            ))
+        });
+        split_payloads(clients, MAX_ENTRIES_PER_PAYLOAD)
+            .into_iter()
+            .map(|(stats, split)| pb::StatsPayload {
+                agent_hostname: self.settings.hostname.clone(),
+                agent_env: AGENT_ENV.to_string(),
+                stats,
+                agent_version: self.settings.agent_version.clone(),
+                client_computed: false,
+                split_payload: split,
+            })
+            .collect()
+    }
+}
+
+/// Cuts client payloads into groups of at most `max` grouped-stats entries; a client payload
+/// (or bucket) that straddles a cut is repeated with its share of entries. The flag says whether
+/// a cut happened (then every group is marked split, as the agent does).
+fn split_payloads(
+    clients: Vec<pb::ClientStatsPayload>,
+    max: usize,
+) -> Vec<(Vec<pb::ClientStatsPayload>, bool)> {
+    let max = max.max(1);
+    let mut out: Vec<Vec<pb::ClientStatsPayload>> = Vec::new();
+    let mut current: Vec<pb::ClientStatsPayload> = Vec::new();
+    let mut used = 0usize;
+    for mut client in clients {
+        let buckets = std::mem::take(&mut client.stats);
+        let mut part = pb::ClientStatsPayload {
+            stats: Vec::new(),
+            ..client.clone()
+        };
+        for mut bucket in buckets {
+            while !bucket.stats.is_empty() {
+                if used == max {
+                    if !part.stats.is_empty() {
+                        current.push(std::mem::replace(
+                            &mut part,
+                            pb::ClientStatsPayload {
+                                stats: Vec::new(),
+                                ..client.clone()
+                            },
+                        ));
+                    }
+                    out.push(std::mem::take(&mut current));
+                    used = 0;
+                }
+                let take = (max - used).min(bucket.stats.len());
+                let rest = bucket.stats.split_off(take);
+                part.stats.push(pb::ClientStatsBucket {
+                    start: bucket.start,
+                    duration: bucket.duration,
+                    agent_time_shift: bucket.agent_time_shift,
+                    stats: std::mem::replace(&mut bucket.stats, rest),
+                });
+                used += take;
+            }
+        }
+        if !part.stats.is_empty() {
+            current.push(part);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    let split = out.len() > 1;
+    out.into_iter().map(|g| (g, split)).collect()
+}
+
+/// msgpack with the PascalCase field names of the Go struct (libdatadog's serde derives, map
+/// encoding), as `/api/v0.2/stats` expects.
+pub fn encode_msgpack(payload: &pb::StatsPayload) -> Vec<u8> {
+    match rmp_serde::to_vec_named(payload) {
+        Ok(v) => v,
+        // Plain structs of strings, numbers and bytes into a Vec: cannot fail in practice.
+        Err(e) => {
+            tracing::error!(error = %e, "APM stats: cannot encode the stats payload");
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "stats_tests.rs"]
+mod tests;
