@@ -401,6 +401,21 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
         );
     }
 
+    // Host metadata at start (host_metadata.enabled defaults to true), gzip'd JSON.
+    let intake = h.intake.requests_to("/intake");
+    assert_eq!(intake.len(), 1, "sent once at start, then every 30 m");
+    match &intake[0].decoded {
+        common::dd_intake::Decoded::Json(v) => {
+            assert_eq!(v["internalHostname"], system_hostname());
+            assert_eq!(v["meta"]["hostname"], system_hostname());
+        }
+        other => panic!("host metadata is not JSON: {other:?}"),
+    }
+    assert_eq!(
+        intake[0].headers.get("dd-api-key").map(String::as_str),
+        Some(API_KEY)
+    );
+
     // The API key is checked once at start.
     let validate = h.intake.requests_to("/api/v1/validate");
     assert_eq!(validate.len(), 1);
@@ -445,6 +460,10 @@ fn intake_faults_are_retried_and_every_span_arrives_exactly_once() {
     let mut want: Vec<u64> = sent.keys().copied().collect();
     want.sort();
     assert_eq!(span_ids(&spans), want, "every span exactly once");
+    assert!(
+        h.intake.requests_to("/intake").is_empty(),
+        "host_metadata.enabled: false"
+    );
     let attempts = h.intake.requests_to("/api/v0.2/traces").len();
     // 3 successes + 4 recorded faults (the hung request is abandoned by the client's 2 s
     // timeout before the intake records it).
@@ -525,4 +544,30 @@ fn ten_thousand_span_batch_is_split_into_payloads_under_the_limit() {
     want.sort();
     assert_eq!(span_ids(&spans), want);
     assert!(!output.contains(API_KEY));
+}
+
+#[test]
+fn invalid_api_key_fails_the_start_when_asked_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let intake = FakeIntake::start();
+    intake.reject_api_key();
+    let recv = free_port();
+    let overlay = format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{recv}\nexporters:\n  datadog:\n    api:\n      key: ${{env:DD_API_KEY}}\n      fail_on_invalid_key: true\n    traces:\n      endpoint: {url}\n    metrics:\n      endpoint: {url}\nservice:\n  telemetry:\n    metrics:\n      level: none\n",
+        url = intake.url()
+    );
+    let overlay_path = dir.path().join("overlay.yaml");
+    std::fs::write(&overlay_path, overlay).unwrap();
+    let mut cmd = Command::new(kakehashi_bin());
+    cmd.arg("--config")
+        .arg(seed_fixture())
+        .arg("--config")
+        .arg(&overlay_path)
+        .env("DD_API_KEY", API_KEY);
+    let (status, stdout, stderr) = run_bounded(cmd, Duration::from_secs(30));
+    let output = format!("{stdout}{stderr}");
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("API Key validation failed"), "{output}");
+    assert!(!output.contains(API_KEY));
+    assert_eq!(intake.requests_to("/api/v1/validate").len(), 1);
 }

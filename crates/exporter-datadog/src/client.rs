@@ -33,7 +33,8 @@ pub struct IntakeSettings {
     pub api_key: Secret,
     /// Per-request timeout (config `timeout`).
     pub timeout: Duration,
-    pub insecure_skip_verify: bool,
+    /// `tls` (CA, client certificate, `insecure_skip_verify`, versions), as for otlphttp.
+    pub tls: kakehashi_exporter_otlp::TlsClientSettings,
     /// Explicit proxy; without it reqwest honours `HTTP(S)_PROXY`/`NO_PROXY` like the agent.
     pub proxy_url: Option<String>,
     /// `"datadogexporter-kakehashi-<version>"`; trace and stats requests send
@@ -177,9 +178,8 @@ impl fmt::Debug for IntakeClient {
 
 impl IntakeClient {
     pub fn new(s: &IntakeSettings) -> Result<IntakeClient, BuildError> {
-        let mut b = reqwest::Client::builder()
-            .timeout(s.timeout)
-            .danger_accept_invalid_certs(s.insecure_skip_verify);
+        let b = reqwest::Client::builder().timeout(s.timeout);
+        let mut b = kakehashi_exporter_otlp::tls::apply_to_reqwest(b, &s.tls)?;
         if let Some(proxy) = s.proxy_url.as_deref().filter(|p| !p.is_empty()) {
             let proxy = reqwest::Proxy::all(proxy)
                 .map_err(|e| BuildError(format!("datadog: invalid proxy_url: {e}")))?;

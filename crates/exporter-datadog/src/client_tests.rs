@@ -15,7 +15,7 @@ fn settings(traces: &str, api: &str) -> IntakeSettings {
         api_endpoint: api.to_string(),
         api_key: Secret::new(KEY),
         timeout: Duration::from_secs(5),
-        insecure_skip_verify: false,
+        tls: Default::default(),
         proxy_url: None,
         agent_version: "datadogexporter-kakehashi-0.1.0".into(),
         user_agent: "kakehashi/0.1.0".into(),
@@ -470,7 +470,7 @@ fn bad_settings_are_build_errors_without_the_key() {
     let e = IntakeClient::new(&s).unwrap_err();
     assert!(!e.0.contains("abc"));
     s.api_key = Secret::new(KEY);
-    s.insecure_skip_verify = true;
+    s.tls.insecure_skip_verify = true;
     s.proxy_url = Some("http://127.0.0.1:3128".into());
     let c = IntakeClient::new(&s).unwrap();
     assert_eq!(

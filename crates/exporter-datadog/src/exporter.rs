@@ -73,7 +73,7 @@ impl DatadogExporter {
             api_endpoint: endpoints.api,
             api_key: cfg.api_key(),
             timeout: cfg.timeout.get(),
-            insecure_skip_verify: cfg.tls.insecure_skip_verify,
+            tls: cfg.tls.clone(),
             proxy_url: (!cfg.proxy_url.is_empty()).then(|| cfg.proxy_url.clone()),
             agent_version: agent_version.clone(),
             user_agent: format!("kakehashi/{version}"),
