@@ -140,19 +140,6 @@ fn metric_value(h: &Harness, name: &str) -> f64 {
         .sum()
 }
 
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 fn span_ids(spans: &[pb::Span]) -> Vec<u64> {
     let mut ids: Vec<u64> = spans.iter().map(|s| s.span_id).collect();
     ids.sort();

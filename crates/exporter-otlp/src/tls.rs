@@ -87,6 +87,24 @@ impl TlsClientSettings {
     }
 }
 
+/// `err` followed by each of its sources (`a: b: c`), skipping a source whose text the message
+/// already ends with. reqwest and tonic put the cause of a failed connection (an unknown CA, a
+/// missing client certificate, a refused connection) only in the source chain, so without this
+/// the log says just "error sending request" or "transport error".
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// A verifier that accepts any server certificate (`insecure_skip_verify: true`).
 #[derive(Debug)]
 pub(crate) struct NoVerify(rustls::crypto::WebPkiSupportedAlgorithms);
@@ -175,4 +193,20 @@ pub fn apply_to_reqwest(
         }
     }
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_chain_names_the_cause() {
+        let io = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        let outer = std::io::Error::other(io);
+        // io::Error's Display already shows a wrapped custom error: it is not repeated.
+        assert_eq!(
+            super::error_chain(&outer),
+            "invalid peer certificate: UnknownIssuer"
+        );
+        let status = tonic::Status::from_error(Box::new(outer));
+        assert!(super::error_chain(&status).contains("UnknownIssuer"));
+    }
 }

@@ -415,3 +415,123 @@ pub fn wait_for_line(reader: impl Read + Send + 'static, needle: &str, timeout: 
     });
     rx.recv_timeout(timeout).is_ok()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Building OTLP requests in Rust and sending them over gRPC (a raw tonic client, so tests see the
+// exact status the receiver answers).
+// ---------------------------------------------------------------------------------------------
+
+/// An `ExportTraceServiceRequest` with `n` spans named `<name>-<i>` (distinct, non-zero ids).
+pub fn trace_request(name: &str, n: usize) -> kakehashi_pdata::ExportTraceServiceRequest {
+    use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
+    use kakehashi_pdata::proto::resource::v1::Resource;
+    use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let spans = (0..n)
+        .map(|i| {
+            let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut trace_id = [0u8; 16];
+            trace_id[..8].copy_from_slice(&u64::from(std::process::id()).to_be_bytes());
+            trace_id[8..].copy_from_slice(&id.to_be_bytes());
+            Span {
+                trace_id: trace_id.to_vec(),
+                span_id: id.to_be_bytes().to_vec(),
+                name: format!("{name}-{i}"),
+                kind: 2,
+                start_time_unix_nano: now,
+                end_time_unix_nano: now + 1_000_000,
+                ..Default::default()
+            }
+        })
+        .collect();
+    kakehashi_pdata::ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("e2e-test".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Sends `req` over plaintext OTLP/gRPC to `uri` (e.g. `http://127.0.0.1:4317`) with a deadline of
+/// `timeout` for connecting and for the call. Runs its own small runtime.
+pub fn grpc_export(
+    uri: &str,
+    req: kakehashi_pdata::ExportTraceServiceRequest,
+    timeout: Duration,
+) -> Result<(), tonic::Status> {
+    use kakehashi_pdata::proto::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let uri = uri.to_string();
+    rt.block_on(async move {
+        let call = async {
+            let channel = tonic::transport::Endpoint::from_shared(uri)
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+                .connect_timeout(timeout)
+                .timeout(timeout)
+                .connect()
+                .await
+                .map_err(|e| tonic::Status::unavailable(format!("connect: {}", error_chain(&e))))?;
+            TraceServiceClient::new(channel)
+                .export(req)
+                .await
+                .map(|_| ())
+        };
+        // An outer bound as well, so a server that never answers cannot hang the test.
+        match tokio::time::timeout(timeout + Duration::from_secs(1), call).await {
+            Ok(r) => r,
+            Err(_) => Err(tonic::Status::deadline_exceeded("client-side bound hit")),
+        }
+    })
+}
+
+/// An error and all its sources, joined with ": ".
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+/// A plain HTTP/1.1 GET to 127.0.0.1:`port`: the whole response (status line, headers, body).
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The body of an HTTP response as returned by [`http_get`] (not chunked).
+pub fn http_body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}

@@ -33,11 +33,13 @@ pub fn go_code_name(code: Code) -> &'static str {
 /// judged by the server).
 pub fn map_status(status: &tonic::Status) -> ExportError {
     let code = status.code();
-    let message = format!(
-        "rpc error: code = {} desc = {}",
-        go_code_name(code),
-        status.message()
-    );
+    // A client-side transport failure carries its cause (e.g. the TLS alert) only as a source.
+    let desc = match std::error::Error::source(status).map(crate::tls::error_chain) {
+        Some(chain) if chain.starts_with(status.message()) => chain,
+        Some(chain) => format!("{}: {chain}", status.message()),
+        None => status.message().to_string(),
+    };
+    let message = format!("rpc error: code = {} desc = {desc}", go_code_name(code));
     let details = decode_details(status);
     let retry_info = details.as_ref().and_then(RpcStatus::retry_info);
     let retryable = match code {

@@ -97,10 +97,15 @@ impl Exporter for OtlpHttpExporter {
             req = req.header(CONTENT_ENCODING, ce);
         }
         let resp = req.send().await.map_err(|e| {
+            // The cause (TLS, connection refused, ...) is only in the source chain.
+            let msg = format!(
+                "failed to make an HTTP request: {}",
+                crate::tls::error_chain(&e)
+            );
             if e.is_builder() {
-                ExportError::permanent(format!("failed to make an HTTP request: {e}"))
+                ExportError::permanent(msg)
             } else {
-                ExportError::retryable(format!("failed to make an HTTP request: {e}"))
+                ExportError::retryable(msg)
             }
         })?;
         let status = resp.status().as_u16();
