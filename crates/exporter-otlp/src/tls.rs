@@ -18,11 +18,11 @@ pub struct TlsClientSettings {
     pub key_pem: Secret,
     pub min_version: String,
     pub max_version: String,
-    /// Accepted for compatibility; system roots are used whenever no CA is given.
+    /// System roots are used whenever no CA is given; with a CA, `true` is not supported yet.
     pub include_system_ca_certs_pool: bool,
-    /// Accepted for compatibility; certificates are read once at start.
+    /// Not supported yet (certificates are read once at start): an error when set.
     pub reload_interval: Duration,
-    /// Accepted for compatibility; rustls picks its own safe suites and curves.
+    /// Not supported yet (rustls picks its own safe suites and curves): an error when set.
     pub cipher_suites: Vec<String>,
     pub curve_preferences: Vec<String>,
 }
@@ -55,6 +55,22 @@ impl TlsClientSettings {
                 errs.push(format!(
                     "tls: invalid TLS {key}: unsupported TLS version: {v:?}"
                 ));
+            }
+        }
+        // Keys whose setting would change what is trusted or when certificates are read: an
+        // error rather than a silently different behaviour.
+        let has_ca = !self.ca_file.is_empty() || !self.ca_pem.is_empty();
+        for (key, set) in [
+            ("reload_interval", !self.reload_interval.is_zero()),
+            ("cipher_suites", !self.cipher_suites.is_empty()),
+            ("curve_preferences", !self.curve_preferences.is_empty()),
+            (
+                "include_system_ca_certs_pool (together with a CA)",
+                self.include_system_ca_certs_pool && has_ca,
+            ),
+        ] {
+            if set {
+                errs.push(format!("tls::{key} is not supported yet"));
             }
         }
         errs

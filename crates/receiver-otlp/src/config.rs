@@ -130,7 +130,8 @@ pub struct HttpServerConfig {
     pub include_metadata: bool,
     pub response_headers: BTreeMap<String, Secret>,
     pub compression_algorithms: Vec<String>,
-    /// otelcol's receiver sets all of these to 0 (no timeout); accepted for compatibility.
+    /// otelcol's receiver sets all of these to 0 (no timeout); any other value is an error
+    /// (not supported yet).
     pub read_timeout: Duration,
     pub read_header_timeout: Duration,
     pub write_timeout: Duration,
@@ -298,6 +299,21 @@ impl Validate for OtlpReceiverConfig {
             }
             if let Some(tls) = h.tls.as_ref() {
                 validate_tls("protocols::http::tls", tls, &mut out);
+            }
+            // otelcol's receiver leaves these at 0 (no timeout); a config that sets one expects
+            // protection we do not give yet, so it is an error, not a silent no-op.
+            for (key, v) in [
+                ("read_timeout", h.read_timeout),
+                ("read_header_timeout", h.read_header_timeout),
+                ("write_timeout", h.write_timeout),
+                ("idle_timeout", h.idle_timeout),
+            ] {
+                if !v.is_zero() {
+                    out.push(not_supported(&format!("protocols::http::{key}")));
+                }
+            }
+            if !h.keep_alives_enabled {
+                out.push(not_supported("protocols::http::keep_alives_enabled: false"));
             }
         }
         out

@@ -15,7 +15,8 @@ pub struct OtlpGrpcConfig {
     pub compression: String,
     /// Sent as gRPC metadata on every call. Values are secrets (API keys, bearer tokens).
     pub headers: BTreeMap<String, Secret>,
-    /// Accepted; tonic balances over the resolved addresses on its own.
+    /// `round_robin` (otelcol's default) or `pick_first`: tonic's channel connects to one
+    /// resolved address, so other balancers are an error.
     pub balancer_name: String,
     /// Accepted; the lazily connected channel already waits for a connection per call.
     pub wait_for_ready: bool,
@@ -116,6 +117,15 @@ impl Validate for OtlpGrpcConfig {
         }
         if self.auth.is_some() {
             errs.push("auth: authenticator extensions are not supported yet".into());
+        }
+        if !matches!(
+            self.balancer_name.as_str(),
+            "" | "round_robin" | "pick_first"
+        ) {
+            errs.push(format!(
+                "balancer_name {:?} is not supported yet (round_robin, pick_first)",
+                self.balancer_name
+            ));
         }
         for key in self.headers.keys() {
             if tonic::metadata::MetadataKey::<tonic::metadata::Ascii>::from_bytes(

@@ -209,6 +209,9 @@ impl Validate for OtlpHttpConfig {
         if let Err(e) = self.encoding() {
             errs.push(e);
         }
+        if self.cookies.is_some() {
+            errs.push("cookies is not supported yet".into());
+        }
         if let Err(e) = self.compression() {
             errs.push(e);
         }
