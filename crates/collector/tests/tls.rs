@@ -312,7 +312,7 @@ fn tempdir(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
 }
 
-/// 1. A TLS receiver (gRPC and HTTP) and exporters that trust its CA: spans arrive both ways.
+/// Case 1: A TLS receiver (gRPC and HTTP) and exporters that trust its CA: spans arrive both ways.
 #[test]
 fn tls_receiver_accepts_exporters_that_trust_the_ca() {
     let dir = tempdir("kakehashi-tls-ca-");
@@ -340,7 +340,7 @@ fn tls_receiver_accepts_exporters_that_trust_the_ca() {
     );
 }
 
-/// 2. mTLS: with `client_ca_file`, an exporter without a client certificate is refused (its log
+/// Case 2: mTLS: with `client_ca_file`, an exporter without a client certificate is refused (its log
 /// says why, nothing reaches the sink); with `cert_file`/`key_file` it gets through.
 #[test]
 fn mtls_receiver_requires_a_client_certificate() {
@@ -419,7 +419,7 @@ fn mtls_receiver_requires_a_client_certificate() {
     sink.assert_no_errors();
 }
 
-/// 3. Plaintext clients against a TLS receiver fail promptly (no hang, no 200), and the receiver
+/// Case 3: Plaintext clients against a TLS receiver fail promptly (no hang, no 200), and the receiver
 /// keeps serving TLS clients afterwards.
 #[test]
 fn plaintext_client_to_tls_receiver_fails_cleanly() {
@@ -514,7 +514,7 @@ fn plaintext_client_to_tls_receiver_fails_cleanly() {
     sink.assert_no_errors();
 }
 
-/// 4. A server whose certificate nothing trusts: `insecure_skip_verify: true` connects anyway;
+/// Case 4: A server whose certificate nothing trusts: `insecure_skip_verify: true` connects anyway;
 /// without it (and without `ca_file`) the export fails with a certificate error in the log.
 #[test]
 fn insecure_skip_verify_accepts_an_untrusted_certificate() {
