@@ -33,6 +33,58 @@ pub enum Command {
     Validate,
     /// Lists the built-in components.
     Components,
+    /// Runs a local Datadog-compatible intake with a trace explorer (no Datadog account needed).
+    Intake(IntakeArgs),
+    /// Runs the whole seed system on this machine: intake, collector, sample app and traffic.
+    Demo(DemoArgs),
+}
+
+/// `kakehashi intake`.
+#[derive(Debug, clap::Args)]
+pub struct IntakeArgs {
+    /// Where the intake listens (the exporter's `traces.endpoint` / `metrics.endpoint`, and the
+    /// explorer in a browser).
+    #[arg(long, default_value = kakehashi_intake::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Directory of the SQLite database; created if missing, kept across restarts.
+    #[arg(long, default_value = "kakehashi-intake-data")]
+    pub data: std::path::PathBuf,
+    /// Data received longer ago than this is removed (Go duration: `24h`, `90m`).
+    #[arg(long, default_value = "24h", value_parser = go_duration)]
+    pub max_age: std::time::Duration,
+    /// The database is kept under this many MiB by removing the oldest traces.
+    #[arg(long, default_value_t = 1024)]
+    pub max_size_mib: u64,
+}
+
+/// `kakehashi demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Port of the intake and its trace explorer.
+    #[arg(long, default_value_t = 8126)]
+    pub intake_port: u16,
+    /// Port of the collector's OTLP/gRPC receiver.
+    #[arg(long, default_value_t = 4317)]
+    pub otlp_port: u16,
+    /// Port of the sample app (the seed's web service).
+    #[arg(long, default_value_t = 8080)]
+    pub app_port: u16,
+    /// Port of the collector's Prometheus self-metrics.
+    #[arg(long, default_value_t = 8888)]
+    pub metrics_port: u16,
+    /// Directory of the intake's database (default: a fresh temporary directory).
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// Requests per second the traffic generator sends to the sample app (0: none).
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Prints the collector configuration the demo runs, then exits.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+fn go_duration(s: &str) -> Result<std::time::Duration, String> {
+    kakehashi_config::parse_go_duration(s)
 }
 
 impl Cli {

@@ -2,6 +2,8 @@
 
 mod cli;
 mod components;
+mod demo;
+mod intake;
 mod run;
 
 use clap::Parser;

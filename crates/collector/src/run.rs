@@ -5,13 +5,20 @@ use crate::components;
 use kakehashi_config::{load, ConfigSource, ProcessEnv};
 use kakehashi_pipeline::{resolve, BuildOptions, Topology};
 use kakehashi_telemetry::Telemetry;
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub async fn main(cli: Cli) -> Result<(), String> {
-    let factories = components::factories();
-    if let Some(Command::Components) = cli.command {
-        print!("{}", components::describe(&factories));
-        return Ok(());
+    match &cli.command {
+        Some(Command::Components) => {
+            print!("{}", components::describe(&components::factories()));
+            return Ok(());
+        }
+        Some(Command::Intake(args)) => return crate::intake::run(args).await,
+        Some(Command::Demo(args)) => return crate::demo::run(args, cli.enabled_gates()).await,
+        Some(Command::Validate) | None => {}
     }
     if cli.config.is_empty() {
         return Err("at least one config flag must be provided".into());
@@ -21,54 +28,96 @@ pub async fn main(cli: Cli) -> Result<(), String> {
         .iter()
         .map(|c| ConfigSource::parse_arg(c))
         .collect();
-    let root =
-        load(&sources, &cli.set, &ProcessEnv).map_err(|e| format!("failed to get config: {e}"))?;
-    let resolved =
-        resolve(&root, &factories).map_err(|e| format!("invalid configuration:\n{e}"))?;
-
     let validating = matches!(cli.command, Some(Command::Validate));
-    if !validating {
-        kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs);
-    }
-    let telemetry = Telemetry::new();
-    let opts = BuildOptions {
-        feature_gates: Arc::new(cli.enabled_gates()),
-        ..BuildOptions::default()
-    };
-    let mut topology = Topology::build(&resolved, &factories, &telemetry, &opts)
-        .map_err(|errs| format!("failed to build pipelines:\n{}", errs.join("\n")))?;
+    let collector = Collector::build(&sources, &cli.set, cli.enabled_gates(), !validating)?;
     if validating {
         return Ok(());
     }
+    collector.run(wait_for_signal()).await
+}
 
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Starting kakehashi");
-    let metrics_server = match resolved.service.telemetry.metrics.prometheus_endpoint() {
-        Some(endpoint) => Some(
-            kakehashi_telemetry::server::serve_metrics(&endpoint, telemetry.clone())
-                .await
-                .map_err(|e| format!("failed to start telemetry: {e}"))?,
-        ),
-        None => None,
-    };
-    if let Err(e) = topology.start().await {
-        topology.shutdown(opts.drain_deadline).await;
-        return Err(e);
-    }
-    tracing::info!("Everything is ready. Begin running and processing data.");
+/// A collector built from its configuration, ready to start.
+pub struct Collector {
+    topology: Topology,
+    telemetry: Telemetry,
+    metrics_endpoint: Option<String>,
+    drain_deadline: Duration,
+}
 
-    let signal = wait_for_signal().await;
-    tracing::info!(signal = signal, "Received signal from OS");
-    tracing::info!("Starting shutdown...");
-    topology.shutdown(opts.drain_deadline).await;
-    if let Some(s) = metrics_server {
-        s.shutdown().await;
+impl Collector {
+    /// Loads, validates and builds every component; nothing listens yet. With `init_logs`, the
+    /// process's log output is set up from `service::telemetry::logs` first (it is global, so
+    /// the first collector of a process decides it).
+    pub fn build(
+        sources: &[ConfigSource],
+        set: &[String],
+        feature_gates: BTreeSet<String>,
+        init_logs: bool,
+    ) -> Result<Collector, String> {
+        let factories = components::factories();
+        let root =
+            load(sources, set, &ProcessEnv).map_err(|e| format!("failed to get config: {e}"))?;
+        let resolved =
+            resolve(&root, &factories).map_err(|e| format!("invalid configuration:\n{e}"))?;
+        if init_logs {
+            kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs);
+        }
+        let telemetry = Telemetry::new();
+        let opts = BuildOptions {
+            feature_gates: Arc::new(feature_gates),
+            ..BuildOptions::default()
+        };
+        let topology = Topology::build(&resolved, &factories, &telemetry, &opts)
+            .map_err(|errs| format!("failed to build pipelines:\n{}", errs.join("\n")))?;
+        Ok(Collector {
+            topology,
+            telemetry,
+            metrics_endpoint: resolved.service.telemetry.metrics.prometheus_endpoint(),
+            drain_deadline: opts.drain_deadline,
+        })
     }
-    tracing::info!("Shutdown complete.");
-    Ok(())
+
+    /// Starts everything, runs until `shutdown` completes (it names the reason, as otelcol logs
+    /// the signal), then shuts down in order: receivers, processors, exporters.
+    pub async fn run(self, shutdown: impl Future<Output = &'static str>) -> Result<(), String> {
+        let Collector {
+            mut topology,
+            telemetry,
+            metrics_endpoint,
+            drain_deadline,
+        } = self;
+        tracing::info!(version = env!("CARGO_PKG_VERSION"), "Starting kakehashi");
+        let metrics_server = match metrics_endpoint {
+            Some(endpoint) => Some(
+                kakehashi_telemetry::server::serve_metrics(&endpoint, telemetry.clone())
+                    .await
+                    .map_err(|e| format!("failed to start telemetry: {e}"))?,
+            ),
+            None => None,
+        };
+        if let Err(e) = topology.start().await {
+            topology.shutdown(drain_deadline).await;
+            if let Some(s) = metrics_server {
+                s.shutdown().await;
+            }
+            return Err(e);
+        }
+        tracing::info!("Everything is ready. Begin running and processing data.");
+
+        let signal = shutdown.await;
+        tracing::info!(signal = signal, "Received signal from OS");
+        tracing::info!("Starting shutdown...");
+        topology.shutdown(drain_deadline).await;
+        if let Some(s) = metrics_server {
+            s.shutdown().await;
+        }
+        tracing::info!("Shutdown complete.");
+        Ok(())
+    }
 }
 
 /// Waits for SIGTERM or SIGINT and names it as otelcol logs it.
-async fn wait_for_signal() -> &'static str {
+pub async fn wait_for_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,0 +1,29 @@
+//! `kakehashi intake`: the local Datadog-compatible intake and trace explorer, standalone.
+
+use crate::cli::IntakeArgs;
+use kakehashi_intake::IntakeConfig;
+
+pub async fn run(args: &IntakeArgs) -> Result<(), String> {
+    kakehashi_telemetry::logs::init(&kakehashi_telemetry::config::LogsConfig::default());
+    let config = IntakeConfig {
+        listen: args.listen,
+        data_dir: args.data.clone(),
+        max_age: args.max_age,
+        max_bytes: args.max_size_mib.saturating_mul(1 << 20),
+        ..IntakeConfig::default()
+    };
+    eprintln!(
+        "kakehashi intake: explorer at http://{}/ , data in {}",
+        args.listen,
+        args.data.display()
+    );
+    eprintln!(
+        "  point the datadog exporter here: traces::endpoint and metrics::endpoint = http://{}",
+        args.listen
+    );
+    kakehashi_intake::run(config, async {
+        let signal = crate::run::wait_for_signal().await;
+        tracing::info!(signal, "intake stopping");
+    })
+    .await
+}
