@@ -2,7 +2,7 @@
 
 use crate::cli::{Cli, Command};
 use crate::components;
-use kakehashi_config::{load, ConfigSource, ProcessEnv};
+use kakehashi_config::{load, ConfigSource, RecordingProcessEnv};
 use kakehashi_pipeline::{resolve, BuildOptions, Topology};
 use kakehashi_telemetry::Telemetry;
 use std::collections::BTreeSet;
@@ -55,12 +55,22 @@ impl Collector {
         init_logs: bool,
     ) -> Result<Collector, String> {
         let factories = components::factories();
-        let root =
-            load(sources, set, &ProcessEnv).map_err(|e| format!("failed to get config: {e}"))?;
+        let env = RecordingProcessEnv::default();
+        let root = load(sources, set, &env).map_err(|e| format!("failed to get config: {e}"))?;
         let resolved =
             resolve(&root, &factories).map_err(|e| format!("invalid configuration:\n{e}"))?;
         if init_logs {
             kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs);
+        }
+        // Warnings otelcol logs while loading; ours wait until the log output is configured.
+        for name in env.unset() {
+            tracing::warn!(
+                name = %name,
+                "Configuration references unset environment variable"
+            );
+        }
+        for warning in resolved.deprecated_alias_warnings(&factories) {
+            tracing::warn!("{warning}");
         }
         let telemetry = Telemetry::new();
         let opts = BuildOptions {

@@ -206,7 +206,9 @@ fn components_lists_the_built_ins() {
         "resource",
         "attributes",
         "memory_limiter",
-        "otlphttp",
+        "otlp_grpc",
+        "otlp_http",
+        "datadog",
         "debug",
         "nop",
         "health_check",
@@ -216,4 +218,7 @@ fn components_lists_the_built_ins() {
             "{name} missing:\n{text}"
         );
     }
+    // The old exporter names are listed as aliases.
+    assert!(text.contains("aliases: [otlp]"), "{text}");
+    assert!(text.contains("aliases: [otlphttp]"), "{text}");
 }

@@ -9,6 +9,36 @@ use std::sync::OnceLock;
 /// Where `${env:VAR}` looks variables up (the process environment in production, a map in tests).
 pub trait EnvLookup {
     fn get(&self, name: &str) -> Option<String>;
+
+    /// Called for a `${env:VAR}` whose variable is unset and has no default (it expands to
+    /// nothing; otelcol logs a warning). The collector records these to warn once logging is up.
+    fn unset_without_default(&self, _name: &str) {}
+}
+
+/// The process environment, remembering the variables referenced while unset and without a
+/// default, so the caller can warn about them.
+#[derive(Default)]
+pub struct RecordingProcessEnv {
+    unset: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl RecordingProcessEnv {
+    /// The unset variables referenced without a default, sorted.
+    pub fn unset(&self) -> Vec<String> {
+        let set = self.unset.lock().unwrap_or_else(|e| e.into_inner());
+        set.iter().cloned().collect()
+    }
+}
+
+impl EnvLookup for RecordingProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn unset_without_default(&self, name: &str) {
+        let mut set = self.unset.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(name.to_owned());
+    }
 }
 
 /// The process environment.
@@ -189,10 +219,14 @@ fn resolve(reference: &str, env: &dyn EnvLookup) -> Result<String, String> {
     }
     // The default applies only when the variable is unset; set-but-empty stays empty. Unset
     // without default is "" (otelcol only logs a warning).
-    Ok(env
-        .get(name)
-        .or(default.map(str::to_owned))
-        .unwrap_or_default())
+    match (env.get(name), default) {
+        (Some(v), _) => Ok(v),
+        (None, Some(d)) => Ok(d.to_owned()),
+        (None, None) => {
+            env.unset_without_default(name);
+            Ok(String::new())
+        }
+    }
 }
 
 /// Retrieved subtrees take the position of the `${...}` they replaced.

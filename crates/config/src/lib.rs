@@ -32,7 +32,7 @@ pub use any_value::AnyValue;
 pub use decode::decode;
 pub use duration::{parse_go_duration, Duration};
 pub use error::{ConfigError, ConfigErrors, Location};
-pub use expand::{expand, EnvLookup, ProcessEnv};
+pub use expand::{expand, EnvLookup, ProcessEnv, RecordingProcessEnv};
 pub use id::{ComponentId, Kind, PipelineId};
 pub use load::{load, ConfigSource};
 pub use node::{Node, NodeKind, Scalar, ScalarStyle};

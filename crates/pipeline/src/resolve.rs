@@ -34,6 +34,26 @@ impl ResolvedConfig {
     pub fn component(&self, kind: Kind, id: &ComponentId) -> Option<&ComponentConfig> {
         self.components.get(&kind)?.iter().find(|c| &c.id == id)
     }
+
+    /// otelcol's warnings for components configured under a deprecated alias (`otlp` for
+    /// `otlp_grpc`, `otlphttp` for `otlp_http`), one per component type.
+    pub fn deprecated_alias_warnings(&self, factories: &Factories) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for (kind, configs) in &self.components {
+            for c in configs {
+                let used = c.id.type_name();
+                if let Some(f) = factories.info(*kind, used) {
+                    if f.type_name() != used {
+                        out.insert(format!(
+                            "{used:?} alias is deprecated; use {:?} instead",
+                            f.type_name()
+                        ));
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
 }
 
 const KINDS: [Kind; 4] = [

@@ -121,3 +121,20 @@ fn keys_are_not_expanded() {
     expand(&mut n, &env(&[("X", "x")])).unwrap();
     assert_eq!(n.get("${env:X}").unwrap().as_str(), Some("x"));
 }
+
+#[test]
+fn unset_variables_without_default_are_reported_once() {
+    // Reads the process environment: these names are set by nobody.
+    let env = RecordingProcessEnv::default();
+    let mut n = yaml::parse(
+        "t.yaml",
+        "a: ${env:KAKEHASHI_TEST_SURELY_UNSET_1}\nb: ${KAKEHASHI_TEST_SURELY_UNSET_1}\nc: ${env:KAKEHASHI_TEST_SURELY_UNSET_2:-dflt}\n",
+    )
+    .unwrap();
+    expand(&mut n, &env).unwrap();
+    // Reported once; a variable with a default is not reported.
+    assert_eq!(
+        env.unset(),
+        vec!["KAKEHASHI_TEST_SURELY_UNSET_1".to_string()]
+    );
+}

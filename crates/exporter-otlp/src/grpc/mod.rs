@@ -21,11 +21,12 @@ use std::sync::Arc;
 pub struct OtlpGrpcExporterFactory;
 
 impl FactoryInfo for OtlpGrpcExporterFactory {
+    /// The current name (otelcol v0.144+); the old one stays as a deprecated alias.
     fn type_name(&self) -> &'static str {
-        "otlp"
+        "otlp_grpc"
     }
     fn aliases(&self) -> &'static [&'static str] {
-        &["otlp_grpc"]
+        &["otlp"]
     }
     fn signals(&self) -> &'static [Signal] {
         &Signal::ALL

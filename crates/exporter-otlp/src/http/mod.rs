@@ -20,11 +20,12 @@ use std::sync::Arc;
 pub struct OtlpHttpExporterFactory;
 
 impl FactoryInfo for OtlpHttpExporterFactory {
+    /// The current name (otelcol v0.144+); the old one stays as a deprecated alias.
     fn type_name(&self) -> &'static str {
-        "otlphttp"
+        "otlp_http"
     }
     fn aliases(&self) -> &'static [&'static str] {
-        &["otlp_http"]
+        &["otlphttp"]
     }
     fn signals(&self) -> &'static [Signal] {
         &Signal::ALL
