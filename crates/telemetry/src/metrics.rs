@@ -41,6 +41,9 @@ struct Inner {
     batch_send_size: HistogramVec,
     batch_size_trigger: IntCounterVec,
     batch_timeout_trigger: IntCounterVec,
+    batch_send_size_bytes: HistogramVec,
+    batch_metadata_cardinality: IntGaugeVec,
+    batch_dropped: IntCounterVec,
     limiter_accepted: PerSignal<IntCounterVec>,
     limiter_refused: PerSignal<IntCounterVec>,
     process_uptime: prometheus::Gauge,
@@ -108,6 +111,23 @@ impl Telemetry {
         )
         .expect("valid metric");
         r.register(Box::new(batch_send_size.clone()))
+            .expect("unique metric");
+        let batch_send_size_bytes = HistogramVec::new(
+            HistogramOpts::new(
+                "otelcol_processor_batch_batch_send_size_bytes",
+                "Number of bytes in batch that was sent",
+            )
+            .buckets(vec![
+                10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0,
+                5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0,
+                100000.0, 200000.0, 300000.0, 400000.0, 500000.0, 600000.0, 700000.0, 800000.0,
+                900000.0, 1000000.0, 2000000.0, 3000000.0, 4000000.0, 5000000.0, 6000000.0,
+                7000000.0, 8000000.0, 9000000.0,
+            ]),
+            pl,
+        )
+        .expect("valid metric");
+        r.register(Box::new(batch_send_size_bytes.clone()))
             .expect("unique metric");
         let process_uptime =
             prometheus::Gauge::new("otelcol_process_uptime", "Uptime of the process in seconds")
@@ -177,6 +197,20 @@ impl Telemetry {
                 ql,
             ),
             batch_send_size,
+            batch_send_size_bytes,
+            batch_metadata_cardinality: gauge(
+                &r,
+                "otelcol_processor_batch_metadata_cardinality",
+                "Number of distinct metadata value combinations being processed",
+                pl,
+            ),
+            // otelcol drops these with a log line only; we count them too.
+            batch_dropped: counter(
+                &r,
+                "kakehashi_processor_batch_dropped_items",
+                "Items the batch processor dropped: a permanent downstream error, or still failing at shutdown",
+                pl,
+            ),
             batch_size_trigger: counter(
                 &r,
                 "otelcol_processor_batch_batch_size_trigger_send",
@@ -302,6 +336,9 @@ impl Telemetry {
             send_size: i.batch_send_size.with_label_values(&l),
             size_trigger: i.batch_size_trigger.with_label_values(&l),
             timeout_trigger: i.batch_timeout_trigger.with_label_values(&l),
+            send_size_bytes: i.batch_send_size_bytes.with_label_values(&l),
+            metadata_cardinality: i.batch_metadata_cardinality.with_label_values(&l),
+            dropped_items: i.batch_dropped.with_label_values(&l),
         }
     }
 
@@ -358,6 +395,9 @@ pub struct BatchMetrics {
     pub send_size: Histogram,
     pub size_trigger: IntCounter,
     pub timeout_trigger: IntCounter,
+    pub send_size_bytes: Histogram,
+    pub metadata_cardinality: IntGauge,
+    pub dropped_items: IntCounter,
 }
 
 /// `otelcol_processor_memory_limiter_*` for one memory_limiter.

@@ -349,14 +349,30 @@ fn check_fields(mp: &MatchProperties, signal: Signal) -> Result<(), BuildError> 
                 && mp.resources.is_empty()
                 && mp.span_kinds.is_empty()
             {
+                // contrib's text, double space included (filterconfig.ErrMissingRequiredField).
                 return e(
-                    r#"at least one of "services", "span_names", "span_kinds", "attributes", "libraries" or "resources" field must be specified"#,
+                    r#"at least one of "attributes", "libraries",  or "resources" field must be specified"#,
                 );
+            }
+            const KINDS: [&str; 5] = [
+                "SPAN_KIND_CLIENT",
+                "SPAN_KIND_CONSUMER",
+                "SPAN_KIND_INTERNAL",
+                "SPAN_KIND_PRODUCER",
+                "SPAN_KIND_SERVER",
+            ];
+            if mp.match_type == "strict"
+                && mp.span_kinds.iter().any(|k| !KINDS.contains(&k.as_str()))
+            {
+                return e(&format!(
+                    "span_kinds string must match one of the standard span kinds when match_type=strict: [{}]",
+                    KINDS.join(" ")
+                ));
             }
         }
         Signal::Logs => {
             if !mp.services.is_empty() || !mp.span_names.is_empty() || !mp.span_kinds.is_empty() {
-                return e("neither services nor span_names nor span_kinds should be specified for log records");
+                return e("services, span_names, and span_kinds are not valid for log records");
             }
             if mp.attributes.is_empty()
                 && mp.libraries.is_empty()
@@ -403,6 +419,41 @@ mod tests {
         assert_eq!(
             e.map(|e| e.0),
             Some("unrecognized match_type: '', valid types are: [regexp strict]".into())
+        );
+    }
+
+    /// The texts of contrib's filterconfig validation (checked against its source).
+    #[test]
+    fn field_checks_have_contribs_texts() {
+        let strict = |f: &dyn Fn(&mut MatchProperties)| {
+            let mut mp = MatchProperties {
+                match_type: "strict".into(),
+                ..MatchProperties::default()
+            };
+            f(&mut mp);
+            mp
+        };
+        let err = |mp: &MatchProperties, s: Signal| check_fields(mp, s).err().map(|e| e.0);
+        assert_eq!(
+            err(&strict(&|_| {}), Signal::Traces).as_deref(),
+            Some(
+                r#"at least one of "attributes", "libraries",  or "resources" field must be specified"#
+            )
+        );
+        assert_eq!(
+            err(&strict(&|m| m.span_kinds = vec!["server".into()]), Signal::Traces).as_deref(),
+            Some("span_kinds string must match one of the standard span kinds when match_type=strict: [SPAN_KIND_CLIENT SPAN_KIND_CONSUMER SPAN_KIND_INTERNAL SPAN_KIND_PRODUCER SPAN_KIND_SERVER]")
+        );
+        assert_eq!(
+            err(
+                &strict(&|m| m.span_kinds = vec!["SPAN_KIND_SERVER".into()]),
+                Signal::Traces
+            ),
+            None
+        );
+        assert_eq!(
+            err(&strict(&|m| m.services = vec!["a".into()]), Signal::Logs).as_deref(),
+            Some("services, span_names, and span_kinds are not valid for log records")
         );
     }
 }

@@ -130,6 +130,10 @@ impl BatchProcessor {
         );
         shards.tasks.push(tokio::spawn(shard.run(rx)));
         shards.senders.insert(key, tx.clone());
+        self.settings
+            .metrics
+            .metadata_cardinality
+            .set(shards.senders.len() as i64);
         Ok(tx)
     }
 }

@@ -114,7 +114,16 @@ impl Shard {
             Trigger::Shutdown => {}
         }
         self.s.metrics.send_size.observe(n as f64);
+        self.s
+            .metrics
+            .send_size_bytes
+            .observe(chunk.encoded_len() as f64);
         self.export(chunk, n).await;
+    }
+
+    fn drop_items(&self, n: usize) {
+        self.s.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        self.s.metrics.dropped_items.inc_by(n as u64);
     }
 
     /// Hands one chunk downstream. Retryable errors are retried with backoff until they succeed
@@ -132,13 +141,13 @@ impl Shard {
             };
             if e.permanent {
                 tracing::warn!(error = %e, dropped_items = n, "Sender failed");
-                self.s.dropped.fetch_add(n as u64, Ordering::Relaxed);
+                self.drop_items(n);
                 return;
             }
             if *self.shutdown.borrow() || self.orphaned {
                 tracing::error!(error = %e, dropped_items = n,
                     "Sender failed at shutdown; dropping data");
-                self.s.dropped.fetch_add(n as u64, Ordering::Relaxed);
+                self.drop_items(n);
                 return;
             }
             tracing::debug!(error = %e, items = n, retry_in = ?backoff, "Sender failed, retrying");

@@ -100,6 +100,8 @@ async fn seed_config_250_spans_leave_as_100_100_50() {
     assert_eq!(m.size_trigger.get(), 3);
     assert_eq!(m.send_size.get_sample_count(), 3);
     assert_eq!(m.send_size.get_sample_sum(), 250.0);
+    assert_eq!(m.send_size_bytes.get_sample_count(), 3);
+    assert!(m.send_size_bytes.get_sample_sum() > 250.0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -254,7 +256,7 @@ async fn metadata_keys_shard_and_limit() {
     let mut c = cfg(2, 0, 20);
     c.metadata_keys = vec!["Tenant".into()];
     c.metadata_cardinality_limit = 2;
-    let (p, _t) = processor(&c, rec.clone());
+    let (p, t) = processor(&c, rec.clone());
     let with = |tenant: Option<&str>, n| {
         let mut b = spans(n);
         let mut h = BTreeMap::new();
@@ -280,6 +282,33 @@ async fn metadata_keys_shard_and_limit() {
     assert_eq!(got[0].0, 2);
     assert_eq!(got[0].2.get("tenant"), Some(&["a".to_string()][..]));
     assert_eq!(got[0].2.get("other"), None);
+    assert_eq!(t.batch_processor("batch").metadata_cardinality.get(), 2);
+}
+
+/// Fails every call permanently.
+struct Refuser;
+
+#[async_trait]
+impl Consumer for Refuser {
+    async fn consume(&self, _b: Batch) -> Result<(), ConsumeError> {
+        Err(ConsumeError::permanent("malformed for the backend"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_downstream_errors_are_counted_as_dropped() {
+    let c = cfg(10, 100, 20);
+    let t = Telemetry::new();
+    let p = BatchProcessor::new(
+        &c,
+        Signal::Traces,
+        Arc::new(Refuser),
+        t.batch_processor("batch"),
+    );
+    p.consume(spans(25)).await.expect("consume");
+    settle().await;
+    assert_eq!(p.dropped_items(), 25);
+    assert_eq!(t.batch_processor("batch").dropped_items.get(), 25);
 }
 
 #[test]
