@@ -22,7 +22,7 @@ fn grpc_yaml() {
          timeout: 2s\nretry_on_failure:\n  enabled: false\nsending_queue:\n  queue_size: 10\n",
     );
     let f = OtlpGrpcExporterFactory;
-    assert_eq!(f.aliases(), ["otlp_grpc"]);
+    assert_eq!((f.type_name(), f.aliases()), ("otlp_grpc", &["otlp"][..]));
     let any = f.decode(&n, "exporters::otlp").unwrap();
     let cfg = config_as::<OtlpGrpcConfig>(&any);
     assert!(cfg.tls.insecure);
@@ -46,7 +46,7 @@ fn grpc_yaml() {
 fn http_yaml() {
     let n = node("endpoint: http://x:4318\nencoding: json\ncompression_params:\n  level: 9\n");
     let f = OtlpHttpExporterFactory;
-    assert_eq!(f.aliases(), ["otlp_http"]);
+    assert_eq!((f.type_name(), f.aliases()), ("otlp_http", &["otlphttp"][..]));
     let any = f.decode(&n, "exporters::otlphttp").unwrap();
     let cfg = config_as::<OtlpHttpConfig>(&any);
     assert_eq!(cfg.encoding, "json");
