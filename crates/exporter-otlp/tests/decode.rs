@@ -46,7 +46,10 @@ fn grpc_yaml() {
 fn http_yaml() {
     let n = node("endpoint: http://x:4318\nencoding: json\ncompression_params:\n  level: 9\n");
     let f = OtlpHttpExporterFactory;
-    assert_eq!((f.type_name(), f.aliases()), ("otlp_http", &["otlphttp"][..]));
+    assert_eq!(
+        (f.type_name(), f.aliases()),
+        ("otlp_http", &["otlphttp"][..])
+    );
     let any = f.decode(&n, "exporters::otlphttp").unwrap();
     let cfg = config_as::<OtlpHttpConfig>(&any);
     assert_eq!(cfg.encoding, "json");
