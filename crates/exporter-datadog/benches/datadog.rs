@@ -144,26 +144,12 @@ fn stages(c: &mut Criterion) {
 /// A loopback HTTP server on its own thread and runtime: 200 to everything, bodies read and
 /// discarded. Returns its base URL.
 fn start_sink() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("sink runtime");
-        rt.block_on(async move {
-            let app = axum::Router::new().fallback(|body: axum::body::Bytes| async move {
-                drop(body);
-                http::StatusCode::OK
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind 127.0.0.1:0");
-            let addr = listener.local_addr().expect("local addr");
-            tx.send(format!("http://{addr}")).expect("send addr");
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    rx.recv().expect("sink address")
+    common::serve_on_thread(
+        axum::Router::new().fallback(|body: axum::body::Bytes| async move {
+            drop(body);
+            http::StatusCode::OK
+        }),
+    )
 }
 
 fn end_to_end(c: &mut Criterion) {

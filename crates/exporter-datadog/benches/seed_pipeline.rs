@@ -38,43 +38,29 @@ fn factories() -> Factories {
 
 /// The loopback intake: counts the spans of every trace payload, answers 202.
 fn start_counting_intake(spans: Arc<AtomicU64>) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("intake runtime");
-        rt.block_on(async move {
-            let traces = move |body: axum::body::Bytes| {
-                let spans = spans.clone();
-                async move {
-                    let mut raw = Vec::new();
-                    flate2::read::GzDecoder::new(&body[..])
-                        .read_to_end(&mut raw)
-                        .expect("gzip body");
-                    let p = pb::AgentPayload::decode(&raw[..]).expect("AgentPayload");
-                    let n: usize = p
-                        .tracer_payloads
-                        .iter()
-                        .flat_map(|tp| &tp.chunks)
-                        .map(|c| c.spans.len())
-                        .sum();
-                    spans.fetch_add(n as u64, Ordering::SeqCst);
-                    http::StatusCode::ACCEPTED
-                }
-            };
-            let app = axum::Router::new()
-                .route("/api/v0.2/traces", axum::routing::post(traces))
-                .fallback(|| async { http::StatusCode::ACCEPTED });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind 127.0.0.1:0");
-            let addr = listener.local_addr().expect("local addr");
-            tx.send(format!("http://{addr}")).expect("send addr");
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    rx.recv().expect("intake address")
+    let traces = move |body: axum::body::Bytes| {
+        let spans = spans.clone();
+        async move {
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut raw)
+                .expect("gzip body");
+            let p = pb::AgentPayload::decode(&raw[..]).expect("AgentPayload");
+            let n: usize = p
+                .tracer_payloads
+                .iter()
+                .flat_map(|tp| &tp.chunks)
+                .map(|c| c.spans.len())
+                .sum();
+            spans.fetch_add(n as u64, Ordering::SeqCst);
+            http::StatusCode::ACCEPTED
+        }
+    };
+    common::serve_on_thread(
+        axum::Router::new()
+            .route("/api/v0.2/traces", axum::routing::post(traces))
+            .fallback(|| async { http::StatusCode::ACCEPTED }),
+    )
 }
 
 fn free_port() -> u16 {

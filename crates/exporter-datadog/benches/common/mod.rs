@@ -293,3 +293,24 @@ pub fn request() -> ExportTraceServiceRequest {
         }],
     }
 }
+
+/// Serves `app` on 127.0.0.1:0 from its own thread and runtime (so the loopback intake does not
+/// share the measured runtime); returns its base URL.
+pub fn serve_on_thread(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("intake runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            let addr = listener.local_addr().expect("local addr");
+            tx.send(format!("http://{addr}")).expect("send addr");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    rx.recv().expect("intake address")
+}
