@@ -55,6 +55,11 @@ pub struct IntakeArgs {
     /// The database is kept under this many MiB by removing the oldest traces.
     #[arg(long, default_value_t = 1024)]
     pub max_size_mib: u64,
+    /// Decode and count what arrives (spans, unique span ids, bytes, stats), store nothing and
+    /// serve no explorer: the sink for benchmarks and fault tests. Counters at `GET /counts`,
+    /// fault injection at `POST /control`.
+    #[arg(long)]
+    pub count_only: bool,
 }
 
 /// `kakehashi demo`.

@@ -19,7 +19,11 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_exporter_debug::NopExporterFactory),
             Arc::new(kakehashi_exporter_datadog::DatadogExporterFactory),
         ],
-        extensions: vec![Arc::new(kakehashi_extensions::HealthCheckExtensionFactory)],
+        extensions: vec![
+            Arc::new(kakehashi_extensions::HealthCheckExtensionFactory),
+            Arc::new(kakehashi_extensions::BearerTokenAuthExtensionFactory),
+            Arc::new(kakehashi_extensions::FileStorageExtensionFactory),
+        ],
     }
 }
 

@@ -9,6 +9,10 @@ mod run;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// See the `mimalloc` dependency in Cargo.toml for why (docs/performance.md has the numbers).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

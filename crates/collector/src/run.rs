@@ -72,7 +72,7 @@ impl Collector {
         for warning in resolved.deprecated_alias_warnings(&factories) {
             tracing::warn!("{warning}");
         }
-        let telemetry = Telemetry::new();
+        let telemetry = Telemetry::with_level(resolved.service.telemetry.metrics.level);
         let opts = BuildOptions {
             feature_gates: Arc::new(feature_gates),
             ..BuildOptions::default()

@@ -212,6 +212,7 @@ fn components_lists_the_built_ins() {
         "debug",
         "nop",
         "health_check",
+        "file_storage",
     ] {
         assert!(
             text.contains(&format!("- name: {name}\n")),

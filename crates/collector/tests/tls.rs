@@ -266,7 +266,7 @@ fn wait_for_spans(sink: &Sink, prefix: &str, n: usize, who: &[&ProcessGuard]) {
 /// Waits until `process`'s log has a line containing all of `needles`; returns that line.
 fn wait_for_log_line(process: &ProcessGuard, needles: &[&str]) -> String {
     let found = poll_until(Duration::from_secs(20), || {
-        let log = strip_ansi(&format!("{}{}", process.stdout(), process.stderr()));
+        let log = common::strip_ansi(&format!("{}{}", process.stdout(), process.stderr()));
         log.lines()
             .find(|l| needles.iter().all(|n| l.contains(n)))
             .map(str::to_owned)
@@ -277,24 +277,6 @@ fn wait_for_log_line(process: &ProcessGuard, needles: &[&str]) -> String {
             process.output_tail(8000)
         )
     })
-}
-
-/// The log without terminal colour codes (`ESC [ ... m`).
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn assert_no_span_with_prefix(sink: &Sink, prefix: &str) {
@@ -383,7 +365,7 @@ fn mtls_receiver_requires_a_client_certificate() {
         &["TLS handshake failed", "peer sent no certificates"],
     );
     let refusals = poll_until(Duration::from_secs(10), || {
-        let log = strip_ansi(&gateway.process.stderr());
+        let log = common::strip_ansi(&gateway.process.stderr());
         let n = log
             .lines()
             .filter(|l| {
@@ -563,5 +545,104 @@ fn insecure_skip_verify_accepts_an_untrusted_certificate() {
     wait_for_spans(&sink, "skip-grpc", 2, &who);
     wait_for_spans(&sink, "skip-http", 2, &who);
     assert_no_span_with_prefix(&sink, "strict-");
+    sink.assert_no_errors();
+}
+
+/// Case 5: bearer tokens on top of TLS, gRPC both ways: the gateway's receiver requires
+/// `bearertokenauth`, the agent's `otlp` exporter sends it through its own `bearertokenauth`
+/// (otelcol sends per-RPC credentials only over TLS). A wrong token is refused UNAUTHENTICATED and
+/// nothing reaches the sink.
+#[test]
+fn bearer_token_over_tls_grpc() {
+    let dir = tempdir("kakehashi-tls-bearer-");
+    let pki = make_pki(dir.path());
+    let sink = Sink::start(dir.path());
+    let gw_grpc = free_port();
+    let gateway = format!(
+        r#"extensions:
+  bearertokenauth:
+    token: gateway-token-1
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{gw_grpc}
+        auth:
+          authenticator: bearertokenauth
+        tls:
+{tls}
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:{sink_http}
+service:
+  telemetry:
+    metrics:
+      level: none
+  extensions: [bearertokenauth]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlphttp]
+"#,
+        tls = server_tls(&pki, false),
+        sink_http = sink.http_port
+    );
+    let gateway = start_kakehashi(dir.path(), "gateway", &gateway, &[gw_grpc]);
+    let (right_in, wrong_in) = (free_port(), free_port());
+    let agent = format!(
+        r#"extensions:
+  bearertokenauth:
+    token: gateway-token-1
+  bearertokenauth/wrong:
+    token: not-the-token
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{right_in}
+  otlp/wrong:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{wrong_in}
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:{gw_grpc}
+    retry_on_failure:
+      enabled: false
+    tls:
+      ca_file: {ca}
+    auth:
+      authenticator: bearertokenauth
+  otlp/wrong:
+    endpoint: 127.0.0.1:{gw_grpc}
+    retry_on_failure:
+      enabled: false
+    tls:
+      ca_file: {ca}
+    auth:
+      authenticator: bearertokenauth/wrong
+service:
+  telemetry:
+    metrics:
+      level: none
+  extensions: [bearertokenauth, bearertokenauth/wrong]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp]
+    traces/wrong:
+      receivers: [otlp/wrong]
+      exporters: [otlp/wrong]
+"#,
+        ca = pki.ca.display()
+    );
+    let agent = start_kakehashi(dir.path(), "agent", &agent, &[right_in, wrong_in]);
+
+    send(right_in, "bearer-ok", 2);
+    send(wrong_in, "bearer-wrong", 2);
+    wait_for_spans(&sink, "bearer-ok", 2, &[&agent, &gateway]);
+    let line = wait_for_log_line(&agent, &["Exporting failed", "otlp/wrong"]);
+    assert!(line.contains("Unauthenticated"), "{line}");
+    assert_no_span_with_prefix(&sink, "bearer-wrong");
     sink.assert_no_errors();
 }

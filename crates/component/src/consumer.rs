@@ -27,18 +27,34 @@ impl ClientMetadata {
 }
 
 /// A unit of data moving through a pipeline: one signal's payload plus its client metadata.
+///
+/// The payload is shared, copy-on-write: cloning a batch (a fan-out to several consumers, the
+/// batch processor keeping a chunk it may have to send again) costs a reference count, and a
+/// component that modifies the payload calls [`Batch::payload_mut`], which copies only when
+/// the payload is still shared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    pub payload: Payload,
+    pub payload: Arc<Payload>,
     pub metadata: ClientMetadata,
 }
 
 impl Batch {
     pub fn new(payload: impl Into<Payload>) -> Self {
+        Batch::with_metadata(payload, ClientMetadata::default())
+    }
+    pub fn with_metadata(payload: impl Into<Payload>, metadata: ClientMetadata) -> Self {
         Batch {
-            payload: payload.into(),
-            metadata: ClientMetadata::default(),
+            payload: Arc::new(payload.into()),
+            metadata,
         }
+    }
+    /// The payload to modify in place; a copy only if another holder still shares it.
+    pub fn payload_mut(&mut self) -> &mut Payload {
+        Arc::make_mut(&mut self.payload)
+    }
+    /// The payload, owned; a copy only if another holder still shares it.
+    pub fn into_payload(self) -> Payload {
+        Arc::unwrap_or_clone(self.payload)
     }
     pub fn signal(&self) -> Signal {
         self.payload.signal()

@@ -75,7 +75,8 @@ pub struct QueueSettings {
     pub sizer: Sizer,
     pub block_on_overflow: bool,
     pub wait_for_result: bool,
-    /// A `file_storage` extension id for a persistent queue (not supported yet: a clear error).
+    /// A storage extension id (`file_storage[/name]`): the queue is persisted there and survives
+    /// restarts. The resolver checks that the extension is configured and enabled.
     pub storage: Option<String>,
     /// Exporter-side batching (not supported yet: a clear error).
     pub batch: Option<kakehashi_config::AnyValue>,
@@ -117,11 +118,8 @@ impl Validate for QueueSettings {
         if self.queue_size == 0 {
             errs.push("`queue_size` must be positive".into());
         }
-        if self.storage.is_some() {
-            errs.push(
-                "sending_queue::storage: persistent queues (file_storage) are not supported yet"
-                    .into(),
-            );
+        if self.storage.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            errs.push("sending_queue::storage: must be a storage extension id".into());
         }
         if self.batch.is_some() {
             errs.push("sending_queue::batch: exporter-side batching is not supported yet".into());

@@ -1,5 +1,6 @@
 //! Component factories and the running parts they build.
 
+use crate::auth::{ClientAuthenticator, Extensions, ServerAuthenticator};
 use crate::consumer::{Batch, Consumer, SignalConsumers};
 use crate::error::{BuildError, ExportError};
 use crate::exporterhelper::ExporterHelperSettings;
@@ -49,6 +50,8 @@ pub struct BuildContext {
     pub telemetry: Telemetry,
     /// Enabled feature gates (`--feature-gates=+a,-b`).
     pub feature_gates: Arc<BTreeSet<String>>,
+    /// The extensions enabled in `service::extensions` (empty when building an extension).
+    pub extensions: Extensions,
 }
 
 impl BuildContext {
@@ -57,6 +60,7 @@ impl BuildContext {
             id,
             telemetry,
             feature_gates: Arc::default(),
+            extensions: Extensions::default(),
         }
     }
     pub fn gate_enabled(&self, gate: &str) -> bool {
@@ -81,6 +85,12 @@ pub trait FactoryInfo: Send + Sync {
     }
     /// Decodes and validates the component's config subtree at `path`.
     fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors>;
+    /// The extensions a decoded config refers to, as (key path inside the component, extension
+    /// id), e.g. `("protocols::grpc::auth::authenticator", "bearertokenauth")`. The resolver
+    /// reports a reference to an extension missing from `service::extensions` as a config error.
+    fn extension_refs(&self, _cfg: &AnyConfig) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 #[async_trait]
@@ -158,8 +168,25 @@ pub trait Extension: Send + Sync {
     fn pipelines_ready(&self) {}
     /// Shutdown has begun (health_check turns 503).
     fn pipelines_not_ready(&self) {}
+    /// This extension as a server authenticator, if it is one (`bearertokenauth`).
+    fn server_authenticator(self: Arc<Self>) -> Option<Arc<dyn ServerAuthenticator>> {
+        None
+    }
+    /// This extension as a client authenticator, if it is one (`bearertokenauth`).
+    fn client_authenticator(self: Arc<Self>) -> Option<Arc<dyn ClientAuthenticator>> {
+        None
+    }
+    /// This extension as a storage (`file_storage`), if it is one: `sending_queue::storage`.
+    fn storage(self: Arc<Self>) -> Option<Arc<dyn crate::storage::Storage>> {
+        None
+    }
 }
 
 pub trait ExtensionFactory: FactoryInfo {
     fn build(&self, ctx: &BuildContext, cfg: &AnyConfig) -> Result<Arc<dyn Extension>, BuildError>;
+    /// Whether the extensions of this type are storages (for `sending_queue::storage` checks at
+    /// config validation time).
+    fn provides_storage(&self) -> bool {
+        false
+    }
 }

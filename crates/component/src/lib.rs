@@ -4,14 +4,19 @@
 //! * [`Receiver`], [`Processor`], [`Exporter`], [`Extension`]: the running parts.
 //! * [`factory`]: one factory per component type — type name, supported signals, config decoding
 //!   and validation, and build. The binary lists its factories explicitly (`components.rs`).
+//! * [`auth`]: authenticator extensions as receivers and exporters see them.
 //! * [`exporterhelper`]: the `timeout`, `retry_on_failure` and `sending_queue` settings that every
 //!   exporter embeds; the pipeline crate runs them.
+//! * [`storage`]: storage extensions (`file_storage`) as the persistent sending queue sees them.
 
+pub mod auth;
 pub mod consumer;
 pub mod error;
 pub mod exporterhelper;
 pub mod factory;
+pub mod storage;
 
+pub use auth::{AuthConfig, ClientAuthenticator, Extensions, ServerAuthenticator};
 pub use consumer::{Batch, ClientMetadata, Consumer, SignalConsumers};
 pub use error::{BuildError, ConsumeError, ExportError};
 pub use factory::{
@@ -20,3 +25,4 @@ pub use factory::{
     ReceiverFactory,
 };
 pub use kakehashi_pdata::{Payload, Signal};
+pub use storage::{QueueStore, Storage, StorageError, StoredItem};

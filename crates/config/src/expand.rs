@@ -60,13 +60,48 @@ impl<S: std::hash::BuildHasher> EnvLookup for std::collections::HashMap<String, 
 /// into `$`.
 pub fn expand(node: &mut Node, env: &dyn EnvLookup) -> Result<(), ConfigErrors> {
     let mut errors = ConfigErrors::default();
-    expand_node(node, "", env, &mut errors, 0);
+    let mut st = State {
+        env,
+        errors: &mut errors,
+        bytes: 0,
+        nodes: 0,
+        exhausted: false,
+    };
+    expand_node(node, "", &mut st, 0, 1);
     unescape(node);
     errors.into_result(())
 }
 
 /// otelcol gives up after this many rounds of re-expanding retrieved values.
 const MAX_ROUNDS: usize = 1000;
+
+/// Bounds on the whole config's expansion, beyond otelcol's per-value [`MAX_ROUNDS`]: a value
+/// that expands to a list of references to itself (`A="- ${env:A}\n- ${env:A}"`) doubles with
+/// every round, and one that embeds itself with a long suffix grows by that suffix each round.
+/// Real configs retrieve a few kilobytes (a CA bundle is ~200 KB).
+const MAX_RETRIEVED_BYTES: usize = 4 << 20;
+/// Nodes that expansions may add to the tree in total.
+const MAX_EXPANDED_NODES: usize = 100_000;
+
+/// What expansion carries through the tree: the lookup, the errors, the total budgets used.
+struct State<'a> {
+    env: &'a dyn EnvLookup,
+    errors: &'a mut ConfigErrors,
+    /// Bytes retrieved so far (all references).
+    bytes: usize,
+    /// Nodes added by collection-valued expansions so far.
+    nodes: usize,
+    /// A budget ran out: one error is reported and expansion stops everywhere, since a runaway
+    /// expansion would otherwise report the same error once per branch.
+    exhausted: bool,
+}
+
+impl State<'_> {
+    fn exhaust(&mut self, e: ConfigError) {
+        self.exhausted = true;
+        self.errors.push(e);
+    }
+}
 
 fn join(path: &str, seg: &str) -> String {
     if path.is_empty() {
@@ -77,43 +112,34 @@ fn join(path: &str, seg: &str) -> String {
 }
 
 /// `rounds` counts expansions already done on the way to this node, so a variable that expands
-/// to a map containing itself still stops.
-fn expand_node(
-    node: &mut Node,
-    path: &str,
-    env: &dyn EnvLookup,
-    errors: &mut ConfigErrors,
-    rounds: usize,
-) {
+/// to a map containing itself still stops; `depth` is the node's depth in the tree (root = 1).
+fn expand_node(node: &mut Node, path: &str, st: &mut State, rounds: usize, depth: usize) {
     match &mut node.kind {
         NodeKind::Map(entries) => {
             for (k, _, v) in entries {
-                expand_node(v, &join(path, k), env, errors, rounds);
+                expand_node(v, &join(path, k), st, rounds, depth + 1);
             }
         }
         NodeKind::Seq(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                expand_node(v, &join(path, &i.to_string()), env, errors, rounds);
+                expand_node(v, &join(path, &i.to_string()), st, rounds, depth + 1);
             }
         }
-        NodeKind::Scalar(_) => expand_scalar(node, path, env, errors, rounds),
+        NodeKind::Scalar(_) => expand_scalar(node, path, st, rounds, depth),
         NodeKind::Null => {}
     }
 }
 
 /// Expands one scalar until nothing changes: each round resolves the innermost (first-closing)
 /// `${...}`, so `${env:A:-${env:B}}` resolves B first.
-fn expand_scalar(
-    node: &mut Node,
-    path: &str,
-    env: &dyn EnvLookup,
-    errors: &mut ConfigErrors,
-    mut rounds: usize,
-) {
+fn expand_scalar(node: &mut Node, path: &str, st: &mut State, mut rounds: usize, depth: usize) {
     loop {
+        if st.exhausted {
+            return;
+        }
         let NodeKind::Scalar(s) = &node.kind else {
             // A whole-value expansion produced a map or list: expand inside it.
-            return expand_node(node, path, env, errors, rounds);
+            return expand_node(node, path, st, rounds, depth);
         };
         let Some((start, end)) = find_reference(&s.text) else {
             return;
@@ -121,15 +147,22 @@ fn expand_scalar(
         rounds += 1;
         if rounds > MAX_ROUNDS {
             let e = ConfigError::new(path, "too many recursive expansions");
-            errors.push(e.at(node.location.clone()));
+            st.errors.push(e.at(node.location.clone()));
             return;
         }
         let reference = &s.text[start..end];
         let fail = |msg: String| ConfigError::new(path, msg).at(node.location.clone());
-        let retrieved = match resolve(reference, env) {
+        let retrieved = match resolve(reference, st.env) {
             Ok(v) => v,
-            Err(msg) => return errors.push(fail(msg)),
+            Err(msg) => return st.errors.push(fail(msg)),
         };
+        st.bytes += retrieved.len();
+        if st.bytes > MAX_RETRIEVED_BYTES {
+            return st.exhaust(fail(format!(
+                "expanding {reference}: the configuration's expansions retrieve more than \
+                 {MAX_RETRIEVED_BYTES} bytes in total (recursive expansion?)"
+            )));
+        }
         // Like confmap.NewRetrievedFromYAML: text that is not valid YAML is just a string.
         let parsed = yaml::parse_document("env", &retrieved).ok().flatten();
         let is_collection = parsed
@@ -138,6 +171,21 @@ fn expand_scalar(
         if start == 0 && end == s.text.len() {
             node.kind = match parsed {
                 Some(mut sub) if is_collection => {
+                    let (size, sub_depth) = yaml::size_and_depth(&sub);
+                    st.nodes += size;
+                    if st.nodes > MAX_EXPANDED_NODES {
+                        return st.exhaust(fail(format!(
+                            "expanding {reference}: the configuration's expansions add more \
+                             than {MAX_EXPANDED_NODES} values in total (recursive expansion?)"
+                        )));
+                    }
+                    if depth - 1 + sub_depth > yaml::MAX_DEPTH {
+                        return st.exhaust(fail(format!(
+                            "expanding {reference}: the result nests deeper than {} levels \
+                             (recursive expansion?)",
+                            yaml::MAX_DEPTH
+                        )));
+                    }
                     relocate(&mut sub, &node.location);
                     sub.kind
                 }
@@ -147,7 +195,7 @@ fn expand_scalar(
                 }),
             };
         } else if is_collection {
-            return errors.push(fail(format!(
+            return st.errors.push(fail(format!(
                 "expanding {reference}: a map or list cannot be embedded in a string"
             )));
         } else {

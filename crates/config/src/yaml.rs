@@ -2,6 +2,9 @@
 //!
 //! We use saphyr's event parser (not a DOM) because only events carry positions. Aliases are
 //! resolved by copying the anchored node; `<<` merge keys are applied (explicit keys win).
+//!
+//! Hostile input is bounded: nesting deeper than [`MAX_DEPTH`] and aliases that would copy more
+//! than [`MAX_ALIAS_NODES`] nodes ("billion laughs") are errors, not a stack overflow or OOM.
 
 use crate::error::{ConfigError, ConfigErrors, Location};
 use crate::node::{Node, NodeKind, Scalar, ScalarStyle};
@@ -10,6 +13,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 type Entry = (String, Option<Location>, Node);
+
+/// The deepest nesting of maps and lists a config may have. Every later stage (merge, expansion,
+/// decoding, even dropping the tree) recurses over it, so `[[[[...` a million deep would overflow
+/// the stack; real configs nest less than 20 levels.
+pub(crate) const MAX_DEPTH: usize = 100;
+
+/// How many nodes aliases may copy in one document. An alias copies its anchored subtree, so
+/// anchors of aliases of anchors grow exponentially (`a: &a [x,x,...]`, `b: &b [*a,*a,...]`, …);
+/// go-yaml refuses such documents too ("excessive aliasing").
+pub(crate) const MAX_ALIAS_NODES: usize = 100_000;
+
+/// A node's size in nodes and its depth (a scalar is 1 deep).
+pub(crate) fn size_and_depth(node: &Node) -> (usize, usize) {
+    let children: Box<dyn Iterator<Item = &Node>> = match &node.kind {
+        NodeKind::Map(entries) => Box::new(entries.iter().map(|(_, _, v)| v)),
+        NodeKind::Seq(items) => Box::new(items.iter()),
+        _ => return (1, 1),
+    };
+    children.fold((1, 1), |(size, depth), c| {
+        let (s, d) = size_and_depth(c);
+        (size + s, depth.max(d + 1))
+    })
+}
 
 /// Parses one config source. An empty document is an empty map.
 pub(crate) fn parse(source_name: &str, text: &str) -> Result<Node, ConfigErrors> {
@@ -24,6 +50,7 @@ pub(crate) fn parse_document(source_name: &str, text: &str) -> Result<Option<Nod
         source: Arc::from(source_name),
         stack: Vec::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
         root: None,
         errors: ConfigErrors::default(),
     };
@@ -32,6 +59,12 @@ pub(crate) fn parse_document(source_name: &str, text: &str) -> Result<Option<Nod
             ConfigError::new("", format!("yaml: {}", e.info())).at(Some(b.loc(e.marker())))
         })?;
         let loc = Some(b.loc(&span.start));
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..))
+            && b.stack.len() >= MAX_DEPTH
+        {
+            let msg = format!("yaml: exceeded max depth of {MAX_DEPTH}");
+            return Err(ConfigError::new("", msg).at(loc).into());
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 b.scalar(&text, style, anchor, tag.as_deref(), loc)
@@ -51,7 +84,18 @@ pub(crate) fn parse_document(source_name: &str, text: &str) -> Result<Option<Nod
             Event::SequenceEnd | Event::MappingEnd => b.end_container(),
             Event::Alias(id) => {
                 let node = match b.anchors.get(&id) {
-                    Some(n) => Node::new(n.kind.clone(), loc),
+                    Some((n, size, depth)) => {
+                        b.alias_nodes += size;
+                        if b.alias_nodes > MAX_ALIAS_NODES {
+                            let msg = "yaml: document contains excessive aliasing";
+                            return Err(ConfigError::new("", msg).at(loc).into());
+                        }
+                        if b.stack.len() + depth > MAX_DEPTH {
+                            let msg = format!("yaml: exceeded max depth of {MAX_DEPTH}");
+                            return Err(ConfigError::new("", msg).at(loc).into());
+                        }
+                        Node::new(n.kind.clone(), loc)
+                    }
                     None => {
                         b.errors
                             .push(ConfigError::new("", "yaml: unknown anchor").at(loc));
@@ -88,7 +132,10 @@ enum Frame {
 struct Builder {
     source: Arc<str>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size and depth.
+    anchors: HashMap<usize, (Node, usize, usize)>,
+    /// Nodes copied by aliases so far.
+    alias_nodes: usize,
     root: Option<Node>,
     errors: ConfigErrors,
 }
@@ -162,7 +209,8 @@ impl Builder {
     /// Places a finished node into its parent (or as the root).
     fn complete(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (size, depth) = size_and_depth(&node);
+            self.anchors.insert(anchor, (node.clone(), size, depth));
         }
         match self.stack.last_mut() {
             None => {
@@ -316,6 +364,46 @@ mod tests {
             "yaml: mapping key \"a\" already defined at line 1"
         );
         assert_eq!(e.0[0].location.as_ref().unwrap().line, 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse("t", &ok).is_ok());
+        let deep = "[".repeat(1_000_000);
+        // saphyr's scanner has its own limit for flow nesting; either error is fine.
+        let e = parse("t", &deep).unwrap_err();
+        let msg = &e.0[0].message;
+        assert!(
+            msg.contains("max depth") || msg.contains("recursion limit"),
+            "{e}"
+        );
+        let e = parse("t", &format!("{}x", "[".repeat(MAX_DEPTH + 1))).unwrap_err();
+        assert_eq!(e.0[0].message, "yaml: exceeded max depth of 100", "{e}");
+        // Block style nests too.
+        let block: String = (0..MAX_DEPTH + 1)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect();
+        assert!(parse("t", &block).is_err());
+    }
+
+    #[test]
+    fn billion_laughs_is_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+        {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let e = parse("t", &text).unwrap_err();
+        assert_eq!(e.0[0].message, "yaml: document contains excessive aliasing");
+        // Nested aliases may not sneak past the depth limit either.
+        let mut text = format!("a: &a {}x{}\n", "[".repeat(60), "]".repeat(60));
+        text.push_str("b: &b [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n");
+        let e = parse("t", &text).unwrap_err();
+        assert_eq!(e.0[0].message, "yaml: exceeded max depth of 100");
     }
 
     #[test]

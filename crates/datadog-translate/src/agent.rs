@@ -110,6 +110,13 @@ pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
         s.start = now - s.duration;
         if s.start < 0 {
             s.start = now;
+            // Go stops here, so a huge duration (allowed by the check above for a start near 0)
+            // makes the span end, start + duration, overflow i64: Go wraps, and the stats
+            // concentrator's `start + duration` panicked in our debug builds (found by the
+            // datadog_translate fuzz target). Such a duration is garbage anyway.
+            if s.duration > i64::MAX - s.start {
+                s.duration = 0;
+            }
         }
     }
     if s.r#type.len() > MAX_TYPE_LEN {
@@ -302,6 +309,19 @@ mod tests {
             2
         );
         assert_eq!(root_index(&[span(2, 1, ""), span(1, 7, "")]), 1);
+    }
+
+    #[test]
+    fn pre_2000_start_with_a_huge_duration_cannot_overflow_the_end() {
+        // Regression (datadog_translate fuzz target): start 1, duration i64::MAX - 1 passes the
+        // `MaxInt64 - Start` check, then start becomes `now` and start + duration overflowed.
+        let mut s = span(5, 0, "svc");
+        s.start = 1;
+        s.duration = i64::MAX - 1;
+        let now = 1_700_000_000_000_000_000;
+        normalize_span(&mut s, "", now);
+        assert_eq!((s.start, s.duration), (now, 0));
+        assert!(s.start.checked_add(s.duration).is_some());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use kakehashi_component::{AnyConfig, Batch, BuildContext, ExporterFactory};
 use kakehashi_config::{ComponentId, Validate};
 use kakehashi_datadog_translate::{translate, TranslateConfig};
+use kakehashi_exporter_datadog::encode::encode_agent_payload;
 use kakehashi_exporter_datadog::payload::{
     build_agent_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
@@ -95,6 +96,19 @@ fn stages(c: &mut Criterion) {
             |tps| {
                 build_agent_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
                     .iter()
+                    .map(encode_agent_payload)
+                    .collect::<Vec<_>>()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    // prost's own encoding, for comparison: it measures each span at every nesting level.
+    group.bench_function("encode_prost", |b| {
+        b.iter_batched(
+            || translated.tracer_payloads.clone(),
+            |tps| {
+                build_agent_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
+                    .iter()
                     .map(Message::encode_to_vec)
                     .collect::<Vec<_>>()
             },
@@ -112,7 +126,7 @@ fn stages(c: &mut Criterion) {
                     |tps| {
                         build_agent_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
                             .iter()
-                            .map(|p| gzip(&p.encode_to_vec(), level))
+                            .map(|p| gzip(&encode_agent_payload(p), level))
                             .collect::<Vec<_>>()
                     },
                     criterion::BatchSize::LargeInput,

@@ -9,6 +9,7 @@
 
 use crate::client::{IntakeClient, IntakeSettings, KeyValidity, Request};
 use crate::config::DatadogConfig;
+use crate::encode::encode_agent_payload;
 use crate::metadata;
 use crate::payload::{
     build_agent_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
@@ -22,7 +23,6 @@ use kakehashi_component::exporterhelper::RetrySettings;
 use kakehashi_component::{Batch, BuildContext, BuildError, ExportError, Exporter};
 use kakehashi_datadog_translate::{translate, ObfuscationConfig, TranslateConfig};
 use kakehashi_pdata::Payload;
-use prost::Message;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -177,7 +177,7 @@ impl Exporter for DatadogExporter {
 
     async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
         let s = &self.shared;
-        let Payload::Traces(req) = &batch.payload else {
+        let Payload::Traces(req) = batch.payload.as_ref() else {
             return Err(ExportError::permanent(format!(
                 "the datadog exporter only exports traces, got {}",
                 batch.signal()
@@ -206,7 +206,7 @@ impl Exporter for DatadogExporter {
         let mut last_failure: Option<Failed> = None;
         for payload in payloads {
             let spans = span_count(&payload);
-            let body = gzip(&payload.encode_to_vec(), DEFAULT_GZIP_LEVEL);
+            let body = gzip(&encode_agent_payload(&payload), DEFAULT_GZIP_LEVEL);
             let bytes = body.len();
             let request = Request::traces(body, &languages);
             match s

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod config;
+pub mod encode;
 pub mod exporter;
 mod hostname;
 pub mod metadata;

@@ -57,20 +57,25 @@ pub fn build_agent_payloads(
     };
     let budget = max_bytes.saturating_sub(envelope.encoded_len());
 
+    // Sizes are measured once per piece: measuring walks every span's maps.
     let mut pieces = Vec::with_capacity(tracer_payloads.len());
     for tp in tracer_payloads {
         if tp.chunks.is_empty() {
             // Nothing to deliver; an empty TracerPayload would only cost bytes.
             continue;
         }
-        if field_len(5, tp.encoded_len()) <= budget {
-            pieces.push(tp);
+        let size = field_len(5, tp.encoded_len());
+        if size <= budget {
+            pieces.push((tp, size));
         } else {
-            pieces.extend(split_tracer_payload(tp, budget));
+            pieces.extend(split_tracer_payload(tp, budget).into_iter().map(|tp| {
+                let size = field_len(5, tp.encoded_len());
+                (tp, size)
+            }));
         }
     }
 
-    pack(pieces, |tp| field_len(5, tp.encoded_len()), budget)
+    pack(pieces, budget)
         .into_iter()
         .map(|group| pb::AgentPayload {
             tracer_payloads: group,
@@ -108,13 +113,17 @@ fn split_tracer_payload(mut header: pb::TracerPayload, limit: usize) -> Vec<pb::
     let chunk_budget = content_limit(limit).saturating_sub(header.encoded_len());
     let mut parts = Vec::with_capacity(chunks.len());
     for chunk in chunks {
-        if field_len(6, chunk.encoded_len()) <= chunk_budget {
-            parts.push(chunk);
+        let size = field_len(6, chunk.encoded_len());
+        if size <= chunk_budget {
+            parts.push((chunk, size));
         } else {
-            parts.extend(split_chunk(chunk, chunk_budget));
+            parts.extend(split_chunk(chunk, chunk_budget).into_iter().map(|c| {
+                let size = field_len(6, c.encoded_len());
+                (c, size)
+            }));
         }
     }
-    pack(parts, |c| field_len(6, c.encoded_len()), chunk_budget)
+    pack(parts, chunk_budget)
         .into_iter()
         .map(|group| pb::TracerPayload {
             chunks: group,
@@ -129,7 +138,14 @@ fn split_tracer_payload(mut header: pb::TracerPayload, limit: usize) -> Vec<pb::
 fn split_chunk(mut header: pb::TraceChunk, limit: usize) -> Vec<pb::TraceChunk> {
     let spans = std::mem::take(&mut header.spans);
     let span_budget = content_limit(limit).saturating_sub(header.encoded_len());
-    pack(spans, |s| field_len(3, s.encoded_len()), span_budget)
+    let spans = spans
+        .into_iter()
+        .map(|s| {
+            let size = field_len(3, s.encoded_len());
+            (s, size)
+        })
+        .collect();
+    pack(spans, span_budget)
         .into_iter()
         .map(|group| pb::TraceChunk {
             spans: group,
@@ -138,14 +154,13 @@ fn split_chunk(mut header: pb::TraceChunk, limit: usize) -> Vec<pb::TraceChunk> 
         .collect()
 }
 
-/// Greedy, order-keeping packing of `items` into groups whose summed `size` is ≤ `limit`. An item
-/// larger than `limit` forms a group of its own; every item lands in exactly one group.
-fn pack<T>(items: Vec<T>, size: impl Fn(&T) -> usize, limit: usize) -> Vec<Vec<T>> {
+/// Greedy, order-keeping packing of `(item, size)`s into groups whose summed size is ≤ `limit`.
+/// An item larger than `limit` forms a group of its own; every item lands in exactly one group.
+fn pack<T>(items: Vec<(T, usize)>, limit: usize) -> Vec<Vec<T>> {
     let mut groups = Vec::new();
     let mut current = Vec::new();
     let mut used = 0usize;
-    for item in items {
-        let n = size(&item);
+    for (item, n) in items {
         if !current.is_empty() && used + n > limit {
             groups.push(std::mem::take(&mut current));
             used = 0;
@@ -379,7 +394,7 @@ mod tests {
 
     #[test]
     fn pack_keeps_order_and_isolates_oversized() {
-        let groups = pack(vec![3, 3, 3, 10, 1, 1], |n| *n, 6);
+        let groups = pack([3, 3, 3, 10, 1, 1].map(|n| (n, n)).to_vec(), 6);
         assert_eq!(groups, vec![vec![3, 3], vec![3], vec![10], vec![1, 1]]);
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod decode;
 mod server;
+mod sink;
 pub mod store;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+pub use sink::{run_sink_on, CountingSink, SinkConfig};
 pub use store::{Store, StoreError};
 
 /// How the intake is configured.

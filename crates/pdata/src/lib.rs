@@ -131,6 +131,27 @@ impl Payload {
             Payload::Logs(r) => r.encoded_len(),
         }
     }
+
+    /// The OTLP protobuf encoding (the `Export*ServiceRequest` message), as the persistent
+    /// sending queue stores it.
+    pub fn encode_to_vec(&self) -> Vec<u8> {
+        use prost::Message;
+        match self {
+            Payload::Traces(r) => r.encode_to_vec(),
+            Payload::Metrics(r) => r.encode_to_vec(),
+            Payload::Logs(r) => r.encode_to_vec(),
+        }
+    }
+
+    /// Decodes what [`Payload::encode_to_vec`] produced for `signal`.
+    pub fn decode(signal: Signal, bytes: &[u8]) -> Result<Payload, prost::DecodeError> {
+        use prost::Message;
+        Ok(match signal {
+            Signal::Traces => Payload::Traces(ExportTraceServiceRequest::decode(bytes)?),
+            Signal::Metrics => Payload::Metrics(ExportMetricsServiceRequest::decode(bytes)?),
+            Signal::Logs => Payload::Logs(ExportLogsServiceRequest::decode(bytes)?),
+        })
+    }
 }
 
 impl From<ExportTraceServiceRequest> for Payload {

@@ -159,6 +159,8 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
                 );
             }
         }
+        check_extension_refs(root, &components, &pipelines, service, factories, &mut errs);
+        check_queue_storage(root, &pipelines, service, factories, &mut errs);
     }
     match service {
         Some(service) if errs.is_empty() => Ok(ResolvedConfig {
@@ -167,6 +169,111 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
             service,
         }),
         _ => Err(errs),
+    }
+}
+
+/// Every extension a pipeline component refers to (`auth::authenticator`) must be configured and
+/// enabled in `service::extensions`. otelcol finds this only when the component starts; here it
+/// is a config error, so `kakehashi validate` reports it. Unused components are not built, so
+/// their references are not checked (as in otelcol).
+fn check_extension_refs(
+    root: &Node,
+    components: &BTreeMap<Kind, Vec<ComponentConfig>>,
+    pipelines: &[Pipeline],
+    service: &ServiceConfig,
+    factories: &Factories,
+    errs: &mut ConfigErrors,
+) {
+    let enabled: BTreeSet<ComponentId> = service
+        .extensions
+        .iter()
+        .filter_map(|e| ComponentId::parse(e).ok())
+        .collect();
+    for kind in [Kind::Receiver, Kind::Exporter] {
+        let used: BTreeSet<&ComponentId> = pipelines
+            .iter()
+            .flat_map(|p| match kind {
+                Kind::Receiver => &p.receivers,
+                _ => &p.exporters,
+            })
+            .collect();
+        for c in components.get(&kind).into_iter().flatten() {
+            let Some(f) = factories.info(kind, c.id.type_name()) else {
+                continue;
+            };
+            if !used.contains(&c.id) {
+                continue;
+            }
+            for (key, ext) in f.extension_refs(&c.config) {
+                let known = ComponentId::parse(&ext).is_ok_and(|id| enabled.contains(&id));
+                if !known {
+                    let path = format!("{}::{}::{key}", kind.section(), c.id);
+                    let loc = root
+                        .get(kind.section())
+                        .and_then(|n| n.get(&c.id.to_string()))
+                        .and_then(|n| n.location.clone());
+                    errs.push(
+                        ConfigError::new(
+                            &path,
+                            format!("references extension {ext:?} which is not configured and enabled in service::extensions"),
+                        )
+                        .at(loc),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `sending_queue::storage` of every exporter a pipeline uses must name a storage extension that
+/// is configured and enabled in `service::extensions` (otelcol's "no storage client extension
+/// found" / "requested extension is not a storage extension", found here at validation time).
+/// Every exporter embeds the same `sending_queue` settings, so this reads the config tree.
+fn check_queue_storage(
+    root: &Node,
+    pipelines: &[Pipeline],
+    service: &ServiceConfig,
+    factories: &Factories,
+    errs: &mut ConfigErrors,
+) {
+    let used: BTreeSet<&ComponentId> = pipelines.iter().flat_map(|p| &p.exporters).collect();
+    for id in used {
+        let queue = root
+            .get(Kind::Exporter.section())
+            .and_then(|n| n.get(&id.to_string()))
+            .and_then(|n| n.get("sending_queue"));
+        let Some(queue) = queue else { continue };
+        let queue_enabled = queue.get("enabled").and_then(Node::as_str);
+        if queue_enabled.is_some_and(|e| e.eq_ignore_ascii_case("false")) {
+            continue;
+        }
+        let Some(node) = queue.get("storage") else {
+            continue;
+        };
+        let Some(name) = node.as_str() else { continue }; // a type error, reported by decoding
+        let enabled = service.extensions.iter().any(|e| {
+            ComponentId::parse(e)
+                .ok()
+                .zip(ComponentId::parse(name).ok())
+                .is_some_and(|(a, b)| a == b)
+        });
+        let message = if !enabled {
+            format!(
+                "references storage extension {name:?} which is not configured and enabled in service::extensions"
+            )
+        } else if !ComponentId::parse(name).is_ok_and(|ext| {
+            factories
+                .extension(ext.type_name())
+                .is_some_and(|f| f.provides_storage())
+        }) {
+            format!("{name:?}: requested extension is not a storage extension")
+        } else {
+            continue;
+        };
+        errs.push(
+            ConfigError::new(format!("exporters::{id}::sending_queue::storage"), message)
+                .at(node.location.clone()),
+        );
     }
 }
 

@@ -3,13 +3,19 @@
 //!
 //! Every item that does not reach the backend is counted (`otelcol_exporter_send_failed_*`,
 //! `otelcol_exporter_enqueue_failed_*`) and logged with its count: nothing is dropped silently.
+//!
+//! The queue lives in memory, or, with `sending_queue::storage`, in a storage extension
+//! ([`persistent_queue`]).
+
+mod persistent_queue;
 
 use crate::backoff::Backoff;
 use async_trait::async_trait;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, Sizer};
-use kakehashi_component::{Batch, ConsumeError, Consumer, ExportError, Exporter};
+use kakehashi_component::{Batch, ConsumeError, Consumer, ExportError, Exporter, Storage};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::ExporterMetrics;
+use persistent_queue::PersistentQueue;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
@@ -46,6 +52,7 @@ struct Shared {
 pub struct ExporterRunner {
     shared: Arc<Shared>,
     queue: Option<Queue>,
+    persistent: Option<PersistentQueue>,
 }
 
 struct Queue {
@@ -56,12 +63,26 @@ struct Queue {
 }
 
 impl ExporterRunner {
+    /// A runner with an in-memory queue (when `sending_queue` is enabled).
     pub fn new(
         id: String,
         signal: Signal,
         exporter: Arc<dyn Exporter>,
         settings: ExporterHelperSettings,
         metrics: ExporterMetrics,
+    ) -> Self {
+        Self::with_storage(id, signal, exporter, settings, metrics, None)
+    }
+
+    /// A runner whose queue is persisted in `storage` (the extension `sending_queue::storage`
+    /// names, resolved by the topology); with `None`, the same as [`ExporterRunner::new`].
+    pub fn with_storage(
+        id: String,
+        signal: Signal,
+        exporter: Arc<dyn Exporter>,
+        settings: ExporterHelperSettings,
+        metrics: ExporterMetrics,
+        storage: Option<Arc<dyn Storage>>,
     ) -> Self {
         let queue_settings = settings.queue.clone();
         let shared = Arc::new(Shared {
@@ -73,7 +94,18 @@ impl ExporterRunner {
             stopping: CancellationToken::new(),
             abort: CancellationToken::new(),
         });
-        let queue = queue_settings.enabled.then(|| {
+        let persistent = storage.filter(|_| queue_settings.enabled).map(|storage| {
+            shared
+                .metrics
+                .queue_capacity
+                .set(queue_settings.queue_size as i64);
+            PersistentQueue::new(
+                storage,
+                queue_settings.queue_size,
+                queue_settings.num_consumers,
+            )
+        });
+        let queue = (queue_settings.enabled && persistent.is_none()).then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
             shared
@@ -90,15 +122,24 @@ impl ExporterRunner {
                 workers: Mutex::new(workers),
             }
         });
-        ExporterRunner { shared, queue }
+        ExporterRunner {
+            shared,
+            queue,
+            persistent,
+        }
     }
 
     pub async fn start(&self) -> Result<(), kakehashi_component::BuildError> {
-        self.shared.exporter.start().await
+        self.shared.exporter.start().await?;
+        if let Some(p) = &self.persistent {
+            p.start(&self.shared).await?;
+        }
+        Ok(())
     }
 
     /// Stops intake, drains the queue within `deadline` (what is left after it is dropped and
-    /// counted), then shuts the exporter down.
+    /// counted, or, in a persistent queue, kept on disk for the next start), then shuts the
+    /// exporter down.
     pub async fn shutdown(&self, deadline: Duration) {
         self.shared.stopping.cancel();
         if let Some(q) = &self.queue {
@@ -115,6 +156,9 @@ impl ExporterRunner {
                 self.shared.abort.cancel();
                 all.await;
             }
+        }
+        if let Some(p) = &self.persistent {
+            p.shutdown(&self.shared, deadline).await;
         }
         self.shared.exporter.shutdown().await;
     }
@@ -193,6 +237,9 @@ impl ExporterRunner {
 #[async_trait]
 impl Consumer for ExporterRunner {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if let Some(p) = &self.persistent {
+            return p.enqueue(&self.shared, batch).await;
+        }
         match &self.queue {
             Some(q) => self.enqueue(q, batch).await,
             None => {

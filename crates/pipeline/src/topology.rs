@@ -5,8 +5,10 @@ use crate::factories::Factories;
 use crate::fanout::Fanout;
 use crate::resolve::ResolvedConfig;
 use crate::runner::ExporterRunner;
+use kakehashi_component::exporterhelper::QueueSettings;
 use kakehashi_component::{
-    BuildContext, Consumer, Extension, Processor, Receiver, SignalConsumers,
+    BuildContext, BuildError, Consumer, Extension, Extensions, Processor, Receiver,
+    SignalConsumers, Storage,
 };
 use kakehashi_config::{ComponentId, Kind};
 use kakehashi_pdata::Signal;
@@ -41,6 +43,27 @@ impl Default for BuildOptions {
     }
 }
 
+/// The storage extension `sending_queue::storage` names, if any (otelcol's errors; the resolver
+/// has already checked the reference, so these are only a safety net).
+fn queue_storage(
+    queue: &QueueSettings,
+    extensions: &[(ComponentId, Arc<dyn Extension>)],
+) -> Result<Option<Arc<dyn Storage>>, BuildError> {
+    let Some(name) = queue.storage.as_deref().filter(|_| queue.enabled) else {
+        return Ok(None);
+    };
+    let id = ComponentId::parse(name).map_err(BuildError)?;
+    let ext = extensions
+        .iter()
+        .find(|(e, _)| *e == id)
+        .ok_or_else(|| BuildError(format!("{name:?}: no storage client extension found")))?;
+    ext.1.clone().storage().map(Some).ok_or_else(|| {
+        BuildError(format!(
+            "{name:?}: requested extension is not a storage extension"
+        ))
+    })
+}
+
 impl Topology {
     /// Instantiates the components the pipelines use (unused ones are not built, as in otelcol).
     /// Errors are otelcol's graph-time errors (`failed to build pipelines: ...`).
@@ -51,10 +74,33 @@ impl Topology {
         opts: &BuildOptions,
     ) -> Result<Topology, Vec<String>> {
         let mut errs = Vec::new();
+
+        // Extensions first: receivers and exporters look up their authenticators among them.
+        let mut extensions = Vec::new();
+        for name in &cfg.service.extensions {
+            let id = ComponentId::parse(name).expect("resolved id");
+            let factory = factories.extension(id.type_name()).expect("resolved type");
+            let conf = &cfg
+                .component(Kind::Extension, &id)
+                .expect("resolved id")
+                .config;
+            let ext_ctx = BuildContext {
+                id: id.clone(),
+                telemetry: telemetry.clone(),
+                feature_gates: opts.feature_gates.clone(),
+                extensions: Extensions::default(),
+            };
+            match factory.build(&ext_ctx, conf) {
+                Ok(e) => extensions.push((id, e)),
+                Err(e) => errs.push(format!("failed to create \"{id}\" extension: {e}")),
+            }
+        }
+        let enabled = Extensions::new(extensions.iter().cloned().collect());
         let ctx = |id: &ComponentId| BuildContext {
             id: id.clone(),
             telemetry: telemetry.clone(),
             feature_gates: opts.feature_gates.clone(),
+            extensions: enabled.clone(),
         };
 
         // Exporters: one runner per (id, signal), shared by that signal's pipelines.
@@ -69,14 +115,19 @@ impl Topology {
                     .component(Kind::Exporter, id)
                     .expect("resolved id")
                     .config;
-                match factory.build(&ctx(id), conf, p.signal) {
-                    Ok(built) => {
-                        let runner = ExporterRunner::new(
+                let built = factory.build(&ctx(id), conf, p.signal).and_then(|built| {
+                    let storage = queue_storage(&built.settings.queue, &extensions)?;
+                    Ok((built, storage))
+                });
+                match built {
+                    Ok((built, storage)) => {
+                        let runner = ExporterRunner::with_storage(
                             id.to_string(),
                             p.signal,
                             built.exporter,
                             built.settings,
                             telemetry.exporter(&id.to_string(), p.signal),
+                            storage,
                         );
                         runners.insert((id.clone(), p.signal), Arc::new(runner));
                     }
@@ -158,20 +209,6 @@ impl Topology {
             match factory.build(&ctx(id), conf, consumers) {
                 Ok(r) => receivers.push((id.clone(), r)),
                 Err(e) => errs.push(format!("failed to create \"{id}\" receiver: {e}")),
-            }
-        }
-
-        let mut extensions = Vec::new();
-        for name in &cfg.service.extensions {
-            let id = ComponentId::parse(name).expect("resolved id");
-            let factory = factories.extension(id.type_name()).expect("resolved type");
-            let conf = &cfg
-                .component(Kind::Extension, &id)
-                .expect("resolved id")
-                .config;
-            match factory.build(&ctx(&id), conf) {
-                Ok(e) => extensions.push((id, e)),
-                Err(e) => errs.push(format!("failed to create \"{id}\" extension: {e}")),
             }
         }
 

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 const MIB: u64 = 1024 * 1024;
+/// The least delay a refusal asks clients to wait (`Retry-After` has whole seconds anyway).
+const RETRY_AFTER_FLOOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -197,9 +199,12 @@ impl Consumer for MemoryLimiterProcessor {
         let n = batch.item_count();
         if self.is_refusing() {
             self.metrics.refused(self.signal, n);
-            return Err(ConsumeError::retryable(
-                "data refused due to high memory usage",
-            ));
+            // A hint (gRPC RetryInfo, HTTP `Retry-After`) so clients back off instead of
+            // resending at once: every refused request is still received and decoded, which
+            // costs CPU and memory. otelcol sends none; the OTLP spec lets servers add one.
+            let mut e = ConsumeError::retryable("data refused due to high memory usage");
+            e.retry_after = Some(self.interval.max(RETRY_AFTER_FLOOR));
+            return Err(e);
         }
         self.metrics.accepted(self.signal, n);
         self.next.consume(batch).await
@@ -357,6 +362,7 @@ mod tests {
         let e = p.consume(spans(3)).await.expect_err("refused");
         assert!(!e.permanent);
         assert_eq!(e.message, "data refused due to high memory usage");
+        assert_eq!(e.retry_after, Some(std::time::Duration::from_secs(1)));
 
         probe.0.store(50 * MIB, Ordering::SeqCst);
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;

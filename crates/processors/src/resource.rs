@@ -63,9 +63,9 @@ impl ResourceProcessor {
 #[async_trait]
 impl Consumer for ResourceProcessor {
     async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        let meta = &batch.metadata;
-        for_each_resource(&mut batch.payload, |r| {
-            self.actions.process(&mut r.attributes, meta)
+        let Batch { payload, metadata } = &mut batch;
+        for_each_resource(std::sync::Arc::make_mut(payload), |r| {
+            self.actions.process(&mut r.attributes, metadata)
         });
         self.next.consume(batch).await
     }
@@ -162,7 +162,7 @@ mod tests {
         };
         p.consume(Batch::new(req)).await.expect("consume");
         let got = sink.0.lock().expect("lock");
-        let Payload::Traces(t) = &got[0].payload else {
+        let Payload::Traces(t) = got[0].payload.as_ref() else {
             panic!("traces expected")
         };
         let attrs = &t.resource_spans[0]

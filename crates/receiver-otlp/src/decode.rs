@@ -5,6 +5,11 @@
 //! small pre-pass in [`normalize_json`] adds, is what Go's decoder also accepts: snake_case keys
 //! (serde would silently drop them as unknown fields, losing data) and enum names. Id lengths are
 //! checked after decoding for both encodings, as Go's pdata `TraceID`/`SpanID` unmarshalers do.
+//!
+//! One more gap: `opentelemetry-proto` reads the metric oneofs (`Metric.data`, a data point's
+//! `asInt`/`asDouble`) through `#[serde(flatten)]`, and serde turns *any* error inside a
+//! flattened `Option` into `None`. A malformed `sum` or `asInt` would be accepted with its data
+//! silently dropped (otelcol answers 400), so [`normalize_json`] checks those values itself.
 
 use kakehashi_pdata::proto::logs::v1::SeverityNumber;
 use kakehashi_pdata::proto::metrics::v1::AggregationTemporality;
@@ -14,6 +19,7 @@ use kakehashi_pdata::{
     Signal,
 };
 use prost::Message;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Decodes a protobuf body of the given signal and checks its ids.
@@ -74,6 +80,12 @@ fn normalize_json(v: &mut Value, parent: Option<&str>) -> Result<(), String> {
             }
         }
         Value::Object(map) => {
+            if let Some(v) = map.get_mut("asDouble") {
+                check_as_double(v)?;
+            }
+            if let Some(v) = map.get("asInt") {
+                check_as_int(v)?;
+            }
             if map.keys().any(|k| k.contains('_')) {
                 let old = std::mem::take(map);
                 for (k, val) in old {
@@ -106,12 +118,62 @@ fn normalize_json(v: &mut Value, parent: Option<&str>) -> Result<(), String> {
                     }
                 } else {
                     normalize_json(val, Some(k.as_str()))?;
+                    if parent == Some("metrics") {
+                        check_metric_data(k, val)?;
+                    }
                 }
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// `asInt`: an int64 as a JSON integer or a decimal string (the decoder accepts both).
+fn check_as_int(v: &Value) -> Result<(), String> {
+    let ok = match v {
+        Value::Number(n) => n.is_i64(),
+        Value::String(s) => s.parse::<i64>().is_ok(),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid asInt: {v} is not an int64"))
+    }
+}
+
+/// `asDouble`: a JSON number, or (as Go's `strconv.ParseFloat` allows) a string holding a finite
+/// number, rewritten to a number here. NaN and infinities cannot be represented in
+/// `serde_json::Value`, so they are refused rather than dropped.
+fn check_as_double(v: &mut Value) -> Result<(), String> {
+    let parsed = match v {
+        Value::Number(_) => return Ok(()),
+        Value::String(s) => s.parse::<f64>().ok().and_then(serde_json::Number::from_f64),
+        _ => None,
+    };
+    match parsed {
+        Some(n) => {
+            *v = Value::Number(n);
+            Ok(())
+        }
+        None => Err(format!("invalid asDouble: {v} is not a finite number")),
+    }
+}
+
+/// Decodes a metric's data (already normalised) on its own, so its errors are reported instead of
+/// being swallowed by the flattened `Metric.data`.
+fn check_metric_data(key: &str, v: &Value) -> Result<(), String> {
+    use kakehashi_pdata::proto::metrics::v1 as m;
+    let result = match key {
+        "gauge" => m::Gauge::deserialize(v).map(drop),
+        "sum" => m::Sum::deserialize(v).map(drop),
+        "histogram" => m::Histogram::deserialize(v).map(drop),
+        "exponentialHistogram" => m::ExponentialHistogram::deserialize(v).map(drop),
+        "summary" => m::Summary::deserialize(v).map(drop),
+        _ => Ok(()),
+    };
+    result.map_err(|e| format!("invalid {key}: {e}"))
 }
 
 fn check_len(id: &[u8], want: usize, what: &str) -> Result<(), String> {
@@ -255,6 +317,48 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.item_count(), 1);
+    }
+
+    #[test]
+    fn malformed_metric_values_are_errors_not_silently_dropped() {
+        let metric = |m: &str| {
+            decode_json(
+                Signal::Metrics,
+                format!(r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{m}]}}]}}]}}"#)
+                    .as_bytes(),
+            )
+        };
+        for bad in [
+            r#"{"name":"m","sum":{"dataPoints":[{"asInt":"99999999999999999999"}]}}"#,
+            r#"{"name":"m","gauge":{"dataPoints":[{"asInt":1.5}]}}"#,
+            r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":"NaN"}]}}"#,
+            r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":true}]}}"#,
+            r#"{"name":"m","sum":{"dataPoints":"not a list"}}"#,
+            r#"{"name":"m","histogram":{"dataPoints":[{"timeUnixNano":"soon"}]}}"#,
+            r#"{"name":"m","gauge":{"dataPoints":[{"exemplars":[{"asInt":"x"}]}]}}"#,
+        ] {
+            assert!(metric(bad).is_err(), "{bad}");
+        }
+        let ok = metric(
+            r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":"2.5"},{"asInt":-3},{"asInt":"4"}]}}"#,
+        )
+        .unwrap();
+        let Payload::Metrics(r) = ok else {
+            unreachable!()
+        };
+        use kakehashi_pdata::proto::metrics::v1::{metric::Data, number_data_point::Value as V};
+        let Some(Data::Gauge(g)) = &r.resource_metrics[0].scope_metrics[0].metrics[0].data else {
+            panic!("gauge lost")
+        };
+        let values: Vec<_> = g.data_points.iter().map(|p| p.value).collect();
+        assert_eq!(
+            values,
+            [
+                Some(V::AsDouble(2.5)),
+                Some(V::AsInt(-3)),
+                Some(V::AsInt(4))
+            ]
+        );
     }
 
     #[test]

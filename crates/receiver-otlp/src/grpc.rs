@@ -6,7 +6,9 @@ use crate::server_handle::ServerHandle;
 use crate::status::{grpc_code_for, rpc_status_for};
 use crate::{decode, tls};
 use futures::Stream;
-use kakehashi_component::{Batch, BuildError, ClientMetadata, Consumer, SignalConsumers};
+use kakehashi_component::{
+    Batch, BuildError, ClientMetadata, Consumer, ServerAuthenticator, SignalConsumers,
+};
 use kakehashi_pdata::proto::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
@@ -37,6 +40,24 @@ use tonic::{Request, Response, Status};
 /// The HTTP/2 `:authority`, which tonic keeps only in the URI; stashed for `include_metadata`.
 #[derive(Clone)]
 struct Authority(String);
+
+/// `auth::authenticator`, checked on the request headers before the body is read or decoded; a
+/// rejected request gets `UNAUTHENTICATED` (configgrpc's interceptor) and never reaches a
+/// consumer.
+#[derive(Clone)]
+struct Authenticate(Option<Arc<dyn ServerAuthenticator>>);
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        match &self.0 {
+            None => Ok(req),
+            Some(auth) => match auth.authenticate(req.metadata().as_ref()) {
+                Ok(()) => Ok(req),
+                Err(msg) => Err(Status::unauthenticated(msg)),
+            },
+        }
+    }
+}
 
 /// One signal's export handler.
 #[derive(Clone)]
@@ -80,7 +101,11 @@ impl Export {
         if n == 0 {
             return Ok(());
         }
-        match self.consumer.consume(Batch { payload, metadata }).await {
+        match self
+            .consumer
+            .consume(Batch::with_metadata(payload, metadata))
+            .await
+        {
             Ok(()) => {
                 self.metrics.accepted(self.signal, n);
                 Ok(())
@@ -140,7 +165,9 @@ pub async fn start(
     cfg: &GrpcServerConfig,
     consumers: &SignalConsumers,
     metrics: ReceiverMetrics,
+    auth: Option<Arc<dyn ServerAuthenticator>>,
 ) -> Result<ServerHandle, BuildError> {
+    let auth = Authenticate(auth);
     let tls = match cfg.tls.as_ref() {
         Some(t) => Some(tls::server_config(t, &[b"h2"])?),
         None => None,
@@ -162,22 +189,25 @@ pub async fn start(
     };
     let max = cfg.max_recv_bytes();
     let traces = handler(Signal::Traces).map(|h| {
-        TraceServiceServer::new(h)
+        let svc = TraceServiceServer::new(h)
             .max_decoding_message_size(max)
             .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Zstd);
+        InterceptedService::new(svc, auth.clone())
     });
     let metrics_svc = handler(Signal::Metrics).map(|h| {
-        MetricsServiceServer::new(h)
+        let svc = MetricsServiceServer::new(h)
             .max_decoding_message_size(max)
             .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Zstd);
+        InterceptedService::new(svc, auth.clone())
     });
     let logs = handler(Signal::Logs).map(|h| {
-        LogsServiceServer::new(h)
+        let svc = LogsServiceServer::new(h)
             .max_decoding_message_size(max)
             .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Zstd);
+        InterceptedService::new(svc, auth.clone())
     });
 
     let mut builder = Server::builder();

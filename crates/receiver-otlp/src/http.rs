@@ -7,10 +7,10 @@ use crate::server_handle::ServerHandle;
 use crate::tls;
 use http::header::{HeaderName, HeaderValue};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use kakehashi_component::{BuildError, SignalConsumers};
+use kakehashi_component::{BuildError, ServerAuthenticator, SignalConsumers};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::ReceiverMetrics;
 use std::collections::HashMap;
@@ -18,8 +18,14 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// Go's `http.DefaultMaxHeaderBytes` (1 MiB), since otelcol sets no read timeouts.
+/// Go's `http.DefaultMaxHeaderBytes` (1 MiB).
 const MAX_HEADER_BYTES: usize = 1 << 20;
+/// How long an HTTP/1 client may take to send a request's headers when `read_header_timeout` is
+/// 0. otelcol's receiver sets no limit there, so a slowloris client (headers dribbled byte by
+/// byte) holds its connection and file descriptor forever; we use confighttp's default server
+/// value (1 minute) instead. The same clock runs while a keep-alive connection waits for its next
+/// request, so idle HTTP/1 connections are also closed after this long.
+const DEFAULT_READ_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Encodings we can decode; others listed in `compression_algorithms` still get a 400.
 const SUPPORTED_ENCODINGS: [&str; 4] = ["gzip", "zstd", "zlib", "deflate"];
 
@@ -27,6 +33,7 @@ fn build_state(
     cfg: &HttpServerConfig,
     consumers: &SignalConsumers,
     metrics: ReceiverMetrics,
+    auth: Option<Arc<dyn ServerAuthenticator>>,
 ) -> Result<HttpState, BuildError> {
     let mut routes = HashMap::new();
     for (signal, path) in [
@@ -48,6 +55,7 @@ fn build_state(
         response_headers.push((name, value));
     }
     Ok(HttpState {
+        auth,
         routes,
         metrics,
         body_limit: cfg.body_limit(),
@@ -67,8 +75,9 @@ pub async fn start(
     cfg: &HttpServerConfig,
     consumers: &SignalConsumers,
     metrics: ReceiverMetrics,
+    auth: Option<Arc<dyn ServerAuthenticator>>,
 ) -> Result<ServerHandle, BuildError> {
-    let state = Arc::new(build_state(cfg, consumers, metrics)?);
+    let state = Arc::new(build_state(cfg, consumers, metrics, auth)?);
     let acceptor = match cfg.tls.as_ref() {
         Some(t) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
             t,
@@ -84,10 +93,18 @@ pub async fn start(
         .map_err(|e| BuildError(format!("listen tcp {}: {e}", cfg.endpoint)))?;
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    let header_timeout = if cfg.read_header_timeout.is_zero() {
+        DEFAULT_READ_HEADER_TIMEOUT
+    } else {
+        cfg.read_header_timeout.get()
+    };
     builder
         .http1()
         .keep_alive(cfg.keep_alives_enabled)
-        .max_buf_size(MAX_HEADER_BYTES);
+        .max_buf_size(MAX_HEADER_BYTES)
+        // hyper enforces the header timeout only with a timer.
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     builder
         .http2()
         .max_header_list_size(MAX_HEADER_BYTES as u32);

@@ -4,13 +4,13 @@ use crate::cors::Cors;
 use crate::decode;
 use crate::status::{
     grpc_code_for, http_status_for_code, rpc_status_for, status_json, RpcStatus,
-    CODE_INVALID_ARGUMENT,
+    CODE_INVALID_ARGUMENT, CODE_UNAUTHENTICATED,
 };
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use kakehashi_component::{Batch, ClientMetadata, Consumer};
+use kakehashi_component::{Batch, ClientMetadata, Consumer, ServerAuthenticator};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::ReceiverMetrics;
 use prost::Message;
@@ -25,6 +25,8 @@ const TOO_LARGE: &str = "http: request body too large";
 
 /// Everything the handler needs, shared by all connections.
 pub struct HttpState {
+    /// `auth::authenticator`: checked before anything else but CORS.
+    pub auth: Option<Arc<dyn ServerAuthenticator>>,
     pub routes: HashMap<String, (Signal, Arc<dyn Consumer>)>,
     pub metrics: ReceiverMetrics,
     pub body_limit: usize,
@@ -63,6 +65,28 @@ fn status_response(http_status: u16, ct: &str, s: &RpcStatus) -> Resp {
         s.encode_to_vec()
     };
     respond(http_status, ct, body)
+}
+
+/// 401 as the otlp receiver's error handler writes it: a Status in the request's encoding, or the
+/// bare message for other content types.
+fn unauthenticated(headers: &HeaderMap, msg: String) -> Resp {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ct = match media_type.as_str() {
+        PB => PB,
+        JSON => JSON,
+        _ => return respond(401, "text/plain", msg),
+    };
+    let s = RpcStatus {
+        code: CODE_UNAUTHENTICATED,
+        message: msg,
+        details: vec![],
+    };
+    status_response(401, ct, &s)
 }
 
 fn bad_request(ct: &str, msg: String) -> Resp {
@@ -105,6 +129,13 @@ where
     B: hyper::body::Body<Data = Bytes> + Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // confighttp's auth interceptor wraps everything but CORS: nothing is read, decoded or
+    // consumed for a request that fails it.
+    if let Some(auth) = &state.auth {
+        if let Err(msg) = auth.authenticate(req.headers()) {
+            return unauthenticated(req.headers(), msg);
+        }
+    }
     // confighttp's decompression middleware runs before the mux, so this check comes first.
     let encoding = match req.headers().get(header::CONTENT_ENCODING) {
         None => String::new(),
@@ -156,6 +187,11 @@ where
     };
 
     let limit = state.body_limit;
+    // A declared Content-Length over the limit is refused before reading anything, so a client
+    // that announces a huge body and then sends nothing does not hold the request open.
+    if req.body().size_hint().lower() > limit as u64 {
+        return bad_request(ct, TOO_LARGE.into());
+    }
     let raw = match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -186,7 +222,10 @@ where
     };
     let n = payload.item_count();
     if n > 0 {
-        if let Err(e) = consumer.consume(Batch { payload, metadata }).await {
+        if let Err(e) = consumer
+            .consume(Batch::with_metadata(payload, metadata))
+            .await
+        {
             state.metrics.refused(*signal, n);
             let s = rpc_status_for(&e);
             let http_status = http_status_for_code(grpc_code_for(&e));

@@ -6,7 +6,8 @@
 
 pub mod config;
 mod cors;
-mod decode;
+/// The body decoders, public for the fuzz targets (`fuzz/`).
+pub mod decode;
 mod grpc;
 mod http;
 mod http_handler;
@@ -18,13 +19,14 @@ pub use config::OtlpReceiverConfig;
 
 use async_trait::async_trait;
 use kakehashi_component::{
-    config_as, decode_config, AnyConfig, BuildContext, BuildError, FactoryInfo, Receiver,
-    ReceiverFactory, SignalConsumers,
+    config_as, decode_config, AnyConfig, BuildContext, BuildError, Extensions, FactoryInfo,
+    Receiver, ReceiverFactory, ServerAuthenticator, SignalConsumers,
 };
 use kakehashi_config::{ConfigErrors, Node};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::Telemetry;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub struct OtlpReceiverFactory;
 
@@ -40,6 +42,9 @@ impl FactoryInfo for OtlpReceiverFactory {
     }
     fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
         decode_config::<OtlpReceiverConfig>(node, path)
+    }
+    fn extension_refs(&self, cfg: &AnyConfig) -> Vec<(String, String)> {
+        config_as::<OtlpReceiverConfig>(cfg).authenticators()
     }
 }
 
@@ -61,6 +66,8 @@ pub struct OtlpReceiver {
     telemetry: Telemetry,
     cfg: OtlpReceiverConfig,
     consumers: SignalConsumers,
+    /// Where `auth::authenticator` is looked up, at start (as otelcol does).
+    extensions: Extensions,
     grpc: Option<server_handle::ServerHandle>,
     http: Option<server_handle::ServerHandle>,
 }
@@ -72,6 +79,7 @@ impl OtlpReceiver {
             telemetry: ctx.telemetry.clone(),
             cfg,
             consumers,
+            extensions: ctx.extensions.clone(),
             grpc: None,
             http: None,
         }
@@ -86,18 +94,40 @@ impl OtlpReceiver {
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(|h| h.addr)
     }
+
+    fn authenticator(
+        &self,
+        name: Option<&String>,
+    ) -> Result<Option<Arc<dyn ServerAuthenticator>>, BuildError> {
+        name.map(|n| self.extensions.server_authenticator(n))
+            .transpose()
+    }
 }
 
 #[async_trait]
 impl Receiver for OtlpReceiver {
     async fn start(&mut self) -> Result<(), BuildError> {
-        if let Some(g) = self.cfg.protocols.grpc.as_ref() {
+        let (grpc_cfg, http_cfg) = (
+            self.cfg.protocols.grpc.as_ref(),
+            self.cfg.protocols.http.as_ref(),
+        );
+        let grpc_auth = self.authenticator(
+            grpc_cfg
+                .and_then(|g| g.auth.as_ref())
+                .map(|a| &a.authenticator),
+        )?;
+        let http_auth = self.authenticator(
+            http_cfg
+                .and_then(|h| h.auth.as_ref())
+                .map(|a| &a.authenticator),
+        )?;
+        if let Some(g) = grpc_cfg {
             let m = self.telemetry.receiver(&self.id, "grpc");
-            self.grpc = Some(grpc::start(g, &self.consumers, m).await?);
+            self.grpc = Some(grpc::start(g, &self.consumers, m, grpc_auth).await?);
         }
         if let Some(h) = self.cfg.protocols.http.as_ref() {
             let m = self.telemetry.receiver(&self.id, "http");
-            match http::start(h, &self.consumers, m).await {
+            match http::start(h, &self.consumers, m, http_auth).await {
                 Ok(s) => self.http = Some(s),
                 Err(e) => {
                     // Do not leave the gRPC listener running after a failed start.

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub const CODE_INVALID_ARGUMENT: i32 = 3;
 pub const CODE_INTERNAL: i32 = 13;
 pub const CODE_UNAVAILABLE: i32 = 14;
+pub const CODE_UNAUTHENTICATED: i32 = 16;
 
 const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
 

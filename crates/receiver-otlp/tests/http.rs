@@ -108,7 +108,7 @@ async fn protobuf_json_and_compression() {
             r#"{"partialSuccess":{}}"#.into()
         )
     );
-    let kakehashi_pdata::Payload::Traces(got) = t.last().payload else {
+    let kakehashi_pdata::Payload::Traces(got) = t.last().into_payload() else {
         panic!()
     };
     let span = &got.resource_spans[0].scope_spans[0].spans[0];

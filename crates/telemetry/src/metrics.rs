@@ -28,6 +28,8 @@ fn idx(s: Signal) -> usize {
 
 struct Inner {
     registry: Registry,
+    /// `service::telemetry::metrics::level: detailed`: metrics that cost work per batch.
+    detailed: bool,
     started: Instant,
     receiver_accepted: PerSignal<IntCounterVec>,
     receiver_refused: PerSignal<IntCounterVec>,
@@ -91,6 +93,17 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
+    /// The registry for `service::telemetry::metrics::level`: at `detailed`, metrics that cost
+    /// work per batch are recorded too (`otelcol_processor_batch_batch_send_size_bytes`).
+    pub fn with_level(level: crate::config::MetricsLevel) -> Self {
+        let mut t = Telemetry::new();
+        Arc::get_mut(&mut t.inner)
+            .expect("a new registry is not shared")
+            .detailed = level == crate::config::MetricsLevel::Detailed;
+        t
+    }
+
+    /// The registry at the default level (`normal`).
     pub fn new() -> Self {
         let r = Registry::new();
         let rl = &["receiver", "transport"];
@@ -239,6 +252,7 @@ impl Telemetry {
             process_rss,
             custom_counters: Default::default(),
             started: Instant::now(),
+            detailed: false,
             registry: r,
         };
         Telemetry {
@@ -336,7 +350,9 @@ impl Telemetry {
             send_size: i.batch_send_size.with_label_values(&l),
             size_trigger: i.batch_size_trigger.with_label_values(&l),
             timeout_trigger: i.batch_timeout_trigger.with_label_values(&l),
-            send_size_bytes: i.batch_send_size_bytes.with_label_values(&l),
+            send_size_bytes: i
+                .detailed
+                .then(|| i.batch_send_size_bytes.with_label_values(&l)),
             metadata_cardinality: i.batch_metadata_cardinality.with_label_values(&l),
             dropped_items: i.batch_dropped.with_label_values(&l),
         }
@@ -395,7 +411,9 @@ pub struct BatchMetrics {
     pub send_size: Histogram,
     pub size_trigger: IntCounter,
     pub timeout_trigger: IntCounter,
-    pub send_size_bytes: Histogram,
+    /// Only at the `detailed` level (as otelcol): measuring a batch's size costs an encoding
+    /// pass over it.
+    pub send_size_bytes: Option<Histogram>,
     pub metadata_cardinality: IntGauge,
     pub dropped_items: IntCounter,
 }

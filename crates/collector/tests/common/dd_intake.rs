@@ -63,6 +63,12 @@ pub struct FakeIntake {
 
 impl FakeIntake {
     pub fn start() -> FakeIntake {
+        FakeIntake::start_on(0)
+    }
+
+    /// Listens on 127.0.0.1:`port` (0: any free port), e.g. a port reserved earlier so that a
+    /// test can bring the intake up after the collector has started.
+    pub fn start_on(port: u16) -> FakeIntake {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -73,7 +79,7 @@ impl FakeIntake {
             ..Default::default()
         }));
         let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
             .unwrap();
         let port = listener.local_addr().unwrap().port();
         let app = axum::Router::new()

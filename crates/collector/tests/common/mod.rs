@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod dd_intake;
+pub mod fault;
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
@@ -534,4 +535,23 @@ pub fn http_get(port: u16, path: &str) -> String {
 /// The body of an HTTP response as returned by [`http_get`] (not chunked).
 pub fn http_body(response: &str) -> &str {
     response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// The log without terminal colour codes (`ESC [ ... m`). The collector writes none when its
+/// output is not a terminal; this keeps log assertions independent of that.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

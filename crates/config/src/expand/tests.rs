@@ -138,3 +138,25 @@ fn unset_variables_without_default_are_reported_once() {
         vec!["KAKEHASHI_TEST_SURELY_UNSET_1".to_string()]
     );
 }
+
+#[test]
+fn recursive_expansion_is_bounded_in_breadth_size_and_depth() {
+    // A wide list of references to itself multiplies every round: stopped by the node budget.
+    let wide = format!("[{}]", vec!["\"${env:A}\""; 5000].join(", "));
+    let e = run("${env:A}", &[("A", wide.as_str())]).unwrap_err();
+    assert_eq!(e.0.len(), 1, "one error, not one per branch: {e}");
+    assert!(
+        e.0[0].message.contains("add more than 100000 values"),
+        "{e}"
+    );
+    // A value that embeds itself with a long suffix grows every round: the byte budget.
+    let big = format!("${{env:A}}{}", "x".repeat(64 * 1024));
+    let e = err("${env:A}", &[("A", big.as_str())]);
+    assert!(e.message.contains("retrieve more than"), "{e}");
+    // A map nesting itself one level per round: the depth limit, long before 1000 rounds.
+    let e = err("${env:M}", &[("M", "k: ${env:M}")]);
+    assert!(e.message.contains("nests deeper than 100 levels"), "{e}");
+    // Cycles through several variables still hit otelcol's round limit.
+    let e = err("${env:A}", &[("A", "${env:B}"), ("B", "${env:A}")]);
+    assert_eq!(e.message, "too many recursive expansions");
+}

@@ -2,7 +2,8 @@
 
 use crate::tls::TlsClientSettings;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, QueueSettings, RetrySettings};
-use kakehashi_config::{AnyValue, Duration, Optional, Secret, Validate};
+use kakehashi_component::AuthConfig;
+use kakehashi_config::{Duration, Optional, Secret, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -27,7 +28,8 @@ pub struct OtlpGrpcConfig {
     pub authority: String,
     pub keepalive: Optional<KeepaliveSettings>,
     /// Authenticator extensions are not supported yet (validation error).
-    pub auth: Option<AnyValue>,
+    /// `auth::authenticator`: a client authenticator extension (`bearertokenauth`).
+    pub auth: Option<AuthConfig>,
     pub timeout: Duration,
     pub retry_on_failure: RetrySettings,
     pub sending_queue: QueueSettings,
@@ -114,9 +116,6 @@ impl Validate for OtlpGrpcConfig {
         }
         if let Err(e) = self.compression() {
             errs.push(e);
-        }
-        if self.auth.is_some() {
-            errs.push("auth: authenticator extensions are not supported yet".into());
         }
         if !matches!(
             self.balancer_name.as_str(),

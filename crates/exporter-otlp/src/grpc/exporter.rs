@@ -4,7 +4,7 @@ use super::config::{GrpcCompression, OtlpGrpcConfig};
 use super::endpoint;
 use super::status::map_status;
 use crate::tls::NoVerify;
-use kakehashi_component::{Batch, BuildError, ExportError, Exporter};
+use kakehashi_component::{Batch, BuildError, ClientAuthenticator, ExportError, Exporter};
 use kakehashi_pdata::proto::collector::logs::v1::logs_service_client::LogsServiceClient;
 use kakehashi_pdata::proto::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use kakehashi_pdata::proto::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -22,6 +22,9 @@ pub struct OtlpGrpcExporter {
     compression: Option<CompressionEncoding>,
     /// Sent as `grpc-timeout` so the server sees the same deadline as the runner's timeout.
     timeout: Option<Duration>,
+    /// `auth::authenticator`: its headers are added to every call.
+    auth: Option<Arc<dyn ClientAuthenticator>>,
+    tls: bool,
 }
 
 impl OtlpGrpcExporter {
@@ -76,16 +79,46 @@ impl OtlpGrpcExporter {
             headers,
             compression,
             timeout: (!cfg.timeout.is_zero()).then(|| cfg.timeout.get()),
+            auth: None,
+            tls: target.tls,
         })
     }
 
-    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+    /// Adds `auth::authenticator`. Like grpc-go's per-RPC credentials (which otelcol uses), the
+    /// credentials are never sent over a plaintext connection: that is a build error here.
+    pub fn with_authenticator(
+        mut self,
+        auth: Arc<dyn ClientAuthenticator>,
+    ) -> Result<Self, BuildError> {
+        if !self.tls {
+            return Err(BuildError(
+                "auth: the authenticator's credentials require transport level security; configure TLS (not tls::insecure) on this exporter".into(),
+            ));
+        }
+        self.auth = Some(auth);
+        Ok(self)
+    }
+
+    fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, ExportError> {
         let mut req = tonic::Request::new(msg);
         *req.metadata_mut() = self.headers.clone();
+        if let Some(auth) = &self.auth {
+            // A missing credential will not appear by retrying the same request soon; the runner's
+            // retry policy still applies to the batch.
+            for (name, value) in auth.headers().map_err(ExportError::permanent)? {
+                let key = AsciiMetadataKey::from_bytes(name.as_str().as_bytes()).map_err(|_| {
+                    ExportError::permanent(format!("auth: invalid header name {name}"))
+                })?;
+                let value = AsciiMetadataValue::try_from(value.as_bytes()).map_err(|_| {
+                    ExportError::permanent(format!("auth: invalid value for header {name}"))
+                })?;
+                req.metadata_mut().insert(key, value);
+            }
+        }
         if let Some(t) = self.timeout {
             req.set_timeout(t);
         }
-        req
+        Ok(req)
     }
 }
 
@@ -140,7 +173,7 @@ fn log_partial_success(kind: &str, rejected: i64, message: &str) {
 impl Exporter for OtlpGrpcExporter {
     async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
         let gzip = CompressionEncoding::Gzip;
-        match &batch.payload {
+        match batch.payload.as_ref() {
             Payload::Traces(r) => {
                 let mut c = TraceServiceClient::new(self.channel.clone())
                     .accept_compressed(gzip)
@@ -149,7 +182,7 @@ impl Exporter for OtlpGrpcExporter {
                     c = c.send_compressed(enc);
                 }
                 let resp = c
-                    .export(self.request(r.clone()))
+                    .export(self.request(r.clone())?)
                     .await
                     .map_err(|s| map_status(&s))?;
                 if let Some(p) = resp.into_inner().partial_success {
@@ -164,7 +197,7 @@ impl Exporter for OtlpGrpcExporter {
                     c = c.send_compressed(enc);
                 }
                 let resp = c
-                    .export(self.request(r.clone()))
+                    .export(self.request(r.clone())?)
                     .await
                     .map_err(|s| map_status(&s))?;
                 if let Some(p) = resp.into_inner().partial_success {
@@ -179,7 +212,7 @@ impl Exporter for OtlpGrpcExporter {
                     c = c.send_compressed(enc);
                 }
                 let resp = c
-                    .export(self.request(r.clone()))
+                    .export(self.request(r.clone())?)
                     .await
                     .map_err(|s| map_status(&s))?;
                 if let Some(p) = resp.into_inner().partial_success {

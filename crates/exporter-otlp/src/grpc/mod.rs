@@ -37,18 +37,30 @@ impl FactoryInfo for OtlpGrpcExporterFactory {
     fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
         decode_config::<OtlpGrpcConfig>(node, path)
     }
+    fn extension_refs(&self, cfg: &AnyConfig) -> Vec<(String, String)> {
+        let cfg = config_as::<OtlpGrpcConfig>(cfg);
+        cfg.auth
+            .iter()
+            .map(|a| ("auth::authenticator".into(), a.authenticator.clone()))
+            .collect()
+    }
 }
 
 impl ExporterFactory for OtlpGrpcExporterFactory {
     fn build(
         &self,
-        _ctx: &BuildContext,
+        ctx: &BuildContext,
         cfg: &AnyConfig,
         _signal: Signal,
     ) -> Result<BuiltExporter, BuildError> {
         let cfg = config_as::<OtlpGrpcConfig>(cfg);
+        let mut exporter = OtlpGrpcExporter::new(cfg)?;
+        if let Some(a) = &cfg.auth {
+            exporter = exporter
+                .with_authenticator(ctx.extensions.client_authenticator(&a.authenticator)?)?;
+        }
         Ok(BuiltExporter {
-            exporter: Arc::new(OtlpGrpcExporter::new(cfg)?),
+            exporter: Arc::new(exporter),
             settings: cfg.helper_settings(),
         })
     }

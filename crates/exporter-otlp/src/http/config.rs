@@ -2,6 +2,7 @@
 
 use crate::tls::TlsClientSettings;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, QueueSettings, RetrySettings};
+use kakehashi_component::AuthConfig;
 use kakehashi_config::{AnyValue, Duration, Secret, Validate};
 use kakehashi_pdata::Signal;
 use serde::Deserialize;
@@ -40,8 +41,8 @@ pub struct OtlpHttpConfig {
     pub http2_ping_timeout: Duration,
     pub force_attempt_http2: Option<bool>,
     pub cookies: Option<AnyValue>,
-    /// Authenticator extensions are not supported yet (validation error).
-    pub auth: Option<AnyValue>,
+    /// `auth::authenticator`: a client authenticator extension (`bearertokenauth`).
+    pub auth: Option<AuthConfig>,
     pub retry_on_failure: RetrySettings,
     pub sending_queue: QueueSettings,
 }
@@ -217,9 +218,6 @@ impl Validate for OtlpHttpConfig {
         }
         if !self.proxy_url.is_empty() && reqwest::Proxy::all(&self.proxy_url).is_err() {
             errs.push(format!("invalid proxy_url {:?}", self.proxy_url));
-        }
-        if self.auth.is_some() {
-            errs.push("auth: authenticator extensions are not supported yet".into());
         }
         if !self.tls.server_name_override.is_empty() {
             errs.push(

@@ -3,9 +3,10 @@
 use super::body;
 use super::config::{Encoding, HttpCompression, OtlpHttpConfig};
 use super::response::{check_success, read_limited, status_error};
-use kakehashi_component::{Batch, BuildError, ExportError, Exporter};
+use kakehashi_component::{Batch, BuildError, ClientAuthenticator, ExportError, Exporter};
 use kakehashi_pdata::Signal;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use std::sync::Arc;
 
 pub struct OtlpHttpExporter {
     client: reqwest::Client,
@@ -14,6 +15,8 @@ pub struct OtlpHttpExporter {
     encoding: Encoding,
     compression: HttpCompression,
     level: i32,
+    /// `auth::authenticator`: its headers are set on every request.
+    auth: Option<Arc<dyn ClientAuthenticator>>,
 }
 
 impl OtlpHttpExporter {
@@ -35,7 +38,14 @@ impl OtlpHttpExporter {
             encoding,
             compression,
             level: cfg.compression_params.level,
+            auth: None,
         })
+    }
+
+    /// Adds `auth::authenticator` (otelcol's round tripper sets its header on every request).
+    pub fn with_authenticator(mut self, auth: Arc<dyn ClientAuthenticator>) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -95,6 +105,12 @@ impl Exporter for OtlpHttpExporter {
             .body(data);
         if let Some(ce) = self.compression.content_encoding() {
             req = req.header(CONTENT_ENCODING, ce);
+        }
+        if let Some(auth) = &self.auth {
+            for (name, mut value) in auth.headers().map_err(ExportError::permanent)? {
+                value.set_sensitive(true);
+                req = req.header(name, value);
+            }
         }
         let resp = req.send().await.map_err(|e| {
             // The cause (TLS, connection refused, ...) is only in the source chain.

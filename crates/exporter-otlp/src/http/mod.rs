@@ -36,18 +36,30 @@ impl FactoryInfo for OtlpHttpExporterFactory {
     fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
         decode_config::<OtlpHttpConfig>(node, path)
     }
+    fn extension_refs(&self, cfg: &AnyConfig) -> Vec<(String, String)> {
+        let cfg = config_as::<OtlpHttpConfig>(cfg);
+        cfg.auth
+            .iter()
+            .map(|a| ("auth::authenticator".into(), a.authenticator.clone()))
+            .collect()
+    }
 }
 
 impl ExporterFactory for OtlpHttpExporterFactory {
     fn build(
         &self,
-        _ctx: &BuildContext,
+        ctx: &BuildContext,
         cfg: &AnyConfig,
         signal: Signal,
     ) -> Result<BuiltExporter, BuildError> {
         let cfg = config_as::<OtlpHttpConfig>(cfg);
+        let mut exporter = OtlpHttpExporter::new(cfg, signal)?;
+        if let Some(a) = &cfg.auth {
+            exporter =
+                exporter.with_authenticator(ctx.extensions.client_authenticator(&a.authenticator)?);
+        }
         Ok(BuiltExporter {
-            exporter: Arc::new(OtlpHttpExporter::new(cfg, signal)?),
+            exporter: Arc::new(exporter),
             settings: cfg.helper_settings(),
         })
     }

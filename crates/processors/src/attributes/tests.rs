@@ -73,7 +73,7 @@ async fn run(cfg: &AttributesConfig, payload: Payload) -> Payload {
     let p = AttributesProcessor::new(cfg, payload.signal(), sink.clone()).expect("build");
     p.consume(Batch::new(payload)).await.expect("consume");
     let mut got = sink.0.lock().expect("lock");
-    got.remove(0).payload
+    got.remove(0).into_payload()
 }
 
 fn span_tagged(p: &Payload) -> Vec<bool> {

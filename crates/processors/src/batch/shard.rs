@@ -78,8 +78,8 @@ impl Shard {
                 None => rx.recv().await,
             };
             let Some(batch) = item else { break };
-            self.count += batch.payload.item_count();
-            self.pending.append(batch.payload);
+            self.count += batch.item_count();
+            self.pending.append(batch.into_payload());
             let mut sent = false;
             while self.count > 0 && (deadline.is_none() || self.count >= self.s.send_batch_size) {
                 self.send_chunk(Trigger::Size).await;
@@ -114,10 +114,9 @@ impl Shard {
             Trigger::Shutdown => {}
         }
         self.s.metrics.send_size.observe(n as f64);
-        self.s
-            .metrics
-            .send_size_bytes
-            .observe(chunk.encoded_len() as f64);
+        if let Some(bytes) = &self.s.metrics.send_size_bytes {
+            bytes.observe(chunk.encoded_len() as f64);
+        }
         self.export(chunk, n).await;
     }
 
@@ -130,11 +129,10 @@ impl Shard {
     /// or shutdown begins (then one last attempt); permanent errors drop the chunk, as otelcol.
     async fn export(&mut self, chunk: Payload, n: usize) {
         let mut backoff = BACKOFF_START;
+        // Shared with the consumer: kept for a retry without copying the data.
+        let batch = Batch::with_metadata(chunk, self.metadata.clone());
         loop {
-            let batch = Batch {
-                payload: chunk.clone(),
-                metadata: self.metadata.clone(),
-            };
+            let batch = batch.clone();
             let e = match self.s.next.consume(batch).await {
                 Ok(()) => return,
                 Err(e) => e,

@@ -5,6 +5,7 @@ use kakehashi_pdata::proto::metrics::v1::{
 };
 use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use kakehashi_pdata::{ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload};
+use kakehashi_telemetry::config::MetricsLevel;
 use kakehashi_telemetry::Telemetry;
 use std::sync::atomic::AtomicUsize;
 use tokio::time::Instant;
@@ -76,7 +77,15 @@ fn cfg(size: u32, max: u32, timeout_s: u64) -> BatchConfig {
 }
 
 fn processor(c: &BatchConfig, next: Arc<Recorder>) -> (BatchProcessor, Telemetry) {
-    let t = Telemetry::new();
+    processor_at(c, next, MetricsLevel::Detailed)
+}
+
+fn processor_at(
+    c: &BatchConfig,
+    next: Arc<Recorder>,
+    level: MetricsLevel,
+) -> (BatchProcessor, Telemetry) {
+    let t = Telemetry::with_level(level);
     let p = BatchProcessor::new(c, Signal::Traces, next, t.batch_processor("batch"));
     (p, t)
 }
@@ -100,8 +109,26 @@ async fn seed_config_250_spans_leave_as_100_100_50() {
     assert_eq!(m.size_trigger.get(), 3);
     assert_eq!(m.send_size.get_sample_count(), 3);
     assert_eq!(m.send_size.get_sample_sum(), 250.0);
-    assert_eq!(m.send_size_bytes.get_sample_count(), 3);
-    assert!(m.send_size_bytes.get_sample_sum() > 250.0);
+    let bytes = m.send_size_bytes.expect("recorded at the detailed level");
+    assert_eq!(bytes.get_sample_count(), 3);
+    assert!(bytes.get_sample_sum() > 250.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_bytes_are_measured_only_at_the_detailed_level() {
+    let rec = Recorder::new();
+    let (p, t) = processor_at(&cfg(10, 100, 20), rec.clone(), MetricsLevel::Normal);
+    p.consume(spans(250)).await.expect("consume");
+    settle().await;
+    assert_eq!(rec.sizes(), vec![100, 100, 50]);
+    let m = t.batch_processor("batch");
+    assert_eq!(m.send_size.get_sample_count(), 3);
+    assert!(m.send_size_bytes.is_none());
+    let text = t.encode_text();
+    assert!(
+        !text.contains("otelcol_processor_batch_batch_send_size_bytes_count"),
+        "{text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

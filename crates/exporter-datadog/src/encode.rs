@@ -1,0 +1,222 @@
+//! Protobuf encoding of an `AgentPayload` that measures every span once.
+//!
+//! prost writes a nested message as its length followed by its fields, and asks every nested
+//! message for its length again at every level: for `AgentPayload → TracerPayload → TraceChunk
+//! → Span`, `encode_to_vec` walks each span's meta and metrics maps four times. Spans are
+//! nearly all of a payload's bytes, so here the span lengths are computed once, bottom-up, and
+//! the envelope, payload and chunk headers (everything but their repeated message field) are
+//! encoded by prost. Header fields come before the repeated field rather than in tag order;
+//! protobuf readers accept fields in any order, and the tests check the result decodes to the
+//! same message as prost's own encoding.
+
+use libdd_trace_protobuf::pb;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+use prost::Message;
+
+const AGENT_PAYLOAD_TRACER_PAYLOADS: u32 = 5;
+const TRACER_PAYLOAD_CHUNKS: u32 = 6;
+const TRACE_CHUNK_SPANS: u32 = 3;
+
+/// Encoded size of a length-delimited field `tag` whose content is `len` bytes.
+fn field_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+fn write_field_header(tag: u32, len: usize, buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(len as u64, buf);
+}
+
+/// A chunk without its spans, and the sizes it is written with.
+struct ChunkPlan<'a> {
+    chunk: &'a pb::TraceChunk,
+    header: pb::TraceChunk,
+    span_lens: Vec<usize>,
+    len: usize,
+}
+
+struct TracerPayloadPlan<'a> {
+    header: pb::TracerPayload,
+    chunks: Vec<ChunkPlan<'a>>,
+    len: usize,
+}
+
+fn chunk_header(c: &pb::TraceChunk) -> pb::TraceChunk {
+    pb::TraceChunk {
+        priority: c.priority,
+        origin: c.origin.clone(),
+        spans: Vec::new(),
+        tags: c.tags.clone(),
+        dropped_trace: c.dropped_trace,
+    }
+}
+
+fn plan_chunk(chunk: &pb::TraceChunk) -> ChunkPlan<'_> {
+    let header = chunk_header(chunk);
+    let span_lens: Vec<usize> = chunk.spans.iter().map(Message::encoded_len).collect();
+    let len = header.encoded_len()
+        + span_lens
+            .iter()
+            .map(|&l| field_len(TRACE_CHUNK_SPANS, l))
+            .sum::<usize>();
+    ChunkPlan {
+        chunk,
+        header,
+        span_lens,
+        len,
+    }
+}
+
+fn plan_tracer_payload(tp: &pb::TracerPayload) -> TracerPayloadPlan<'_> {
+    let header = tracer_payload_header(tp);
+    let chunks: Vec<ChunkPlan> = tp.chunks.iter().map(plan_chunk).collect();
+    let len = header.encoded_len()
+        + chunks
+            .iter()
+            .map(|c| field_len(TRACER_PAYLOAD_CHUNKS, c.len))
+            .sum::<usize>();
+    TracerPayloadPlan {
+        header,
+        chunks,
+        len,
+    }
+}
+
+/// A copy of `tp` without its chunks.
+fn tracer_payload_header(tp: &pb::TracerPayload) -> pb::TracerPayload {
+    pb::TracerPayload {
+        container_id: tp.container_id.clone(),
+        language_name: tp.language_name.clone(),
+        language_version: tp.language_version.clone(),
+        tracer_version: tp.tracer_version.clone(),
+        runtime_id: tp.runtime_id.clone(),
+        chunks: Vec::new(),
+        tags: tp.tags.clone(),
+        env: tp.env.clone(),
+        hostname: tp.hostname.clone(),
+        app_version: tp.app_version.clone(),
+        container_debug: tp.container_debug.clone(),
+    }
+}
+
+/// Encodes `p` (decodes to the same message as `p.encode_to_vec()`).
+pub fn encode_agent_payload(p: &pb::AgentPayload) -> Vec<u8> {
+    let envelope = pb::AgentPayload {
+        host_name: p.host_name.clone(),
+        env: p.env.clone(),
+        tracer_payloads: Vec::new(),
+        tags: p.tags.clone(),
+        agent_version: p.agent_version.clone(),
+        target_tps: p.target_tps,
+        error_tps: p.error_tps,
+        rare_sampler_enabled: p.rare_sampler_enabled,
+        idx_tracer_payloads: p.idx_tracer_payloads.clone(),
+    };
+    let plans: Vec<TracerPayloadPlan> = p.tracer_payloads.iter().map(plan_tracer_payload).collect();
+    let total = envelope.encoded_len()
+        + plans
+            .iter()
+            .map(|t| field_len(AGENT_PAYLOAD_TRACER_PAYLOADS, t.len))
+            .sum::<usize>();
+    let mut buf = Vec::with_capacity(total);
+    envelope.encode_raw(&mut buf);
+    for t in &plans {
+        write_field_header(AGENT_PAYLOAD_TRACER_PAYLOADS, t.len, &mut buf);
+        t.header.encode_raw(&mut buf);
+        for c in &t.chunks {
+            write_field_header(TRACER_PAYLOAD_CHUNKS, c.len, &mut buf);
+            c.header.encode_raw(&mut buf);
+            for (span, &len) in c.chunk.spans.iter().zip(&c.span_lens) {
+                write_field_header(TRACE_CHUNK_SPANS, len, &mut buf);
+                span.encode_raw(&mut buf);
+            }
+        }
+    }
+    debug_assert_eq!(buf.len(), total);
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn span(id: u64, meta: usize) -> pb::Span {
+        pb::Span {
+            service: "svc".into(),
+            name: "op".into(),
+            resource: "GET /x".into(),
+            trace_id: 9,
+            span_id: id,
+            parent_id: id.saturating_sub(1),
+            start: 1_700_000_000_000_000_000,
+            duration: 1234,
+            error: (id % 2) as i32,
+            meta: (0..meta)
+                .map(|i| (format!("k{i}"), "v".repeat(i * 40)))
+                .collect(),
+            metrics: HashMap::from([("_top_level".to_string(), 1.0)]),
+            r#type: "web".into(),
+            ..Default::default()
+        }
+    }
+
+    fn payload() -> pb::AgentPayload {
+        let chunk = |ids: std::ops::Range<u64>| pb::TraceChunk {
+            priority: 1,
+            origin: "lambda".into(),
+            spans: ids.map(|i| span(i, 8)).collect(),
+            tags: HashMap::from([("_dd.otlp_sr".to_string(), "1.00".to_string())]),
+            dropped_trace: false,
+        };
+        pb::AgentPayload {
+            host_name: "h".into(),
+            env: "none".into(),
+            tracer_payloads: vec![
+                pb::TracerPayload {
+                    container_id: "c".into(),
+                    language_name: "go".into(),
+                    tracer_version: "otlp-1".into(),
+                    chunks: vec![chunk(1..4), chunk(10..200)],
+                    env: "prod".into(),
+                    hostname: "h1".into(),
+                    ..Default::default()
+                },
+                pb::TracerPayload {
+                    chunks: vec![chunk(300..301)],
+                    ..Default::default()
+                },
+                // Empty payloads and chunks are encoded too (prost writes them as well).
+                pb::TracerPayload::default(),
+            ],
+            agent_version: "datadogexporter-kakehashi-0.1.0".into(),
+            target_tps: 10.0,
+            error_tps: 10.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn decodes_to_what_prost_encodes_with_the_same_size() {
+        let p = payload();
+        let ours = encode_agent_payload(&p);
+        let prost = p.encode_to_vec();
+        assert_eq!(ours.len(), prost.len());
+        assert_eq!(pb::AgentPayload::decode(&ours[..]).unwrap(), p);
+    }
+
+    #[test]
+    fn empty_payload() {
+        let p = pb::AgentPayload::default();
+        assert_eq!(encode_agent_payload(&p), p.encode_to_vec());
+    }
+
+    #[test]
+    fn big_spans_need_multi_byte_lengths() {
+        let mut p = payload();
+        p.tracer_payloads[0].chunks[0].spans[0] = span(1, 200); // ~800 kB of meta
+        let ours = encode_agent_payload(&p);
+        assert_eq!(ours.len(), p.encode_to_vec().len());
+        assert_eq!(pb::AgentPayload::decode(&ours[..]).unwrap(), p);
+    }
+}
