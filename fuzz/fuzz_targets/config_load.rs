@@ -8,28 +8,17 @@ use kakehashi_config::{load, ConfigSource};
 use kakehashi_pipeline::{resolve, Factories};
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-/// The same list as `crates/collector/src/components.rs` (a binary crate, so not importable).
+/// The collector's own component list (the binary crate's module, included rather than copied
+/// so that a component added there is fuzzed here too).
+#[path = "../../crates/collector/src/components.rs"]
+#[allow(dead_code)]
+mod components;
+
 fn factories() -> &'static Factories {
     static F: OnceLock<Factories> = OnceLock::new();
-    F.get_or_init(|| Factories {
-        receivers: vec![Arc::new(kakehashi_receiver_otlp::OtlpReceiverFactory)],
-        processors: vec![
-            Arc::new(kakehashi_processors::BatchProcessorFactory),
-            Arc::new(kakehashi_processors::ResourceProcessorFactory),
-            Arc::new(kakehashi_processors::AttributesProcessorFactory),
-            Arc::new(kakehashi_processors::MemoryLimiterProcessorFactory),
-        ],
-        exporters: vec![
-            Arc::new(kakehashi_exporter_otlp::OtlpGrpcExporterFactory),
-            Arc::new(kakehashi_exporter_otlp::OtlpHttpExporterFactory),
-            Arc::new(kakehashi_exporter_debug::DebugExporterFactory),
-            Arc::new(kakehashi_exporter_debug::NopExporterFactory),
-            Arc::new(kakehashi_exporter_datadog::DatadogExporterFactory),
-        ],
-        extensions: vec![Arc::new(kakehashi_extensions::HealthCheckExtensionFactory)],
-    })
+    F.get_or_init(components::factories)
 }
 
 fn env() -> HashMap<String, String> {
