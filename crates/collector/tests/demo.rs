@@ -38,9 +38,14 @@ fn demo_delivers_health_check_traces_to_the_intake_and_stops_cleanly() {
     for port in [intake, otlp, app] {
         wait_for_port(port, Duration::from_secs(20), Some(&mut demo));
     }
+    // The banner is printed once everything listens: the ports can open just before it.
+    let banner = format!("trace explorer   http://127.0.0.1:{intake}/");
     assert!(
-        demo.stdout()
-            .contains(&format!("trace explorer   http://127.0.0.1:{intake}/")),
+        poll_until(Duration::from_secs(10), || demo
+            .stdout()
+            .contains(&banner)
+            .then_some(()))
+        .is_some(),
         "{}",
         demo.output_tail(4000)
     );
