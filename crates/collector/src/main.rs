@@ -4,6 +4,7 @@ mod cli;
 mod components;
 mod demo;
 mod intake;
+mod memory;
 mod run;
 
 use clap::Parser;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    memory::disable_transparent_huge_pages();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

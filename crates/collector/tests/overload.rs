@@ -251,3 +251,43 @@ fn overload_keeps_rss_under_the_limit_refuses_retryably_and_recovers() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// RSS is what Kubernetes limits and `memory_limiter` measure, and 2 MiB transparent huge pages
+/// inflate it for a heap of many short-lived batches (78 → 28 MB peak at 20k spans/s,
+/// docs/performance.md), so the binary opts out at start-up unless `MIMALLOC_ALLOW_THP` says
+/// otherwise.
+#[test]
+fn transparent_huge_pages_are_off_unless_mimalloc_allow_thp_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{port}\n\
+         exporters:\n  nop:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [nop]\n"
+    );
+    let config_path = dir.path().join("thp.yaml");
+    std::fs::write(&config_path, config).unwrap();
+    let thp_enabled = |allow: Option<&str>| {
+        let mut cmd = std::process::Command::new(kakehashi_bin());
+        cmd.arg("--config").arg(&config_path);
+        if let Some(v) = allow {
+            cmd.env("MIMALLOC_ALLOW_THP", v);
+        }
+        let mut guard = ProcessGuard::spawn("thp", cmd, dir.path());
+        wait_for_port(port, Duration::from_secs(20), Some(&mut guard));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", guard.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("THP_enabled:"))
+            .map(|v| v.trim().to_string())
+    };
+    let Some(default) = thp_enabled(None) else {
+        eprintln!("this kernel does not report THP_enabled; nothing to check");
+        return;
+    };
+    assert_eq!(default, "0", "THP must be disabled by default");
+    assert_eq!(
+        thp_enabled(Some("1")).as_deref(),
+        Some("1"),
+        "MIMALLOC_ALLOW_THP=1 leaves the system setting"
+    );
+}

@@ -5,6 +5,7 @@
 use crate::value::as_string;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use libdd_trace_protobuf::pb;
+use std::collections::hash_map::Entry;
 
 /// Metric carrying a user sampling priority.
 pub const SAMPLING_PRIORITY_KEY: &str = "_sampling_priority_v1";
@@ -40,10 +41,16 @@ pub(crate) fn dd_key(k: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// Go's `conditionallyMapOTLPAttributeToMeta`: written only if the mapped meta key is still empty.
 pub(crate) fn map_to_meta(span: &mut pb::Span, k: &str, value: String) {
     let Some(key) = dd_key(k) else { return };
-    if span.meta.get(key.as_ref()).is_some_and(|v| !v.is_empty()) {
-        return;
-    }
+    set_meta_if_empty(span, key.into_owned(), value);
+}
+
+/// The write half of [`map_to_meta`], for a key already mapped with [`dd_key`]. One hash per
+/// call (the entry API): these maps take most of the translation's time.
+fn set_meta_if_empty(span: &mut pb::Span, key: String, value: String) {
     if key == "analytics.event" {
+        if span.meta.get(&key).is_some_and(|v| !v.is_empty()) {
+            return;
+        }
         if let Some(b) = parse_go_bool(&value) {
             span.metrics
                 .entry(EVENT_EXTRACTION_KEY.into())
@@ -51,21 +58,31 @@ pub(crate) fn map_to_meta(span: &mut pb::Span, k: &str, value: String) {
         }
         return;
     }
-    span.meta.insert(key.into_owned(), value);
+    match span.meta.entry(key) {
+        Entry::Occupied(mut e) => {
+            if e.get().is_empty() {
+                e.insert(value);
+            }
+        }
+        Entry::Vacant(e) => {
+            e.insert(value);
+        }
+    }
 }
 
 /// Go's `conditionallyMapOTLPAttributeToMetric`: written only if the metric is absent.
 pub(crate) fn map_to_metric(span: &mut pb::Span, k: &str, value: f64) {
     let Some(key) = dd_key(k) else { return };
-    if span.metrics.contains_key(key.as_ref()) {
+    if key == "sampling.priority" {
+        // Go checks the mapped key, then writes the renamed one.
+        if !span.metrics.contains_key("sampling.priority") {
+            span.metrics
+                .entry(SAMPLING_PRIORITY_KEY.into())
+                .or_insert(value);
+        }
         return;
     }
-    let key = if key == "sampling.priority" {
-        SAMPLING_PRIORITY_KEY.into()
-    } else {
-        key.into_owned()
-    };
-    span.metrics.entry(key).or_insert(value);
+    span.metrics.entry(key.into_owned()).or_insert(value);
 }
 
 /// Span attributes (§2.7 step 4): numbers ⇒ metrics, everything else ⇒ meta via AsString.
@@ -79,10 +96,27 @@ pub(crate) fn copy_span_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
     }
 }
 
-/// Resource attributes (§2.7 step 10): all types ⇒ meta strings, span values win.
-pub(crate) fn copy_resource_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
-    for kv in attrs {
-        map_to_meta(span, &kv.key, as_string(kv.value.as_ref()));
+/// Resource attributes (§2.7 step 10), mapped once per ResourceSpans: the Datadog key and the
+/// AsString value of each attribute that maps to meta, in order.
+pub(crate) struct ResourceMeta(Vec<(String, String)>);
+
+impl ResourceMeta {
+    pub(crate) fn new(attrs: &[KeyValue]) -> Self {
+        ResourceMeta(
+            attrs
+                .iter()
+                .filter_map(|kv| {
+                    Some((dd_key(&kv.key)?.into_owned(), as_string(kv.value.as_ref())))
+                })
+                .collect(),
+        )
+    }
+
+    /// All types ⇒ meta strings; span values win.
+    pub(crate) fn copy_to(&self, span: &mut pb::Span) {
+        for (key, value) in &self.0 {
+            set_meta_if_empty(span, key.clone(), value.clone());
+        }
     }
 }
 
@@ -137,14 +171,14 @@ mod tests {
     fn resource_numbers_are_meta() {
         let mut span = pb::Span::default();
         span.meta.insert("k".into(), "span".into());
-        copy_resource_attributes(
-            &mut span,
-            &[
-                kv("k", Value::StringValue("res".into())),
-                kv("n", Value::IntValue(5)),
-            ],
-        );
+        ResourceMeta::new(&[
+            kv("k", Value::StringValue("res".into())),
+            kv("n", Value::IntValue(5)),
+            kv("service.name", Value::StringValue("svc".into())),
+        ])
+        .copy_to(&mut span);
         assert_eq!(span.meta["k"], "span");
         assert_eq!(span.meta["n"], "5");
+        assert!(!span.meta.contains_key("service.name"));
     }
 }

@@ -2,7 +2,7 @@
 //! spans grouped into chunks by 64-bit trace id, chunk priority and `_dd.p.dm`, and the
 //! resource-derived payload fields (hostname, env, container id and tags, language).
 
-use crate::attributes::SAMPLING_PRIORITY_KEY;
+use crate::attributes::{ResourceMeta, SAMPLING_PRIORITY_KEY};
 use crate::container_tags::{container_tags, flatten, CONTAINER_TAGS_KEY};
 use crate::hostname::{source_from_attributes, Source};
 use crate::normalize::normalize_tag_value;
@@ -32,6 +32,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
     // chunk order is random; a stable order makes payloads reproducible.)
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut chunks: Vec<(Vec<pb::Span>, Option<i32>)> = Vec::new();
+    let res_meta = ResourceMeta::new(res);
     for ss in &rs.scope_spans {
         for otel in &ss.spans {
             let trace_id = trace_id_to_u64(&otel.trace_id);
@@ -39,7 +40,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
                 chunks.push((Vec::new(), None));
                 chunks.len() - 1
             });
-            let dd = convert(otel, res, ss.scope.as_ref(), cfg);
+            let dd = convert(otel, res, &res_meta, ss.scope.as_ref(), cfg);
             if let Some(p) = dd.metrics.get(SAMPLING_PRIORITY_KEY) {
                 // Go stores it as a SamplingPriority (int8).
                 chunks[i].1 = Some(*p as i64 as i8 as i32);

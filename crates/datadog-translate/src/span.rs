@@ -2,7 +2,7 @@
 //! steps matters: meta keys are "first writer wins", so span attributes beat the env/version
 //! fallbacks, which beat resource attributes; scope attributes overwrite.
 
-use crate::attributes::{copy_resource_attributes, copy_scope_attributes, copy_span_attributes};
+use crate::attributes::{copy_scope_attributes, copy_span_attributes, ResourceMeta};
 use crate::events_links::{hex_fixed, marshal_events, marshal_links};
 use crate::naming::{self, kind_name, kind_of};
 use crate::registry::{self, Attrs};
@@ -31,10 +31,12 @@ pub fn span_id_to_u64(id: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Converts one span. `res` are the resource attributes, `scope` the instrumentation scope.
+/// Converts one span. `res` are the resource attributes (`res_meta` the same, mapped once per
+/// resource), `scope` the instrumentation scope.
 pub(crate) fn convert(
     otel: &Span,
     res: &[KeyValue],
+    res_meta: &ResourceMeta,
     scope: Option<&InstrumentationScope>,
     cfg: &TranslateConfig,
 ) -> pb::Span {
@@ -155,7 +157,7 @@ pub(crate) fn convert(
         }
     }
 
-    copy_resource_attributes(&mut dd, res);
+    res_meta.copy_to(&mut dd);
     if let Some(scope) = scope {
         copy_scope_attributes(&mut dd, &scope.attributes);
     }

@@ -26,6 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 mod common;
+
+/// The collector's allocator (crates/collector/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use common::{request, SPANS, TRACES};
 
 fn agent_info() -> AgentInfo {

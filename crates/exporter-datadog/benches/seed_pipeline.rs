@@ -22,6 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
+
+/// The collector's allocator (crates/collector/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use common::{request, SPANS};
 
 fn factories() -> Factories {

@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod encode;
 pub mod exporter;
+mod gzip;
 mod hostname;
 pub mod metadata;
 pub mod payload;

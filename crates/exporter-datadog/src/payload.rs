@@ -1,12 +1,11 @@
 //! `AgentPayload` assembly: wraps translated `TracerPayload`s in the envelope the trace intake
 //! expects (§1.4 of the spec) and cuts them so that no request body exceeds the intake's size
-//! limit, without ever losing or duplicating a span. Also the gzip step of the request body.
+//! limit, without ever losing or duplicating a span. The gzip step of the request body is in `gzip`.
 
-use flate2::{write::GzEncoder, Compression};
+pub use crate::gzip::gzip;
 use libdd_trace_protobuf::pb;
 use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message;
-use std::io::Write;
 
 /// The agent's `MaxPayloadSize`: the uncompressed size one `AgentPayload` may reach.
 pub const MAX_PAYLOAD_BYTES: usize = 3_200_000;
@@ -82,18 +81,6 @@ pub fn build_agent_payloads(
             ..envelope.clone()
         })
         .collect()
-}
-
-/// gzip at `level` (0–9, clamped), as sent with `Content-Encoding: gzip`.
-pub fn gzip(bytes: &[u8], level: u32) -> Vec<u8> {
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4 + 64),
-        Compression::new(level.min(9)),
-    );
-    // Writing into a Vec cannot fail.
-    enc.write_all(bytes)
-        .and_then(|_| enc.finish())
-        .unwrap_or_default()
 }
 
 /// Encoded size of a length-delimited field `tag` whose content is `len` bytes.
