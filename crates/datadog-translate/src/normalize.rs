@@ -42,6 +42,44 @@ pub fn normalize_tag_value(v: &str) -> String {
 }
 
 fn normalize(v: &str, remove_digit_start_char: bool) -> String {
+    if is_normalized_ascii(v.as_bytes(), remove_digit_start_char) {
+        return v.to_string();
+    }
+    slow_normalize(v, remove_digit_start_char)
+}
+
+/// Go's `isNormalizedASCIITag` fast path: most tags (env, service) are already normal, and
+/// checking is far cheaper than rebuilding. Same answer as [`slow_normalize`] (tested below).
+fn is_normalized_ascii(tag: &[u8], check_start_char: bool) -> bool {
+    let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b":./-".contains(&b);
+    if tag.len() > MAX_TAG_LEN {
+        return false;
+    }
+    let mut i = 0;
+    if check_start_char {
+        match tag.first() {
+            None => return true,
+            Some(&b) if b.is_ascii_lowercase() || b == b':' => i = 1,
+            Some(_) => return false,
+        }
+    }
+    while i < tag.len() {
+        let b = tag[i];
+        if b == b'_' {
+            // An underscore is kept only when a valid non-underscore character follows.
+            i += 1;
+            if i == tag.len() || !valid(tag[i]) {
+                return false;
+            }
+        } else if !valid(b) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn slow_normalize(v: &str, remove_digit_start_char: bool) -> String {
     if v.is_empty() {
         return String::new();
     }
@@ -192,6 +230,38 @@ mod tests {
             normalize_name(&"Too-Long-.".repeat(20)),
             "Too_Long.".repeat(10)
         );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_full_normalizer() {
+        // Every string over a small alphabet up to length 4, plus some long ones: whenever the
+        // fast path says "already normal", the full normalizer must return the input unchanged.
+        let alphabet = ["a", "z", "0", ":", ".", "/", "-", "_", "A", " ", "é"];
+        let mut cases: Vec<String> = vec![String::new()];
+        for _ in 0..4 {
+            let next: Vec<String> = cases
+                .iter()
+                .flat_map(|c| alphabet.iter().map(move |a| format!("{c}{a}")))
+                .collect();
+            cases.extend(next);
+        }
+        cases.sort();
+        cases.dedup();
+        cases.extend([
+            "a".repeat(200),
+            "a".repeat(201),
+            format!("{}_", "a".repeat(199)),
+        ]);
+        let mut fast_hits = 0;
+        for c in &cases {
+            for start in [true, false] {
+                if is_normalized_ascii(c.as_bytes(), start) {
+                    fast_hits += 1;
+                    assert_eq!(&slow_normalize(c, start), c, "{c:?} start={start}");
+                }
+            }
+        }
+        assert!(fast_hits > 1000, "the fast path is taken for plain tags");
     }
 
     #[test]
