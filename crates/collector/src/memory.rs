@@ -6,7 +6,7 @@
 /// THP modes, the default on most distributions). A collector's heap churns through many short
 /// batches, so every partly used huge page counts fully in RSS — the number a Kubernetes memory
 /// limit looks at — and each one is zeroed in full when it is faulted in. Measured on the seed
-/// pipeline at 20k spans/s: peak RSS 78 MB with THP, 50 MB without, and CPU no worse
+/// pipeline at 20k spans/s: peak RSS 78 MB with THP, 26–31 MB without, and CPU no worse
 /// (docs/performance.md). Setting `MIMALLOC_ALLOW_THP` (mimalloc's own switch) leaves the
 /// choice to mimalloc.
 pub fn disable_transparent_huge_pages() {

@@ -253,7 +253,7 @@ fn overload_keeps_rss_under_the_limit_refuses_retryably_and_recovers() {
 }
 
 /// RSS is what Kubernetes limits and `memory_limiter` measure, and 2 MiB transparent huge pages
-/// inflate it for a heap of many short-lived batches (78 → 28 MB peak at 20k spans/s,
+/// inflate it for a heap of many short-lived batches (78 → 26–31 MB peak at 20k spans/s,
 /// docs/performance.md), so the binary opts out at start-up unless `MIMALLOC_ALLOW_THP` says
 /// otherwise.
 #[test]
