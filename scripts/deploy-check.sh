@@ -317,7 +317,10 @@ INTAKE=127.0.0.1:8126
     -e OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 "$APP_IMAGE" >/dev/null
 wait_http "http://$INTAKE/api/summary" 30
 wait_http "http://127.0.0.1:13133/" 30          # health_check: 200 once every pipeline runs
-in_ns curl -sf http://127.0.0.1:8888/metrics | grep -q '^otelcol_' \
+# Read the whole body before matching: with pipefail, `curl | grep -q` fails whenever grep exits on
+# the first match while curl is still writing (SIGPIPE), which made this check flaky.
+metrics="$(in_ns curl -sf http://127.0.0.1:8888/metrics)" || metrics=""
+grep -q '^otelcol_' <<<"$metrics" \
     || { echo "deploy-check: no otelcol_ metrics on :8888"; logs; exit 1; }
 for _ in $(seq 30); do in_ns curl -s -o /dev/null http://127.0.0.1:8080/ 2>/dev/null && break; sleep 1; done
 body="$(in_ns curl -sf http://127.0.0.1:8080/health)" || { echo "deploy-check: GET /health failed"; logs; exit 1; }
@@ -331,4 +334,5 @@ t=$SECONDS
 code="$("${PODMAN[@]}" inspect --format '{{.State.ExitCode}}' kk-collector)"
 echo "collector stopped in $((SECONDS - t)) s with exit code $code"
 [[ "$code" == 0 ]] || { logs; exit 1; }
-"${PODMAN[@]}" logs kk-collector 2>&1 | grep -q 'Shutdown complete' || { logs; exit 1; }
+collector_log="$("${PODMAN[@]}" logs kk-collector 2>&1)"
+grep -q 'Shutdown complete' <<<"$collector_log" || { logs; exit 1; }

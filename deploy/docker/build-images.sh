@@ -41,7 +41,7 @@ done
 TARGET="${STATIC_TARGET:-}"
 if [[ -z "$TARGET" ]]; then
     if command -v musl-gcc >/dev/null \
-        && { rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl \
+        && { grep -qx x86_64-unknown-linux-musl <<<"$(rustup target list --installed 2>/dev/null)" \
              || rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1; }; then
         TARGET=x86_64-unknown-linux-musl
     else
@@ -67,7 +67,9 @@ cp "$CA_BUNDLE" "$STAGE/ca-certificates.crt"
 for bin in kakehashi sample-app; do
     strip -o "$STAGE/$bin" "$OUT/$bin"
     # A binary for FROM scratch must not need a dynamic loader or shared libraries.
-    if readelf -l "$STAGE/$bin" | grep -q 'INTERP' || readelf -d "$STAGE/$bin" | grep -q '(NEEDED)'; then
+    # (Whole output first: with pipefail, `readelf | grep -q` can fail on SIGPIPE after a match.)
+    if grep -q 'INTERP' <<<"$(readelf -l "$STAGE/$bin")" \
+        || grep -q '(NEEDED)' <<<"$(readelf -d "$STAGE/$bin")"; then
         echo "build-images: $bin is not statically linked:" >&2
         readelf -d "$STAGE/$bin" | grep NEEDED >&2 || true
         exit 1
