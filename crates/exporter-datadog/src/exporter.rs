@@ -201,12 +201,20 @@ impl Exporter for DatadogExporter {
             }
         }
         let languages: Vec<String> = s.languages.lock().unwrap().iter().cloned().collect();
-        let payloads = build_agent_payloads(&s.agent, t.tracer_payloads, MAX_PAYLOAD_BYTES);
+        // Every body is encoded before the first send: the translated spans are freed here, on
+        // the thread that allocated them, rather than after an await on whichever worker resumes
+        // the task (cross-thread frees cost), and only the compressed bodies wait out retries.
+        let bodies: Vec<(usize, Vec<u8>)> =
+            build_agent_payloads(&s.agent, t.tracer_payloads, MAX_PAYLOAD_BYTES)
+                .into_iter()
+                .map(|payload| {
+                    let body = gzip(&encode_agent_payload(&payload), DEFAULT_GZIP_LEVEL);
+                    (span_count(&payload), body)
+                })
+                .collect();
         let mut lost = 0usize;
         let mut last_failure: Option<Failed> = None;
-        for payload in payloads {
-            let spans = span_count(&payload);
-            let body = gzip(&encode_agent_payload(&payload), DEFAULT_GZIP_LEVEL);
+        for (spans, body) in bodies {
             let bytes = body.len();
             let request = Request::traces(body, &languages);
             match s
