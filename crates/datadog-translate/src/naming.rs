@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn operation_v2_table() {
         let a = |span: &[KeyValue], res: &[KeyValue], kind| {
-            operation_name_v2(kind, Attrs { span, res })
+            operation_name_v2(kind, Attrs::new(span, res))
         };
         assert_eq!(
             a(&[s("http.request.method", "GET")], &[], SERVER),
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn types() {
-        let t = |span: &[KeyValue], kind| span_type(kind, Attrs { span, res: &[] });
+        let t = |span: &[KeyValue], kind| span_type(kind, Attrs::new(span, &[]));
         assert_eq!(t(&[s("db.system", "redis")], CLIENT), "redis");
         assert_eq!(t(&[s("db.system", "postgresql")], CLIENT), "sql");
         assert_eq!(t(&[s("db.system", "couchdb")], CLIENT), "db");

@@ -95,31 +95,81 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
         .or_else(|| s.parse::<f64>().ok().and_then(integral))
 }
 
+/// One bit of a [`KeySet`] signature per key: from its length and last byte, which tell apart
+/// nearly all of the registry's candidate keys from a span's other attribute keys.
+fn key_bit(key: &str) -> u64 {
+    let h = key.len().wrapping_mul(7) ^ usize::from(key.as_bytes().last().copied().unwrap_or(0));
+    1 << (h & 63)
+}
+
+/// An attribute list with a 64-bit signature of the keys it holds (a one-hash Bloom filter).
+/// A span's mapping looks up ~40 candidate keys, nearly all absent; the signature answers most
+/// of those "absent" without comparing against every attribute. Never a false "absent".
+#[derive(Clone, Copy)]
+pub(crate) struct KeySet<'a> {
+    kvs: &'a [KeyValue],
+    signature: u64,
+}
+
+impl<'a> KeySet<'a> {
+    pub fn new(kvs: &'a [KeyValue]) -> Self {
+        let signature = kvs.iter().fold(0, |sig, kv| sig | key_bit(&kv.key));
+        KeySet { kvs, signature }
+    }
+
+    /// Same as [`get_str`] on the list.
+    fn get_str(&self, key: &str) -> &'a str {
+        if self.signature & key_bit(key) == 0 {
+            return "";
+        }
+        get_str(self.kvs, key)
+    }
+
+    /// Same as [`get_int`] on the list.
+    fn get_int(&self, key: &str) -> Option<i64> {
+        if self.signature & key_bit(key) == 0 {
+            return None;
+        }
+        get_int(self.kvs, key)
+    }
+}
+
 /// Span and resource attributes of one span, for registry lookups.
 #[derive(Clone, Copy)]
 pub(crate) struct Attrs<'a> {
     pub span: &'a [KeyValue],
     pub res: &'a [KeyValue],
+    span_keys: KeySet<'a>,
+    res_keys: KeySet<'a>,
 }
 
 impl<'a> Attrs<'a> {
+    pub fn new(span: &'a [KeyValue], res: &'a [KeyValue]) -> Self {
+        Attrs {
+            span,
+            res,
+            span_keys: KeySet::new(span),
+            res_keys: KeySet::new(res),
+        }
+    }
+
     /// String lookup, span attributes first; `normalize` applies NormalizeTagValue.
     pub fn string(&self, concept: Concept, normalize: bool) -> String {
-        lookup_string([self.span, self.res], concept, normalize)
+        lookup_string([self.span_keys, self.res_keys], concept, normalize)
     }
 
     /// String lookup, resource attributes first (used for `db.namespace`).
     pub fn string_resource_first(&self, concept: Concept) -> String {
-        lookup_string([self.res, self.span], concept, false)
+        lookup_string([self.res_keys, self.span_keys], concept, false)
     }
 
     /// Integer lookup, span attributes first.
     pub fn int(&self, concept: Concept) -> Option<i64> {
-        for attrs in [self.span, self.res] {
+        for attrs in [self.span_keys, self.res_keys] {
             for &(key, typ) in concept {
                 let v = match typ {
-                    Int => get_int(attrs, key),
-                    Str => parse_int(get_str(attrs, key)),
+                    Int => attrs.get_int(key),
+                    Str => parse_int(attrs.get_str(key)),
                 };
                 if v.is_some() {
                     return v;
@@ -130,12 +180,13 @@ impl<'a> Attrs<'a> {
     }
 }
 
-fn lookup_string(order: [&[KeyValue]; 2], concept: Concept, normalize: bool) -> String {
+fn lookup_string(order: [KeySet<'_>; 2], concept: Concept, normalize: bool) -> String {
     for attrs in order {
         for &(key, typ) in concept {
             let v = match typ {
-                Str => get_str(attrs, key).to_string(),
-                Int => get_int(attrs, key)
+                Str => attrs.get_str(key).to_string(),
+                Int => attrs
+                    .get_int(key)
                     .map(|i| i.to_string())
                     .unwrap_or_default(),
             };
@@ -175,104 +226,93 @@ mod tests {
     use super::*;
     use crate::test_util::{kv, s};
 
+    /// The signature only skips lists that cannot hold the key: for every subset of a key pool
+    /// (registry candidates, near-misses of them, and the loadgen's keys), every lookup through
+    /// a `KeySet` answers what a plain scan answers.
+    #[test]
+    fn key_set_never_hides_a_key() {
+        let pool = [
+            "service.name",
+            "http.request.method",
+            "http.method",
+            "http.status_code",
+            "http.response.status_code",
+            "db.system",
+            "db.statement",
+            "db.namespace",
+            "deployment.environment",
+            "deployment.environment.name",
+            "messaging.destination",
+            "rpc.service",
+            "_dd.measured",
+            "http.route",
+            "url.full",
+            "server.address",
+            "net.peer.name",
+            "user_agent.original",
+            "",
+            "x",
+            "é",
+        ];
+        for mask in 0u32..(1 << 12) {
+            // 12 bits choose a subset of the first 12 keys; the rest are always present in turn.
+            let kvs: Vec<KeyValue> = pool
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i >= 12 || mask & (1 << i) != 0)
+                .filter(|(i, _)| *i < 12 || (mask as usize) % 9 == i - 12)
+                .map(|(i, k)| match i % 2 {
+                    0 => kv(k, Value::IntValue(i as i64)),
+                    _ => s(k, &format!("v{i}")),
+                })
+                .collect();
+            let set = KeySet::new(&kvs);
+            for key in pool {
+                assert_eq!(set.get_int(key), get_int(&kvs, key), "{key} in {mask:#x}");
+                assert_eq!(set.get_str(key), get_str(&kvs, key), "{key} in {mask:#x}");
+            }
+        }
+    }
+
     #[test]
     fn span_beats_resource_for_any_candidate() {
         let span = [s("deployment.environment", "span-env-117")];
         let res = [s("deployment.environment.name", "res-env-127")];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &res
-            }
-            .string(ENV, true),
-            "span-env-117"
-        );
+        assert_eq!(Attrs::new(&span, &res).string(ENV, true), "span-env-117");
     }
 
     #[test]
     fn strings_must_be_str() {
         let span = [kv("service.name", Value::IntValue(3))];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &[]
-            }
-            .string(SERVICE, false),
-            ""
-        );
+        assert_eq!(Attrs::new(&span, &[]).string(SERVICE, false), "");
     }
 
     #[test]
     fn status_code_candidates() {
         let span = [kv("http.response.status_code", Value::IntValue(201))];
         let res = [s("http.status_code", "500")];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &res
-            }
-            .int(HTTP_STATUS_CODE),
-            Some(201)
-        );
+        assert_eq!(Attrs::new(&span, &res).int(HTTP_STATUS_CODE), Some(201));
         let span = [s("http.response.status_code", "200")];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &[]
-            }
-            .int(HTTP_STATUS_CODE),
-            None
-        );
+        assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), None);
         let span = [kv("http.status_code", Value::DoubleValue(404.0))];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &[]
-            }
-            .int(HTTP_STATUS_CODE),
-            Some(404)
-        );
+        assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), Some(404));
         let span = [kv("http.status_code", Value::DoubleValue(404.5))];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &[]
-            }
-            .int(HTTP_STATUS_CODE),
-            None
-        );
+        assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), None);
     }
 
     #[test]
     fn measured_parses_strings() {
         let span = [s("_dd.measured", "1")];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &[]
-            }
-            .int(DD_MEASURED),
-            Some(1)
-        );
+        assert_eq!(Attrs::new(&span, &[]).int(DD_MEASURED), Some(1));
         let span = [kv("_dd.measured", Value::IntValue(1))];
-        assert_eq!(
-            Attrs {
-                span: &span,
-                res: &[]
-            }
-            .int(DD_MEASURED),
-            None
-        );
+        assert_eq!(Attrs::new(&span, &[]).int(DD_MEASURED), None);
     }
 
     #[test]
     fn resource_first_namespace() {
         let span = [s("db.namespace", "span-db")];
         let res = [s("db.namespace", "resource-db")];
-        let a = Attrs {
-            span: &span,
-            res: &res,
-        };
+        let a = Attrs::new(&span, &res);
         assert_eq!(a.string_resource_first(DB_NAMESPACE), "resource-db");
     }
 }

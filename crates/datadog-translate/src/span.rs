@@ -40,10 +40,7 @@ pub(crate) fn convert(
     scope: Option<&InstrumentationScope>,
     cfg: &TranslateConfig,
 ) -> pb::Span {
-    let attrs = Attrs {
-        span: &otel.attributes,
-        res,
-    };
+    let attrs = Attrs::new(&otel.attributes, res);
     let kind = kind_of(otel.kind);
     let status = otel.status.as_ref();
     let scope_name = scope.map_or("", |s| s.name.as_str());
