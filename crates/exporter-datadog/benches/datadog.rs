@@ -13,9 +13,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use kakehashi_component::{AnyConfig, Batch, BuildContext, ExporterFactory};
 use kakehashi_config::{ComponentId, Validate};
 use kakehashi_datadog_translate::{translate, TranslateConfig};
-use kakehashi_exporter_datadog::encode::encode_agent_payload;
 use kakehashi_exporter_datadog::payload::{
-    build_agent_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
+    build_agent_payloads, build_measured_payloads, gzip, AgentInfo, MeasuredPayload,
+    DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
 use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
 use kakehashi_exporter_datadog::{DatadogConfig, DatadogExporterFactory};
@@ -98,9 +98,9 @@ fn stages(c: &mut Criterion) {
         b.iter_batched(
             || translated.tracer_payloads.clone(),
             |tps| {
-                build_agent_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
+                build_measured_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
                     .iter()
-                    .map(encode_agent_payload)
+                    .map(MeasuredPayload::encode)
                     .collect::<Vec<_>>()
             },
             criterion::BatchSize::LargeInput,
@@ -128,9 +128,9 @@ fn stages(c: &mut Criterion) {
                 b.iter_batched(
                     || translated.tracer_payloads.clone(),
                     |tps| {
-                        build_agent_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
+                        build_measured_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
                             .iter()
-                            .map(|p| gzip(&encode_agent_payload(p), level))
+                            .map(|p| gzip(&p.encode(), level))
                             .collect::<Vec<_>>()
                     },
                     criterion::BatchSize::LargeInput,

@@ -27,18 +27,29 @@ fn write_field_header(tag: u32, len: usize, buf: &mut Vec<u8>) {
     encode_varint(len as u64, buf);
 }
 
-/// A chunk without its spans, and the sizes it is written with.
-struct ChunkPlan<'a> {
-    chunk: &'a pb::TraceChunk,
-    header: pb::TraceChunk,
-    span_lens: Vec<usize>,
-    len: usize,
+/// The encoded size of every span of a `TracerPayload`, in chunk then span order, and the
+/// payload's own encoded size: one walk over the spans' maps. [`crate::payload`] measures with
+/// it to cut payloads, and [`encode_measured`] writes with the same numbers.
+pub(crate) fn measure_tracer_payload(tp: &pb::TracerPayload, span_lens: &mut Vec<usize>) -> usize {
+    let header = tracer_payload_header(tp).encoded_len();
+    header
+        + tp.chunks
+            .iter()
+            .map(|c| field_len(TRACER_PAYLOAD_CHUNKS, measure_chunk(c, span_lens)))
+            .sum::<usize>()
 }
 
-struct TracerPayloadPlan<'a> {
-    header: pb::TracerPayload,
-    chunks: Vec<ChunkPlan<'a>>,
-    len: usize,
+fn measure_chunk(c: &pb::TraceChunk, span_lens: &mut Vec<usize>) -> usize {
+    let header = chunk_header(c).encoded_len();
+    header
+        + c.spans
+            .iter()
+            .map(|span| {
+                let len = span.encoded_len();
+                span_lens.push(len);
+                field_len(TRACE_CHUNK_SPANS, len)
+            })
+            .sum::<usize>()
 }
 
 fn chunk_header(c: &pb::TraceChunk) -> pb::TraceChunk {
@@ -48,37 +59,6 @@ fn chunk_header(c: &pb::TraceChunk) -> pb::TraceChunk {
         spans: Vec::new(),
         tags: c.tags.clone(),
         dropped_trace: c.dropped_trace,
-    }
-}
-
-fn plan_chunk(chunk: &pb::TraceChunk) -> ChunkPlan<'_> {
-    let header = chunk_header(chunk);
-    let span_lens: Vec<usize> = chunk.spans.iter().map(Message::encoded_len).collect();
-    let len = header.encoded_len()
-        + span_lens
-            .iter()
-            .map(|&l| field_len(TRACE_CHUNK_SPANS, l))
-            .sum::<usize>();
-    ChunkPlan {
-        chunk,
-        header,
-        span_lens,
-        len,
-    }
-}
-
-fn plan_tracer_payload(tp: &pb::TracerPayload) -> TracerPayloadPlan<'_> {
-    let header = tracer_payload_header(tp);
-    let chunks: Vec<ChunkPlan> = tp.chunks.iter().map(plan_chunk).collect();
-    let len = header.encoded_len()
-        + chunks
-            .iter()
-            .map(|c| field_len(TRACER_PAYLOAD_CHUNKS, c.len))
-            .sum::<usize>();
-    TracerPayloadPlan {
-        header,
-        chunks,
-        len,
     }
 }
 
@@ -101,6 +81,16 @@ fn tracer_payload_header(tp: &pb::TracerPayload) -> pb::TracerPayload {
 
 /// Encodes `p` (decodes to the same message as `p.encode_to_vec()`).
 pub fn encode_agent_payload(p: &pb::AgentPayload) -> Vec<u8> {
+    let mut span_lens = Vec::new();
+    for tp in &p.tracer_payloads {
+        measure_tracer_payload(tp, &mut span_lens);
+    }
+    encode_measured(p, &span_lens)
+}
+
+/// Encodes `p` given the encoded size of each of its spans, in payload, chunk, span order (what
+/// [`measure_tracer_payload`] collects), so that no span is measured again.
+pub(crate) fn encode_measured(p: &pb::AgentPayload, span_lens: &[usize]) -> Vec<u8> {
     let envelope = pb::AgentPayload {
         host_name: p.host_name.clone(),
         env: p.env.clone(),
@@ -112,27 +102,58 @@ pub fn encode_agent_payload(p: &pb::AgentPayload) -> Vec<u8> {
         rare_sampler_enabled: p.rare_sampler_enabled,
         idx_tracer_payloads: p.idx_tracer_payloads.clone(),
     };
-    let plans: Vec<TracerPayloadPlan> = p.tracer_payloads.iter().map(plan_tracer_payload).collect();
+    // Headers and lengths from the bottom up; the spans' own sizes are given.
+    struct Planned {
+        header: Vec<u8>,
+        len: usize,
+    }
+    let mut lens = span_lens.iter().copied();
+    let mut chunk_plans = Vec::new();
+    let mut tp_plans = Vec::with_capacity(p.tracer_payloads.len());
+    for tp in &p.tracer_payloads {
+        let header = tracer_payload_header(tp).encode_to_vec();
+        let mut len = header.len();
+        for c in &tp.chunks {
+            let header = chunk_header(c).encode_to_vec();
+            let spans: usize = c
+                .spans
+                .iter()
+                .map(|_| field_len(TRACE_CHUNK_SPANS, lens.next().expect("a size per span")))
+                .sum();
+            let chunk_len = header.len() + spans;
+            len += field_len(TRACER_PAYLOAD_CHUNKS, chunk_len);
+            chunk_plans.push(Planned {
+                header,
+                len: chunk_len,
+            });
+        }
+        tp_plans.push(Planned { header, len });
+    }
+    debug_assert!(lens.next().is_none(), "more sizes than spans");
     let total = envelope.encoded_len()
-        + plans
+        + tp_plans
             .iter()
             .map(|t| field_len(AGENT_PAYLOAD_TRACER_PAYLOADS, t.len))
             .sum::<usize>();
+
     let mut buf = Vec::with_capacity(total);
     envelope.encode_raw(&mut buf);
-    for t in &plans {
-        write_field_header(AGENT_PAYLOAD_TRACER_PAYLOADS, t.len, &mut buf);
-        t.header.encode_raw(&mut buf);
-        for c in &t.chunks {
-            write_field_header(TRACER_PAYLOAD_CHUNKS, c.len, &mut buf);
-            c.header.encode_raw(&mut buf);
-            for (span, &len) in c.chunk.spans.iter().zip(&c.span_lens) {
-                write_field_header(TRACE_CHUNK_SPANS, len, &mut buf);
+    let mut lens = span_lens.iter();
+    let mut chunk_plans = chunk_plans.iter();
+    for (tp, plan) in p.tracer_payloads.iter().zip(&tp_plans) {
+        write_field_header(AGENT_PAYLOAD_TRACER_PAYLOADS, plan.len, &mut buf);
+        buf.extend_from_slice(&plan.header);
+        for c in &tp.chunks {
+            let plan = chunk_plans.next().expect("a plan per chunk");
+            write_field_header(TRACER_PAYLOAD_CHUNKS, plan.len, &mut buf);
+            buf.extend_from_slice(&plan.header);
+            for span in &c.spans {
+                write_field_header(TRACE_CHUNK_SPANS, *lens.next().expect("size"), &mut buf);
                 span.encode_raw(&mut buf);
             }
         }
     }
-    debug_assert_eq!(buf.len(), total);
+    debug_assert_eq!(buf.len(), total, "span sizes do not match the payload");
     buf
 }
 

@@ -9,10 +9,9 @@
 
 use crate::client::{IntakeClient, IntakeSettings, KeyValidity, Request};
 use crate::config::DatadogConfig;
-use crate::encode::encode_agent_payload;
 use crate::metadata;
 use crate::payload::{
-    build_agent_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
+    build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
 use crate::retry::Failed;
 use crate::self_metrics::DatadogMetrics;
@@ -205,12 +204,9 @@ impl Exporter for DatadogExporter {
         // the thread that allocated them, rather than after an await on whichever worker resumes
         // the task (cross-thread frees cost), and only the compressed bodies wait out retries.
         let bodies: Vec<(usize, Vec<u8>)> =
-            build_agent_payloads(&s.agent, t.tracer_payloads, MAX_PAYLOAD_BYTES)
+            build_measured_payloads(&s.agent, t.tracer_payloads, MAX_PAYLOAD_BYTES)
                 .into_iter()
-                .map(|payload| {
-                    let body = gzip(&encode_agent_payload(&payload), DEFAULT_GZIP_LEVEL);
-                    (span_count(&payload), body)
-                })
+                .map(|m| (m.span_count(), gzip(&m.encode(), DEFAULT_GZIP_LEVEL)))
                 .collect();
         let mut lost = 0usize;
         let mut last_failure: Option<Failed> = None;
@@ -255,14 +251,6 @@ impl Exporter for DatadogExporter {
             t.abort();
         }
     }
-}
-
-fn span_count(p: &libdd_trace_protobuf::pb::AgentPayload) -> usize {
-    p.tracer_payloads
-        .iter()
-        .flat_map(|tp| &tp.chunks)
-        .map(|c| c.spans.len())
-        .sum()
 }
 
 /// One message per lost payload, saying what to do about it where there is something to do.

@@ -2,6 +2,7 @@
 //! expects (§1.4 of the spec) and cuts them so that no request body exceeds the intake's size
 //! limit, without ever losing or duplicating a span. The gzip step of the request body is in `gzip`.
 
+use crate::encode::measure_tracer_payload;
 pub use crate::gzip::gzip;
 use libdd_trace_protobuf::pb;
 use prost::encoding::{encoded_len_varint, key_len};
@@ -28,6 +29,24 @@ pub struct AgentInfo {
     pub agent_version: String,
 }
 
+/// An `AgentPayload` and the encoded size of each of its spans (payload, chunk, span order),
+/// measured while cutting, so that encoding does not measure them again.
+pub struct MeasuredPayload {
+    pub payload: pb::AgentPayload,
+    span_lens: Vec<usize>,
+}
+
+impl MeasuredPayload {
+    /// The protobuf body (what `encode::encode_agent_payload` gives for `self.payload`).
+    pub fn encode(&self) -> Vec<u8> {
+        crate::encode::encode_measured(&self.payload, &self.span_lens)
+    }
+
+    pub fn span_count(&self) -> usize {
+        self.span_lens.len()
+    }
+}
+
 /// Wraps `tracer_payloads` into as few `AgentPayload`s as possible, each of protobuf-encoded size
 /// ≤ `max_bytes`, keeping the input order.
 ///
@@ -43,6 +62,18 @@ pub fn build_agent_payloads(
     tracer_payloads: Vec<pb::TracerPayload>,
     max_bytes: usize,
 ) -> Vec<pb::AgentPayload> {
+    build_measured_payloads(info, tracer_payloads, max_bytes)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect()
+}
+
+/// [`build_agent_payloads`], keeping the span sizes it measured for encoding.
+pub fn build_measured_payloads(
+    info: &AgentInfo,
+    tracer_payloads: Vec<pb::TracerPayload>,
+    max_bytes: usize,
+) -> Vec<MeasuredPayload> {
     let envelope = pb::AgentPayload {
         host_name: info.host_name.clone(),
         env: DEFAULT_ENV.to_string(),
@@ -56,29 +87,43 @@ pub fn build_agent_payloads(
     };
     let budget = max_bytes.saturating_sub(envelope.encoded_len());
 
-    // Sizes are measured once per piece: measuring walks every span's maps.
+    // Each piece is measured once (a walk over every span's maps), and the sizes are kept.
+    let measure = |tp: pb::TracerPayload| {
+        let mut span_lens = Vec::new();
+        let size = field_len(5, measure_tracer_payload(&tp, &mut span_lens));
+        ((tp, span_lens), size)
+    };
     let mut pieces = Vec::with_capacity(tracer_payloads.len());
     for tp in tracer_payloads {
         if tp.chunks.is_empty() {
             // Nothing to deliver; an empty TracerPayload would only cost bytes.
             continue;
         }
-        let size = field_len(5, tp.encoded_len());
+        let (piece, size) = measure(tp);
         if size <= budget {
-            pieces.push((tp, size));
+            pieces.push((piece, size));
         } else {
-            pieces.extend(split_tracer_payload(tp, budget).into_iter().map(|tp| {
-                let size = field_len(5, tp.encoded_len());
-                (tp, size)
-            }));
+            let (tp, _) = piece;
+            pieces.extend(split_tracer_payload(tp, budget).into_iter().map(measure));
         }
     }
 
     pack(pieces, budget)
         .into_iter()
-        .map(|group| pb::AgentPayload {
-            tracer_payloads: group,
-            ..envelope.clone()
+        .map(|group| {
+            let mut span_lens = Vec::new();
+            let mut tracer_payloads = Vec::with_capacity(group.len());
+            for (tp, lens) in group {
+                tracer_payloads.push(tp);
+                span_lens.extend(lens);
+            }
+            MeasuredPayload {
+                payload: pb::AgentPayload {
+                    tracer_payloads,
+                    ..envelope.clone()
+                },
+                span_lens,
+            }
         })
         .collect()
 }
@@ -363,6 +408,60 @@ mod tests {
             assert!(p.encoded_len() <= MAX_PAYLOAD_BYTES);
         }
         assert_eq!(span_ids(&out), (1..=10_000).collect::<Vec<_>>());
+    }
+
+    /// Encoding with the sizes measured while cutting gives the same bytes as measuring again,
+    /// for whole, cut-by-chunk, cut-by-span and oversized pieces.
+    #[test]
+    fn measured_encoding_is_the_reference_encoding() {
+        let inputs = [
+            (
+                vec![tracer_payload("h", vec![chunk(vec![span(1, 1, 10)])])],
+                MAX_PAYLOAD_BYTES,
+            ),
+            (
+                (0..5)
+                    .map(|i| tracer_payload("h", vec![chunk(vec![span(i, i, 10)])]))
+                    .collect(),
+                MAX_PAYLOAD_BYTES,
+            ),
+            (
+                vec![tracer_payload(
+                    "a",
+                    (0..10).map(|i| chunk(vec![span(i, i, 1000)])).collect(),
+                )],
+                3500,
+            ),
+            (
+                vec![tracer_payload(
+                    "h",
+                    vec![chunk((0..20).map(|i| span(7, i, 500)).collect())],
+                )],
+                2000,
+            ),
+            (
+                vec![tracer_payload(
+                    "h",
+                    vec![chunk(vec![
+                        span(1, 1, 10),
+                        span(1, 2, 5000),
+                        span(1, 3, 10),
+                    ])],
+                )],
+                1000,
+            ),
+        ];
+        for (tps, limit) in inputs {
+            let measured = build_measured_payloads(&info(), tps.clone(), limit);
+            let reference = build_agent_payloads(&info(), tps, limit);
+            assert_eq!(measured.len(), reference.len());
+            for (m, r) in measured.iter().zip(&reference) {
+                assert_eq!(&m.payload, r);
+                assert_eq!(m.encode(), crate::encode::encode_agent_payload(r));
+                assert_eq!(pb::AgentPayload::decode(&m.encode()[..]).unwrap(), *r);
+                assert_eq!(m.span_count(), span_ids(std::slice::from_ref(r)).len());
+            }
+        }
     }
 
     #[test]
