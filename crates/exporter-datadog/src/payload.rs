@@ -31,12 +31,17 @@ pub struct AgentInfo {
 
 /// An `AgentPayload` and the encoded size of each of its spans (payload, chunk, span order),
 /// measured while cutting, so that encoding does not measure them again.
+/// The fields are private so that the payload cannot change under its measured sizes.
 pub struct MeasuredPayload {
-    pub payload: pb::AgentPayload,
+    payload: pb::AgentPayload,
     span_lens: Vec<usize>,
 }
 
 impl MeasuredPayload {
+    pub fn payload(&self) -> &pb::AgentPayload {
+        &self.payload
+    }
+
     /// The protobuf body (what `encode::encode_agent_payload` gives for `self.payload`).
     pub fn encode(&self) -> Vec<u8> {
         crate::encode::encode_measured(&self.payload, &self.span_lens)
@@ -456,7 +461,7 @@ mod tests {
             let reference = build_agent_payloads(&info(), tps, limit);
             assert_eq!(measured.len(), reference.len());
             for (m, r) in measured.iter().zip(&reference) {
-                assert_eq!(&m.payload, r);
+                assert_eq!(m.payload(), r);
                 assert_eq!(m.encode(), crate::encode::encode_agent_payload(r));
                 assert_eq!(pb::AgentPayload::decode(&m.encode()[..]).unwrap(), *r);
                 assert_eq!(m.span_count(), span_ids(std::slice::from_ref(r)).len());
