@@ -166,13 +166,19 @@ def start_sink(env: Env) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def start_collector(env: Env, who: str, scenario: str, sink: int | None, log_level: str):
+def start_collector(env: Env, who: str, scenario: str, sink: int | None, args: argparse.Namespace):
     grpc, http = free_port(), free_port()
     log = open(env.tmp / f"{who}-{scenario}.log", "ab")
     proc_env = dict(os.environ, DD_API_KEY=API_KEY)
     if who == "kakehashi":
         if scenario in "ac":
-            cmd = [str(env.kakehashi), "--config", str(SEED_CONFIG), *seed_overrides(grpc, sink, log_level)]
+            cmd = [
+                str(env.kakehashi),
+                "--config",
+                str(SEED_CONFIG),
+                *seed_overrides(grpc, sink, args.log_level),
+                *args.kakehashi_arg,
+            ]
         else:
             cfg = env.tmp / f"{scenario}.yaml"
             cfg.write_text(NOP_CONFIG.format(http=http))
@@ -250,7 +256,7 @@ def run_case(env: Env, who: str, scenario: str, args) -> dict:
     try:
         if scenario in "ac":
             sink_proc, sink = start_sink(env)
-        proc, port = start_collector(env, who, scenario, sink, args.log_level)
+        proc, port = start_collector(env, who, scenario, sink, args)
         time.sleep(0.5)  # let start-up settle: its CPU is not the pipeline's
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
         protocol = "grpc" if scenario in "ac" else "http"
@@ -358,6 +364,14 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=100, help="spans per OTLP request")
     p.add_argument("--connections", type=int, default=4)
     p.add_argument("--log-level", default="debug", help="kakehashi's log level in a/c (the seed config says debug)")
+    p.add_argument(
+        "--kakehashi-arg",
+        action="append",
+        default=[],
+        help="extra argument for kakehashi in a/c, repeatable; e.g. "
+        "--kakehashi-arg=--feature-gates=exporter.datadogexporter.DisableAPMStats compares without "
+        "APM stats, as rotel runs",
+    )
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--profile", default="release", help="cargo profile of the binaries (dev for --smoke)")
     p.add_argument(
