@@ -1,7 +1,9 @@
-//! OTLP/gRPC: a tonic server with the trace, metrics and logs services, each registered only if
-//! a pipeline consumes that signal (so the others answer UNIMPLEMENTED, as in otelcol).
+//! OTLP/gRPC: a tonic server with the trace, metrics and logs services (`grpc_service`), each
+//! registered only if a pipeline consumes that signal (so the others answer UNIMPLEMENTED, as in
+//! otelcol).
 
 use crate::config::GrpcServerConfig;
+use crate::grpc_service::{Logs, Metrics, OtlpService, Traces};
 use crate::server_handle::ServerHandle;
 use crate::status::{grpc_code_for, rpc_status_for};
 use crate::{decode, tls};
@@ -9,33 +11,17 @@ use futures::Stream;
 use kakehashi_component::{
     Batch, BuildError, ClientMetadata, Consumer, ServerAuthenticator, SignalConsumers,
 };
-use kakehashi_pdata::proto::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use kakehashi_pdata::proto::collector::logs::v1::ExportLogsServiceResponse;
-use kakehashi_pdata::proto::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use kakehashi_pdata::proto::collector::metrics::v1::ExportMetricsServiceResponse;
-use kakehashi_pdata::proto::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse;
-use kakehashi_pdata::{
-    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload,
-    Signal,
-};
+use kakehashi_pdata::{Payload, Signal};
 use kakehashi_telemetry::ReceiverMetrics;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 /// The HTTP/2 `:authority`, which tonic keeps only in the URI; stashed for `include_metadata`.
 #[derive(Clone)]
@@ -61,7 +47,7 @@ impl tonic::service::Interceptor for Authenticate {
 
 /// One signal's export handler.
 #[derive(Clone)]
-struct Export {
+pub(crate) struct Export {
     consumer: Arc<dyn Consumer>,
     metrics: ReceiverMetrics,
     signal: Signal,
@@ -69,7 +55,7 @@ struct Export {
 }
 
 impl Export {
-    fn client_metadata<T>(&self, req: &Request<T>) -> ClientMetadata {
+    pub(crate) fn client_metadata<T>(&self, req: &Request<T>) -> ClientMetadata {
         let mut md = ClientMetadata {
             addr: req.remote_addr(),
             ..Default::default()
@@ -93,7 +79,11 @@ impl Export {
         md
     }
 
-    async fn run(&self, metadata: ClientMetadata, payload: Payload) -> Result<(), Status> {
+    pub(crate) async fn run(
+        &self,
+        metadata: ClientMetadata,
+        payload: Payload,
+    ) -> Result<(), Status> {
         // Go's pdata rejects wrong-length ids while unmarshalling, which gRPC reports as INTERNAL.
         decode::check_ids(&payload)
             .map_err(|e| Status::internal(format!("grpc: error unmarshalling request: {e}")))?;
@@ -121,42 +111,6 @@ impl Export {
                 })
             }
         }
-    }
-}
-
-#[tonic::async_trait]
-impl TraceService for Export {
-    async fn export(
-        &self,
-        req: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let md = self.client_metadata(&req);
-        self.run(md, Payload::Traces(req.into_inner())).await?;
-        Ok(Response::new(Default::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Export {
-    async fn export(
-        &self,
-        req: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let md = self.client_metadata(&req);
-        self.run(md, Payload::Metrics(req.into_inner())).await?;
-        Ok(Response::new(Default::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl LogsService for Export {
-    async fn export(
-        &self,
-        req: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let md = self.client_metadata(&req);
-        self.run(md, Payload::Logs(req.into_inner())).await?;
-        Ok(Response::new(Default::default()))
     }
 }
 
@@ -188,27 +142,12 @@ pub async fn start(
         })
     };
     let max = cfg.max_recv_bytes();
-    let traces = handler(Signal::Traces).map(|h| {
-        let svc = TraceServiceServer::new(h)
-            .max_decoding_message_size(max)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd);
-        InterceptedService::new(svc, auth.clone())
-    });
-    let metrics_svc = handler(Signal::Metrics).map(|h| {
-        let svc = MetricsServiceServer::new(h)
-            .max_decoding_message_size(max)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd);
-        InterceptedService::new(svc, auth.clone())
-    });
-    let logs = handler(Signal::Logs).map(|h| {
-        let svc = LogsServiceServer::new(h)
-            .max_decoding_message_size(max)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd);
-        InterceptedService::new(svc, auth.clone())
-    });
+    let traces = handler(Signal::Traces)
+        .map(|h| InterceptedService::new(OtlpService::<Traces>::new(h, max), auth.clone()));
+    let metrics_svc = handler(Signal::Metrics)
+        .map(|h| InterceptedService::new(OtlpService::<Metrics>::new(h, max), auth.clone()));
+    let logs = handler(Signal::Logs)
+        .map(|h| InterceptedService::new(OtlpService::<Logs>::new(h, max), auth.clone()));
 
     let mut builder = Server::builder();
     if cfg.max_concurrent_streams > 0 {

@@ -9,6 +9,7 @@ mod cors;
 /// The body decoders, public for the fuzz targets (`fuzz/`).
 pub mod decode;
 mod grpc;
+mod grpc_service;
 mod http;
 mod http_handler;
 mod server_handle;
