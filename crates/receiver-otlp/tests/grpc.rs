@@ -8,6 +8,7 @@ use kakehashi_component::Receiver;
 use kakehashi_pdata::proto::collector::logs::v1::logs_service_client::LogsServiceClient;
 use kakehashi_pdata::proto::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use kakehashi_pdata::proto::collector::trace::v1::trace_service_client::TraceServiceClient;
+use kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse;
 use kakehashi_receiver_otlp::config::GrpcServerConfig;
 use std::time::Duration;
 use tonic::codec::CompressionEncoding;
@@ -85,6 +86,21 @@ async fn unregistered_signal_is_unimplemented_and_oversized_is_resource_exhauste
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
+    // A method the registered trace service does not have.
+    let mut grpc = tonic::client::Grpc::new(ch.clone());
+    grpc.ready().await.unwrap();
+    let err = grpc
+        .unary(
+            tonic::Request::new(traces(1)),
+            http::uri::PathAndQuery::from_static(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Import",
+            ),
+            tonic_prost::ProstCodec::<_, ExportTraceServiceResponse>::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(t.count(), 0);
 
     let mut big = traces(1);
     big.resource_spans[0].scope_spans[0].spans[0].name = "x".repeat(2 << 20);
