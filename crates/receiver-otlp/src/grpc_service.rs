@@ -10,13 +10,9 @@
 
 use crate::grpc::Export;
 use bytes::Buf;
-use kakehashi_pdata::proto::collector::logs::v1::{logs_service_server, ExportLogsServiceResponse};
-use kakehashi_pdata::proto::collector::metrics::v1::{
-    metrics_service_server, ExportMetricsServiceResponse,
-};
-use kakehashi_pdata::proto::collector::trace::v1::{
-    trace_service_server, ExportTraceServiceResponse,
-};
+use kakehashi_pdata::proto::collector::logs::v1::ExportLogsServiceResponse;
+use kakehashi_pdata::proto::collector::metrics::v1::ExportMetricsServiceResponse;
+use kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse;
 use kakehashi_pdata::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload,
 };
@@ -42,40 +38,44 @@ pub(crate) trait OtlpSignal: Send + Sync + 'static {
     fn payload(req: Self::Request) -> Payload;
 }
 
-pub(crate) struct Traces;
-pub(crate) struct Metrics;
-pub(crate) struct Logs;
+/// Declares a signal from its gRPC service name: the `Export` path is derived from it.
+macro_rules! otlp_signal {
+    ($signal:ident, $service:literal, $request:ty, $response:ty, $payload:path) => {
+        pub(crate) struct $signal;
 
-impl OtlpSignal for Traces {
-    const SERVICE: &'static str = trace_service_server::SERVICE_NAME;
-    const EXPORT_PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    type Request = ExportTraceServiceRequest;
-    type Response = ExportTraceServiceResponse;
-    fn payload(req: Self::Request) -> Payload {
-        Payload::Traces(req)
-    }
+        impl OtlpSignal for $signal {
+            const SERVICE: &'static str = $service;
+            const EXPORT_PATH: &'static str = concat!("/", $service, "/Export");
+            type Request = $request;
+            type Response = $response;
+            fn payload(req: Self::Request) -> Payload {
+                $payload(req)
+            }
+        }
+    };
 }
 
-impl OtlpSignal for Metrics {
-    const SERVICE: &'static str = metrics_service_server::SERVICE_NAME;
-    const EXPORT_PATH: &'static str =
-        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
-    type Request = ExportMetricsServiceRequest;
-    type Response = ExportMetricsServiceResponse;
-    fn payload(req: Self::Request) -> Payload {
-        Payload::Metrics(req)
-    }
-}
-
-impl OtlpSignal for Logs {
-    const SERVICE: &'static str = logs_service_server::SERVICE_NAME;
-    const EXPORT_PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-    type Request = ExportLogsServiceRequest;
-    type Response = ExportLogsServiceResponse;
-    fn payload(req: Self::Request) -> Payload {
-        Payload::Logs(req)
-    }
-}
+otlp_signal!(
+    Traces,
+    "opentelemetry.proto.collector.trace.v1.TraceService",
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+    Payload::Traces
+);
+otlp_signal!(
+    Metrics,
+    "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+    Payload::Metrics
+);
+otlp_signal!(
+    Logs,
+    "opentelemetry.proto.collector.logs.v1.LogsService",
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+    Payload::Logs
+);
 
 /// The service of signal `S`, answering `Export` with `export`.
 pub(crate) struct OtlpService<S> {
@@ -233,13 +233,31 @@ impl<D: Message + Default> Decoder for SliceCodec<(), D> {
 mod tests {
     use super::*;
 
+    use kakehashi_pdata::proto::collector::logs::v1::logs_service_server;
+    use kakehashi_pdata::proto::collector::metrics::v1::metrics_service_server;
+    use kakehashi_pdata::proto::collector::trace::v1::trace_service_server;
+
+    /// The names are the generated services' (what OTLP clients call), and the paths follow.
     #[test]
     fn export_paths_are_the_service_names() {
-        for (service, path) in [
-            (Traces::SERVICE, Traces::EXPORT_PATH),
-            (Metrics::SERVICE, Metrics::EXPORT_PATH),
-            (Logs::SERVICE, Logs::EXPORT_PATH),
+        for (service, generated, path) in [
+            (
+                Traces::SERVICE,
+                trace_service_server::SERVICE_NAME,
+                Traces::EXPORT_PATH,
+            ),
+            (
+                Metrics::SERVICE,
+                metrics_service_server::SERVICE_NAME,
+                Metrics::EXPORT_PATH,
+            ),
+            (
+                Logs::SERVICE,
+                logs_service_server::SERVICE_NAME,
+                Logs::EXPORT_PATH,
+            ),
         ] {
+            assert_eq!(service, generated);
             assert_eq!(path, format!("/{service}/Export"));
         }
     }
