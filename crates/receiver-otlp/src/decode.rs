@@ -10,7 +10,10 @@
 //! `asInt`/`asDouble`) through `#[serde(flatten)]`, and serde turns *any* error inside a
 //! flattened `Option` into `None`. A malformed `sum` or `asInt` would be accepted with its data
 //! silently dropped (otelcol answers 400), so [`normalize_json`] checks those values itself.
+//! Double fields given as strings, `"NaN"` and `"Infinity"` included, are read as Go reads them
+//! (see `json_doubles`).
 
+use crate::json_doubles::{is_double_key, Doubles};
 use kakehashi_pdata::proto::logs::v1::SeverityNumber;
 use kakehashi_pdata::proto::metrics::v1::AggregationTemporality;
 use kakehashi_pdata::proto::trace::v1::{span::SpanKind, status::StatusCode};
@@ -41,15 +44,27 @@ pub fn decode_proto(signal: Signal, body: &[u8]) -> Result<Payload, String> {
 
 /// Decodes an OTLP/JSON body of the given signal and checks its ids.
 pub fn decode_json(signal: Signal, body: &[u8]) -> Result<Payload, String> {
-    let mut v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    normalize_json(&mut v, None)?;
-    let p = match signal {
-        Signal::Traces => Payload::Traces(serde_json::from_value(v).map_err(|e| e.to_string())?),
-        Signal::Metrics => Payload::Metrics(serde_json::from_value(v).map_err(|e| e.to_string())?),
-        Signal::Logs => Payload::Logs(serde_json::from_value(v).map_err(|e| e.to_string())?),
-    };
-    check_ids(&p)?;
-    Ok(p)
+    for mut doubles in Doubles::attempts() {
+        // Parsed again only in the (practically unseen) case of a marker collision.
+        let mut v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        normalize_json(&mut v, None, &mut doubles)?;
+        if doubles.collided() {
+            continue;
+        }
+        let mut p = match signal {
+            Signal::Traces => {
+                Payload::Traces(serde_json::from_value(v).map_err(|e| e.to_string())?)
+            }
+            Signal::Metrics => {
+                Payload::Metrics(serde_json::from_value(v).map_err(|e| e.to_string())?)
+            }
+            Signal::Logs => Payload::Logs(serde_json::from_value(v).map_err(|e| e.to_string())?),
+        };
+        doubles.restore(&mut p);
+        check_ids(&p)?;
+        return Ok(p);
+    }
+    Err("request carries every marker value this decoder uses for non-finite doubles".into())
 }
 
 /// `trace_id` → `traceId`.
@@ -72,20 +87,19 @@ fn lower_camel(key: &str) -> String {
 /// Rewrites snake_case keys to lowerCamelCase, enum names to their numbers, and rejects id
 /// strings that are not plain hex (the hex crate would accept a `0x` prefix; Go does not).
 /// `parent` is the key under which this value sits, for the context-dependent `code`.
-fn normalize_json(v: &mut Value, parent: Option<&str>) -> Result<(), String> {
+/// Double fields given as strings become numbers ([`Doubles`]).
+fn normalize_json(
+    v: &mut Value,
+    parent: Option<&str>,
+    doubles: &mut Doubles,
+) -> Result<(), String> {
     match v {
         Value::Array(items) => {
             for i in items {
-                normalize_json(i, parent)?;
+                normalize_json(i, parent, doubles)?;
             }
         }
         Value::Object(map) => {
-            if let Some(v) = map.get_mut("asDouble") {
-                check_as_double(v)?;
-            }
-            if let Some(v) = map.get("asInt") {
-                check_as_int(v)?;
-            }
             if map.keys().any(|k| k.contains('_')) {
                 let old = std::mem::take(map);
                 for (k, val) in old {
@@ -94,7 +108,13 @@ fn normalize_json(v: &mut Value, parent: Option<&str>) -> Result<(), String> {
                     map.entry(k).or_insert(val);
                 }
             }
+            if let Some(v) = map.get("asInt") {
+                check_as_int(v)?;
+            }
             for (k, val) in map.iter_mut() {
+                if is_double_key(k) {
+                    doubles.rewrite(k, val)?;
+                }
                 if let Value::String(s) = val {
                     let enum_num = match k.as_str() {
                         "kind" => SpanKind::from_str_name(s).map(|e| e as i32),
@@ -117,7 +137,7 @@ fn normalize_json(v: &mut Value, parent: Option<&str>) -> Result<(), String> {
                         *val = Value::from(n);
                     }
                 } else {
-                    normalize_json(val, Some(k.as_str()))?;
+                    normalize_json(val, Some(k.as_str()), doubles)?;
                     if parent == Some("metrics") {
                         check_metric_data(k, val)?;
                     }
@@ -140,24 +160,6 @@ fn check_as_int(v: &Value) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("invalid asInt: {v} is not an int64"))
-    }
-}
-
-/// `asDouble`: a JSON number, or (as Go's `strconv.ParseFloat` allows) a string holding a finite
-/// number, rewritten to a number here. NaN and infinities cannot be represented in
-/// `serde_json::Value`, so they are refused rather than dropped.
-fn check_as_double(v: &mut Value) -> Result<(), String> {
-    let parsed = match v {
-        Value::Number(_) => return Ok(()),
-        Value::String(s) => s.parse::<f64>().ok().and_then(serde_json::Number::from_f64),
-        _ => None,
-    };
-    match parsed {
-        Some(n) => {
-            *v = Value::Number(n);
-            Ok(())
-        }
-        None => Err(format!("invalid asDouble: {v} is not a finite number")),
     }
 }
 
@@ -331,7 +333,8 @@ mod tests {
         for bad in [
             r#"{"name":"m","sum":{"dataPoints":[{"asInt":"99999999999999999999"}]}}"#,
             r#"{"name":"m","gauge":{"dataPoints":[{"asInt":1.5}]}}"#,
-            r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":"NaN"}]}}"#,
+            r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":"many"}]}}"#,
+            r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":"1e400"}]}}"#,
             r#"{"name":"m","gauge":{"dataPoints":[{"asDouble":true}]}}"#,
             r#"{"name":"m","sum":{"dataPoints":"not a list"}}"#,
             r#"{"name":"m","histogram":{"dataPoints":[{"timeUnixNano":"soon"}]}}"#,
@@ -359,6 +362,122 @@ mod tests {
                 Some(V::AsInt(4))
             ]
         );
+    }
+
+    fn metrics(json: &str) -> ExportMetricsServiceRequest {
+        match decode_json(Signal::Metrics, json.as_bytes()) {
+            Ok(Payload::Metrics(m)) => m,
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_finite_doubles_as_go_reads_them() {
+        use kakehashi_pdata::proto::common::v1::any_value::Value as A;
+        use kakehashi_pdata::proto::metrics::v1::{metric::Data, number_data_point::Value as V};
+        let m = metrics(
+            r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"r","value":{"doubleValue":"-Infinity"}}]},"scopeMetrics":[{"metrics":[
+              {"name":"g","gauge":{"dataPoints":[{"asDouble":"NaN"},{"asDouble":"Infinity"},{"as_double":"-inf"},{"asDouble":"2.5"},{"asDouble":0.5,"exemplars":[{"asDouble":"NaN"}]}]}},
+              {"name":"h","histogram":{"dataPoints":[{"sum":"NaN","min":"-Infinity","max":"Infinity","explicitBounds":[1,"Infinity"],"attributes":[{"key":"a","value":{"arrayValue":{"values":[{"doubleValue":"NaN"}]}}}]}]}},
+              {"name":"e","exponentialHistogram":{"dataPoints":[{"sum":"Infinity","zeroThreshold":"NaN"}]}},
+              {"name":"s","summary":{"dataPoints":[{"sum":"NaN","quantileValues":[{"quantile":1,"value":"Infinity"}]}]}}
+            ]}]}]}"#,
+        );
+        let rm = &m.resource_metrics[0];
+        let Some(A::DoubleValue(r)) = rm.resource.as_ref().unwrap().attributes[0]
+            .value
+            .as_ref()
+            .unwrap()
+            .value
+        else {
+            panic!("resource double lost")
+        };
+        assert_eq!(r, f64::NEG_INFINITY);
+        let ms = &rm.scope_metrics[0].metrics;
+        let Some(Data::Gauge(g)) = &ms[0].data else {
+            panic!("gauge lost")
+        };
+        let values: Vec<f64> = g
+            .data_points
+            .iter()
+            .map(|p| match p.value {
+                Some(V::AsDouble(f)) => f,
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(values[0].is_nan());
+        assert_eq!(values[1..], [f64::INFINITY, f64::NEG_INFINITY, 2.5, 0.5]);
+        use kakehashi_pdata::proto::metrics::v1::exemplar::Value as E;
+        assert!(matches!(g.data_points[4].exemplars[0].value, Some(E::AsDouble(f)) if f.is_nan()));
+        let Some(Data::Histogram(h)) = &ms[1].data else {
+            panic!("histogram lost")
+        };
+        let p = &h.data_points[0];
+        assert!(p.sum.unwrap().is_nan());
+        assert_eq!(
+            (p.min, p.max),
+            (Some(f64::NEG_INFINITY), Some(f64::INFINITY))
+        );
+        assert_eq!(p.explicit_bounds, [1.0, f64::INFINITY]);
+        let Some(A::ArrayValue(a)) = &p.attributes[0].value.as_ref().unwrap().value else {
+            panic!("array lost")
+        };
+        assert!(matches!(a.values[0].value, Some(A::DoubleValue(f)) if f.is_nan()));
+        let Some(Data::ExponentialHistogram(e)) = &ms[2].data else {
+            panic!("exponential histogram lost")
+        };
+        assert_eq!(e.data_points[0].sum, Some(f64::INFINITY));
+        assert!(e.data_points[0].zero_threshold.is_nan());
+        let Some(Data::Summary(s)) = &ms[3].data else {
+            panic!("summary lost")
+        };
+        assert!(s.data_points[0].sum.is_nan());
+        assert_eq!(s.data_points[0].quantile_values[0].value, f64::INFINITY);
+    }
+
+    #[test]
+    fn non_finite_in_traces_and_logs() {
+        use kakehashi_pdata::proto::common::v1::any_value::Value as A;
+        let t = traces(&one_span(
+            r#"{"attributes":[{"key":"x","value":{"doubleValue":"NaN"}}],"events":[{"attributes":[{"key":"y","value":{"doubleValue":"Infinity"}}]}]}"#,
+        ))
+        .unwrap();
+        let s = &t.resource_spans[0].scope_spans[0].spans[0];
+        assert!(
+            matches!(s.attributes[0].value.as_ref().unwrap().value, Some(A::DoubleValue(f)) if f.is_nan())
+        );
+        assert_eq!(
+            s.events[0].attributes[0].value.as_ref().unwrap().value,
+            Some(A::DoubleValue(f64::INFINITY))
+        );
+        let Ok(Payload::Logs(l)) = decode_json(
+            Signal::Logs,
+            br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"doubleValue":"-Infinity"}}]}]}]}"#,
+        ) else {
+            panic!("logs refused")
+        };
+        let body = &l.resource_logs[0].scope_logs[0].log_records[0].body;
+        assert_eq!(
+            body.as_ref().unwrap().value,
+            Some(A::DoubleValue(f64::NEG_INFINITY))
+        );
+    }
+
+    /// A real value equal to a marker stays itself, and a NaN beside it is still NaN.
+    #[test]
+    fn real_values_equal_to_markers_are_kept() {
+        use kakehashi_pdata::proto::metrics::v1::{metric::Data, number_data_point::Value as V};
+        let first_nan_marker = f64::from_bits(0x000d_ead0_0000_0001);
+        let json = format!(
+            r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"g","gauge":{{"dataPoints":[{{"asDouble":{}}},{{"asDouble":"NaN"}}]}}}}]}}]}}]}}"#,
+            serde_json::Number::from_f64(first_nan_marker).unwrap()
+        );
+        let m = metrics(&json);
+        let Some(Data::Gauge(g)) = &m.resource_metrics[0].scope_metrics[0].metrics[0].data else {
+            panic!("gauge lost")
+        };
+        assert_eq!(g.data_points[0].value, Some(V::AsDouble(first_nan_marker)));
+        assert!(matches!(g.data_points[1].value, Some(V::AsDouble(f)) if f.is_nan()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod grpc;
 mod grpc_service;
 mod http;
 mod http_handler;
+mod json_doubles;
 mod server_handle;
 mod status;
 mod tls;

@@ -344,3 +344,58 @@ async fn cors_preflight_and_actual() {
     assert!(r.headers().get("access-control-allow-origin").is_none());
     s.r.shutdown().await;
 }
+
+/// What an otelcol `otlphttp` exporter with `encoding: json` sends for a NaN gauge and an
+/// infinite histogram bound (protojson's string forms): accepted like otelcol, values intact,
+/// and a malformed double in another request is still a 400 that loses nothing else.
+#[tokio::test]
+async fn json_non_finite_doubles_are_accepted() {
+    use kakehashi_pdata::proto::metrics::v1::{metric::Data, number_data_point::Value as V};
+    let m = Arc::new(Recorder::default());
+    let r = start(
+        None,
+        Some(HttpServerConfig::default()),
+        consumers(None, Some(m.clone()), None),
+    )
+    .await;
+    let mut s = Srv {
+        base: format!("http://{}", r.http_addr().unwrap()),
+        r,
+        http: reqwest::Client::new(),
+    };
+
+    let body = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[
+        {"name":"queue.ratio","gauge":{"dataPoints":[{"timeUnixNano":"1","asDouble":"NaN"},{"timeUnixNano":"2","asDouble":0.25}]}},
+        {"name":"latency","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"1","sum":3,"bucketCounts":["1","0"],"explicitBounds":["Infinity"]}]}}
+    ]}]}]}"#;
+    let bad = body.replace("\"NaN\"", "\"not-a-number\"");
+    let (status, _, msg) = text(
+        s.post("/v1/metrics", "application/json", None, bad.into())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("not-a-number"), "{msg}");
+    assert_eq!(m.count(), 0);
+
+    let (status, _, msg) = text(
+        s.post("/v1/metrics", "application/json", None, body.into())
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{msg}");
+    let kakehashi_pdata::Payload::Metrics(got) = m.last().into_payload() else {
+        panic!("not metrics")
+    };
+    let metrics = &got.resource_metrics[0].scope_metrics[0].metrics;
+    let Some(Data::Gauge(g)) = &metrics[0].data else {
+        panic!("gauge lost")
+    };
+    assert!(matches!(g.data_points[0].value, Some(V::AsDouble(f)) if f.is_nan()));
+    assert_eq!(g.data_points[1].value, Some(V::AsDouble(0.25)));
+    let Some(Data::Histogram(h)) = &metrics[1].data else {
+        panic!("histogram lost")
+    };
+    assert_eq!(h.data_points[0].explicit_bounds, [f64::INFINITY]);
+    s.r.shutdown().await;
+}
