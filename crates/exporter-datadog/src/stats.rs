@@ -8,6 +8,7 @@
 //! cardinality limits. Groups that stop receiving spans are flushed and forgotten, so the cap is
 //! on *concurrently active* groups.
 
+use crate::stat_span::SignedSpan;
 use libdd_trace_protobuf::pb;
 use libdd_trace_stats::span_concentrator::{default_stats_eligible_span_kinds, SpanConcentrator};
 use std::collections::HashMap;
@@ -194,7 +195,7 @@ impl StatsAggregator {
         });
         group.last_span = now;
         for span in tp.chunks.iter().flat_map(|c| &c.spans) {
-            group.concentrator.add_span(span);
+            group.concentrator.add_span(&SignedSpan::new(span));
         }
     }
 
