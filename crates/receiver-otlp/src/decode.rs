@@ -112,7 +112,7 @@ fn normalize_json(
                 check_as_int(v)?;
             }
             for (k, val) in map.iter_mut() {
-                if is_double_key(k) {
+                if is_double_key(k, parent) {
                     doubles.rewrite(k, val)?;
                 }
                 if let Value::String(s) = val {
@@ -461,6 +461,21 @@ mod tests {
             body.as_ref().unwrap().value,
             Some(A::DoubleValue(f64::NEG_INFINITY))
         );
+    }
+
+    /// `sum`/`min`/`max` are doubles only in data points; elsewhere an unknown field is ignored.
+    #[test]
+    fn double_names_only_where_they_are_doubles() {
+        assert!(traces(&one_span(r#"{"name":"x","max":"not a number"}"#)).is_ok());
+        let point = |p: &str| {
+            decode_json(
+                Signal::Metrics,
+                format!(r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"h","histogram":{{"dataPoints":[{p}]}}}}]}}]}}]}}"#)
+                    .as_bytes(),
+            )
+        };
+        assert!(point(r#"{"max":"not a number"}"#).is_err());
+        assert!(point(r#"{"max":"7"}"#).is_ok());
     }
 
     /// A real value equal to a marker stays itself, and a NaN beside it is still NaN.

@@ -39,13 +39,17 @@ const CANDIDATES: [[u64; 3]; 3] = [
     ],
 ];
 
-/// The double fields of OTLP/JSON (camelCase) that the pre-pass handles. `ValueAtQuantile`'s
-/// `quantile` and `value` are left out: opentelemetry-proto already reads their strings.
-pub(crate) fn is_double_key(key: &str) -> bool {
-    matches!(
-        key,
-        "doubleValue" | "asDouble" | "sum" | "min" | "max" | "zeroThreshold" | "explicitBounds"
-    )
+/// The double fields of OTLP/JSON (camelCase), by the key under which their object sits:
+/// `doubleValue` and `asDouble` are names of their own; `sum`, `min`, `max`, `zeroThreshold` and
+/// `explicitBounds` only in a data point (elsewhere they are unknown fields, which the decoder
+/// ignores, or the metric's `sum` object). `ValueAtQuantile`'s `quantile` and `value` are left
+/// out: opentelemetry-proto already reads their strings.
+pub(crate) fn is_double_key(key: &str, parent: Option<&str>) -> bool {
+    match key {
+        "doubleValue" | "asDouble" => true,
+        "sum" | "min" | "max" | "zeroThreshold" | "explicitBounds" => parent == Some("dataPoints"),
+        _ => false,
+    }
 }
 
 /// One attempt's markers, and what the pre-pass saw.
