@@ -18,7 +18,6 @@ pub mod metadata;
 pub mod payload;
 pub mod retry;
 mod self_metrics;
-mod stat_span;
 pub mod stats;
 #[cfg(test)]
 mod test_server;

@@ -8,7 +8,6 @@
 //! cardinality limits. Groups that stop receiving spans are flushed and forgotten, so the cap is
 //! on *concurrently active* groups.
 
-use crate::stat_span::SignedSpan;
 use libdd_trace_protobuf::pb;
 use libdd_trace_stats::span_concentrator::{default_stats_eligible_span_kinds, SpanConcentrator};
 use std::collections::HashMap;
@@ -195,7 +194,7 @@ impl StatsAggregator {
         });
         group.last_span = now;
         for span in tp.chunks.iter().flat_map(|c| &c.spans) {
-            group.concentrator.add_span(&SignedSpan::new(span));
+            group.concentrator.add_span(span);
         }
     }
 
