@@ -173,6 +173,85 @@ async fn json_is_otlp_json_and_round_trips() {
     assert!(body.contains(r#""kind":2"#));
 }
 
+/// NaN, ±Infinity and an unset histogram `sum` go out as otelcol writes them (`"NaN"`, …, and no
+/// `sum` key, where serde alone wrote `null`, which otelcol's reader refuses) and come back intact
+/// through the OTLP/HTTP receiver's JSON decoder.
+#[tokio::test]
+async fn json_non_finite_and_unset_doubles_round_trip() {
+    use kakehashi_pdata::proto::metrics::v1::{
+        metric::Data, number_data_point::Value as V, Gauge, Histogram, HistogramDataPoint, Metric,
+        NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
+    let (addr, st) = server().await;
+    let mut cfg = config(addr);
+    cfg.encoding = "json".into();
+    cfg.compression = "none".into();
+    let metric = |data| Metric {
+        name: "m".into(),
+        data: Some(data),
+        ..Default::default()
+    };
+    let sent = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    metric(Data::Gauge(Gauge {
+                        data_points: [f64::NAN, f64::NEG_INFINITY, 0.5]
+                            .map(|x| NumberDataPoint {
+                                value: Some(V::AsDouble(x)),
+                                time_unix_nano: 1,
+                                ..Default::default()
+                            })
+                            .to_vec(),
+                    })),
+                    metric(Data::Histogram(Histogram {
+                        aggregation_temporality: 2,
+                        data_points: vec![HistogramDataPoint {
+                            count: 1,
+                            sum: None,
+                            min: Some(2.0),
+                            max: Some(f64::INFINITY),
+                            bucket_counts: vec![1, 0],
+                            explicit_bounds: vec![f64::INFINITY],
+                            ..Default::default()
+                        }],
+                    })),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let exp = OtlpHttpExporter::new(&cfg, Signal::Metrics).unwrap();
+    exp.export(&Batch::new(sent)).await.unwrap();
+    let body = st.seen.lock().unwrap().pop().unwrap().body;
+    let text = String::from_utf8(body.clone()).unwrap();
+    // Unset messages (`"resource":null`) are fine for otelcol; unset doubles are left out.
+    assert!(!text.contains(r#""sum""#), "{text}");
+    assert!(text.contains(r#""asDouble":"NaN""#), "{text}");
+    let Ok(Payload::Metrics(got)) =
+        kakehashi_receiver_otlp::decode::decode_json(Signal::Metrics, &body)
+    else {
+        panic!("the receiver refused {text}")
+    };
+    let ms = &got.resource_metrics[0].scope_metrics[0].metrics;
+    let Some(Data::Gauge(g)) = &ms[0].data else {
+        panic!("gauge lost")
+    };
+    assert!(matches!(g.data_points[0].value, Some(V::AsDouble(x)) if x.is_nan()));
+    assert_eq!(g.data_points[1].value, Some(V::AsDouble(f64::NEG_INFINITY)));
+    assert_eq!(g.data_points[2].value, Some(V::AsDouble(0.5)));
+    let Some(Data::Histogram(h)) = &ms[1].data else {
+        panic!("histogram lost")
+    };
+    let p = &h.data_points[0];
+    assert_eq!(
+        (p.sum, p.min, p.max),
+        (None, Some(2.0), Some(f64::INFINITY))
+    );
+    assert_eq!(p.explicit_bounds, [f64::INFINITY]);
+}
+
 #[tokio::test]
 async fn zstd_and_zlib() {
     let (addr, st) = server().await;

@@ -10,6 +10,7 @@ pub use proto::collector::metrics::v1::ExportMetricsServiceRequest;
 pub use proto::collector::trace::v1::ExportTraceServiceRequest;
 
 mod count;
+pub mod doubles;
 mod split;
 
 pub use count::ItemCount;

@@ -13,7 +13,8 @@
 //! Double fields given as strings, `"NaN"` and `"Infinity"` included, are read as Go reads them
 //! (see `json_doubles`).
 
-use crate::json_doubles::{is_double_key, Doubles};
+use crate::json_doubles::Doubles;
+use kakehashi_pdata::doubles::is_double_key;
 use kakehashi_pdata::proto::logs::v1::SeverityNumber;
 use kakehashi_pdata::proto::metrics::v1::AggregationTemporality;
 use kakehashi_pdata::proto::trace::v1::{span::SpanKind, status::StatusCode};
@@ -482,7 +483,7 @@ mod tests {
     #[test]
     fn real_values_equal_to_markers_are_kept() {
         use kakehashi_pdata::proto::metrics::v1::{metric::Data, number_data_point::Value as V};
-        let first_nan_marker = f64::from_bits(0x000d_ead0_0000_0001);
+        let first_nan_marker = kakehashi_pdata::doubles::Markers::CANDIDATES[0].mark(f64::NAN);
         let json = format!(
             r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"g","gauge":{{"dataPoints":[{{"asDouble":{}}},{{"asDouble":"NaN"}}]}}}}]}}]}}]}}"#,
             serde_json::Number::from_f64(first_nan_marker).unwrap()

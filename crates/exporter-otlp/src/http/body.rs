@@ -12,7 +12,8 @@ pub fn content_type(enc: Encoding) -> &'static str {
 }
 
 /// OTLP/JSON comes from opentelemetry-proto's serde: lowerCamelCase keys, hex trace/span ids,
-/// 64-bit integers as decimal strings and enums as integers, as the OTLP spec requires.
+/// 64-bit integers as decimal strings and enums as integers, as the OTLP spec requires; doubles
+/// as otelcol writes them ([`super::json`]).
 pub fn encode(payload: &Payload, enc: Encoding) -> Result<Vec<u8>, String> {
     use prost::Message;
     match enc {
@@ -21,12 +22,9 @@ pub fn encode(payload: &Payload, enc: Encoding) -> Result<Vec<u8>, String> {
             Payload::Metrics(r) => r.encode_to_vec(),
             Payload::Logs(r) => r.encode_to_vec(),
         }),
-        Encoding::Json => match payload {
-            Payload::Traces(r) => serde_json::to_vec(r),
-            Payload::Metrics(r) => serde_json::to_vec(r),
-            Payload::Logs(r) => serde_json::to_vec(r),
+        Encoding::Json => {
+            super::json::encode(payload).map_err(|e| format!("failed to marshal the request: {e}"))
         }
-        .map_err(|e| format!("failed to marshal the request: {e}")),
     }
 }
 

@@ -3,6 +3,7 @@
 mod body;
 mod config;
 mod exporter;
+mod json;
 mod response;
 
 pub use config::{CompressionParams, Encoding, HttpCompression, OtlpHttpConfig};
