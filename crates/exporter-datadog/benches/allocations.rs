@@ -1,0 +1,111 @@
+//! Heap allocations per span in each stage of the Datadog path, counted with dhat on the same
+//! request as the `datadog` bench. Run:
+//! `cargo bench -p kakehashi-exporter-datadog --bench allocations`.
+//!
+//! The profile of scenario a spends ~11 % in mimalloc's allocation fast path and more in frees
+//! (docs/performance.md); this says which stage makes those allocations. Counts, not times: they
+//! do not depend on the machine.
+
+use kakehashi_datadog_translate::{translate, TranslateConfig};
+use kakehashi_exporter_datadog::payload::{
+    build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
+};
+use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
+use kakehashi_pdata::ExportTraceServiceRequest;
+use prost::Message;
+use std::time::SystemTime;
+
+mod common;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// Blocks and bytes allocated while `f` runs, and its result.
+fn counted<T>(f: impl FnOnce() -> T) -> (u64, u64, T) {
+    let before = dhat::HeapStats::get();
+    let out = f();
+    let after = dhat::HeapStats::get();
+    (
+        after.total_blocks - before.total_blocks,
+        after.total_bytes - before.total_bytes,
+        out,
+    )
+}
+
+fn main() {
+    // Criterion's flags (`--bench`, filters) are accepted and ignored: this prints one table.
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let spans = common::SPANS as f64;
+    let body = common::request().encode_to_vec();
+    let cfg = TranslateConfig {
+        fallback_hostname: "bench-collector".into(),
+        ..TranslateConfig::default()
+    };
+    let agent = AgentInfo {
+        host_name: "bench-collector".into(),
+        agent_version: "datadogexporter-kakehashi-bench".into(),
+    };
+    let mut stats = StatsAggregator::new(StatsSettings {
+        hostname: "bench-collector".into(),
+        agent_version: "datadogexporter-kakehashi-bench".into(),
+        compute_stats_by_span_kind: true,
+        peer_tags_aggregation: true,
+        peer_tags: Vec::new(),
+        max_groups: DEFAULT_MAX_GROUPS,
+    });
+    let now = SystemTime::now();
+    // A first pass creates the stats buckets and aggregation keys, as a running collector has.
+    let warm = translate(&ExportTraceServiceRequest::decode(&body[..]).unwrap(), &cfg);
+    warm.tracer_payloads
+        .iter()
+        .for_each(|tp| stats.add(tp, now));
+
+    let mut rows = Vec::new();
+    let (b, n, req) = counted(|| ExportTraceServiceRequest::decode(&body[..]).unwrap());
+    rows.push(("OTLP decode (prost, from one slice)", b, n));
+    let (b, n, translated) = counted(|| translate(&req, &cfg));
+    rows.push((
+        "translate (OTLP → pb::Span, obfuscation, agent rules)",
+        b,
+        n,
+    ));
+    let (b, n, ()) = counted(|| {
+        translated
+            .tracer_payloads
+            .iter()
+            .for_each(|tp| stats.add(tp, now))
+    });
+    rows.push(("APM stats (libdd concentrator, warm buckets)", b, n));
+    let (b, n, encoded) = counted(|| {
+        build_measured_payloads(&agent, translated.tracer_payloads, MAX_PAYLOAD_BYTES)
+            .iter()
+            .map(|p| p.encode())
+            .collect::<Vec<_>>()
+    });
+    rows.push(("cut + encode AgentPayloads", b, n));
+    let (b, n, _) = counted(|| {
+        encoded
+            .iter()
+            .map(|e| gzip(e, DEFAULT_GZIP_LEVEL))
+            .collect::<Vec<_>>()
+    });
+    rows.push(("gzip level 1", b, n));
+
+    println!("{:<56} {:>12} {:>12}", "stage", "allocs/span", "bytes/span");
+    let (mut tb, mut tn) = (0, 0);
+    for (stage, b, n) in rows {
+        println!(
+            "{stage:<56} {:>12.1} {:>12.0}",
+            b as f64 / spans,
+            n as f64 / spans
+        );
+        tb += b;
+        tn += n;
+    }
+    println!(
+        "{:<56} {:>12.1} {:>12.0}",
+        "total",
+        tb as f64 / spans,
+        tn as f64 / spans
+    );
+}
