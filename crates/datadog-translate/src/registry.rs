@@ -6,6 +6,7 @@
 use crate::normalize::normalize_tag_value;
 use crate::value::as_string;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
+use std::borrow::Cow;
 
 /// How a candidate key is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,21 +181,22 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// Borrows the attribute's string until the result is known, so a normalised lookup allocates
+/// once (the normalised copy), not twice.
 fn lookup_string(order: [KeySet<'_>; 2], concept: Concept, normalize: bool) -> String {
     for attrs in order {
         for &(key, typ) in concept {
-            let v = match typ {
-                Str => attrs.get_str(key).to_string(),
+            let v: Cow<'_, str> = match typ {
+                Str => Cow::Borrowed(attrs.get_str(key)),
                 Int => attrs
                     .get_int(key)
-                    .map(|i| i.to_string())
-                    .unwrap_or_default(),
+                    .map_or(Cow::Borrowed(""), |i| Cow::Owned(i.to_string())),
             };
             if !v.is_empty() {
                 return if normalize {
                     normalize_tag_value(&v)
                 } else {
-                    v
+                    v.into_owned()
                 };
             }
         }
