@@ -10,7 +10,6 @@ use kakehashi_datadog_translate::{translate, TranslateConfig};
 use kakehashi_exporter_datadog::payload::{
     build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
-use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
 use kakehashi_pdata::ExportTraceServiceRequest;
 use prost::Message;
 use std::time::SystemTime;
@@ -45,14 +44,7 @@ fn main() {
         host_name: "bench-collector".into(),
         agent_version: "datadogexporter-kakehashi-bench".into(),
     };
-    let mut stats = StatsAggregator::new(StatsSettings {
-        hostname: "bench-collector".into(),
-        agent_version: "datadogexporter-kakehashi-bench".into(),
-        compute_stats_by_span_kind: true,
-        peer_tags_aggregation: true,
-        peer_tags: Vec::new(),
-        max_groups: DEFAULT_MAX_GROUPS,
-    });
+    let mut stats = common::stats_aggregator();
     let now = SystemTime::now();
     // A first pass creates the stats buckets and aggregation keys, as a running collector has.
     let warm = translate(&ExportTraceServiceRequest::decode(&body[..]).unwrap(), &cfg);

@@ -17,7 +17,6 @@ use kakehashi_exporter_datadog::payload::{
     build_agent_payloads, build_measured_payloads, gzip, AgentInfo, MeasuredPayload,
     DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
-use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
 use kakehashi_exporter_datadog::{DatadogConfig, DatadogExporterFactory};
 use kakehashi_pdata::Signal;
 use prost::Message;
@@ -141,14 +140,7 @@ fn stages(c: &mut Criterion) {
 
     group.bench_function("stats", |b| {
         // As in the exporter: one long-lived aggregator; the same spans land in the same buckets.
-        let mut agg = StatsAggregator::new(StatsSettings {
-            hostname: "bench-collector".into(),
-            agent_version: "datadogexporter-kakehashi-bench".into(),
-            compute_stats_by_span_kind: true,
-            peer_tags_aggregation: true,
-            peer_tags: Vec::new(),
-            max_groups: DEFAULT_MAX_GROUPS,
-        });
+        let mut agg = common::stats_aggregator();
         let now = SystemTime::now();
         b.iter(|| {
             for tp in &translated.tracer_payloads {

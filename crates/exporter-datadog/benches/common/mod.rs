@@ -314,3 +314,16 @@ pub fn serve_on_thread(app: axum::Router) -> String {
     });
     rx.recv().expect("intake address")
 }
+
+/// The stats aggregator as the exporter builds it with default settings, for the benches.
+pub fn stats_aggregator() -> kakehashi_exporter_datadog::stats::StatsAggregator {
+    use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
+    StatsAggregator::new(StatsSettings {
+        hostname: "bench-collector".into(),
+        agent_version: "datadogexporter-kakehashi-bench".into(),
+        compute_stats_by_span_kind: true,
+        peer_tags_aggregation: true,
+        peer_tags: Vec::new(),
+        max_groups: DEFAULT_MAX_GROUPS,
+    })
+}
