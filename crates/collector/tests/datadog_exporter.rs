@@ -333,6 +333,11 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
                 assert_eq!(s.error, 1);
                 assert_eq!(meta(s, "otel.status_code"), Some("Error"));
                 assert_eq!(meta(s, "otel.status_description"), Some("payment failed"));
+                assert_eq!(
+                    meta(s, "app.order_number"),
+                    Some("4111111111111111"),
+                    "no credit-card scan, as the Go exporter's trace-agent"
+                );
                 assert_eq!(meta(s, "error.msg"), Some("payment failed"));
                 assert_eq!(meta(s, "_dd.span_events.has_exception"), Some("true"));
                 let events: Value = serde_json::from_str(meta(s, "events").unwrap()).unwrap();

@@ -13,6 +13,7 @@ mod events_links;
 mod hostname;
 mod naming;
 mod normalize;
+mod obfuscation;
 mod payload;
 mod registry;
 mod span;
@@ -30,6 +31,7 @@ pub use naming::DEFAULT_OTLP_SERVICE_NAME;
 pub use normalize::{
     normalize_name, normalize_service, normalize_tag, normalize_tag_value, truncate_utf8,
 };
+pub use obfuscation::exporter_obfuscation;
 pub use span::{span_id_to_u64, trace_id_to_u64};
 pub use status::status_text;
 pub use value::{as_string as any_value_as_string, go_float};
@@ -52,7 +54,7 @@ pub struct TranslateConfig {
     pub ignore_resources: Vec<regex::Regex>,
     /// The exporter's `hostname`, or the detected host; used when the resource names no host.
     pub fallback_hostname: String,
-    /// The agent's obfuscation settings.
+    /// The agent's obfuscation settings ([`exporter_obfuscation`] for the exporter's).
     pub obfuscation: ObfuscationConfig,
 }
 
@@ -65,7 +67,7 @@ impl Default for TranslateConfig {
             compute_top_level_by_span_kind: false,
             ignore_resources: Vec::new(),
             fallback_hostname: String::new(),
-            obfuscation: ObfuscationConfig::default(),
+            obfuscation: exporter_obfuscation(),
         }
     }
 }

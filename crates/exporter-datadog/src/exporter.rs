@@ -20,7 +20,7 @@ use crate::stats::{
 };
 use kakehashi_component::exporterhelper::RetrySettings;
 use kakehashi_component::{Batch, BuildContext, BuildError, ExportError, Exporter};
-use kakehashi_datadog_translate::{translate, ObfuscationConfig, TranslateConfig};
+use kakehashi_datadog_translate::{exporter_obfuscation, translate, TranslateConfig};
 use kakehashi_pdata::Payload;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -96,7 +96,7 @@ impl DatadogExporter {
             compute_top_level_by_span_kind: cfg.traces.compute_top_level_by_span_kind,
             ignore_resources,
             fallback_hostname: hostname.clone(),
-            obfuscation: ObfuscationConfig::default(),
+            obfuscation: exporter_obfuscation(),
         };
         let stats = (!ctx.gate_enabled(DISABLE_APM_STATS_GATE)).then(|| {
             Mutex::new(StatsAggregator::new(StatsSettings {
