@@ -3,8 +3,8 @@
 //! compute top-level spans, back-fill payload fields and apply the sampling decision.
 
 use crate::normalize::{
-    normalize_name, normalize_peer_service, normalize_service, normalize_tag, normalize_tag_value,
-    truncate_utf8, MAX_RESOURCE_LEN, MAX_TYPE_LEN,
+    normalize_name_in_place, normalize_peer_service_in_place, normalize_service_in_place,
+    normalize_tag_in_place, normalize_tag_value, truncate_utf8, MAX_RESOURCE_LEN, MAX_TYPE_LEN,
 };
 use crate::{Dropped, TranslateConfig};
 use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
@@ -88,11 +88,11 @@ fn normalize_trace(spans: &mut [pb::Span], lang: &str, now: i64) -> bool {
 
 /// §3 span normalizer.
 pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
-    s.service = normalize_service(&s.service, lang);
+    normalize_service_in_place(&mut s.service, lang);
     if let Some(peer) = s.meta.get_mut("peer.service") {
-        *peer = normalize_peer_service(peer);
+        normalize_peer_service_in_place(peer);
     }
-    s.name = normalize_name(&s.name);
+    normalize_name_in_place(&mut s.name);
     if s.resource.is_empty() {
         s.resource = s.name.clone();
     }
@@ -123,7 +123,7 @@ pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
         s.r#type = truncate_utf8(&s.r#type, MAX_TYPE_LEN).to_string();
     }
     if let Some(env) = s.meta.get_mut("env") {
-        *env = normalize_tag(env);
+        normalize_tag_in_place(env);
     }
     if let Some(code) = s.meta.get("http.status_code") {
         if !code.parse::<i64>().is_ok_and(|c| (100..600).contains(&c)) {
@@ -206,15 +206,22 @@ fn set_client_rate(root: &mut pb::Span) {
 /// Go's `ComputeTopLevel`: a span is top-level when it is a root, its parent is not in the
 /// chunk, or its parent has another service.
 pub(crate) fn compute_top_level(spans: &mut [pb::Span]) {
-    let service_by_id: HashMap<u64, String> = spans
-        .iter()
-        .map(|s| (s.span_id, s.service.clone()))
-        .collect();
-    for s in spans.iter_mut() {
-        let top = s.parent_id == 0
-            || service_by_id
-                .get(&s.parent_id)
-                .is_none_or(|parent| *parent != s.service);
+    let top_level: Vec<bool> = {
+        let service_by_id: HashMap<u64, &str> = spans
+            .iter()
+            .map(|s| (s.span_id, s.service.as_str()))
+            .collect();
+        spans
+            .iter()
+            .map(|s| {
+                s.parent_id == 0
+                    || service_by_id
+                        .get(&s.parent_id)
+                        .is_none_or(|parent| *parent != s.service)
+            })
+            .collect()
+    };
+    for (s, top) in spans.iter_mut().zip(top_level) {
         if top {
             s.metrics.insert("_top_level".into(), 1.0);
         } else {

@@ -207,6 +207,58 @@ pub fn normalize_peer_service(svc: &str) -> String {
     normalize_tag_value(truncate_utf8(svc, MAX_SERVICE_LEN))
 }
 
+// In-place forms for the span normalizer, with the same results as the functions above. Nearly
+// every service, name and env is already normal; leaving those alone saves an allocation per
+// value and span.
+
+/// [`normalize_service`] in place.
+pub(crate) fn normalize_service_in_place(svc: &mut String, lang: &str) {
+    let normal = !svc.is_empty()
+        && svc.len() <= MAX_SERVICE_LEN
+        && is_normalized_ascii(svc.as_bytes(), false);
+    if !normal {
+        *svc = normalize_service(svc, lang);
+    }
+}
+
+/// [`normalize_peer_service`] in place.
+pub(crate) fn normalize_peer_service_in_place(svc: &mut String) {
+    if svc.len() > MAX_SERVICE_LEN || !is_normalized_ascii(svc.as_bytes(), false) {
+        *svc = normalize_peer_service(svc);
+    }
+}
+
+/// [`normalize_tag`] in place.
+pub(crate) fn normalize_tag_in_place(tag: &mut String) {
+    if !is_normalized_ascii(tag.as_bytes(), true) {
+        *tag = normalize_tag(tag);
+    }
+}
+
+/// [`normalize_name`] in place.
+pub(crate) fn normalize_name_in_place(name: &mut String) {
+    if !is_normalized_name(name.as_bytes()) {
+        *name = normalize_name(name);
+    }
+}
+
+/// A name [`normalize_name`] returns unchanged: an ASCII letter first, then letters, digits,
+/// `.` and single `_` not next to a `.`, no trailing `_`, at most [`MAX_NAME_LEN`] bytes.
+fn is_normalized_name(name: &[u8]) -> bool {
+    let (Some(first), Some(last)) = (name.first(), name.last()) else {
+        return false;
+    };
+    name.len() <= MAX_NAME_LEN
+        && first.is_ascii_alphabetic()
+        && *last != b'_'
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'_')
+        && !name
+            .windows(2)
+            .any(|w| matches!(w, [b'_', b'_' | b'.'] | [b'.', b'_']))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +314,52 @@ mod tests {
             }
         }
         assert!(fast_hits > 1000, "the fast path is taken for plain tags");
+    }
+
+    #[test]
+    fn in_place_forms_agree_with_the_functions() {
+        // Every string over a small alphabet up to length 4, plus long ones around the limits.
+        let alphabet = ["a", "Z", "0", ":", ".", "-", "_", " ", "é"];
+        let mut cases: Vec<String> = vec![String::new()];
+        for _ in 0..4 {
+            let next: Vec<String> = cases
+                .iter()
+                .flat_map(|c| alphabet.iter().map(move |a| format!("{c}{a}")))
+                .collect();
+            cases.extend(next);
+        }
+        cases.sort();
+        cases.dedup();
+        for n in [99, 100, 101, 199, 200, 201] {
+            cases.push("a".repeat(n));
+            cases.push(format!("{}_", "a".repeat(n - 1)));
+        }
+        let mut unchanged = 0;
+        for c in &cases {
+            for lang in ["", "go"] {
+                let mut m = c.clone();
+                normalize_service_in_place(&mut m, lang);
+                assert_eq!(m, normalize_service(c, lang), "service {c:?} lang {lang:?}");
+            }
+            let mut m = c.clone();
+            normalize_peer_service_in_place(&mut m);
+            assert_eq!(m, normalize_peer_service(c), "peer service {c:?}");
+            let mut m = c.clone();
+            normalize_tag_in_place(&mut m);
+            assert_eq!(m, normalize_tag(c), "tag {c:?}");
+            let mut m = c.clone();
+            normalize_name_in_place(&mut m);
+            assert_eq!(m, normalize_name(c), "name {c:?}");
+            if is_normalized_name(c.as_bytes()) {
+                unchanged += 1;
+            }
+        }
+        assert!(
+            unchanged > 200,
+            "the name fast path is taken for plain names"
+        );
+        assert!(is_normalized_name(b"http.server.request"));
+        assert!(is_normalized_name(b"postgresql.query"));
     }
 
     #[test]
