@@ -238,6 +238,11 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
                     Some("1.00")
                 );
                 assert_eq!(meta(&chunk.spans[0], "_dd.p.dm"), Some("-9"));
+                assert_eq!(
+                    chunk.tags.get("_dd.p.dm").map(String::as_str),
+                    Some("-9"),
+                    "the decision maker promoted to a chunk tag"
+                );
                 let trace = chunk.spans[0].trace_id;
                 assert!(chunk.spans.iter().all(|s| s.trace_id == trace));
             }

@@ -4,7 +4,8 @@
 
 use crate::normalize::{
     normalize_name_in_place, normalize_peer_service_in_place, normalize_service_in_place,
-    normalize_tag_in_place, normalize_tag_value, truncate_utf8, MAX_RESOURCE_LEN, MAX_TYPE_LEN,
+    normalize_tag_value, normalize_tag_value_in_place, truncate_utf8, MAX_RESOURCE_LEN,
+    MAX_TYPE_LEN,
 };
 use crate::{Dropped, TranslateConfig};
 use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
@@ -16,6 +17,9 @@ const YEAR_2000_NANOS: i64 = 946_684_800_000_000_000;
 const MAX_META_KEY_LEN: usize = 200;
 const MAX_META_VAL_LEN: usize = 25_000;
 const MAX_METRICS_KEY_LEN: usize = 200;
+
+/// The sampling decision maker, on the chunk's first span and as a chunk tag.
+const DECISION_MAKER_KEY: &str = "_dd.p.dm";
 
 /// Metric the priority sampler writes on kept roots (rate of the agent sampler; 1 here).
 pub const PRIORITY_RATE_KEY: &str = "_sampling_priority_rate_v1";
@@ -40,11 +44,7 @@ pub(crate) fn process(
             continue;
         }
         let root = root_index(&chunk.spans);
-        if chunk.origin.is_empty() {
-            if let Some(origin) = chunk.spans[root].meta.get("_dd.origin") {
-                chunk.origin = origin.clone();
-            }
-        }
+        set_chunk_attributes(&mut chunk, root);
         let resource = &chunk.spans[root].resource;
         if cfg.ignore_resources.iter().any(|re| re.is_match(resource)) {
             dropped.ignored_resource += n;
@@ -92,6 +92,9 @@ pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
     if let Some(peer) = s.meta.get_mut("peer.service") {
         normalize_peer_service_in_place(peer);
     }
+    if let Some(base) = s.meta.get_mut("_dd.base_service") {
+        normalize_peer_service_in_place(base);
+    }
     normalize_name_in_place(&mut s.name);
     if s.resource.is_empty() {
         s.resource = s.name.clone();
@@ -122,14 +125,22 @@ pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
     if s.r#type.len() > MAX_TYPE_LEN {
         s.r#type = truncate_utf8(&s.r#type, MAX_TYPE_LEN).to_string();
     }
+    // A tag value, not a full tag: leading digits and `_` stay (the agent changed this from
+    // `NormalizeTag` in 2025; the payload env uses the same rule).
     if let Some(env) = s.meta.get_mut("env") {
-        normalize_tag_in_place(env);
+        normalize_tag_value_in_place(env);
     }
     if let Some(code) = s.meta.get("http.status_code") {
-        if !code.parse::<i64>().is_ok_and(|c| (100..600).contains(&c)) {
+        if !is_valid_status_code(code) {
             s.meta.remove("http.status_code");
         }
     }
+}
+
+/// Go's `isValidStatusCode`: `strconv.ParseUint` (digits only, no sign) in [100, 600).
+fn is_valid_status_code(code: &str) -> bool {
+    code.bytes().all(|b| b.is_ascii_digit())
+        && code.parse::<u64>().is_ok_and(|c| (100..600).contains(&c))
 }
 
 /// Go's `GetRoot`: the last span with parent 0, else a span whose parent is not in the chunk,
@@ -146,6 +157,25 @@ pub(crate) fn root_index(spans: &[pb::Span]) -> usize {
         .unwrap_or(spans.len() - 1)
 }
 
+/// Go's `setChunkAttributes`: the origin from the root when the chunk has none, and the
+/// decision maker (`_dd.p.dm`) of the first span that has one promoted to a chunk tag.
+fn set_chunk_attributes(chunk: &mut pb::TraceChunk, root: usize) {
+    if chunk.origin.is_empty() {
+        if let Some(origin) = chunk.spans[root].meta.get("_dd.origin") {
+            chunk.origin = origin.clone();
+        }
+    }
+    if !chunk.tags.contains_key(DECISION_MAKER_KEY) {
+        if let Some(dm) = chunk
+            .spans
+            .iter()
+            .find_map(|s| s.meta.get(DECISION_MAKER_KEY))
+        {
+            chunk.tags.insert(DECISION_MAKER_KEY.into(), dm.clone());
+        }
+    }
+}
+
 /// Go's `Agent.Truncate`: resource, meta keys/values and metric keys.
 fn truncate(s: &mut pb::Span) {
     if s.resource.len() > MAX_RESOURCE_LEN {
@@ -155,7 +185,7 @@ fn truncate(s: &mut pb::Span) {
         .meta
         .iter()
         .filter(|(k, v)| {
-            k.len() > MAX_META_KEY_LEN || (v.len() > MAX_META_VAL_LEN && !is_structured(k))
+            !is_structured(k) && (k.len() > MAX_META_KEY_LEN || v.len() > MAX_META_VAL_LEN)
         })
         .map(|(k, _)| k.clone())
         .collect();
@@ -168,7 +198,7 @@ fn truncate(s: &mut pb::Span) {
         } else {
             k.clone()
         };
-        if v.len() > MAX_META_VAL_LEN && !is_structured(&k) {
+        if v.len() > MAX_META_VAL_LEN {
             v = format!("{}...", truncate_utf8(&v, MAX_META_VAL_LEN));
         }
         s.meta.insert(key, v);
@@ -187,7 +217,7 @@ fn truncate(s: &mut pb::Span) {
     }
 }
 
-/// Structured meta (`_dd.*.json`, `.msgpack`, `.protobuf`) is never truncated.
+/// Structured meta (`_dd.*.json`, `.msgpack`, `.protobuf`) is never truncated, key or value.
 fn is_structured(key: &str) -> bool {
     key.starts_with("_dd.")
         && (key.ends_with(".json") || key.ends_with(".msgpack") || key.ends_with(".protobuf"))
@@ -348,10 +378,59 @@ mod tests {
         assert_eq!(s.start, 2_000_000_000_000_000_000);
         assert_eq!(s.name, "unnamed_operation");
         assert_eq!(s.resource, "unnamed_operation");
-        assert_eq!(s.meta["env"], "env");
+        // A tag value: the leading `_` stays (NormalizeTag would drop it).
+        assert_eq!(s.meta["env"], "_env");
         assert_eq!(s.meta["peer.service"], "");
         assert!(!s.meta.contains_key("http.status_code"));
         assert_eq!(s.r#type.len(), 100);
+    }
+
+    #[test]
+    fn env_leading_digits_and_base_service() {
+        let mut s = span(1, 0, "svc");
+        s.meta.insert("env".into(), "2024".into());
+        s.meta.insert("_dd.base_service".into(), "Base Svc".into());
+        normalize_span(&mut s, "", 2_000_000_000_000_000_000);
+        assert_eq!(s.meta["env"], "2024");
+        assert_eq!(s.meta["_dd.base_service"], "base_svc");
+    }
+
+    #[test]
+    fn status_codes_parse_as_go_parse_uint() {
+        for (code, valid) in [
+            ("200", true),
+            ("0200", true),
+            ("599", true),
+            ("+200", false),
+            ("-200", false),
+            (" 200", false),
+            ("99", false),
+            ("600", false),
+            ("", false),
+            ("2e2", false),
+        ] {
+            assert_eq!(is_valid_status_code(code), valid, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn decision_maker_is_promoted_to_a_chunk_tag() {
+        let mut spans = vec![span(1, 0, "a"), span(2, 1, "a"), span(3, 1, "a")];
+        spans[1].meta.insert("_dd.p.dm".into(), "-4".into());
+        spans[2].meta.insert("_dd.p.dm".into(), "-9".into());
+        spans[0].meta.insert("_dd.origin".into(), "lambda".into());
+        let mut chunk = pb::TraceChunk {
+            spans,
+            ..Default::default()
+        };
+        set_chunk_attributes(&mut chunk, 0);
+        assert_eq!(chunk.tags["_dd.p.dm"], "-4", "the first span that has one");
+        assert_eq!(chunk.origin, "lambda");
+
+        // A chunk tag already there is kept.
+        chunk.tags.insert("_dd.p.dm".into(), "-3".into());
+        set_chunk_attributes(&mut chunk, 0);
+        assert_eq!(chunk.tags["_dd.p.dm"], "-3");
     }
 
     #[test]
@@ -360,8 +439,14 @@ mod tests {
         s.meta.insert("k".repeat(201), "v".into());
         s.meta.insert("big".into(), "x".repeat(25_001));
         s.meta.insert("_dd.x.json".into(), "x".repeat(25_001));
+        let structured_key = format!("_dd.{}.json", "k".repeat(200));
+        s.meta.insert(structured_key.clone(), "v".into());
         s.metrics.insert("m".repeat(201), 1.0);
         truncate(&mut s);
+        assert_eq!(
+            s.meta[&structured_key], "v",
+            "structured keys are not truncated"
+        );
         assert_eq!(s.meta[&format!("{}...", "k".repeat(200))], "v");
         assert_eq!(s.meta["big"].len(), 25_003);
         assert_eq!(s.meta["_dd.x.json"].len(), 25_001);

@@ -228,10 +228,10 @@ pub(crate) fn normalize_peer_service_in_place(svc: &mut String) {
     }
 }
 
-/// [`normalize_tag`] in place.
-pub(crate) fn normalize_tag_in_place(tag: &mut String) {
-    if !is_normalized_ascii(tag.as_bytes(), true) {
-        *tag = normalize_tag(tag);
+/// [`normalize_tag_value`] in place.
+pub(crate) fn normalize_tag_value_in_place(value: &mut String) {
+    if !is_normalized_ascii(value.as_bytes(), false) {
+        *value = normalize_tag_value(value);
     }
 }
 
@@ -340,8 +340,8 @@ mod tests {
             normalize_peer_service_in_place(&mut m);
             assert_eq!(m, normalize_peer_service(c), "peer service {c:?}");
             let mut m = c.clone();
-            normalize_tag_in_place(&mut m);
-            assert_eq!(m, normalize_tag(c), "tag {c:?}");
+            normalize_tag_value_in_place(&mut m);
+            assert_eq!(m, normalize_tag_value(c), "tag value {c:?}");
             let mut m = c.clone();
             normalize_name_in_place(&mut m);
             assert_eq!(m, normalize_name(c), "name {c:?}");
