@@ -7,6 +7,7 @@ Three request traces, as an instrumented web service would produce them:
   GET /health      server span + internal child "HealthCheck Local" (the seed app's attributes)
   GET /users/{id}  server span + client DB span (postgresql, a literal in the statement)
   POST /checkout   server span with status Error, HTTP 500 and a recorded exception
+  GET /admin       (with --user-drop) a server span the application drops: sampling.priority -1
 plus --extra independent internal spans (each its own trace), optionally carrying an attribute
 of --extra-attr-bytes bytes, for volume tests.
 
@@ -54,6 +55,7 @@ def main():
     ap.add_argument("--endpoint", required=True)
     ap.add_argument("--extra", type=int, default=0)
     ap.add_argument("--extra-attr-bytes", type=int, default=0)
+    ap.add_argument("--user-drop", action="store_true")
     args = ap.parse_args()
 
     resource = Resource.create({"service.name": "e2e-web", "service.version": "1.4.0"})
@@ -122,6 +124,16 @@ def main():
             server.record_exception(exc)
         server.set_attribute("http.response.status_code", 500)
         server.set_status(Status(StatusCode.ERROR, "payment failed"))
+
+    if args.user_drop:
+        # Datadog gets no span of this trace, but its APM stats count it: the agent computes
+        # stats before sampling.
+        with tracer.start_as_current_span(
+            "GET /admin",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": "GET", "http.route": "/admin", "sampling.priority": -1},
+        ) as server:
+            server.set_attribute("http.response.status_code", 200)
 
     filler = "x" * args.extra_attr_bytes
     for i in range(args.extra):

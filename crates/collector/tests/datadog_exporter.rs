@@ -95,15 +95,22 @@ service:
 
 /// Runs tests/python/send_web_traces.py; returns its summary of the spans sent, by span id.
 fn send(h: &Harness, extra: usize, blob_bytes: usize) -> HashMap<u64, Value> {
+    send_args(h, extra, blob_bytes, &[])
+}
+
+/// [`send`] with more arguments for the script (e.g. `--user-drop`).
+fn send_args(h: &Harness, extra: usize, blob_bytes: usize, more: &[&str]) -> HashMap<u64, Value> {
     let mut cmd = Command::new(python());
-    cmd.arg(python_script("send_web_traces.py")).args([
-        "--endpoint",
-        &format!("127.0.0.1:{}", h.recv),
-        "--extra",
-        &extra.to_string(),
-        "--extra-attr-bytes",
-        &blob_bytes.to_string(),
-    ]);
+    cmd.arg(python_script("send_web_traces.py"))
+        .args([
+            "--endpoint",
+            &format!("127.0.0.1:{}", h.recv),
+            "--extra",
+            &extra.to_string(),
+            "--extra-attr-bytes",
+            &blob_bytes.to_string(),
+        ])
+        .args(more);
     let (status, stdout, stderr) = run_bounded(cmd, Duration::from_secs(120));
     assert!(status.success(), "send_web_traces.py failed: {stderr}");
     let summary: Value = serde_json::from_str(&stdout).expect("summary JSON");
@@ -191,9 +198,11 @@ fn grouped_stats(payloads: &[rmpv::Value]) -> BTreeMap<(String, String, String),
 #[test]
 fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
     let mut h = start(vec![], "", "");
-    let sent = send(&h, 0, 0);
-    assert_eq!(sent.len(), 5);
-    // 5 spans < send_batch_size 10: held by batch/datadog until SIGTERM flushes them.
+    let mut sent = send_args(&h, 0, 0, &["--user-drop"]);
+    assert_eq!(sent.len(), 6);
+    // The application dropped this one (sampling.priority -1): in the stats only.
+    sent.retain(|_, s| s["name"] != "GET /admin");
+    // 6 spans < send_batch_size 10: held by batch/datadog until SIGTERM flushes them.
     std::thread::sleep(Duration::from_secs(1));
     assert!(h.intake.accepted_traces().is_empty());
     let output = stop(&mut h);
@@ -371,6 +380,11 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
         stats.get(&key("e2e-web", "http.server.request", "POST /checkout")),
         Some(&(1, 1, 1)),
         "{stats:#?}"
+    );
+    assert_eq!(
+        stats.get(&key("e2e-web", "http.server.request", "GET /admin")),
+        Some(&(1, 0, 1)),
+        "a trace sampled out is still counted, as the agent does: {stats:#?}"
     );
     assert_eq!(
         stats.get(&key("sample-app", "Internal", "HealthCheck Local")),

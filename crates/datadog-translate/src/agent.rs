@@ -24,13 +24,16 @@ const DECISION_MAKER_KEY: &str = "_dd.p.dm";
 /// Metric the priority sampler writes on kept roots (rate of the agent sampler; 1 here).
 pub const PRIORITY_RATE_KEY: &str = "_sampling_priority_rate_v1";
 
-/// Processes `tp` in place; dropped spans are counted in `dropped`.
+/// Processes `tp` in place; dropped spans are counted in `dropped`. Returns the chunks the
+/// samplers dropped, under `tp`'s fields, for the stats (the agent feeds its concentrator
+/// before sampling); chunks dropped as invalid or by `ignore_resources` are not in stats.
 pub(crate) fn process(
     tp: &mut pb::TracerPayload,
     cfg: &TranslateConfig,
     now: i64,
     dropped: &mut Dropped,
-) {
+) -> Option<pb::TracerPayload> {
+    let mut sampled_out = Vec::new();
     tp.env = normalize_tag_value(&tp.env);
     let lang = tp.language_name.clone();
     let chunks = std::mem::take(&mut tp.chunks);
@@ -65,10 +68,19 @@ pub(crate) fn process(
         backfill_payload(tp, &chunk.spans, root);
         if !sample(&mut chunk, root) {
             dropped.sampled_out += n;
+            sampled_out.push(chunk);
             continue;
         }
         tp.chunks.push(chunk);
     }
+    if sampled_out.is_empty() {
+        return None;
+    }
+    // The payload's fields as back-filled by every chunk, like the kept chunks get them.
+    let kept = std::mem::replace(&mut tp.chunks, sampled_out);
+    let out = tp.clone();
+    tp.chunks = kept;
+    Some(out)
 }
 
 /// Go's `normalizeTrace` + per-span `normalize`; false ⇒ the chunk is invalid.
@@ -411,6 +423,55 @@ mod tests {
         ] {
             assert_eq!(is_valid_status_code(code), valid, "{code:?}");
         }
+    }
+
+    #[test]
+    fn sampled_out_chunks_are_returned_for_the_stats() {
+        let chunk = |trace: u64, priority: i32, error: bool| pb::TraceChunk {
+            priority,
+            spans: vec![pb::Span {
+                trace_id: trace,
+                span_id: trace,
+                service: "svc".into(),
+                name: "op".into(),
+                error: i32::from(error),
+                start: 1_700_000_000_000_000_000,
+                ..Default::default()
+            }],
+            tags: HashMap::from([("_dd.otlp_sr".to_string(), "1.00".to_string())]),
+            ..Default::default()
+        };
+        let mut tp = pb::TracerPayload {
+            env: "prod".into(),
+            hostname: "h".into(),
+            chunks: vec![
+                chunk(1, 1, false),
+                chunk(2, -1, false),
+                chunk(3, 0, true),
+                chunk(4, 0, false),
+            ],
+            ..Default::default()
+        };
+        let mut dropped = Dropped::default();
+        let out = process(&mut tp, &TranslateConfig::default(), 0, &mut dropped)
+            .expect("two chunks sampled out");
+        let ids = |tp: &pb::TracerPayload| -> Vec<u64> {
+            tp.chunks.iter().map(|c| c.spans[0].trace_id).collect()
+        };
+        assert_eq!(
+            ids(&tp),
+            vec![1, 3],
+            "kept: auto-keep, and priority 0 with an error"
+        );
+        assert_eq!(ids(&out), vec![2, 4]);
+        assert_eq!((out.env.as_str(), out.hostname.as_str()), ("prod", "h"));
+        assert_eq!(dropped.sampled_out, 2);
+
+        let mut all_kept = pb::TracerPayload {
+            chunks: vec![chunk(5, 1, false)],
+            ..Default::default()
+        };
+        assert!(process(&mut all_kept, &TranslateConfig::default(), 0, &mut dropped).is_none());
     }
 
     #[test]

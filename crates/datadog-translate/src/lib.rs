@@ -105,6 +105,10 @@ impl Dropped {
 pub struct Translation {
     /// One per ResourceSpans that still has chunks after processing.
     pub tracer_payloads: Vec<pb::TracerPayload>,
+    /// The chunks the samplers dropped, under their payload's fields (one per ResourceSpans
+    /// that lost any): not sent, but counted in APM stats, as the agent computes stats before
+    /// sampling.
+    pub sampled_out: Vec<pb::TracerPayload>,
     /// Dropped spans by reason.
     pub dropped: Dropped,
     /// `telemetry.sdk.language` values seen (for `X-Datadog-Reported-Languages`).
@@ -138,7 +142,9 @@ pub fn translate_at(
         if !received.hostname.is_empty() {
             out.hosts.insert(received.hostname);
         }
-        agent::process(&mut tp, cfg, now_unix_nanos, &mut out.dropped);
+        if let Some(sampled_out) = agent::process(&mut tp, cfg, now_unix_nanos, &mut out.dropped) {
+            out.sampled_out.push(sampled_out);
+        }
         if !tp.chunks.is_empty() {
             out.tracer_payloads.push(tp);
         }

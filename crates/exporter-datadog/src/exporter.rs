@@ -195,7 +195,8 @@ impl Exporter for DatadogExporter {
         if let Some(stats) = &s.stats {
             let now = SystemTime::now();
             let mut agg = stats.lock().unwrap();
-            for tp in &t.tracer_payloads {
+            // Sampled-out chunks count too: the agent computes stats before sampling.
+            for tp in t.tracer_payloads.iter().chain(&t.sampled_out) {
                 agg.add(tp, now);
             }
         }

@@ -98,6 +98,8 @@ struct GroupKey {
     env: String,
     version: String,
     container_id: String,
+    /// The tracer payload's language (the agent's `PayloadAggregationKey.Lang`).
+    lang: String,
 }
 
 #[derive(Debug)]
@@ -167,6 +169,7 @@ impl StatsAggregator {
             },
             version: tp.app_version.clone(),
             container_id: tp.container_id.clone(),
+            lang: tp.language_name.clone(),
         };
         if !self.groups.contains_key(&key) && self.groups.len() >= self.settings.max_groups {
             self.dropped_spans += span_count as u64;
@@ -234,6 +237,7 @@ impl StatsAggregator {
                     env: key.env.clone(),
                     version: key.version.clone(),
                     container_id: key.container_id.clone(),
+                    lang: key.lang.clone(),
                     stats: buckets,
                     ..Default::default()
                 });
@@ -244,11 +248,12 @@ impl StatsAggregator {
         }
         // Stable output order (HashMap iteration is not).
         clients.sort_by(|a, b| {
-            (&a.hostname, &a.env, &a.version, &a.container_id).cmp(&(
+            (&a.hostname, &a.env, &a.version, &a.container_id, &a.lang).cmp(&(
                 &b.hostname,
                 &b.env,
                 &b.version,
                 &b.container_id,
+                &b.lang,
             ))
         });
         split_payloads(clients, MAX_ENTRIES_PER_PAYLOAD)

@@ -227,6 +227,20 @@ fn groups_follow_hostname_env_version_container() {
 }
 
 #[test]
+fn groups_and_payloads_carry_the_tracer_language() {
+    let mut agg = StatsAggregator::new(settings());
+    let s = || vec![span("web", "op", Kind::TopLevel, 5, false)];
+    let mut go = tracer_payload("prod", "c1", s());
+    go.language_name = "go".into();
+    agg.add(&go, t0());
+    agg.add(&tracer_payload("prod", "c1", s()), t0());
+    assert_eq!(agg.groups(), 2, "the language is part of the group");
+    let out = agg.flush(t0(), true);
+    let langs: Vec<_> = out[0].stats.iter().map(|c| c.lang.as_str()).collect();
+    assert_eq!(langs, vec!["", "go"]);
+}
+
+#[test]
 fn group_cap_holds_and_counts_dropped_spans() {
     let mut agg = StatsAggregator::new(StatsSettings {
         max_groups: 2,
