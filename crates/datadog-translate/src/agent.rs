@@ -614,8 +614,14 @@ mod tests {
         assert_eq!(m[ANALYZED_KEY], 1.0);
         assert_eq!(m[EVENT_EXTRACTION_RATE_KEY], 0.5);
         assert_eq!(m[CLIENT_RATE_KEY], 0.25);
-        assert!(!m.contains_key(MAX_EPS_RATE_KEY), "the limiter's rate is 1 here");
-        assert!(!chunk.spans[1].metrics.contains_key(ANALYZED_KEY), "rate 0: no event");
+        assert!(
+            !m.contains_key(MAX_EPS_RATE_KEY),
+            "the limiter's rate is 1 here"
+        );
+        assert!(
+            !chunk.spans[1].metrics.contains_key(ANALYZED_KEY),
+            "rate 0: no event"
+        );
         assert!(!chunk.dropped_trace);
 
         let mut user_keep = pb::TraceChunk {
@@ -626,7 +632,10 @@ mod tests {
         assert_eq!(sample(&mut user_keep, 0), Sampled::Keep);
         let m = &user_keep.spans[0].metrics;
         assert_eq!(m[ANALYZED_KEY], 1.0);
-        assert!(!m.contains_key(EVENT_EXTRACTION_RATE_KEY), "raised to 1, left out");
+        assert!(
+            !m.contains_key(EVENT_EXTRACTION_RATE_KEY),
+            "raised to 1, left out"
+        );
 
         // A user drop has no events; an auto drop keeps its events alone.
         let mut user_drop = pb::TraceChunk {
