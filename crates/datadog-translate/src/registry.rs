@@ -1,5 +1,7 @@
 //! The agent's "semantic registry" lookups (§2.0): a concept has an ordered list of candidate keys;
-//! span attributes are searched first (every candidate), then resource attributes. String
+//! for each key in turn, the span's attributes are searched, then the resource's (the agent's
+//! `Lookup` over an `OTelSpanAccessor`), so an earlier key on the resource beats a later key on
+//! the span. String
 //! concepts accept only `Str` values; integer candidates accept `Int` or an integral `Double`;
 //! string-typed candidates of an integer concept are parsed.
 
@@ -154,7 +156,7 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    /// String lookup, span attributes first; `normalize` applies NormalizeTagValue.
+    /// String lookup, span before resource for each key; `normalize` applies NormalizeTagValue.
     pub fn string(&self, concept: Concept, normalize: bool) -> String {
         lookup_string([self.span_keys, self.res_keys], concept, normalize)
     }
@@ -164,10 +166,10 @@ impl<'a> Attrs<'a> {
         lookup_string([self.res_keys, self.span_keys], concept, false)
     }
 
-    /// Integer lookup, span attributes first.
+    /// Integer lookup, span before resource for each key.
     pub fn int(&self, concept: Concept) -> Option<i64> {
-        for attrs in [self.span_keys, self.res_keys] {
-            for &(key, typ) in concept {
+        for &(key, typ) in concept {
+            for attrs in [self.span_keys, self.res_keys] {
                 let v = match typ {
                     Int => attrs.get_int(key),
                     Str => parse_int(attrs.get_str(key)),
@@ -184,8 +186,8 @@ impl<'a> Attrs<'a> {
 /// Borrows the attribute's string until the result is known, so a normalised lookup allocates
 /// once (the normalised copy), not twice.
 fn lookup_string(order: [KeySet<'_>; 2], concept: Concept, normalize: bool) -> String {
-    for attrs in order {
-        for &(key, typ) in concept {
+    for &(key, typ) in concept {
+        for attrs in order {
             let v: Cow<'_, str> = match typ {
                 Str => Cow::Borrowed(attrs.get_str(key)),
                 Int => attrs
@@ -277,10 +279,14 @@ mod tests {
     }
 
     #[test]
-    fn span_beats_resource_for_any_candidate() {
+    fn each_key_is_looked_up_on_the_span_then_the_resource() {
+        // An earlier candidate on the resource beats a later one on the span.
         let span = [s("deployment.environment", "span-env-117")];
         let res = [s("deployment.environment.name", "res-env-127")];
-        assert_eq!(Attrs::new(&span, &res).string(ENV, true), "span-env-117");
+        assert_eq!(Attrs::new(&span, &res).string(ENV, true), "res-env-127");
+        // For the same key, the span wins.
+        let span = [s("deployment.environment.name", "span-env")];
+        assert_eq!(Attrs::new(&span, &res).string(ENV, true), "span-env");
     }
 
     #[test]
@@ -293,7 +299,8 @@ mod tests {
     fn status_code_candidates() {
         let span = [kv("http.response.status_code", Value::IntValue(201))];
         let res = [s("http.status_code", "500")];
-        assert_eq!(Attrs::new(&span, &res).int(HTTP_STATUS_CODE), Some(201));
+        assert_eq!(Attrs::new(&span, &res).int(HTTP_STATUS_CODE), Some(500));
+        assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), Some(201));
         let span = [s("http.response.status_code", "200")];
         assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), None);
         let span = [kv("http.status_code", Value::DoubleValue(404.0))];
