@@ -3,7 +3,7 @@
 
 use crate::registry::{get, get_str};
 use crate::value::as_string;
-use kakehashi_pdata::proto::common::v1::KeyValue;
+use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 
 /// Where a payload comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,11 +67,9 @@ fn candidate_host(attrs: &[KeyValue], fargate: bool) -> Option<String> {
     }
     let node = get_str(attrs, "k8s.node.name");
     if !node.is_empty() {
-        let cluster = get_str(attrs, "k8s.cluster.name");
-        return Some(if cluster.is_empty() {
-            node.into()
-        } else {
-            format!("{node}-{cluster}")
+        return Some(match cluster_name(attrs, cloud) {
+            Some(cluster) if !cluster.is_empty() => format!("{node}-{cluster}"),
+            _ => node.into(),
         });
     }
     for key in ["host.id", "host.name"] {
@@ -80,6 +78,31 @@ fn candidate_host(attrs: &[KeyValue], fargate: bool) -> Option<String> {
         }
     }
     None
+}
+
+/// mapping-go's `getClusterName`: `k8s.cluster.name`, else on Azure the AKS node resource
+/// group `MC_<group>_<cluster>_<location>`, else on AWS the first `ec2.tag.kubernetes.io/
+/// cluster/<cluster>` attribute (the EC2 detector's instance tags).
+fn cluster_name<'a>(attrs: &'a [KeyValue], cloud: &str) -> Option<&'a str> {
+    if let Some(v) = get(attrs, "k8s.cluster.name") {
+        return Some(match &v.value {
+            Some(Value::StringValue(s)) => s.as_str(),
+            _ => "",
+        });
+    }
+    match cloud {
+        "azure" => {
+            let group = get_str(attrs, "azure.resourcegroup.name");
+            let parts: Vec<&str> = group.split('_').collect();
+            (parts.len() >= 4 && parts[0].eq_ignore_ascii_case("mc"))
+                .then(|| parts[parts.len() - 2])
+        }
+        "aws" => attrs
+            .iter()
+            .find(|kv| kv.key.starts_with("ec2.tag.kubernetes.io/cluster/"))
+            .and_then(|kv| kv.key.split('/').nth(2)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +149,39 @@ mod tests {
                 s("host.name", "n")
             ]),
             h("i-1")
+        );
+        // The cluster name from the cloud provider's attributes when k8s.cluster.name is absent.
+        assert_eq!(
+            host(&[
+                s("cloud.provider", "azure"),
+                s("k8s.node.name", "n"),
+                s("azure.resourcegroup.name", "MC_rg_my-aks_japaneast"),
+            ]),
+            h("n-my-aks")
+        );
+        assert_eq!(
+            host(&[
+                s("cloud.provider", "azure"),
+                s("k8s.node.name", "n"),
+                s("azure.resourcegroup.name", "rg_my-aks_japaneast"),
+            ]),
+            h("n")
+        );
+        assert_eq!(
+            host(&[
+                s("cloud.provider", "aws"),
+                s("k8s.node.name", "n"),
+                s("ec2.tag.kubernetes.io/cluster/eks-1", "owned"),
+            ]),
+            h("n-eks-1")
+        );
+        assert_eq!(
+            host(&[
+                s("k8s.node.name", "n"),
+                s("ec2.tag.kubernetes.io/cluster/eks-1", "owned")
+            ]),
+            h("n"),
+            "only on AWS"
         );
         assert_eq!(host(&[s("host.name", "localhost")]), None);
         assert_eq!(host(&[]), None);
