@@ -95,12 +95,20 @@ service:
 
 /// Runs tests/python/send_web_traces.py; returns its summary of the spans sent, by span id.
 fn send(h: &Harness, extra: usize, blob_bytes: usize) -> HashMap<u64, Value> {
-    send_args(h, extra, blob_bytes, &[])
+    send_args(h, extra, blob_bytes, &[], &[])
 }
 
-/// [`send`] with more arguments for the script (e.g. `--user-drop`).
-fn send_args(h: &Harness, extra: usize, blob_bytes: usize, more: &[&str]) -> HashMap<u64, Value> {
+/// [`send`] with more arguments for the script (e.g. `--user-drop`) and environment (e.g.
+/// `OTEL_RESOURCE_ATTRIBUTES`, which the SDK merges into the resource).
+fn send_args(
+    h: &Harness,
+    extra: usize,
+    blob_bytes: usize,
+    more: &[&str],
+    env: &[(&str, &str)],
+) -> HashMap<u64, Value> {
     let mut cmd = Command::new(python());
+    cmd.envs(env.iter().copied());
     cmd.arg(python_script("send_web_traces.py"))
         .args([
             "--endpoint",
@@ -198,7 +206,7 @@ fn grouped_stats(payloads: &[rmpv::Value]) -> BTreeMap<(String, String, String),
 #[test]
 fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
     let mut h = start(vec![], "", "");
-    let mut sent = send_args(&h, 0, 0, &["--user-drop"]);
+    let mut sent = send_args(&h, 0, 0, &["--user-drop"], &[]);
     assert_eq!(sent.len(), 6);
     // The application dropped this one (sampling.priority -1): in the stats only.
     sent.retain(|_, s| s["name"] != "GET /admin");
@@ -434,6 +442,64 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
         validate[0].headers.get("dd-api-key").map(String::as_str),
         Some(API_KEY)
     );
+}
+
+#[test]
+fn host_metadata_from_the_first_resource_and_usage_series_per_host() {
+    let mut h = start(
+        vec![],
+        "    host_metadata:\n      hostname_source: first_resource\n      tags: [\"team:e2e\"]",
+        "",
+    );
+    // 15 spans >= send_batch_size 10: exported right away, which starts the host metadata.
+    let resource = "cloud.provider=aws,host.id=i-0e2e,host.name=ip-10-1-2-3.ec2.internal,\
+                    ec2.tag.team=payments";
+    let sent = send_args(&h, 10, 0, &[], &[("OTEL_RESOURCE_ATTRIBUTES", resource)]);
+    assert_eq!(sent.len(), 15);
+    let metadata = poll_until(Duration::from_secs(10), || {
+        h.intake.requests_to("/intake").into_iter().next()
+    })
+    .unwrap_or_else(|| panic!("no host metadata: {}", h.collector.output_tail(4000)));
+    let common::dd_intake::Decoded::Json(v) = &metadata.decoded else {
+        panic!("host metadata is not JSON: {:?}", metadata.decoded);
+    };
+    assert_eq!(
+        v["internalHostname"], "i-0e2e",
+        "the resource's host, not the collector's"
+    );
+    assert_eq!(v["meta"]["hostname"], "i-0e2e");
+    assert_eq!(v["meta"]["instance-id"], "i-0e2e");
+    assert_eq!(v["meta"]["ec2-hostname"], "ip-10-1-2-3.ec2.internal");
+    assert_eq!(
+        v["host-tags"]["otel"],
+        serde_json::json!(["team:payments", "team:e2e"])
+    );
+    assert_eq!(v["agent-flavor"], "kakehashi");
+
+    // The usage series comes within 10 s: the running gauge and the gateway gauge (one host
+    // seen, so 0) for the resource's host.
+    let series = poll_until(Duration::from_secs(15), || {
+        h.intake.requests_to("/api/v2/series").into_iter().next()
+    })
+    .unwrap_or_else(|| panic!("no usage series: {}", h.collector.output_tail(4000)));
+    let common::dd_intake::Decoded::Json(v) = &series.decoded else {
+        panic!("series are not JSON: {:?}", series.decoded);
+    };
+    let by_metric = |m: &str| {
+        v["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["metric"] == m)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {m} in {v}"))
+    };
+    let running = by_metric("otel.datadog_exporter.traces.running");
+    assert_eq!(running["resources"][0]["name"], "i-0e2e");
+    let gateway = by_metric("datadog.otel.gateway");
+    assert_eq!(gateway["points"][0]["value"], 0.0);
+    assert_eq!(gateway["resources"][0]["name"], "i-0e2e");
+    stop(&mut h);
 }
 
 #[test]

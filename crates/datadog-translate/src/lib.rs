@@ -116,6 +116,12 @@ pub struct Translation {
     /// Hostnames the receiver identified, one per ResourceSpans with a non-empty hostname (the
     /// hosts of the usage series, as Go reports them: before the root-span back-fill).
     pub hosts: BTreeSet<String>,
+    /// The hostnames among [`Self::hosts`] that came from resource attributes, not from the
+    /// fallback (what Go's gateway-usage detector is told about).
+    pub attribute_hosts: BTreeSet<String>,
+    /// ECS Fargate task ARNs of ResourceSpans without a host (their usage series are tagged
+    /// `task_arn:<arn>` instead).
+    pub fargate_tasks: BTreeSet<String>,
 }
 
 /// Translates a request using the current time for pre-2000 start times.
@@ -138,6 +144,15 @@ pub fn translate_at(
         let mut tp = received.payload;
         if !tp.language_name.is_empty() {
             out.languages.insert(tp.language_name.clone());
+        }
+        match received.source {
+            Some(Source::Hostname(host)) if !host.is_empty() => {
+                out.attribute_hosts.insert(host);
+            }
+            Some(Source::Fargate(arn)) => {
+                out.fargate_tasks.insert(arn);
+            }
+            _ => {}
         }
         if !received.hostname.is_empty() {
             out.hosts.insert(received.hostname);

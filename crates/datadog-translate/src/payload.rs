@@ -17,6 +17,8 @@ use std::collections::HashMap;
 pub(crate) struct Received {
     pub payload: pb::TracerPayload,
     pub hostname: String,
+    /// What the resource attributes identified (`None`: the fallback hostname was used).
+    pub source: Option<Source>,
 }
 
 /// `AutoKeep`: the receiver's decision with a 100% probabilistic rate.
@@ -88,5 +90,9 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
         hostname: hostname.clone(),
         ..Default::default()
     };
-    Received { payload, hostname }
+    Received {
+        payload,
+        hostname,
+        source,
+    }
 }

@@ -49,16 +49,35 @@ struct Shared {
     agent: AgentInfo,
     retry: RetrySettings,
     fail_on_invalid_key: bool,
-    host_metadata: Option<(Duration, Vec<String>)>,
+    host_metadata: Option<HostMetadataSettings>,
+    /// The first batch's first resource (`hostname_source: first_resource`), once seen.
+    first_resource: std::sync::OnceLock<metadata::ResourceHost>,
+    first_resource_seen: tokio::sync::Notify,
     hostname: String,
     version: String,
     stats: Option<Mutex<StatsAggregator>>,
     /// Languages seen so far (`X-Datadog-Reported-Languages`, as the agent reports them).
     languages: Mutex<BTreeSet<String>>,
-    /// Hosts seen since the last usage series.
-    usage_hosts: Mutex<BTreeSet<String>>,
+    /// Hosts and Fargate tasks seen since the last usage series.
+    usage: Mutex<UsageSeen>,
+    /// Whether several hosts were seen in resource attributes (`datadog.otel.gateway`).
+    gateway: Mutex<metadata::GatewayUsage>,
     metrics: DatadogMetrics,
     cancel: CancellationToken,
+}
+
+#[derive(Debug, Clone)]
+struct HostMetadataSettings {
+    period: Duration,
+    tags: Vec<String>,
+    /// `hostname_source: first_resource`: the host comes from the first batch's first resource.
+    first_resource: bool,
+}
+
+#[derive(Debug, Default)]
+struct UsageSeen {
+    hosts: BTreeSet<String>,
+    fargate_tasks: BTreeSet<String>,
 }
 
 impl DatadogExporter {
@@ -121,17 +140,19 @@ impl DatadogExporter {
                 },
                 retry: cfg.retry_on_failure.clone(),
                 fail_on_invalid_key: cfg.api.fail_on_invalid_key,
-                host_metadata: cfg.host_metadata.enabled.then(|| {
-                    (
-                        cfg.host_metadata.reporter_period.get(),
-                        cfg.host_metadata.tags.clone(),
-                    )
+                host_metadata: cfg.host_metadata.enabled.then(|| HostMetadataSettings {
+                    period: cfg.host_metadata.reporter_period.get(),
+                    tags: cfg.host_metadata.tags.clone(),
+                    first_resource: cfg.host_metadata.hostname_source == "first_resource",
                 }),
+                first_resource: std::sync::OnceLock::new(),
+                first_resource_seen: tokio::sync::Notify::new(),
                 hostname,
                 version,
                 stats,
                 languages: Mutex::default(),
-                usage_hosts: Mutex::default(),
+                usage: Mutex::default(),
+                gateway: Mutex::default(),
                 cancel: CancellationToken::new(),
             }),
             tasks: Mutex::default(),
@@ -165,9 +186,9 @@ impl Exporter for DatadogExporter {
             let s = s.clone();
             self.spawn(async move { stats_loop(s).await });
         }
-        if let Some((period, tags)) = s.host_metadata.clone() {
+        if let Some(settings) = s.host_metadata.clone() {
             let s = s.clone();
-            self.spawn(async move { host_metadata_loop(s, period, tags).await });
+            self.spawn(async move { host_metadata_loop(s, settings).await });
         }
         let s2 = s.clone();
         self.spawn(async move { usage_loop(s2).await });
@@ -182,16 +203,35 @@ impl Exporter for DatadogExporter {
                 batch.signal()
             )));
         };
+        if s.host_metadata.as_ref().is_some_and(|h| h.first_resource)
+            && s.first_resource.get().is_none()
+        {
+            let attrs = req
+                .resource_spans
+                .first()
+                .and_then(|rs| rs.resource.as_ref())
+                .map_or(&[][..], |r| r.attributes.as_slice());
+            if s.first_resource.set(metadata::resource_host(attrs)).is_ok() {
+                s.first_resource_seen.notify_one();
+            }
+        }
         let t = translate(req, &s.translate);
         s.metrics.count_translation_drops(&t.dropped);
         s.languages
             .lock()
             .unwrap()
             .extend(t.languages.iter().cloned());
-        s.usage_hosts
-            .lock()
-            .unwrap()
-            .extend(t.hosts.iter().cloned());
+        {
+            let mut usage = s.usage.lock().unwrap();
+            usage.hosts.extend(t.hosts.iter().cloned());
+            usage.fargate_tasks.extend(t.fargate_tasks.iter().cloned());
+        }
+        {
+            let mut gateway = s.gateway.lock().unwrap();
+            for host in &t.attribute_hosts {
+                gateway.on_host(host);
+            }
+        }
         if let Some(stats) = &s.stats {
             let now = SystemTime::now();
             let mut agg = stats.lock().unwrap();
@@ -325,17 +365,33 @@ async fn flush_stats(s: &Shared, force: bool) {
     }
 }
 
-async fn host_metadata_loop(s: Arc<Shared>, period: Duration, tags: Vec<String>) {
-    let body = metadata::host_metadata(&s.hostname, &s.version, &tags);
-    let mut tick = tokio::time::interval(period);
+async fn host_metadata_loop(s: Arc<Shared>, settings: HostMetadataSettings) {
+    let resource = if settings.first_resource {
+        // As Go's pusher, which starts with the first batch of traces in this mode.
+        tokio::select! {
+            _ = s.cancel.cancelled() => return,
+            _ = s.first_resource_seen.notified() => {}
+        }
+        s.first_resource.get()
+    } else {
+        None
+    };
+    let Some(body) = metadata::host_metadata(&s.hostname, &s.version, &settings.tags, resource)
+    else {
+        tracing::warn!(exporter = %s.id, "No hostname for the host metadata; not sending it");
+        return;
+    };
+    let mut tick = tokio::time::interval(settings.period);
     loop {
         tokio::select! {
             _ = s.cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // Retried like the traces (Go's pusher goes through the exporter's retrier): a start
+        // before the network is up must not leave the host out until the next period.
         if let Err(f) = s
             .client
-            .send_with_retry(&Request::host_metadata(&body), &no_retry(), &s.cancel)
+            .send_with_retry(&Request::host_metadata(&body), &s.retry, &s.cancel)
             .await
         {
             tracing::warn!(exporter = %s.id, error = %f, "Sending host metadata failed");
@@ -350,15 +406,16 @@ async fn usage_loop(s: Arc<Shared>) {
             _ = s.cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let hosts = std::mem::take(&mut *s.usage_hosts.lock().unwrap());
-        if hosts.is_empty() {
+        let seen = std::mem::take(&mut *s.usage.lock().unwrap());
+        if seen.hosts.is_empty() && seen.fargate_tasks.is_empty() {
             continue;
         }
-        let body = metadata::traces_running_series(
-            hosts.iter().map(String::as_str),
-            &s.version,
-            SystemTime::now(),
-        );
+        let usage = metadata::Usage {
+            hosts: seen.hosts.iter().map(String::as_str).collect(),
+            fargate_tasks: seen.fargate_tasks.iter().map(String::as_str).collect(),
+            gateway: s.gateway.lock().unwrap().gauge(),
+        };
+        let body = metadata::traces_running_series(&usage, &s.version, SystemTime::now());
         if let Err(f) = s
             .client
             .send_with_retry(&Request::series(&body), &no_retry(), &s.cancel)
@@ -369,7 +426,7 @@ async fn usage_loop(s: Arc<Shared>) {
     }
 }
 
-/// Metadata and usage series are best effort (resent on the next tick anyway).
+/// The usage series is best effort (resent on the next tick anyway).
 fn no_retry() -> RetrySettings {
     RetrySettings {
         enabled: false,
