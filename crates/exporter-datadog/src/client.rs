@@ -178,7 +178,11 @@ impl fmt::Debug for IntakeClient {
 
 impl IntakeClient {
     pub fn new(s: &IntakeSettings) -> Result<IntakeClient, BuildError> {
-        let b = reqwest::Client::builder().timeout(s.timeout);
+        let mut b = reqwest::Client::builder();
+        // `timeout: 0` is "no limit" in otelcol (Go's http.Client); reqwest would time out at once.
+        if !s.timeout.is_zero() {
+            b = b.timeout(s.timeout);
+        }
         let mut b = kakehashi_exporter_otlp::tls::apply_to_reqwest(b, &s.tls)?;
         if let Some(proxy) = s.proxy_url.as_deref().filter(|p| !p.is_empty()) {
             let proxy = reqwest::Proxy::all(proxy)

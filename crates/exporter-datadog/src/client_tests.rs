@@ -424,6 +424,19 @@ async fn timeouts_are_retryable() {
 }
 
 #[tokio::test]
+async fn a_zero_timeout_means_no_limit() {
+    // otelcol's `timeout: 0` is "no limit"; reqwest's zero timeout would expire at once.
+    let srv = TestServer::start(vec![]).await;
+    let c = IntakeClient::new(&IntakeSettings {
+        timeout: Duration::ZERO,
+        ..settings(&srv.base, &srv.base)
+    })
+    .unwrap();
+    let out = c.post_series(br#"{"series":[]}"#).await;
+    assert!(matches!(out, Outcome::Success { .. }), "{out:?}");
+}
+
+#[tokio::test]
 async fn validate_api_key_answers() {
     let srv = TestServer::start(vec![
         Reply::status(200).body(r#"{"valid":true}"#),

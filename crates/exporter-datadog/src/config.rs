@@ -145,12 +145,22 @@ pub struct TracesConfig {
     pub span_name_as_resource_name: bool,
     pub compute_stats_by_span_kind: bool,
     pub compute_top_level_by_span_kind: bool,
-    /// Deprecated in otelcol in favour of `peer_tags_aggregation`.
-    pub peer_service_aggregation: bool,
-    pub peer_tags_aggregation: bool,
+    /// Deprecated in otelcol in favour of `peer_tags_aggregation`, whose value it supplies when
+    /// set alone (setting both is an error); read through [`TracesConfig::peer_tags_enabled`].
+    pub peer_service_aggregation: Option<bool>,
+    pub peer_tags_aggregation: Option<bool>,
     pub peer_tags: Vec<String>,
     /// The embedded agent's input buffer in otelcol; our sending queue plays that role.
     pub trace_buffer: i64,
+}
+
+impl TracesConfig {
+    /// `peer_tags_aggregation`, or the deprecated `peer_service_aggregation` (default true).
+    pub fn peer_tags_enabled(&self) -> bool {
+        self.peer_tags_aggregation
+            .or(self.peer_service_aggregation)
+            .unwrap_or(true)
+    }
 }
 
 impl Default for TracesConfig {
@@ -162,8 +172,8 @@ impl Default for TracesConfig {
             span_name_as_resource_name: false,
             compute_stats_by_span_kind: true,
             compute_top_level_by_span_kind: false,
-            peer_service_aggregation: true,
-            peer_tags_aggregation: true,
+            peer_service_aggregation: None,
+            peer_tags_aggregation: None,
             peer_tags: Vec::new(),
             trace_buffer: 0,
         }
@@ -211,17 +221,27 @@ impl Default for MetricsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HistogramConfig {
     pub mode: String,
-    pub send_aggregation_metrics: bool,
-    /// Deprecated in otelcol (v0.75) for `send_aggregation_metrics`.
-    pub send_count_sum_metrics: bool,
+    pub send_aggregation_metrics: Option<bool>,
+    /// Deprecated in otelcol (v0.75) for `send_aggregation_metrics`, whose value it supplies
+    /// when set alone (setting both is an error).
+    pub send_count_sum_metrics: Option<bool>,
+}
+
+impl HistogramConfig {
+    /// `send_aggregation_metrics`, or the deprecated `send_count_sum_metrics` (default false).
+    pub fn aggregation_metrics_enabled(&self) -> bool {
+        self.send_aggregation_metrics
+            .or(self.send_count_sum_metrics)
+            .unwrap_or(false)
+    }
 }
 
 impl Default for HistogramConfig {
     fn default() -> Self {
         HistogramConfig {
             mode: "distributions".into(),
-            send_aggregation_metrics: false,
-            send_count_sum_metrics: false,
+            send_aggregation_metrics: None,
+            send_count_sum_metrics: None,
         }
     }
 }
@@ -344,6 +364,7 @@ impl Validate for DatadogConfig {
     fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         removed_settings(self, &mut errs);
+        renamed_settings(self, &mut errs);
         validate_api_key(self.api.key.expose(), &mut errs);
         if self.api.site.trim().is_empty() {
             errs.push("api::site must not be empty (default: datadoghq.com)".into());
@@ -474,6 +495,32 @@ fn validate_api_key(raw: &str, errs: &mut Vec<String>) {
     }
 }
 
+/// otelcol's renamed settings (`config_warnings.go`): the old key still works alone, both set
+/// is an error.
+fn renamed_settings(cfg: &DatadogConfig, errs: &mut Vec<String>) {
+    let renamed = [
+        (
+            cfg.traces.peer_service_aggregation.is_some()
+                && cfg.traces.peer_tags_aggregation.is_some(),
+            "traces::peer_service_aggregation",
+            "traces::peer_tags_aggregation",
+        ),
+        (
+            cfg.metrics.histograms.send_count_sum_metrics.is_some()
+                && cfg.metrics.histograms.send_aggregation_metrics.is_some(),
+            "metrics::histograms::send_count_sum_metrics",
+            "metrics::histograms::send_aggregation_metrics",
+        ),
+    ];
+    for (both, old, new) in renamed {
+        if both {
+            errs.push(format!(
+                "{old:?} and {new:?} can't be both set at the same time: use {new:?} only instead"
+            ));
+        }
+    }
+}
+
 fn removed_settings(cfg: &DatadogConfig, errs: &mut Vec<String>) {
     let removed = [
         (
@@ -520,7 +567,7 @@ fn removed_settings(cfg: &DatadogConfig, errs: &mut Vec<String>) {
 fn validate_metrics(m: &MetricsConfig, errs: &mut Vec<String>) {
     match m.histograms.mode.as_str() {
         "distributions" | "counters" => {}
-        "nobuckets" if !m.histograms.send_aggregation_metrics => errs.push(
+        "nobuckets" if !m.histograms.aggregation_metrics_enabled() => errs.push(
             "'nobuckets' mode and `send_aggregation_metrics` set to false will send no histogram metrics".into(),
         ),
         "nobuckets" => {}

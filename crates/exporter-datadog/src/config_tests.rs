@@ -21,7 +21,7 @@ fn defaults_match_otelcol() {
     assert_eq!(c.host_metadata.reporter_period, Duration::from_secs(1800));
     assert!(c.traces.compute_stats_by_span_kind);
     assert!(!c.traces.compute_top_level_by_span_kind);
-    assert!(c.traces.peer_tags_aggregation);
+    assert!(c.traces.peer_tags_enabled());
     assert_eq!(c.metrics.delta_ttl, 3600);
     assert_eq!(c.metrics.histograms.mode, "distributions");
     assert_eq!(c.logs.compression_level, 6);
@@ -199,4 +199,37 @@ fn runner_never_retries_whole_batches() {
 fn debug_output_never_shows_the_key() {
     let c = parse(KEY);
     assert!(!format!("{c:?}").contains("0123456789abcdef"));
+}
+
+#[test]
+fn renamed_settings_work_alone_and_conflict_together() {
+    // The deprecated key still decides when it is the only one set, as in otelcol.
+    let c = parse(&format!(
+        "{KEY}traces:\n  peer_service_aggregation: false\n"
+    ));
+    assert!(!c.traces.peer_tags_enabled());
+    assert!(errors(&format!(
+        "{KEY}traces:\n  peer_service_aggregation: false\n"
+    ))
+    .is_empty());
+    let c = parse(&format!("{KEY}traces:\n  peer_tags_aggregation: false\n"));
+    assert!(!c.traces.peer_tags_enabled());
+    let both =
+        format!("{KEY}traces:\n  peer_service_aggregation: true\n  peer_tags_aggregation: true\n");
+    assert_eq!(
+        errors(&both),
+        vec![
+            "\"traces::peer_service_aggregation\" and \"traces::peer_tags_aggregation\" can't be both set at the same time: use \"traces::peer_tags_aggregation\" only instead"
+        ]
+    );
+
+    let c = parse(&format!(
+        "{KEY}metrics:\n  histograms:\n    send_count_sum_metrics: true\n"
+    ));
+    assert!(c.metrics.histograms.aggregation_metrics_enabled());
+    let both = format!(
+        "{KEY}metrics:\n  histograms:\n    send_count_sum_metrics: true\n    send_aggregation_metrics: true\n"
+    );
+    assert_eq!(errors(&both).len(), 1, "{:?}", errors(&both));
+    assert!(errors(&both)[0].contains("can't be both set"));
 }

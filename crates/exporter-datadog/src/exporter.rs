@@ -122,7 +122,7 @@ impl DatadogExporter {
                 hostname: hostname.clone(),
                 agent_version: agent_version.clone(),
                 compute_stats_by_span_kind: cfg.traces.compute_stats_by_span_kind,
-                peer_tags_aggregation: cfg.traces.peer_tags_aggregation,
+                peer_tags_aggregation: cfg.traces.peer_tags_enabled(),
                 peer_tags: cfg.traces.peer_tags.clone(),
                 max_groups: DEFAULT_MAX_GROUPS,
             }))
