@@ -4,6 +4,7 @@
 
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, QueueSettings, RetrySettings};
 use kakehashi_config::{AnyValue, Duration, Secret, Validate};
+use kakehashi_exporter_otlp::keepalive::{KeepaliveKeys, KeepaliveSettings};
 use kakehashi_exporter_otlp::TlsClientSettings;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub struct DatadogConfig {
     pub max_conns_per_host: Option<usize>,
     pub idle_conn_timeout: Option<Duration>,
     pub disable_keep_alives: bool,
+    /// otelcol v0.160's section for the four keys above (accepted likewise).
+    pub keepalive: Option<KeepaliveSettings>,
     pub force_attempt_http2: Option<bool>,
     /// Rejected when set, as by otelcol ("not respected by Datadog exporter").
     pub endpoint: String,
@@ -79,6 +82,7 @@ impl Default for DatadogConfig {
             max_conns_per_host: None,
             idle_conn_timeout: None,
             disable_keep_alives: false,
+            keepalive: None,
             force_attempt_http2: None,
             endpoint: String::new(),
             compression: String::new(),
@@ -365,6 +369,14 @@ impl Validate for DatadogConfig {
         let mut errs = Vec::new();
         removed_settings(self, &mut errs);
         renamed_settings(self, &mut errs);
+        KeepaliveKeys {
+            section: self.keepalive.as_ref(),
+            idle_conn_timeout: self.idle_conn_timeout,
+            max_idle_conns: self.max_idle_conns,
+            max_idle_conns_per_host: self.max_idle_conns_per_host,
+            disable_keep_alives: self.disable_keep_alives,
+        }
+        .validate(&mut errs);
         validate_api_key(self.api.key.expose(), &mut errs);
         if self.api.site.trim().is_empty() {
             errs.push("api::site must not be empty (default: datadoghq.com)".into());

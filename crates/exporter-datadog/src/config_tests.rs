@@ -233,3 +233,13 @@ fn renamed_settings_work_alone_and_conflict_together() {
     assert_eq!(errors(&both).len(), 1, "{:?}", errors(&both));
     assert!(errors(&both)[0].contains("can't be both set"));
 }
+
+#[test]
+fn the_keepalive_section_is_accepted_and_not_mixed_with_the_flat_keys() {
+    let section = format!("{KEY}keepalive:\n  enabled: false\n  idle_conn_timeout: 30s\n");
+    assert!(errors(&section).is_empty(), "{:?}", errors(&section));
+    assert!(!parse(&section).keepalive.unwrap().enabled);
+    let mixed = format!("{KEY}disable_keep_alives: true\nkeepalive:\n  max_idle_conns: 10\n");
+    assert_eq!(errors(&mixed).len(), 1);
+    assert!(errors(&mixed)[0].contains("alongside the 'keepalive' section"));
+}

@@ -6,6 +6,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod keepalive;
 mod rpc_status;
 pub mod tls;
 

@@ -1,5 +1,6 @@
 //! The `otlphttp` exporter's config (otelcol `confighttp.ClientConfig` + exporter fields).
 
+use crate::keepalive::{KeepaliveKeys, KeepaliveSettings};
 use crate::tls::TlsClientSettings;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, QueueSettings, RetrySettings};
 use kakehashi_component::AuthConfig;
@@ -37,6 +38,8 @@ pub struct OtlpHttpConfig {
     pub max_conns_per_host: Option<usize>,
     pub idle_conn_timeout: Option<Duration>,
     pub disable_keep_alives: bool,
+    /// otelcol v0.160's section for the four keys above ([`crate::keepalive`]).
+    pub keepalive: Option<KeepaliveSettings>,
     pub http2_read_idle_timeout: Duration,
     pub http2_ping_timeout: Duration,
     pub force_attempt_http2: Option<bool>,
@@ -69,6 +72,7 @@ impl Default for OtlpHttpConfig {
             max_conns_per_host: None,
             idle_conn_timeout: None,
             disable_keep_alives: false,
+            keepalive: None,
             http2_read_idle_timeout: Duration::ZERO,
             http2_ping_timeout: Duration::ZERO,
             force_attempt_http2: None,
@@ -116,6 +120,17 @@ impl HttpCompression {
 }
 
 impl OtlpHttpConfig {
+    /// The keep-alive keys, flat and sectioned.
+    pub fn keepalive_keys(&self) -> KeepaliveKeys<'_> {
+        KeepaliveKeys {
+            section: self.keepalive.as_ref(),
+            idle_conn_timeout: self.idle_conn_timeout,
+            max_idle_conns: self.max_idle_conns,
+            max_idle_conns_per_host: self.max_idle_conns_per_host,
+            disable_keep_alives: self.disable_keep_alives,
+        }
+    }
+
     pub fn helper_settings(&self) -> ExporterHelperSettings {
         ExporterHelperSettings {
             // otlphttp passes timeout 0 to exporterhelper; the HTTP client enforces `timeout`.
@@ -213,6 +228,7 @@ impl Validate for OtlpHttpConfig {
         if self.cookies.is_some() {
             errs.push("cookies is not supported yet".into());
         }
+        self.keepalive_keys().validate(&mut errs);
         if let Err(e) = self.compression() {
             errs.push(e);
         }
@@ -227,5 +243,30 @@ impl Validate for OtlpHttpConfig {
         errs.extend(self.tls.validate());
         errs.extend(self.helper_settings().validate());
         errs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kakehashi_config::decode_yaml;
+
+    fn parse(yaml: &str) -> OtlpHttpConfig {
+        decode_yaml::<OtlpHttpConfig>("exporters::otlphttp", yaml).expect("decodes")
+    }
+
+    #[test]
+    fn the_keepalive_section_drives_the_pool_unless_mixed_with_flat_keys() {
+        let c = parse("endpoint: http://127.0.0.1:4318\nkeepalive:\n  enabled: false\n");
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        assert!(!c.keepalive_keys().effective().enabled);
+        let c = parse("endpoint: http://127.0.0.1:4318\nkeepalive:\n  idle_conn_timeout: 5s\n");
+        let k = c.keepalive_keys().effective();
+        assert!(k.enabled, "the section's presence enables keep-alives");
+        assert_eq!(k.idle_conn_timeout, Some(Duration::from_secs(5)));
+        let c = parse(
+            "endpoint: http://127.0.0.1:4318\nidle_conn_timeout: 10s\nkeepalive:\n  enabled: true\n",
+        );
+        assert_eq!(c.validate().len(), 1, "{:?}", c.validate());
     }
 }

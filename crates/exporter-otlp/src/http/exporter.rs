@@ -72,13 +72,17 @@ fn build_client(cfg: &OtlpHttpConfig) -> Result<reqwest::Client, BuildError> {
     if !cfg.timeout.is_zero() {
         b = b.timeout(cfg.timeout.get());
     }
-    if let Some(n) = cfg.max_idle_conns_per_host.or(cfg.max_idle_conns) {
+    let keepalive = cfg.keepalive_keys().effective();
+    if let Some(n) = keepalive
+        .max_idle_conns_per_host
+        .or(keepalive.max_idle_conns)
+    {
         b = b.pool_max_idle_per_host(n);
     }
-    if let Some(t) = cfg.idle_conn_timeout {
+    if let Some(t) = keepalive.idle_conn_timeout {
         b = b.pool_idle_timeout((!t.is_zero()).then(|| t.get()));
     }
-    if cfg.disable_keep_alives {
+    if !keepalive.enabled {
         b = b.pool_max_idle_per_host(0);
     }
     if !cfg.proxy_url.is_empty() {
