@@ -1,12 +1,14 @@
 //! The embedded trace-agent's processing of one TracerPayload (§2.11, `Agent.Process`):
 //! normalize and validate chunks, pick the root, filter ignored resources, obfuscate, truncate,
-//! compute top-level spans, back-fill payload fields and apply the sampling decision.
+//! compute top-level spans, back-fill payload fields and apply the sampling decision
+//! (`sampling`).
 
 use crate::normalize::{
     normalize_name_in_place, normalize_peer_service_in_place, normalize_service_in_place,
     normalize_tag_value, normalize_tag_value_in_place, truncate_utf8, MAX_RESOURCE_LEN,
     MAX_TYPE_LEN,
 };
+use crate::sampling::{sample, Sampled, CLIENT_RATE_KEY};
 use crate::{Dropped, TranslateConfig};
 use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
 use libdd_trace_protobuf::pb;
@@ -18,24 +20,8 @@ const MAX_META_KEY_LEN: usize = 200;
 const MAX_META_VAL_LEN: usize = 25_000;
 const MAX_METRICS_KEY_LEN: usize = 200;
 
-/// The error sampler's rate, on the root of a priority-0 trace it keeps.
-const ERRORS_RATE_KEY: &str = "_dd.errors_sr";
-/// An analytics event's extraction rate (`analytics.event`).
-const EVENT_EXTRACTION_RATE_KEY: &str = "_dd1.sr.eausr";
-/// The max-events-per-second limiter's rate on an event.
-const MAX_EPS_RATE_KEY: &str = "_dd1.sr.eamax";
-/// The client's sampling rate (from the root's `_sample_rate`).
-const CLIENT_RATE_KEY: &str = "_dd1.sr.rcusr";
-/// The agent's pre-sampler rate.
-const PRE_SAMPLE_RATE_KEY: &str = "_dd1.sr.rapre";
-/// Marks a span as an analytics event.
-const ANALYZED_KEY: &str = "_dd.analyzed";
-
 /// The sampling decision maker, on the chunk's first span and as a chunk tag.
 const DECISION_MAKER_KEY: &str = "_dd.p.dm";
-
-/// Metric the priority sampler writes on kept roots (rate of the agent sampler; 1 here).
-pub const PRIORITY_RATE_KEY: &str = "_sampling_priority_rate_v1";
 
 /// Processes `tp` in place; dropped spans are counted in `dropped`. Returns the chunks the
 /// samplers dropped, under `tp`'s fields, for the stats (the agent feeds its concentrator
@@ -326,108 +312,6 @@ fn backfill_payload(tp: &mut pb::TracerPayload, spans: &[pb::Span], root: usize)
     }
 }
 
-/// The sampling decision with the exporter's settings (no probabilistic sampler, rare sampler
-/// off): priority > 0 keeps; priority < 0 (user drop) drops; priority 0 is kept only by the
-/// error sampler. A kept auto-keep root gets the priority sampler's rate.
-/// What the samplers decided for a chunk.
-#[derive(Debug, PartialEq)]
-enum Sampled {
-    Keep,
-    Drop,
-    /// Dropped, but these spans (indices) are analytics events and are sent.
-    EventsOnly(Vec<usize>),
-}
-
-/// Go's `Agent.sample` with the exporter's samplers: priority < 0 is dropped; priority 0 is
-/// kept by the error sampler when a span has an error, else dropped; priority > 0 is kept, and
-/// an auto-keep root gets the priority sampler's rate. The rates are 1: each service's
-/// traffic is assumed under the samplers' targets (10 traces/s), the same approximation as
-/// the priority rate below. Then the analytics events of a trace that was not a user drop.
-fn sample(chunk: &mut pb::TraceChunk, root: usize) -> Sampled {
-    let priority = chunk.priority;
-    if priority < 0 {
-        return Sampled::Drop;
-    }
-    let keep = if priority == 0 {
-        let has_error = chunk.spans.iter().any(|s| s.error != 0);
-        if has_error {
-            // The error sampler's rate on the root (ScoreSampler.applySampleRate).
-            chunk.spans[root]
-                .metrics
-                .insert(ERRORS_RATE_KEY.into(), 1.0);
-        }
-        has_error
-    } else {
-        if priority == 1 {
-            let root = &mut chunk.spans[root];
-            let has_rate = ["_dd.agent_psr", "_dd.rule_psr", PRIORITY_RATE_KEY]
-                .iter()
-                .any(|k| root.metrics.contains_key(*k));
-            if root.parent_id == 0 && !has_rate {
-                root.metrics.insert(PRIORITY_RATE_KEY.into(), 1.0);
-            }
-        }
-        true
-    };
-    chunk.dropped_trace = !keep;
-    let events = extract_events(chunk, root);
-    match (keep, events.is_empty()) {
-        (true, _) => Sampled::Keep,
-        (false, true) => Sampled::Drop,
-        (false, false) => Sampled::EventsOnly(events),
-    }
-}
-
-/// Go's event processor with its metric-based extractor (the only one the exporter's agent
-/// has): a span carrying `_dd1.sr.eausr` (set from `analytics.event`) is an event when its
-/// trace id samples at that rate (any rate > 0 counts as 1 in a user-keep trace). Events are
-/// marked `_dd.analyzed` and carry the sampling rates below 1 (`_dd1.sr.eausr`, the root's
-/// `_dd1.sr.rcusr` and `_dd1.sr.rapre`); rates of 1 are left out, as Go does to save
-/// bandwidth. The max-events-per-second limiter (200) is taken as never reached.
-fn extract_events(chunk: &mut pb::TraceChunk, root: usize) -> Vec<usize> {
-    let rate_of_root = |key: &str| chunk.spans[root].metrics.get(key).copied().unwrap_or(1.0);
-    let (client_rate, pre_sample_rate) = (
-        rate_of_root(CLIENT_RATE_KEY),
-        rate_of_root(PRE_SAMPLE_RATE_KEY),
-    );
-    let user_keep = chunk.priority >= 2;
-    let mut events = Vec::new();
-    for (i, span) in chunk.spans.iter_mut().enumerate() {
-        let Some(&rate) = span.metrics.get(EVENT_EXTRACTION_RATE_KEY) else {
-            continue;
-        };
-        let rate = if rate > 0.0 && user_keep { 1.0 } else { rate };
-        if !sample_by_rate(span.trace_id, rate) {
-            continue;
-        }
-        span.metrics.remove(MAX_EPS_RATE_KEY);
-        set_rate(&mut span.metrics, CLIENT_RATE_KEY, client_rate);
-        set_rate(&mut span.metrics, PRE_SAMPLE_RATE_KEY, pre_sample_rate);
-        set_rate(&mut span.metrics, EVENT_EXTRACTION_RATE_KEY, rate);
-        span.metrics.insert(ANALYZED_KEY.into(), 1.0);
-        events.push(i);
-    }
-    events
-}
-
-/// Go's `SetClientRate` and siblings: a rate below 1 is written, 1 is left out.
-fn set_rate(metrics: &mut std::collections::HashMap<String, f64>, key: &str, rate: f64) {
-    if rate < 1.0 {
-        metrics.insert(key.into(), rate);
-    } else {
-        metrics.remove(key);
-    }
-}
-
-/// Go's `SampleByRate`: Knuth's multiplicative hash of the trace id against the rate.
-fn sample_by_rate(trace_id: u64, rate: f64) -> bool {
-    const KNUTH: u64 = 1_111_111_111_111_111_111;
-    if rate < 1.0 {
-        return trace_id.wrapping_mul(KNUTH) < (rate * u64::MAX as f64) as u64;
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,77 +464,6 @@ mod tests {
             ..Default::default()
         };
         assert!(process(&mut all_kept, &TranslateConfig::default(), 0, &mut dropped).is_none());
-    }
-
-    #[test]
-    fn sample_by_rate_is_gos_knuth_hash() {
-        // The trace ids of the agent's own 50 % sampling tests.
-        assert!(sample_by_rate(123, 0.5));
-        assert!(!sample_by_rate(1_237_892_138_897, 0.5));
-        assert!(!sample_by_rate(1_237_892_138_898, 0.5));
-        assert!(!sample_by_rate(123, 0.0));
-        assert!(sample_by_rate(1_237_892_138_897, 1.0));
-    }
-
-    #[test]
-    fn analytics_events_carry_their_rates_below_one() {
-        let event = |trace: u64, id: u64, rate: f64| {
-            let mut s = span(id, if id == 1 { 0 } else { 1 }, "a");
-            s.trace_id = trace;
-            s.metrics.insert(EVENT_EXTRACTION_RATE_KEY.into(), rate);
-            s
-        };
-        // The root's client rate 0.25 is copied to the events; a 0.5 extraction rate samples
-        // trace 123 and is written; a user keep (priority 2) raises 0.5 to 1.
-        let mut chunk = pb::TraceChunk {
-            priority: 1,
-            spans: vec![event(123, 1, 0.5), event(123, 2, 0.0)],
-            ..Default::default()
-        };
-        chunk.spans[0].metrics.insert(CLIENT_RATE_KEY.into(), 0.25);
-        chunk.spans[0].metrics.insert(MAX_EPS_RATE_KEY.into(), 0.1);
-        assert_eq!(sample(&mut chunk, 0), Sampled::Keep);
-        let m = &chunk.spans[0].metrics;
-        assert_eq!(m[ANALYZED_KEY], 1.0);
-        assert_eq!(m[EVENT_EXTRACTION_RATE_KEY], 0.5);
-        assert_eq!(m[CLIENT_RATE_KEY], 0.25);
-        assert!(
-            !m.contains_key(MAX_EPS_RATE_KEY),
-            "the limiter's rate is 1 here"
-        );
-        assert!(
-            !chunk.spans[1].metrics.contains_key(ANALYZED_KEY),
-            "rate 0: no event"
-        );
-        assert!(!chunk.dropped_trace);
-
-        let mut user_keep = pb::TraceChunk {
-            priority: 2,
-            spans: vec![event(1_237_892_138_897, 1, 0.5)],
-            ..Default::default()
-        };
-        assert_eq!(sample(&mut user_keep, 0), Sampled::Keep);
-        let m = &user_keep.spans[0].metrics;
-        assert_eq!(m[ANALYZED_KEY], 1.0);
-        assert!(
-            !m.contains_key(EVENT_EXTRACTION_RATE_KEY),
-            "raised to 1, left out"
-        );
-
-        // A user drop has no events; an auto drop keeps its events alone.
-        let mut user_drop = pb::TraceChunk {
-            priority: -1,
-            spans: vec![event(123, 1, 1.0)],
-            ..Default::default()
-        };
-        assert_eq!(sample(&mut user_drop, 0), Sampled::Drop);
-        let mut auto_drop = pb::TraceChunk {
-            priority: 0,
-            spans: vec![event(123, 1, 0.0), event(123, 2, 1.0)],
-            ..Default::default()
-        };
-        assert_eq!(sample(&mut auto_drop, 0), Sampled::EventsOnly(vec![1]));
-        assert!(auto_drop.dropped_trace);
     }
 
     #[test]

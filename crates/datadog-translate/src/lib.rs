@@ -16,13 +16,13 @@ mod normalize;
 mod obfuscation;
 mod payload;
 mod registry;
+mod sampling;
 mod span;
 mod status;
 #[cfg(test)]
 mod test_util;
 mod value;
 
-pub use agent::PRIORITY_RATE_KEY;
 pub use container_tags::CONTAINER_TAGS_KEY;
 pub use hostname::{source_from_attributes, Source};
 pub use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
@@ -32,6 +32,7 @@ pub use normalize::{
     normalize_name, normalize_service, normalize_tag, normalize_tag_value, truncate_utf8,
 };
 pub use obfuscation::exporter_obfuscation;
+pub use sampling::PRIORITY_RATE_KEY;
 pub use span::{span_id_to_u64, trace_id_to_u64};
 pub use status::status_text;
 pub use value::{as_string as any_value_as_string, go_float};
