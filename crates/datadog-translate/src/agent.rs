@@ -315,16 +315,7 @@ fn backfill_payload(tp: &mut pb::TracerPayload, spans: &[pb::Span], root: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn span(id: u64, parent: u64, svc: &str) -> pb::Span {
-        pb::Span {
-            trace_id: 1,
-            span_id: id,
-            parent_id: parent,
-            service: svc.into(),
-            ..Default::default()
-        }
-    }
+    use crate::test_util::dd_span as span;
 
     #[test]
     fn top_level() {

@@ -123,16 +123,7 @@ fn sample_by_rate(trace_id: u64, rate: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn span(id: u64, parent: u64, svc: &str) -> pb::Span {
-        pb::Span {
-            trace_id: 1,
-            span_id: id,
-            parent_id: parent,
-            service: svc.into(),
-            ..Default::default()
-        }
-    }
+    use crate::test_util::dd_span as span;
 
     #[test]
     fn sample_by_rate_is_gos_knuth_hash() {
