@@ -39,8 +39,9 @@ impl Validate for RetrySettings {
         if !(0.0..=1.0).contains(&self.randomization_factor) {
             errs.push("'randomization_factor' must be within [0, 1]".into());
         }
-        if self.multiplier <= 0.0 {
-            errs.push("'multiplier' must be positive".into());
+        // 0 is allowed, as in otelcol: every retry after the first waits ~0.
+        if self.multiplier < 0.0 {
+            errs.push("'multiplier' must be non-negative".into());
         }
         if !self.max_elapsed_time.is_zero() {
             if self.max_elapsed_time < self.initial_interval {
@@ -120,6 +121,12 @@ impl Validate for QueueSettings {
         }
         if self.storage.as_deref().is_some_and(|s| s.trim().is_empty()) {
             errs.push("sending_queue::storage: must be a storage extension id".into());
+        }
+        if self.storage.is_some() && self.wait_for_result {
+            errs.push(
+                "`wait_for_result` is not supported with a persistent queue configured with `storage`"
+                    .into(),
+            );
         }
         if self.batch.is_some() {
             errs.push("sending_queue::batch: exporter-side batching is not supported yet".into());

@@ -3,13 +3,29 @@
 
 use async_trait::async_trait;
 use kakehashi_component::{Batch, ConsumeError, Consumer};
-use std::sync::Arc;
+use kakehashi_pdata::Payload;
+use std::sync::{Arc, Mutex, Weak};
 
-/// Sends each batch to every consumer in turn. The batch is cloned for all but the last one.
-/// Any error is returned (the first one), after every consumer has been tried, as otelcol's
-/// fan-out does: a client retry may then duplicate data in the consumers that succeeded.
+/// Sends each batch to every consumer in turn. The batch is cloned (a reference count) for
+/// all but the last one. Any error is returned (the first one), after every consumer has been
+/// tried, as otelcol's fan-out does.
+///
+/// A batch that some consumers took and others refused is remembered, so that the batch
+/// processor's retry of that same batch (it resends the same shared payload) reaches only the
+/// consumers that refused it: a healthy exporter next to one whose queue is full must not get
+/// the batch again on every retry. A client's retry is a new payload and reaches every
+/// consumer again, as in otelcol.
 pub struct Fanout {
     consumers: Vec<Arc<dyn Consumer>>,
+    partial: Mutex<Vec<Delivered>>,
+}
+
+/// Which consumers already took a batch that others refused.
+struct Delivered {
+    /// The batch's payload. A `Weak` keeps the allocation, so its address cannot be reused by
+    /// another payload while the entry exists; the data itself is freed with the last `Arc`.
+    payload: Weak<Payload>,
+    took: Vec<bool>,
 }
 
 impl Fanout {
@@ -18,26 +34,157 @@ impl Fanout {
         if consumers.len() == 1 {
             return consumers.pop().expect("one consumer");
         }
-        Arc::new(Fanout { consumers })
+        Arc::new(Fanout {
+            consumers,
+            partial: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The consumers that already took this payload (and forgets it), pruning entries whose
+    /// payload no holder shares any more (delivered elsewhere or dropped).
+    fn take_delivered(&self, payload: &Arc<Payload>) -> Vec<bool> {
+        let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+        partial.retain(|d| d.payload.strong_count() > 0);
+        let ptr = Arc::as_ptr(payload);
+        match partial.iter().position(|d| d.payload.as_ptr() == ptr) {
+            Some(i) => partial.swap_remove(i).took,
+            None => vec![false; self.consumers.len()],
+        }
+    }
+
+    fn remember(&self, payload: &Arc<Payload>, took: Vec<bool>) {
+        let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+        partial.push(Delivered {
+            payload: Arc::downgrade(payload),
+            took,
+        });
     }
 }
 
 #[async_trait]
 impl Consumer for Fanout {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let mut took = self.take_delivered(&batch.payload);
+        let payload = Arc::clone(&batch.payload);
         let mut first_err = None;
-        let last = self.consumers.len().saturating_sub(1);
+        let last = took.iter().rposition(|t| !t).unwrap_or(0);
         let mut batch = Some(batch);
         for (i, c) in self.consumers.iter().enumerate() {
+            if took[i] {
+                continue;
+            }
             let b = if i == last {
                 batch.take().expect("batch kept for the last consumer")
             } else {
                 batch.clone().expect("batch kept for the last consumer")
             };
-            if let Err(e) = c.consume(b).await {
-                first_err.get_or_insert(e);
+            match c.consume(b).await {
+                Ok(()) => took[i] = true,
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
-        first_err.map_or(Ok(()), Err)
+        match first_err {
+            None => Ok(()),
+            Some(e) => {
+                if !e.permanent && took.iter().any(|t| *t) {
+                    self.remember(&payload, took);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use kakehashi_pdata::ExportTraceServiceRequest;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts calls; refuses (retryably) while `refuse` is above zero, counting it down.
+    #[derive(Default)]
+    struct Counter {
+        calls: AtomicUsize,
+        refuse: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Consumer for Counter {
+        async fn consume(&self, _b: Batch) -> Result<(), ConsumeError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let refused = self
+                .refuse
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if refused {
+                Err(ConsumeError::retryable("sending queue is full"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn batch() -> Batch {
+        Batch::new(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    fn calls(c: &Counter) -> usize {
+        c.calls.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_retried_batch_reaches_only_the_consumers_that_refused_it() {
+        let healthy = Arc::new(Counter::default());
+        let full = Arc::new(Counter::default());
+        full.refuse.store(2, Ordering::SeqCst);
+        let fanout = Fanout::build(vec![healthy.clone(), full.clone()]);
+        let b = batch();
+        fanout.consume(b.clone()).await.expect_err("first refusal");
+        fanout.consume(b.clone()).await.expect_err("second refusal");
+        fanout.consume(b.clone()).await.expect("third attempt");
+        assert_eq!(calls(&healthy), 1, "the healthy consumer took it once");
+        assert_eq!(calls(&full), 3);
+        // Delivered everywhere: the same payload sent again is a new delivery.
+        fanout.consume(b).await.expect("again");
+        assert_eq!((calls(&healthy), calls(&full)), (2, 4));
+    }
+
+    #[tokio::test]
+    async fn another_payload_reaches_every_consumer() {
+        let healthy = Arc::new(Counter::default());
+        let full = Arc::new(Counter::default());
+        full.refuse.store(1, Ordering::SeqCst);
+        let fanout = Fanout::build(vec![full.clone(), healthy.clone()]);
+        fanout.consume(batch()).await.expect_err("refused");
+        // A client's retry: equal data, a new payload.
+        fanout.consume(batch()).await.expect("delivered");
+        assert_eq!((calls(&healthy), calls(&full)), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_payload_is_pruned() {
+        let healthy = Arc::new(Counter::default());
+        let full = Arc::new(Counter::default());
+        full.refuse.store(1, Ordering::SeqCst);
+        let fanout = Fanout {
+            consumers: vec![healthy.clone(), full.clone()],
+            partial: Mutex::new(Vec::new()),
+        };
+        fanout.consume(batch()).await.expect_err("refused");
+        assert_eq!(fanout.partial.lock().expect("lock").len(), 1);
+        // The refused batch was dropped by its sender; the next call forgets it.
+        fanout.consume(batch()).await.expect("delivered");
+        assert!(fanout.partial.lock().expect("lock").is_empty());
     }
 }

@@ -53,14 +53,32 @@ impl Default for MemoryLimiterConfig {
 }
 
 impl Validate for MemoryLimiterConfig {
-    /// otelcol returns the first problem only; so do we.
+    /// otelcol's checks in its order; it returns the first problem only, and so do we. The GC
+    /// intervals drive nothing here, but a config otelcol refuses is refused here too.
     fn validate(&self) -> Vec<String> {
+        let soft_min = self.min_gc_interval_when_soft_limited;
+        let hard_min = self.min_gc_interval_when_hard_limited;
+        let soft_max = self.max_gc_interval_when_soft_limited;
+        let hard_max = self.max_gc_interval_when_hard_limited;
         let msg = if self.check_interval.is_zero() {
             "'check_interval' must be greater than zero"
+        } else if soft_min < hard_min {
+            "'min_gc_interval_when_soft_limited' should be larger than 'min_gc_interval_when_hard_limited'"
+        } else if !soft_max.is_zero() && soft_max < soft_min {
+            "'max_gc_interval_when_soft_limited' must be greater than or equal to 'min_gc_interval_when_soft_limited' (or 0 to disable)"
+        } else if !hard_max.is_zero() && hard_max < hard_min {
+            "'max_gc_interval_when_hard_limited' must be greater than or equal to 'min_gc_interval_when_hard_limited' (or 0 to disable)"
+        } else if !soft_max.is_zero() && !hard_max.is_zero() && soft_max < hard_max {
+            "'max_gc_interval_when_soft_limited' should be larger than or equal to 'max_gc_interval_when_hard_limited' (when both are set)"
         } else if self.limit_mib == 0 && self.limit_percentage == 0 {
             "'limit_mib' or 'limit_percentage' must be greater than zero"
         } else if self.limit_percentage > 100 || self.spike_limit_percentage > 100 {
             "'limit_percentage' and 'spike_limit_percentage' must be greater than zero and less than or equal to hundred"
+        } else if self.limit_mib > 0 && self.limit_mib <= self.spike_limit_mib {
+            "'spike_limit_mib' must be smaller than 'limit_mib'"
+        } else if self.limit_percentage > 0 && self.limit_percentage <= self.spike_limit_percentage
+        {
+            "'spike_limit_percentage' must be smaller than 'limit_percentage'"
         } else {
             return Vec::new();
         };
@@ -83,15 +101,37 @@ impl MemoryProbe for RssProbe {
     }
 }
 
-/// Total memory available to us: the cgroup v2 limit when numeric, else host RAM.
+/// Total memory available to us, as otelcol's `iruntime.TotalMemory` finds it: the cgroup's
+/// memory limit (v2 `memory.max`, else v1 `memory.limit_in_bytes`) when one is set, else host
+/// RAM.
 pub fn total_memory_bytes() -> Option<u64> {
-    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max") {
-        if let Ok(n) = s.trim().parse::<u64>() {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    total_memory_from(
+        read("/sys/fs/cgroup/memory.max").as_deref(),
+        read("/sys/fs/cgroup/memory/memory.limit_in_bytes").as_deref(),
+        read("/proc/meminfo").as_deref(),
+    )
+}
+
+/// What cgroup v1 reports for "no limit" (`PAGE_COUNTER_MAX` pages of 4 KiB; otelcol's
+/// `unlimitedMemorySize`). Larger pages give larger values, so anything above is no limit too.
+const CGROUP_V1_UNLIMITED: u64 = 9_223_372_036_854_771_712;
+
+fn total_memory_from(
+    v2_max: Option<&str>,
+    v1_limit: Option<&str>,
+    meminfo: Option<&str>,
+) -> Option<u64> {
+    // v2 writes "max" when unlimited, which does not parse.
+    if let Some(n) = v2_max.and_then(|s| s.trim().parse::<u64>().ok()) {
+        return Some(n);
+    }
+    if let Some(n) = v1_limit.and_then(|s| s.trim().parse::<u64>().ok()) {
+        if n < CGROUP_V1_UNLIMITED {
             return Some(n);
         }
     }
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let line = meminfo?.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -398,12 +438,39 @@ mod tests {
                 "'spike_limit_mib' must be smaller than 'limit_mib'".into()
             ))
         );
+        assert_eq!(
+            msgs(cfg(100, 100)),
+            vec!["'spike_limit_mib' must be smaller than 'limit_mib'".to_string()]
+        );
         let pct = MemoryLimiterConfig {
             limit_mib: 0,
             limit_percentage: 50,
             spike_limit_percentage: 10,
             ..cfg(0, 0)
         };
+        assert!(msgs(pct.clone()).is_empty());
+        assert_eq!(
+            msgs(MemoryLimiterConfig {
+                spike_limit_percentage: 60,
+                ..pct.clone()
+            }),
+            vec!["'spike_limit_percentage' must be smaller than 'limit_percentage'".to_string()]
+        );
+        let gc = |soft_min: u64, hard_min: u64, soft_max: u64, hard_max: u64| {
+            msgs(MemoryLimiterConfig {
+                min_gc_interval_when_soft_limited: Duration::from_secs(soft_min),
+                min_gc_interval_when_hard_limited: Duration::from_secs(hard_min),
+                max_gc_interval_when_soft_limited: Duration::from_secs(soft_max),
+                max_gc_interval_when_hard_limited: Duration::from_secs(hard_max),
+                ..cfg(100, 20)
+            })
+        };
+        assert!(gc(10, 0, 30, 30).is_empty(), "otelcol's defaults");
+        assert!(gc(10, 5, 0, 0).is_empty(), "0 disables the caps");
+        assert!(gc(1, 2, 30, 30)[0].starts_with("'min_gc_interval_when_soft_limited' should be"));
+        assert!(gc(10, 0, 5, 5)[0].starts_with("'max_gc_interval_when_soft_limited' must be"));
+        assert!(gc(10, 10, 30, 5)[0].starts_with("'max_gc_interval_when_hard_limited' must be"));
+        assert!(gc(10, 0, 20, 30)[0].ends_with("(when both are set)"));
         let l = Limits::from_config(&pct, Some(1000 * MIB)).expect("pct limits");
         assert_eq!(
             l,
@@ -412,5 +479,25 @@ mod tests {
                 soft: 400 * MIB
             }
         );
+    }
+
+    #[test]
+    fn total_memory_from_cgroup_v2_then_v1_then_host() {
+        let host = Some("MemTotal:       16384 kB\nMemFree: 1 kB\n");
+        assert_eq!(
+            total_memory_from(Some("536870912\n"), None, host),
+            Some(512 * MIB)
+        );
+        assert_eq!(total_memory_from(Some("max\n"), None, host), Some(16 * MIB));
+        assert_eq!(
+            total_memory_from(None, Some("268435456\n"), host),
+            Some(256 * MIB)
+        );
+        assert_eq!(
+            total_memory_from(None, Some("9223372036854771712\n"), host),
+            Some(16 * MIB),
+            "cgroup v1 without a limit"
+        );
+        assert_eq!(total_memory_from(None, None, None), None);
     }
 }

@@ -434,11 +434,13 @@ impl MemoryLimiterMetrics {
     }
 }
 
-/// The process's resident set size, from `/proc/self/statm` (Linux only).
+/// The process's resident set size, from `VmRSS` in `/proc/self/status` (Linux only). Read in
+/// kB rather than as pages from `statm`, whose page size is 16 or 64 KiB on some arm64 kernels.
 pub fn resident_set_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]

@@ -106,7 +106,11 @@ impl BatchProcessor {
         if let Some(tx) = shards.senders.get(&key) {
             return Ok(tx.clone());
         }
-        if !self.metadata_keys.is_empty() && shards.senders.len() >= self.cardinality_limit {
+        // 0 means no limit (otelcol's `metadataLimit != 0` check).
+        if !self.metadata_keys.is_empty()
+            && self.cardinality_limit != 0
+            && shards.senders.len() >= self.cardinality_limit
+        {
             return Err(ConsumeError::permanent(
                 "too many batcher metadata-value combinations",
             ));

@@ -312,6 +312,25 @@ async fn metadata_keys_shard_and_limit() {
     assert_eq!(t.batch_processor("batch").metadata_cardinality.get(), 2);
 }
 
+#[tokio::test(start_paused = true)]
+async fn metadata_cardinality_limit_zero_means_no_limit() {
+    let rec = Recorder::new();
+    let mut c = cfg(1, 0, 20);
+    c.metadata_keys = vec!["tenant".into()];
+    c.metadata_cardinality_limit = 0;
+    let (p, t) = processor(&c, rec.clone());
+    for i in 0..5 {
+        let mut b = spans(1);
+        let mut h = BTreeMap::new();
+        h.insert("tenant".to_string(), vec![format!("t{i}")]);
+        b.metadata.headers = Arc::new(h);
+        p.consume(b).await.expect("no limit");
+    }
+    settle().await;
+    assert_eq!(rec.got.lock().expect("lock").len(), 5);
+    assert_eq!(t.batch_processor("batch").metadata_cardinality.get(), 5);
+}
+
 /// Fails every call permanently.
 struct Refuser;
 
