@@ -38,6 +38,8 @@ enum Source {
     Value(AnyValue),
     Attribute(String),
     Context(String),
+    /// Only `default_value` is set: the action always writes it.
+    Default,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +93,10 @@ impl AttrProc {
                     "error creating AttrProc due to missing required field \"key\" at the {i}-th actions"
                 ));
             }
+            let has_default = a
+                .default_value
+                .as_ref()
+                .is_some_and(|v| *v != ConfigValue::Null);
             let sources = usize::from(a.value().is_some())
                 + usize::from(!a.from_attribute.is_empty())
                 + usize::from(!a.from_context.is_empty());
@@ -99,8 +105,10 @@ impl AttrProc {
             };
             let op = match name.as_str() {
                 "insert" | "update" | "upsert" => {
-                    if sources == 0 {
-                        return err(format!("error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for {i}-th action"));
+                    // `default_value` alone is a source too (contrib since it added the key), but
+                    // not one that counts as "multiple" next to another.
+                    if sources == 0 && !has_default {
+                        return err(format!("error with key {:?} ({i}-th action): error creating AttrProc. Either field \"value\", \"from_attribute\", \"from_context\", or \"default_value\" must be specified", a.key));
                     }
                     if sources > 1 {
                         return err(format!("error creating AttrProc due to multiple value sources being set at the {i}-th actions"));
@@ -114,7 +122,10 @@ impl AttrProc {
                     let src = match a.value() {
                         Some(v) => Source::Value(value::from_config(v)),
                         None if !a.from_context.is_empty() => Source::Context(a.from_context.clone()),
-                        None => Source::Attribute(a.from_attribute.clone()),
+                        None if !a.from_attribute.is_empty() => {
+                            Source::Attribute(a.from_attribute.clone())
+                        }
+                        None => Source::Default,
                     };
                     match name.as_str() {
                         "insert" => Op::Insert(src),
@@ -219,8 +230,13 @@ impl AttrProc {
                     });
                 }
                 Op::Hash(re) => {
+                    // The key first, then every key the pattern matches: a key that is both is
+                    // hashed twice, as contrib does.
                     for kv in attrs.iter_mut() {
-                        if kv.key == a.key || re.as_ref().is_some_and(|r| r.is_match(&kv.key)) {
+                        if kv.key == a.key {
+                            value::hash(kv.value.get_or_insert_with(AnyValue::default));
+                        }
+                        if re.as_ref().is_some_and(|r| r.is_match(&kv.key)) {
                             value::hash(kv.value.get_or_insert_with(AnyValue::default));
                         }
                     }
@@ -260,6 +276,7 @@ fn source(src: &Source, a: &Action, attrs: &[KeyValue], meta: &ClientMetadata) -
             position(attrs, k).map(|i| attrs[i].value.clone().unwrap_or_default())
         }
         Source::Context(k) => from_context(k, meta).map(value::str_value),
+        Source::Default => None,
     };
     found.or_else(|| a.default.clone())
 }
@@ -268,7 +285,9 @@ fn source(src: &Source, a: &Action, attrs: &[KeyValue], meta: &ClientMetadata) -
 /// found), else the key itself in metadata. Multiple values are joined with `;`.
 fn from_context(key: &str, meta: &ClientMetadata) -> Option<String> {
     if key == "client.address" {
-        return meta.addr.map(|a| a.ip().to_string());
+        // Found even without a peer address (after a batch processor): contrib's
+        // `clientutil.Address` gives "" and the action writes it.
+        return Some(meta.addr.map(|a| a.ip().to_string()).unwrap_or_default());
     }
     if key.starts_with("auth.") {
         return None;

@@ -219,6 +219,65 @@ fn from_context_reads_metadata_and_address() {
         a,
         attrs(&[("t1", s("a;b")), ("t2", s("a;b")), ("ip", s("10.1.2.3"))])
     );
+    // No peer address (data that went through a batch processor): contrib writes "".
+    let mut a = Vec::new();
+    AttrProc::new(&[ctx("ip", "client.address")])
+        .expect("valid")
+        .process(&mut a, &ClientMetadata::default());
+    assert_eq!(a, attrs(&[("ip", s(""))]));
+}
+
+#[test]
+fn default_value_alone_is_a_source() {
+    let default = |action: &str| ActionKeyValue {
+        default_value: Some(ConfigValue::Str("d".into())),
+        ..act(action, "k")
+    };
+    assert_eq!(run(&[default("insert")], &[]), attrs(&[("k", s("d"))]));
+    assert_eq!(
+        run(&[default("insert")], &[("k", s("x"))]),
+        attrs(&[("k", s("x"))])
+    );
+    assert_eq!(run(&[default("update")], &[]), attrs(&[]));
+    assert_eq!(
+        run(&[default("update")], &[("k", s("x"))]),
+        attrs(&[("k", s("d"))])
+    );
+    assert_eq!(
+        run(&[default("upsert")], &[("k", s("x"))]),
+        attrs(&[("k", s("d"))])
+    );
+    // Next to a value it is not a second source; the value wins.
+    let both = ActionKeyValue {
+        value: Some(ConfigValue::Str("v".into())),
+        ..default("upsert")
+    };
+    assert_eq!(run(&[both], &[]), attrs(&[("k", s("v"))]));
+}
+
+#[test]
+fn hash_of_a_key_that_the_pattern_also_matches_is_applied_twice() {
+    let got = run(
+        &[ActionKeyValue {
+            pattern: "^user$".into(),
+            ..act("hash", "user")
+        }],
+        &[("user", s("abc"))],
+    );
+    // sha256 of the lowercase hex sha256 of "abc", as contrib hashes the key, then each match.
+    let once = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let mut twice = AnyValue {
+        value: Some(Value::StringValue(once.into())),
+    };
+    crate::attraction::value::hash(&mut twice);
+    assert_eq!(
+        got,
+        vec![KeyValue {
+            key: "user".into(),
+            value: Some(twice),
+            ..Default::default()
+        }]
+    );
 }
 
 #[test]
@@ -230,7 +289,8 @@ fn build_errors_have_otelcol_texts() {
         ),
         (
             vec![act("insert", "a")],
-            "error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for 0-th action",
+            // The text of contrib since `default_value` (its TestInvalidConfig).
+            "error with key \"a\" (0-th action): error creating AttrProc. Either field \"value\", \"from_attribute\", \"from_context\", or \"default_value\" must be specified",
         ),
         (
             vec![ActionKeyValue {

@@ -1,7 +1,7 @@
 //! include/exclude (`filterconfig.MatchProperties`): which spans, log records and metrics the
 //! attributes processor touches. AND across the fields of one block, OR within a list.
 
-use crate::attraction::value::from_config;
+use crate::attraction::value::{as_string, from_config};
 use kakehashi_component::BuildError;
 use kakehashi_config::AnyValue as ConfigValue;
 use kakehashi_pdata::proto::common::v1::{
@@ -12,6 +12,7 @@ use kakehashi_pdata::proto::trace::v1::Span;
 use kakehashi_pdata::Signal;
 use regex::Regex;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -127,13 +128,6 @@ fn span_kind_name(kind: i32) -> &'static str {
     }
 }
 
-fn as_str(v: Option<&AnyValue>) -> Option<&str> {
-    match v.and_then(|v| v.value.as_ref()) {
-        Some(Value::StringValue(s)) => Some(s),
-        _ => None,
-    }
-}
-
 fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
     attrs
         .iter()
@@ -150,73 +144,159 @@ fn attrs_match(want: &[(String, Option<ValueMatch>)], attrs: &[KeyValue]) -> boo
             None => true,
             Some(ValueMatch::Strict(want)) => v.value.as_ref() == Some(want),
             Some(ValueMatch::Regexp(re)) => {
-                as_str(v.value.as_ref()).is_some_and(|s| re.is_match(s))
+                regexp_subject(v.value.as_ref()).is_some_and(|s| re.is_match(&s))
             }
         }
     })
 }
 
+/// What a regexp attribute filter matches against (filtermatcher's `attributeStringValue`):
+/// strings, and bools and numbers in their text form (`503` matches `"5.."`); other types
+/// never match.
+fn regexp_subject(v: Option<&AnyValue>) -> Option<Cow<'_, str>> {
+    Some(match v?.value.as_ref()? {
+        Value::StringValue(s) => Cow::Borrowed(s.as_str()),
+        Value::BoolValue(b) => Cow::Owned(b.to_string()),
+        Value::IntValue(i) => Cow::Owned(i.to_string()),
+        // Go's FormatFloat(f, 'f', -1, 64): shortest round-trip digits, never an exponent.
+        Value::DoubleValue(f) if f.is_infinite() => {
+            Cow::Borrowed(if *f > 0.0 { "+Inf" } else { "-Inf" })
+        }
+        Value::DoubleValue(f) => Cow::Owned(format!("{f}")),
+        _ => return None,
+    })
+}
+
+/// pcommon's type names, as contrib's filter errors print them.
+fn type_name(v: &AnyValue) -> &'static str {
+    match v.value {
+        None => "Empty",
+        Some(Value::StringValue(_)) | Some(Value::StringValueStrindex(_)) => "Str",
+        Some(Value::BoolValue(_)) => "Bool",
+        Some(Value::IntValue(_)) => "Int",
+        Some(Value::DoubleValue(_)) => "Double",
+        Some(Value::ArrayValue(_)) => "Slice",
+        Some(Value::KvlistValue(_)) => "Map",
+        Some(Value::BytesValue(_)) => "Bytes",
+    }
+}
+
+/// The block's `match_type`, checked only where a string filter is built: like contrib, a block
+/// whose fields need no string matching (`log_severity_number`, attribute keys without values)
+/// needs no `match_type`.
+struct MatchType<'a>(&'a str);
+
+impl MatchType<'_> {
+    fn is_regexp(&self) -> Result<bool, BuildError> {
+        match self.0 {
+            "strict" => Ok(false),
+            "regexp" => Ok(true),
+            other => Err(BuildError(format!(
+                "unrecognized match_type: '{other}', valid types are: [regexp strict]"
+            ))),
+        }
+    }
+
+    /// filterset's `CreateFilterSet`; `None` for an empty list. `what` names the field in the
+    /// error, as contrib wraps it (`error creating span name filters: ...`); metric names are
+    /// not wrapped (`what` empty).
+    fn set(&self, list: &[String], what: &str) -> Result<Option<StrSet>, BuildError> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let wrap = |e: BuildError| match what {
+            "" => e,
+            _ => BuildError(format!("error creating {what} filters: {}", e.0)),
+        };
+        if !self.is_regexp().map_err(wrap)? {
+            return Ok(Some(StrSet::Strict(list.to_vec())));
+        }
+        let res = list
+            .iter()
+            .map(|p| Regex::new(p).map_err(|e| wrap(regexp_error(&e))))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(StrSet::Regexp(res)))
+    }
+
+    /// filtermatcher's `NewAttributesMatcher`; `what` is "attribute" or "resource".
+    fn attributes(
+        &self,
+        list: &[AttributeMatch],
+        what: &str,
+    ) -> Result<Vec<(String, Option<ValueMatch>)>, BuildError> {
+        let wrap = |e: BuildError| BuildError(format!("error creating {what} filters: {}", e.0));
+        list.iter()
+            .map(|a| {
+                if a.key.is_empty() {
+                    return Err(wrap(BuildError(
+                        "can't have empty key in the list of attributes".into(),
+                    )));
+                }
+                let Some(v) = a.value.as_ref().filter(|v| **v != ConfigValue::Null) else {
+                    return Ok((a.key.clone(), None));
+                };
+                let value = from_config(v);
+                let vm = if !self.is_regexp().map_err(wrap)? {
+                    ValueMatch::Strict(value)
+                } else if let Some(Value::StringValue(re)) = &value.value {
+                    ValueMatch::Regexp(Regex::new(re).map_err(|e| wrap(regexp_error(&e)))?)
+                } else {
+                    return Err(wrap(BuildError(format!(
+                        "match_type=regexp for {:?} only supports Str, but found {}",
+                        a.key,
+                        type_name(&value)
+                    ))));
+                };
+                Ok((a.key.clone(), Some(vm)))
+            })
+            .collect()
+    }
+}
+
+fn regexp_error(e: &regex::Error) -> BuildError {
+    BuildError(format!("error parsing regexp: {e}"))
+}
+
 impl Matcher {
-    /// Compiles one include/exclude block for `signal`, with filterconfig's checks.
-    pub fn new(mp: &MatchProperties, signal: Signal) -> Result<Matcher, BuildError> {
-        let regexp = match mp.match_type.as_str() {
-            "strict" => false,
-            "regexp" => true,
-            other => {
-                return Err(BuildError(format!(
-                    "unrecognized match_type: '{other}', valid types are: [regexp strict]"
-                )))
-            }
-        };
+    /// Compiles one include/exclude block for `signal`, with filterconfig's checks. `None`: the
+    /// block selects nothing and is left out, as contrib does for a metrics block without
+    /// `metric_names` (its metric filter reads nothing else, `resources` included).
+    pub fn new(mp: &MatchProperties, signal: Signal) -> Result<Option<Matcher>, BuildError> {
         check_fields(mp, signal)?;
-        let set = |list: &[String]| -> Result<Option<StrSet>, BuildError> {
-            if list.is_empty() {
-                return Ok(None);
-            }
-            if !regexp {
-                return Ok(Some(StrSet::Strict(list.to_vec())));
-            }
-            let res = list
-                .iter()
-                .map(|p| {
-                    Regex::new(p).map_err(|e| BuildError(format!("error parsing regexp: {e}")))
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Some(StrSet::Regexp(res)))
+        let mt = MatchType(&mp.match_type);
+        let none = Matcher {
+            services: None,
+            span_names: None,
+            span_kinds: None,
+            log_bodies: None,
+            severity_texts: None,
+            severity: None,
+            metric_names: None,
+            attributes: Vec::new(),
+            resources: Vec::new(),
+            libraries: Vec::new(),
         };
-        let attrs =
-            |list: &[AttributeMatch]| -> Result<Vec<(String, Option<ValueMatch>)>, BuildError> {
-                list.iter()
-                .map(|a| {
-                    if a.key.is_empty() {
-                        return Err(BuildError("can't have empty key in the list of attributes".into()));
-                    }
-                    let vm = match a.value.as_ref().filter(|v| **v != ConfigValue::Null) {
-                        None => None,
-                        Some(v) if !regexp => Some(ValueMatch::Strict(from_config(v))),
-                        Some(ConfigValue::Str(s)) => Some(ValueMatch::Regexp(
-                            Regex::new(s).map_err(|e| BuildError(format!("error parsing regexp: {e}")))?,
-                        )),
-                        Some(_) => {
-                            return Err(BuildError(format!(
-                                "{}=... for {} is not a string, match_type=regexp only supports string values",
-                                a.key, a.key
-                            )))
-                        }
-                    };
-                    Ok((a.key.clone(), vm))
-                })
-                .collect()
-            };
+        if signal == Signal::Metrics {
+            return Ok(mt.set(&mp.metric_names, "")?.map(|names| Matcher {
+                metric_names: Some(names),
+                ..none
+            }));
+        }
+        // filtermatcher's `NewMatcher` first (libraries, attributes, resources), then the
+        // signal's own fields, in contrib's order, so the first error is the same one.
         let mut libraries = Vec::new();
         for lib in &mp.libraries {
-            let name = set(std::slice::from_ref(&lib.name))?.unwrap_or(StrSet::Strict(Vec::new()));
+            let name = mt
+                .set(std::slice::from_ref(&lib.name), "library name")?
+                .expect("one name");
             let version = match &lib.version {
-                Some(v) => set(std::slice::from_ref(v))?,
+                Some(v) => mt.set(std::slice::from_ref(v), "library version")?,
                 None => None,
             };
             libraries.push((name, version));
         }
+        let attributes = mt.attributes(&mp.attributes, "attribute")?;
+        let resources = mt.attributes(&mp.resources, "resource")?;
         let severity = match &mp.log_severity_number {
             None => None,
             Some(s) => {
@@ -228,18 +308,18 @@ impl Matcher {
                 Some((min, s.match_undefined))
             }
         };
-        Ok(Matcher {
-            services: set(&mp.services)?,
-            span_names: set(&mp.span_names)?,
-            span_kinds: set(&mp.span_kinds)?,
-            log_bodies: set(&mp.log_bodies)?,
-            severity_texts: set(&mp.log_severity_texts)?,
+        Ok(Some(Matcher {
+            services: mt.set(&mp.services, "service name")?,
+            span_names: mt.set(&mp.span_names, "span name")?,
+            span_kinds: mt.set(&mp.span_kinds, "span kind")?,
+            log_bodies: mt.set(&mp.log_bodies, "log record body")?,
+            severity_texts: mt.set(&mp.log_severity_texts, "log record severity text")?,
             severity,
-            metric_names: set(&mp.metric_names)?,
-            attributes: attrs(&mp.attributes)?,
-            resources: attrs(&mp.resources)?,
+            attributes,
+            resources,
             libraries,
-        })
+            ..none
+        }))
     }
 
     fn common(
@@ -248,16 +328,14 @@ impl Matcher {
         scope: Option<&InstrumentationScope>,
         attrs: &[KeyValue],
     ) -> bool {
-        if !attrs_match(&self.resources, resource) || !attrs_match(&self.attributes, attrs) {
-            return false;
-        }
-        if self.libraries.is_empty() {
-            return true;
-        }
+        // Every library entry must match (contrib's `PropertiesMatcher.Match` returns false at
+        // the first that does not).
         let (name, version) = scope.map_or(("", ""), |s| (s.name.as_str(), s.version.as_str()));
-        self.libraries
+        let libraries = self
+            .libraries
             .iter()
-            .any(|(n, v)| n.matches(name) && v.as_ref().is_none_or(|v| v.matches(version)))
+            .all(|(n, v)| n.matches(name) && v.as_ref().is_none_or(|v| v.matches(version)));
+        libraries && attrs_match(&self.resources, resource) && attrs_match(&self.attributes, attrs)
     }
 
     pub fn matches_span(
@@ -267,7 +345,10 @@ impl Matcher {
         span: &Span,
     ) -> bool {
         if let Some(s) = &self.services {
-            if !s.matches(as_str(get(resource, "service.name")).unwrap_or("")) {
+            // contrib's `serviceNameForResource`: the value's text form, or a marker when absent.
+            let service = get(resource, "service.name")
+                .map_or_else(|| "<nil-service-name>".to_owned(), as_string);
+            if !s.matches(&service) {
                 return false;
             }
         }
@@ -295,8 +376,9 @@ impl Matcher {
         log: &LogRecord,
     ) -> bool {
         if let Some(b) = &self.log_bodies {
-            // Only string bodies can match.
-            if !as_str(log.body.as_ref()).is_some_and(|s| b.matches(s)) {
+            // The body's text form (`Body().AsString()`): an absent body is "".
+            let body = log.body.as_ref().map(as_string).unwrap_or_default();
+            if !b.matches(&body) {
                 return false;
             }
         }
@@ -320,11 +402,9 @@ impl Matcher {
         self.common(resource, scope, &log.attributes)
     }
 
-    pub fn matches_metric(&self, resource: &[KeyValue], name: &str) -> bool {
-        if self.metric_names.as_ref().is_some_and(|s| !s.matches(name)) {
-            return false;
-        }
-        attrs_match(&self.resources, resource)
+    /// Metrics are selected by name only (see [`Matcher::new`]).
+    pub fn matches_metric(&self, name: &str) -> bool {
+        self.metric_names.as_ref().is_none_or(|s| s.matches(name))
     }
 }
 
@@ -386,13 +466,8 @@ fn check_fields(mp: &MatchProperties, signal: Signal) -> Result<(), BuildError> 
                 );
             }
         }
-        Signal::Metrics => {
-            if mp.metric_names.is_empty() && mp.resources.is_empty() {
-                return e(
-                    r#"at least one of "metric_names" or "resources" field must be specified"#,
-                );
-            }
-        }
+        // contrib checks nothing for metrics.
+        Signal::Metrics => {}
     }
     Ok(())
 }
@@ -414,12 +489,205 @@ mod tests {
     }
 
     #[test]
-    fn match_type_is_required() {
-        let e = Matcher::new(&MatchProperties::default(), Signal::Traces).err();
+    fn match_type_is_needed_only_where_a_string_filter_is_built() {
+        let err = |mp: MatchProperties, s: Signal| Matcher::new(&mp, s).err().map(|e| e.0);
+        let unrecognized = "unrecognized match_type: '', valid types are: [regexp strict]";
         assert_eq!(
-            e.map(|e| e.0),
-            Some("unrecognized match_type: '', valid types are: [regexp strict]".into())
+            err(
+                MatchProperties {
+                    span_names: vec!["a".into()],
+                    ..Default::default()
+                },
+                Signal::Traces
+            ),
+            Some(format!("error creating span name filters: {unrecognized}"))
         );
+        assert_eq!(
+            err(
+                MatchProperties {
+                    attributes: vec![AttributeMatch {
+                        key: "k".into(),
+                        value: Some(ConfigValue::Str("v".into())),
+                    }],
+                    ..Default::default()
+                },
+                Signal::Logs
+            ),
+            Some(format!("error creating attribute filters: {unrecognized}"))
+        );
+        assert_eq!(
+            err(
+                MatchProperties {
+                    metric_names: vec!["m".into()],
+                    ..Default::default()
+                },
+                Signal::Metrics
+            ),
+            Some(unrecognized.to_owned()),
+            "metric name errors are not wrapped"
+        );
+        // Key-only attributes and a severity floor build no string filter.
+        let key_only = MatchProperties {
+            attributes: vec![AttributeMatch {
+                key: "k".into(),
+                value: None,
+            }],
+            ..Default::default()
+        };
+        assert!(Matcher::new(&key_only, Signal::Traces).is_ok());
+        let severity = MatchProperties {
+            log_severity_number: Some(SeverityNumberMatch {
+                min: Some(ConfigValue::Str("WARN".into())),
+                match_undefined: false,
+            }),
+            ..Default::default()
+        };
+        assert!(Matcher::new(&severity, Signal::Logs).is_ok());
+    }
+
+    #[test]
+    fn a_metrics_block_selects_by_name_only() {
+        let resources_only = MatchProperties {
+            match_type: "strict".into(),
+            resources: vec![AttributeMatch {
+                key: "k".into(),
+                value: None,
+            }],
+            ..Default::default()
+        };
+        // No metric_names: no filter at all (contrib's filtermetric reads nothing else).
+        assert!(Matcher::new(&resources_only, Signal::Metrics)
+            .expect("valid")
+            .is_none());
+        let named = MatchProperties {
+            metric_names: vec!["latency".into()],
+            ..resources_only
+        };
+        let m = Matcher::new(&named, Signal::Metrics)
+            .expect("valid")
+            .expect("a filter");
+        assert!(m.matches_metric("latency"));
+        assert!(!m.matches_metric("other"));
+    }
+
+    #[test]
+    fn regexp_filters_match_the_text_of_bools_and_numbers() {
+        let m = Matcher::new(
+            &MatchProperties {
+                match_type: "regexp".into(),
+                attributes: vec![AttributeMatch {
+                    key: "http.status_code".into(),
+                    value: Some(ConfigValue::Str("^5..$".into())),
+                }],
+                ..Default::default()
+            },
+            Signal::Traces,
+        )
+        .expect("valid")
+        .expect("a filter");
+        let span = |v: Value| Span {
+            attributes: vec![KeyValue {
+                key: "http.status_code".into(),
+                value: Some(AnyValue { value: Some(v) }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(m.matches_span(&[], None, &span(Value::IntValue(503))));
+        assert!(m.matches_span(&[], None, &span(Value::StringValue("500".into()))));
+        assert!(m.matches_span(&[], None, &span(Value::DoubleValue(502.0))));
+        assert!(!m.matches_span(&[], None, &span(Value::IntValue(404))));
+        assert!(!m.matches_span(&[], None, &span(Value::BytesValue(b"503".to_vec()))));
+        assert_eq!(
+            regexp_subject(Some(&AnyValue {
+                value: Some(Value::DoubleValue(1e21))
+            }))
+            .as_deref(),
+            Some("1000000000000000000000")
+        );
+        let e = Matcher::new(
+            &MatchProperties {
+                match_type: "regexp".into(),
+                attributes: vec![AttributeMatch {
+                    key: "k".into(),
+                    value: Some(ConfigValue::Int(5)),
+                }],
+                ..Default::default()
+            },
+            Signal::Traces,
+        )
+        .err()
+        .map(|e| e.0);
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                r#"error creating attribute filters: match_type=regexp for "k" only supports Str, but found Int"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_library_entry_must_match() {
+        let lib = |name: &str| LibraryMatch {
+            name: name.into(),
+            version: None,
+        };
+        let m = Matcher::new(
+            &MatchProperties {
+                match_type: "regexp".into(),
+                libraries: vec![lib("^io\\."), lib("http$")],
+                ..Default::default()
+            },
+            Signal::Traces,
+        )
+        .expect("valid")
+        .expect("a filter");
+        let scope = |name: &str| InstrumentationScope {
+            name: name.into(),
+            ..Default::default()
+        };
+        assert!(m.matches_span(&[], Some(&scope("io.otel.http")), &Span::default()));
+        assert!(!m.matches_span(&[], Some(&scope("io.otel.grpc")), &Span::default()));
+    }
+
+    #[test]
+    fn services_and_bodies_match_their_text_form() {
+        let services = Matcher::new(
+            &MatchProperties {
+                match_type: "strict".into(),
+                services: vec!["<nil-service-name>".into(), "42".into()],
+                ..Default::default()
+            },
+            Signal::Traces,
+        )
+        .expect("valid")
+        .expect("a filter");
+        let int_service = [KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue {
+                value: Some(Value::IntValue(42)),
+            }),
+            ..Default::default()
+        }];
+        assert!(services.matches_span(&[], None, &Span::default()));
+        assert!(services.matches_span(&int_service, None, &Span::default()));
+        let bodies = Matcher::new(
+            &MatchProperties {
+                match_type: "regexp".into(),
+                log_bodies: vec!["^$|^7$".into()],
+                ..Default::default()
+            },
+            Signal::Logs,
+        )
+        .expect("valid")
+        .expect("a filter");
+        let log = |body: Option<Value>| LogRecord {
+            body: body.map(|v| AnyValue { value: Some(v) }),
+            ..Default::default()
+        };
+        assert!(bodies.matches_log(&[], None, &log(None)));
+        assert!(bodies.matches_log(&[], None, &log(Some(Value::IntValue(7)))));
+        assert!(!bodies.matches_log(&[], None, &log(Some(Value::IntValue(8)))));
     }
 
     /// The texts of contrib's filterconfig validation (checked against its source).

@@ -55,8 +55,12 @@ impl AttributesProcessor {
         signal: Signal,
         next: Arc<dyn Consumer>,
     ) -> Result<Self, BuildError> {
-        let compile =
-            |m: &Option<MatchProperties>| m.as_ref().map(|m| Matcher::new(m, signal)).transpose();
+        let compile = |m: &Option<MatchProperties>| -> Result<Option<Matcher>, BuildError> {
+            Ok(m.as_ref()
+                .map(|m| Matcher::new(m, signal))
+                .transpose()?
+                .flatten())
+        };
         Ok(AttributesProcessor {
             actions: AttrProc::new(&cfg.actions)?,
             include: compile(&cfg.include)?,
@@ -98,10 +102,9 @@ impl AttributesProcessor {
             }
             Payload::Metrics(r) => {
                 for rm in &mut r.resource_metrics {
-                    let res = resource_attrs(&rm.resource);
                     for sm in &mut rm.scope_metrics {
                         for metric in &mut sm.metrics {
-                            if self.wanted(|m| m.matches_metric(res, &metric.name)) {
+                            if self.wanted(|m| m.matches_metric(&metric.name)) {
                                 self.process_points(metric, meta);
                             }
                         }
