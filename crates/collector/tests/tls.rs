@@ -140,6 +140,10 @@ fn server_tls(pki: &Pki, client_ca: bool) -> String {
     );
     if client_ca {
         s.push_str(&format!("          client_ca_file: {}\n", pki.ca.display()));
+    } else {
+        // As in otelcol, a server's `ca_file` is loaded but changes nothing: clients without a
+        // certificate still connect.
+        s.push_str(&format!("          ca_file: {}\n", pki.ca.display()));
     }
     s
 }

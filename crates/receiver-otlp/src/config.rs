@@ -266,12 +266,6 @@ fn validate_tls(prefix: &str, tls: &TlsServerConfig, out: &mut Vec<String>) {
         }
     }
     let unsupported = [
-        ("ca_file", !tls.ca_file.is_empty()),
-        ("ca_pem", !tls.ca_pem.is_empty()),
-        (
-            "include_system_ca_certs_pool",
-            tls.include_system_ca_certs_pool,
-        ),
         ("cipher_suites", !tls.cipher_suites.is_empty()),
         ("curve_preferences", !tls.curve_preferences.is_empty()),
         ("reload_interval", !tls.reload_interval.is_zero()),
@@ -284,6 +278,9 @@ fn validate_tls(prefix: &str, tls: &TlsServerConfig, out: &mut Vec<String>) {
         }
     }
 }
+
+/// grpc-go's `defaultKeepalivePolicyMinTime`.
+const GRPC_DEFAULT_PING_MIN_TIME: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Validate for OtlpReceiverConfig {
     fn validate(&self) -> Vec<String> {
@@ -313,10 +310,13 @@ impl Validate for OtlpReceiverConfig {
                     }
                 }
                 if let Some(ep) = ka.enforcement_policy.as_ref() {
-                    // hyper's HTTP/2 server does not police client pings.
-                    if !ep.min_time.is_zero() || ep.permit_without_stream {
+                    // hyper's HTTP/2 server does not police client pings, which is what a
+                    // policy at or below grpc-go's default (5 minutes, 0 meaning the default)
+                    // or one permitting pings without streams asks; a stricter one it cannot
+                    // enforce.
+                    if ep.min_time.get() > GRPC_DEFAULT_PING_MIN_TIME {
                         out.push(not_supported(
-                            "protocols::grpc::keepalive::enforcement_policy",
+                            "protocols::grpc::keepalive::enforcement_policy::min_time above 5m",
                         ));
                     }
                 }

@@ -45,6 +45,22 @@ impl tonic::service::Interceptor for Authenticate {
     }
 }
 
+/// The HTTP/2 fields grpc-go keeps out of a server's incoming metadata (its
+/// `isReservedHeader`, minus the whitelisted `user-agent`); tonic passes them all through.
+fn is_reserved_grpc_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-type"
+            | "grpc-message-type"
+            | "grpc-encoding"
+            | "grpc-message"
+            | "grpc-status"
+            | "grpc-timeout"
+            | "grpc-status-details-bin"
+            | "te"
+    )
+}
+
 /// One signal's export handler.
 #[derive(Clone)]
 pub(crate) struct Export {
@@ -63,6 +79,9 @@ impl Export {
         if self.include_metadata {
             let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for (k, v) in req.metadata().as_ref() {
+                if is_reserved_grpc_header(k.as_str()) {
+                    continue;
+                }
                 headers
                     .entry(k.as_str().to_ascii_lowercase())
                     .or_default()

@@ -141,7 +141,9 @@ where
         None => String::new(),
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
     };
-    if !encoding.is_empty() && !state.encodings.contains(&encoding) {
+    // An uncompressed body is accepted only while "" is listed, as in confighttp, whose
+    // decoders are exactly the listed algorithms.
+    if !state.encodings.contains(&encoding) {
         return go_http_error(400, &format!("unsupported Content-Encoding: {encoding}"));
     }
     let Some((signal, consumer)) = state.routes.get(req.uri().path()) else {
@@ -180,7 +182,10 @@ where
     let metadata = ClientMetadata {
         addr: Some(peer),
         headers: if state.include_metadata {
-            Arc::new(header_metadata(req.headers()))
+            Arc::new(header_metadata(
+                req.headers(),
+                req.uri().authority().map(|a| a.as_str()),
+            ))
         } else {
             Arc::default()
         },
@@ -231,7 +236,8 @@ where
             let http_status = http_status_for_code(grpc_code_for(&e));
             let mut r = status_response(http_status, ct, &s);
             if let (Some(d), 429 | 503) = (e.retry_after, http_status) {
-                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                // Whole seconds, rounded down, as otelcol writes it (`RetryDelay / time.Second`).
+                let secs = d.as_secs();
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
@@ -265,12 +271,18 @@ fn success(signal: Signal, ct: &str) -> Resp {
     respond(200, ct, body)
 }
 
-fn header_metadata(h: &HeaderMap) -> BTreeMap<String, Vec<String>> {
+/// The request's headers, plus `host` from the request target when no `Host` header carries
+/// it (HTTP/2's `:authority`), as confighttp adds `r.Host`.
+fn header_metadata(h: &HeaderMap, authority: Option<&str>) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in h {
         out.entry(k.as_str().to_owned())
             .or_default()
             .push(String::from_utf8_lossy(v.as_bytes()).into_owned());
+    }
+    if let Some(a) = authority.filter(|a| !a.is_empty()) {
+        out.entry("host".into())
+            .or_insert_with(|| vec![a.to_owned()]);
     }
     out
 }

@@ -62,6 +62,16 @@ pub fn server_config(
         return Err("failed to load TLS config: min_version is greater than max_version".into());
     }
 
+    // otelcol loads `ca_file` / `ca_pem` into the server's RootCAs, which a TLS server never
+    // uses: a bad file still fails the start, a good one changes nothing. Same here, and we say
+    // so, since client certificates are verified only with `client_ca_file`.
+    if !tls.ca_file.is_empty() || !tls.ca_pem.is_empty() {
+        let ca = pem_source(&tls.ca_file, tls.ca_pem.expose(), "CA")?;
+        certs(&ca, "CA certificate")?;
+        tracing::warn!(
+            "tls::ca_file / ca_pem has no effect on a server (as in otelcol); client certificates are verified with client_ca_file"
+        );
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)

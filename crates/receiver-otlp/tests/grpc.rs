@@ -52,6 +52,15 @@ async fn all_signals_accepted_with_gzip_and_metadata() {
     assert_eq!(b.item_count(), 3);
     assert_eq!(b.metadata.get("x-tenant"), Some(&["acme".to_string()][..]));
     assert!(b.metadata.get("host").is_some(), "{:?}", b.metadata);
+    assert!(b.metadata.get("user-agent").is_some(), "{:?}", b.metadata);
+    // grpc-go's reserved fields are not client metadata.
+    for reserved in ["te", "content-type", "grpc-encoding", "grpc-timeout"] {
+        assert!(
+            b.metadata.get(reserved).is_none(),
+            "{reserved}: {:?}",
+            b.metadata
+        );
+    }
     assert!(b.metadata.addr.is_some());
 
     MetricsServiceClient::new(ch.clone())

@@ -294,13 +294,39 @@ async fn pipeline_errors() {
         s.r.shutdown().await;
     }
     let mut e = ConsumeError::retryable("throttled");
-    e.retry_after = Some(Duration::from_secs(7));
+    // Whole seconds, rounded down, as otelcol writes it.
+    e.retry_after = Some(Duration::from_millis(7900));
     let mut s = Srv::new(HttpServerConfig::default(), Some(Recorder::failing(e))).await;
     let r = s
         .post("/v1/traces", PB, None, traces(1).encode_to_vec())
         .await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "7");
+    s.r.shutdown().await;
+}
+
+#[tokio::test]
+async fn uncompressed_bodies_need_the_empty_algorithm_listed() {
+    let cfg = HttpServerConfig {
+        compression_algorithms: vec!["gzip".into()],
+        ..Default::default()
+    };
+    let mut s = Srv::new(cfg, Some(Arc::new(Recorder::default()))).await;
+    let (st, _, body) = text(
+        s.post("/v1/traces", PB, None, traces(1).encode_to_vec())
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (st, body.as_str()),
+        (400, "unsupported Content-Encoding: \n")
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &traces(1).encode_to_vec()).unwrap();
+    let r = s
+        .post("/v1/traces", PB, Some("gzip"), gz.finish().unwrap())
+        .await;
+    assert_eq!(r.status(), 200);
     s.r.shutdown().await;
 }
 
