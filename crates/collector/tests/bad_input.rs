@@ -851,10 +851,11 @@ fn regenerate_proto_corpus() {
         "traces.reject.span-id-9-bytes.bin",
         &bad_ids.encode_to_vec(),
     );
-    // A string field holding invalid UTF-8: span.name is field 5 of the span.
+    // A string field holding invalid UTF-8 (span.name is field 5 of the span): accepted, as
+    // otelcol accepts it, with the bad bytes replaced by U+FFFD.
     let span = [field(2, &[2; 8]), field(5, b"bad \xff\xfe utf-8")].concat();
     write(
-        "traces.reject.invalid-utf8-name.bin",
+        "traces.accept.invalid-utf8-name.bin",
         &field(1, &field(2, &field(2, &span))),
     );
 

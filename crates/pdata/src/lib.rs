@@ -12,9 +12,11 @@ pub use proto::collector::trace::v1::ExportTraceServiceRequest;
 mod count;
 pub mod doubles;
 mod split;
+mod utf8_repair;
 
 pub use count::ItemCount;
 pub use split::split_off_front;
+pub use utf8_repair::{repair_invalid_utf8, OtlpRequest};
 
 use std::fmt;
 

@@ -19,25 +19,25 @@ use kakehashi_pdata::proto::logs::v1::SeverityNumber;
 use kakehashi_pdata::proto::metrics::v1::AggregationTemporality;
 use kakehashi_pdata::proto::trace::v1::{span::SpanKind, status::StatusCode};
 use kakehashi_pdata::{
-    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload,
-    Signal,
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, OtlpRequest,
+    Payload, Signal,
 };
-use prost::Message;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// Decodes a protobuf body of the given signal and checks its ids.
 pub fn decode_proto(signal: Signal, body: &[u8]) -> Result<Payload, String> {
+    // Invalid UTF-8 in strings is accepted (replaced by U+FFFD), as otelcol accepts it.
     let p = match signal {
-        Signal::Traces => {
-            Payload::Traces(ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())?)
-        }
-        Signal::Metrics => {
-            Payload::Metrics(ExportMetricsServiceRequest::decode(body).map_err(|e| e.to_string())?)
-        }
-        Signal::Logs => {
-            Payload::Logs(ExportLogsServiceRequest::decode(body).map_err(|e| e.to_string())?)
-        }
+        Signal::Traces => Payload::Traces(
+            ExportTraceServiceRequest::decode_lenient(body).map_err(|e| e.to_string())?,
+        ),
+        Signal::Metrics => Payload::Metrics(
+            ExportMetricsServiceRequest::decode_lenient(body).map_err(|e| e.to_string())?,
+        ),
+        Signal::Logs => Payload::Logs(
+            ExportLogsServiceRequest::decode_lenient(body).map_err(|e| e.to_string())?,
+        ),
     };
     check_ids(&p)?;
     Ok(p)

@@ -14,7 +14,8 @@ use kakehashi_pdata::proto::collector::logs::v1::ExportLogsServiceResponse;
 use kakehashi_pdata::proto::collector::metrics::v1::ExportMetricsServiceResponse;
 use kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse;
 use kakehashi_pdata::{
-    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload,
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, OtlpRequest,
+    Payload,
 };
 use prost::Message;
 use std::convert::Infallible;
@@ -33,7 +34,7 @@ use tonic::{Request, Response, Status};
 pub(crate) trait OtlpSignal: Send + Sync + 'static {
     const SERVICE: &'static str;
     const EXPORT_PATH: &'static str;
-    type Request: Message + Default + Send + 'static;
+    type Request: OtlpRequest + Send + 'static;
     type Response: Message + Default + Send + 'static;
     fn payload(req: Self::Request) -> Payload;
 }
@@ -188,7 +189,7 @@ impl<E, D> Default for SliceCodec<E, D> {
 impl<E, D> Codec for SliceCodec<E, D>
 where
     E: Message + Send + 'static,
-    D: Message + Default + Send + 'static,
+    D: OtlpRequest + Send + 'static,
 {
     type Encode = E;
     type Decode = D;
@@ -215,15 +216,16 @@ impl<E: Message> Encoder for SliceCodec<E, ()> {
     }
 }
 
-impl<D: Message + Default> Decoder for SliceCodec<(), D> {
+impl<D: OtlpRequest> Decoder for SliceCodec<(), D> {
     type Item = D;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<D>, Status> {
         // `copy_to_bytes` splits the message off tonic's buffer without copying it.
         let message = buf.copy_to_bytes(buf.remaining());
-        // INTERNAL for unparseable messages, as tonic-prost (and grpc-go) answer.
-        D::decode(message.as_ref())
+        // INTERNAL for unparseable messages, as tonic-prost (and grpc-go) answer. Invalid
+        // UTF-8 in strings is not unparseable to otelcol: replaced by U+FFFD.
+        D::decode_lenient(message.as_ref())
             .map(Some)
             .map_err(|e| Status::internal(e.to_string()))
     }

@@ -331,6 +331,31 @@ async fn uncompressed_bodies_need_the_empty_algorithm_listed() {
 }
 
 #[tokio::test]
+async fn invalid_utf8_in_a_string_is_accepted_as_otelcol_does() {
+    let t = Arc::new(Recorder::default());
+    let mut s = Srv::new(HttpServerConfig::default(), Some(t.clone())).await;
+    let mut body = traces(2).encode_to_vec();
+    let at = body
+        .windows(6)
+        .position(|w| w == b"span-1")
+        .expect("the second span's name");
+    body[at + 4] = 0xff;
+    let r = s.post("/v1/traces", PB, None, body).await;
+    assert_eq!(r.status(), 200);
+    let b = t.last();
+    let kakehashi_pdata::Payload::Traces(req) = &*b.payload else {
+        panic!("traces")
+    };
+    let names: Vec<&str> = req.resource_spans[0].scope_spans[0]
+        .spans
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["span-0", "span\u{FFFD}1"]);
+    s.r.shutdown().await;
+}
+
+#[tokio::test]
 async fn cors_preflight_and_actual() {
     let cfg = HttpServerConfig {
         cors: Optional::some(CorsConfig {
