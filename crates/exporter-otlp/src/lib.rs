@@ -7,6 +7,7 @@
 pub mod grpc;
 pub mod http;
 pub mod keepalive;
+mod partial_success;
 mod rpc_status;
 pub mod tls;
 

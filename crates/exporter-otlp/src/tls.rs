@@ -27,6 +27,13 @@ pub struct TlsClientSettings {
     pub curve_preferences: Vec<String>,
 }
 
+impl TlsClientSettings {
+    /// A custom CA is configured (configtls's `hasCA`).
+    pub fn has_ca(&self) -> bool {
+        !self.ca_file.is_empty() || !self.ca_pem.is_empty()
+    }
+}
+
 /// PEM material read from the files or inline values.
 pub(crate) struct TlsMaterial {
     pub ca: Option<Vec<u8>>,

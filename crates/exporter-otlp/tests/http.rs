@@ -312,13 +312,15 @@ async fn bad_request_is_permanent_with_otelcol_message() {
     assert_eq!(
         e.message,
         format!(
-            "error exporting items, request to http://{addr}/v1/traces responded with HTTP Status Code 400, Message=bad span, Details=[]"
+            "rpc error: code = InvalidArgument desc = error exporting items, request to http://{addr}/v1/traces responded with HTTP Status Code 400, Message=bad span, Details=[]"
         )
     );
+    // The code reaches a receiver that answers the client without a queue in between.
+    assert_eq!(e.grpc_code, Some(3));
 }
 
 #[tokio::test]
-async fn partial_success_body_is_success_and_garbage_is_permanent() {
+async fn partial_success_body_is_success_and_garbage_is_retried() {
     let (addr, st) = server().await;
     // ExportTraceServiceResponse{partial_success{rejected_spans: 1, error_message: "x"}}
     let body = kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse {
@@ -336,7 +338,19 @@ async fn partial_success_body_is_success_and_garbage_is_permanent() {
     exp.export(&Batch::new(common::traces())).await.unwrap();
     *st.answer.lock().unwrap() = Some((200, vec![proto], vec![0xff, 0xff, 0xff]));
     let e = exp.export(&Batch::new(common::traces())).await.unwrap_err();
-    assert!(e.permanent, "{e:?}");
+    // otelcol's error, which its retry sender retries.
+    assert!(!e.permanent, "{e:?}");
+    assert!(
+        e.message.starts_with("error parsing protobuf response: "),
+        "{e:?}"
+    );
+    // A Content-Type with parameters is not OTLP's to otelcol: the body is not read.
+    let with_charset = (
+        "content-type",
+        "application/json; charset=utf-8".to_string(),
+    );
+    *st.answer.lock().unwrap() = Some((200, vec![with_charset], b"not json".to_vec()));
+    exp.export(&Batch::new(common::traces())).await.unwrap();
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ impl Target {
     }
 }
 
-/// otelcol semantics: TLS is on unless `tls.insecure`; `https://` forces it, and `http://`
-/// does *not* turn it off.
+/// otelcol semantics: TLS is on unless `tls.insecure` without a CA; `https://` forces it, and
+/// `http://` does *not* turn it off. The port is required, as configgrpc requires it.
 pub fn parse(endpoint: &str, tls: &TlsClientSettings) -> Result<Target, String> {
     let ep = endpoint.trim();
     let (rest, force_tls) = if let Some(r) = ep.strip_prefix("https://") {
@@ -46,16 +46,20 @@ pub fn parse(endpoint: &str, tls: &TlsClientSettings) -> Result<Target, String> 
     if authority.is_empty() || authority.contains('/') {
         return Err(format!("invalid endpoint {ep:?}: expected host:port"));
     }
-    // tonic needs a port; gRPC's default is 443 with TLS and 80 without.
-    let tls_on = force_tls || !tls.insecure;
-    let has_port = authority.rsplit_once(':').is_some_and(|(h, p)| {
-        !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':')
-    });
-    let authority = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if tls_on { 443 } else { 80 })
+    // configtls: plaintext only with `insecure` and no CA (`LoadTLSConfig` returns no TLS
+    // config only for `insecure && !hasCA()`).
+    let tls_on = force_tls || !tls.insecure || tls.has_ca();
+    // configgrpc's Validate: `net.SplitHostPort` on the endpoint, then a numeric port.
+    let Some((host, port)) = authority
+        .rsplit_once(':')
+        .filter(|(h, _)| !h.is_empty() && (!h.contains(':') || h.ends_with(']')))
+    else {
+        return Err(format!("address {authority}: missing port in address"));
     };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("invalid port {port:?}"));
+    }
+    let authority = format!("{host}:{port}");
     http::Uri::try_from(format!("http://{authority}"))
         .map_err(|e| format!("invalid endpoint {ep:?}: {e}"))?;
     Ok(Target {
@@ -90,5 +94,37 @@ mod tests {
         let t = parse("[::1]:4317", &tls(true)).unwrap();
         assert_eq!(t.authority, "[::1]:4317");
         assert!(parse("unix:///tmp/s", &tls(true)).is_err());
+    }
+
+    #[test]
+    fn insecure_with_a_ca_still_dials_tls() {
+        let with_ca = TlsClientSettings {
+            insecure: true,
+            ca_file: "/etc/ca.pem".into(),
+            ..Default::default()
+        };
+        assert!(parse("collector:4317", &with_ca).unwrap().tls);
+        assert!(!parse("collector:4317", &tls(true)).unwrap().tls);
+    }
+
+    #[test]
+    fn the_port_is_required() {
+        assert_eq!(
+            parse("collector", &tls(true)).unwrap_err(),
+            "address collector: missing port in address"
+        );
+        assert_eq!(
+            parse("https://collector/", &tls(true)).unwrap_err(),
+            "address collector: missing port in address"
+        );
+        assert_eq!(
+            parse("collector:otlp", &tls(true)).unwrap_err(),
+            r#"invalid port "otlp""#
+        );
+        assert!(parse("[::1]", &tls(true)).is_err());
+        assert_eq!(
+            parse("[::1]:4317", &tls(true)).unwrap().authority,
+            "[::1]:4317"
+        );
     }
 }

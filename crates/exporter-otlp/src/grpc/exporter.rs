@@ -3,6 +3,7 @@
 use super::config::{GrpcCompression, OtlpGrpcConfig};
 use super::endpoint;
 use super::status::map_status;
+use crate::partial_success::{self, Rejected};
 use crate::tls::NoVerify;
 use kakehashi_component::{Batch, BuildError, ClientAuthenticator, ExportError, Exporter};
 use kakehashi_pdata::proto::collector::logs::v1::logs_service_client::LogsServiceClient;
@@ -57,7 +58,13 @@ impl OtlpGrpcExporter {
             }
             ep = ep.keep_alive_while_idle(ka.permit_without_stream);
         }
-        if target.tls {
+        if target.tls && cfg.tls.insecure && !cfg.tls.has_ca() {
+            // `https://` with `insecure` and no CA: configgrpc dials with an empty tls.Config
+            // (system roots, verified, none of the other TLS settings).
+            ep = ep
+                .tls_config(ClientTlsConfig::new().with_native_roots())
+                .map_err(|e| BuildError(format!("failed to load TLS config: {e}")))?;
+        } else if target.tls {
             ep = with_tls(ep, cfg)?;
         }
         let compression = match cfg.compression()? {
@@ -125,8 +132,19 @@ impl OtlpGrpcExporter {
 fn with_tls(ep: Endpoint, cfg: &OtlpGrpcConfig) -> Result<Endpoint, BuildError> {
     let material = cfg.tls.load()?;
     let mut tls = ClientTlsConfig::new();
+    // The name the server certificate must carry: `server_name_override`, else the host of
+    // `authority` (grpc-go's TLS handshake uses the connection's authority), else the
+    // endpoint's host (tonic's default).
+    let authority_host = cfg
+        .authority
+        .rsplit_once(':')
+        .map_or(cfg.authority.as_str(), |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     if !cfg.tls.server_name_override.is_empty() {
         tls = tls.domain_name(cfg.tls.server_name_override.clone());
+    } else if !authority_host.is_empty() {
+        tls = tls.domain_name(authority_host.to_owned());
     }
     if let Some((cert, key)) = material.identity {
         tls = tls.identity(Identity::from_pem(cert, key));
@@ -142,31 +160,6 @@ fn with_tls(ep: Endpoint, cfg: &OtlpGrpcConfig) -> Result<Endpoint, BuildError> 
         ep.tls_config(tls)
     };
     res.map_err(|e| BuildError(format!("failed to load TLS config: {e}")))
-}
-
-/// otelcol logs a partial success at warn and treats the export as successful.
-fn log_partial_success(kind: &str, rejected: i64, message: &str) {
-    if rejected != 0 || !message.is_empty() {
-        match kind {
-            "spans" => tracing::warn!(
-                message,
-                dropped_spans = rejected,
-                "Partial success response"
-            ),
-            "data_points" => {
-                tracing::warn!(
-                    message,
-                    dropped_data_points = rejected,
-                    "Partial success response"
-                )
-            }
-            _ => tracing::warn!(
-                message,
-                dropped_log_records = rejected,
-                "Partial success response"
-            ),
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -186,7 +179,7 @@ impl Exporter for OtlpGrpcExporter {
                     .await
                     .map_err(|s| map_status(&s))?;
                 if let Some(p) = resp.into_inner().partial_success {
-                    log_partial_success("spans", p.rejected_spans, &p.error_message);
+                    partial_success::log(Rejected::Spans, p.rejected_spans, &p.error_message);
                 }
             }
             Payload::Metrics(r) => {
@@ -201,7 +194,11 @@ impl Exporter for OtlpGrpcExporter {
                     .await
                     .map_err(|s| map_status(&s))?;
                 if let Some(p) = resp.into_inner().partial_success {
-                    log_partial_success("data_points", p.rejected_data_points, &p.error_message);
+                    partial_success::log(
+                        Rejected::DataPoints,
+                        p.rejected_data_points,
+                        &p.error_message,
+                    );
                 }
             }
             Payload::Logs(r) => {
@@ -216,7 +213,11 @@ impl Exporter for OtlpGrpcExporter {
                     .await
                     .map_err(|s| map_status(&s))?;
                 if let Some(p) = resp.into_inner().partial_success {
-                    log_partial_success("log_records", p.rejected_log_records, &p.error_message);
+                    partial_success::log(
+                        Rejected::LogRecords,
+                        p.rejected_log_records,
+                        &p.error_message,
+                    );
                 }
             }
         }

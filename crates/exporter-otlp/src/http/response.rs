@@ -1,6 +1,7 @@
 //! Judging an OTLP/HTTP response (otelcol's otlphttp `export` and `handlePartialSuccessResponse`).
 
 use super::config::Encoding;
+use crate::partial_success::{self, Rejected};
 use crate::rpc_status::RpcStatus;
 use kakehashi_component::ExportError;
 use kakehashi_pdata::{
@@ -53,16 +54,37 @@ pub fn status_error(url: &str, status: u16, retry_after: Option<&str>, body: &[u
             st.details_text()
         ));
     }
-    match status {
+    // otelcol wraps the text in a gRPC status (`NewStatusFromMsgAndHTTPCode(...).Err()`): the
+    // code shows in the message and reaches a receiver that answers without a queue.
+    let (code, name) = grpc_code_for_http(status);
+    let msg = format!("rpc error: code = {name} desc = {msg}");
+    let mut e = match status {
         429 | 503 => ExportError::retryable(msg)
             .with_throttle(retry_after.and_then(|v| parse_retry_after(v, SystemTime::now()))),
         502 | 504 => ExportError::retryable(msg),
         _ => ExportError::permanent(msg),
+    };
+    e.grpc_code = Some(code);
+    e
+}
+
+/// otelcol's `NewStatusFromMsgAndHTTPCode` mapping, with grpc-go's code names.
+fn grpc_code_for_http(status: u16) -> (i32, &'static str) {
+    match status {
+        400 => (3, "InvalidArgument"),
+        401 => (16, "Unauthenticated"),
+        403 => (7, "PermissionDenied"),
+        404 => (12, "Unimplemented"),
+        429 => (8, "ResourceExhausted"),
+        502..=504 => (14, "Unavailable"),
+        _ => (2, "Unknown"),
     }
 }
 
-/// A 2xx answer: log a partial success. An empty body, or one of a content type we did not
-/// ask for, is a plain success; a body that claims to be OTLP but does not parse is permanent.
+/// A 2xx answer: log a partial success. An empty body, or one whose Content-Type is not
+/// exactly OTLP's (otelcol compares the header as it is, parameters included), is a plain
+/// success. A body that claims to be OTLP but does not parse fails the attempt with otelcol's
+/// error, which is not permanent: otelcol's retry sender tries it again.
 pub fn check_success(
     signal: Signal,
     content_type: Option<&str>,
@@ -71,49 +93,37 @@ pub fn check_success(
     if body.is_empty() {
         return Ok(());
     }
-    let enc = match content_type.map(|c| c.split(';').next().unwrap_or("").trim()) {
+    let enc = match content_type {
         Some("application/x-protobuf") => Encoding::Proto,
         Some("application/json") => Encoding::Json,
         _ => return Ok(()),
     };
-    let (rejected, message, kind) = match signal {
+    let (what, rejected, message) = match signal {
         Signal::Traces => {
             let r: ExportTraceServiceResponse = decode(body, enc)?;
             let p = r.partial_success.unwrap_or_default();
-            (p.rejected_spans, p.error_message, "spans")
+            (Rejected::Spans, p.rejected_spans, p.error_message)
         }
         Signal::Metrics => {
             let r: ExportMetricsServiceResponse = decode(body, enc)?;
             let p = r.partial_success.unwrap_or_default();
-            (p.rejected_data_points, p.error_message, "data_points")
+            (
+                Rejected::DataPoints,
+                p.rejected_data_points,
+                p.error_message,
+            )
         }
         Signal::Logs => {
             let r: ExportLogsServiceResponse = decode(body, enc)?;
             let p = r.partial_success.unwrap_or_default();
-            (p.rejected_log_records, p.error_message, "log_records")
+            (
+                Rejected::LogRecords,
+                p.rejected_log_records,
+                p.error_message,
+            )
         }
     };
-    if rejected != 0 || !message.is_empty() {
-        match kind {
-            "spans" => tracing::warn!(
-                message,
-                dropped_spans = rejected,
-                "Partial success response"
-            ),
-            "data_points" => {
-                tracing::warn!(
-                    message,
-                    dropped_data_points = rejected,
-                    "Partial success response"
-                )
-            }
-            _ => tracing::warn!(
-                message,
-                dropped_log_records = rejected,
-                "Partial success response"
-            ),
-        }
-    }
+    partial_success::log(what, rejected, &message);
     Ok(())
 }
 
@@ -121,11 +131,12 @@ fn decode<T>(body: &[u8], enc: Encoding) -> Result<T, ExportError>
 where
     T: prost::Message + Default + serde::de::DeserializeOwned,
 {
-    let res = match enc {
-        Encoding::Proto => T::decode(body).map_err(|e| e.to_string()),
-        Encoding::Json => serde_json::from_slice(body).map_err(|e| e.to_string()),
-    };
-    res.map_err(|e| ExportError::permanent(format!("failed to unmarshal the export response: {e}")))
+    match enc {
+        Encoding::Proto => T::decode(body)
+            .map_err(|e| ExportError::retryable(format!("error parsing protobuf response: {e}"))),
+        Encoding::Json => serde_json::from_slice(body)
+            .map_err(|e| ExportError::retryable(format!("error parsing json response: {e}"))),
+    }
 }
 
 #[cfg(test)]
@@ -150,13 +161,20 @@ mod tests {
         assert!(e.permanent);
         assert_eq!(
             e.message,
-            "error exporting items, request to http://x/v1/traces responded with HTTP Status Code 400, Message=, Details=[]"
+            "rpc error: code = InvalidArgument desc = error exporting items, request to http://x/v1/traces responded with HTTP Status Code 400, Message=, Details=[]"
         );
         let e = status_error("u", 503, Some("7"), b"");
+        assert!(e
+            .message
+            .starts_with("rpc error: code = Unavailable desc = "));
+        assert_eq!(e.grpc_code, Some(14));
         assert!(!e.permanent);
         assert_eq!(e.throttle, Some(Duration::from_secs(7)));
         let e = status_error("u", 502, Some("7"), b"");
         assert!(!e.permanent && e.throttle.is_none());
-        assert!(status_error("u", 500, None, b"").permanent);
+        let e = status_error("u", 500, None, b"");
+        assert!(e.permanent);
+        assert!(e.message.starts_with("rpc error: code = Unknown desc = "));
+        assert_eq!(status_error("u", 429, None, b"").grpc_code, Some(8));
     }
 }
