@@ -20,7 +20,8 @@ pub async fn main(cli: Cli) -> Result<(), String> {
         Some(Command::Demo(args)) => return crate::demo::run(args, cli.enabled_gates()).await,
         Some(Command::Validate) | None => {}
     }
-    if cli.config.is_empty() {
+    // otelcol counts `--set` values as config sources (`yaml:` URIs) of their own.
+    if cli.config.is_empty() && cli.set.is_empty() {
         return Err("at least one config flag must be provided".into());
     }
     let sources: Vec<ConfigSource> = cli
@@ -33,7 +34,25 @@ pub async fn main(cli: Cli) -> Result<(), String> {
     if validating {
         return Ok(());
     }
-    collector.run(wait_for_signal()).await
+    let mut stop = collector.run_until(wait_for_stop()).await?;
+    // SIGHUP: as otelcol, the running service is shut down and a new one is built from the
+    // config sources read again; a config that no longer builds ends the process. The log
+    // output keeps its first settings (it is process-wide).
+    while stop == Stop::Reload {
+        let collector = Collector::build(&sources, &cli.set, cli.enabled_gates(), false)
+            .map_err(|e| format!("failed to setup configuration components: {e}"))?;
+        stop = collector.run_until(wait_for_stop()).await?;
+    }
+    Ok(())
+}
+
+/// Why a running collector stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Shut down for good; the reason as otelcol logs the signal.
+    Shutdown(&'static str),
+    /// SIGHUP: rebuild from the configuration.
+    Reload,
 }
 
 /// A collector built from its configuration, ready to start.
@@ -90,6 +109,13 @@ impl Collector {
     /// Starts everything, runs until `shutdown` completes (it names the reason, as otelcol logs
     /// the signal), then shuts down in order: receivers, processors, exporters.
     pub async fn run(self, shutdown: impl Future<Output = &'static str>) -> Result<(), String> {
+        self.run_until(async { Stop::Shutdown(shutdown.await) })
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Collector::run`], stopping when `stop` says why: for good, or to reload.
+    pub async fn run_until(self, stop: impl Future<Output = Stop>) -> Result<Stop, String> {
         let Collector {
             mut topology,
             telemetry,
@@ -114,15 +140,43 @@ impl Collector {
         }
         tracing::info!("Everything is ready. Begin running and processing data.");
 
-        let signal = shutdown.await;
-        tracing::info!(signal = signal, "Received signal from OS");
-        tracing::info!("Starting shutdown...");
+        let why = stop.await;
+        match why {
+            Stop::Shutdown(signal) => {
+                tracing::info!(signal = signal, "Received signal from OS");
+                tracing::info!("Starting shutdown...");
+            }
+            Stop::Reload => {
+                tracing::info!(signal = "hangup", "Received signal from OS");
+                tracing::warn!("Config updated, restart service");
+            }
+        }
         topology.shutdown(drain_deadline).await;
         if let Some(s) = metrics_server {
             s.shutdown().await;
         }
-        tracing::info!("Shutdown complete.");
-        Ok(())
+        if why != Stop::Reload {
+            tracing::info!("Shutdown complete.");
+        }
+        Ok(why)
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (shut down) or SIGHUP (reload, which otelcol always listens
+/// for: without a handler the signal would end the process with no drain).
+pub async fn wait_for_stop() -> Stop {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        tokio::select! {
+            s = wait_for_signal() => Stop::Shutdown(s),
+            _ = hup.recv() => Stop::Reload,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Stop::Shutdown(wait_for_signal().await)
     }
 }
 

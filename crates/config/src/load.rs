@@ -99,7 +99,11 @@ pub fn load(
     }
     for set in sets {
         match set_to_node(set) {
-            Ok(node) => merge(&mut root, node),
+            // otelcol turns `--set` into a `yaml:` URI, so `::` nests there too.
+            Ok(mut node) => {
+                unflatten(&mut node);
+                merge(&mut root, node)
+            }
             Err(e) => errors.extend(e),
         }
     }
@@ -152,11 +156,18 @@ mod tests {
             ),
             ConfigSource::parse_arg("yaml:processors::batch::send_batch_size: 10"),
         ];
-        let sets = ["processors.batch.timeout=${env:T}".to_string()];
+        let sets = [
+            "processors.batch.timeout=${env:T}".to_string(),
+            "processors::batch::send_batch_max_size=20".to_string(),
+        ];
         let root = load(&sources, &sets, &env).unwrap();
         let batch = root.get("processors").unwrap().get("batch").unwrap();
         assert_eq!(batch.get("timeout").unwrap().as_str(), Some("5s"));
         assert_eq!(batch.get("send_batch_size").unwrap().as_str(), Some("10"));
+        assert_eq!(
+            batch.get("send_batch_max_size").unwrap().as_str(),
+            Some("20")
+        );
         assert!(root.get("exporters").is_some());
     }
 

@@ -393,10 +393,14 @@ fn resolve_pipelines(
                     continue;
                 };
                 if ids.contains(&id) {
-                    err(format!(
-                        "references {} {name:?} multiple times",
-                        kind.singular()
-                    ));
+                    // otelcol refuses a processor listed twice (the chain would run it twice);
+                    // a receiver or exporter listed twice is one node of its graph.
+                    if kind == Kind::Processor {
+                        err(format!(
+                            "references {} {name:?} multiple times",
+                            kind.singular()
+                        ));
+                    }
                     continue;
                 }
                 let supported = factories

@@ -229,10 +229,13 @@ impl Topology {
     /// Starts extensions, then exporters, processors and receivers (downstream first, so nothing
     /// is received before it can be handled), then tells extensions the pipelines are ready.
     pub async fn start(&mut self) -> Result<(), String> {
+        tracing::info!("Starting extensions...");
         for (id, e) in &self.extensions {
+            tracing::info!(kind = "extension", name = %id, "Extension is starting...");
             e.start()
                 .await
                 .map_err(|err| format!("failed to start \"{id}\" extension: {err}"))?;
+            tracing::info!(kind = "extension", name = %id, "Extension started.");
         }
         for (id, r) in &self.exporters {
             r.start()
@@ -257,7 +260,7 @@ impl Topology {
 
     /// otelcol's order: extensions report not-ready; receivers stop and drain in-flight requests;
     /// processors flush (batch flushes everything); exporters drain their queues within
-    /// `drain_deadline`; extensions stop.
+    /// `drain_deadline`; extensions stop, last started first.
     pub async fn shutdown(mut self, drain_deadline: Duration) {
         for (_, e) in &self.extensions {
             e.pipelines_not_ready();
@@ -275,7 +278,9 @@ impl Topology {
             r.shutdown(drain_deadline).await;
         });
         futures::future::join_all(exporters).await;
-        for (_, e) in &self.extensions {
+        // In reverse start order, as otelcol: an extension others depend on stops last.
+        tracing::info!("Stopping extensions...");
+        for (_, e) in self.extensions.iter().rev() {
             e.shutdown().await;
         }
     }

@@ -12,8 +12,23 @@ pub struct TelemetryConfig {
     /// Attributes describing the collector itself (accepted; used in a later step for OTLP
     /// self-export).
     pub resource: BTreeMap<String, AnyValue>,
-    /// Internal tracing of the collector: not supported yet.
+    /// Internal tracing of the collector: not supported yet. A block that exports nothing
+    /// (no `processors`: otelcol's spans then go nowhere) is accepted.
     pub traces: Option<AnyValue>,
+}
+
+/// otelcol reads both levels case-insensitively (zap's and configtelemetry's `UnmarshalText`
+/// fall back to lowercase), so `INFO` and `Detailed` are valid.
+fn case_insensitive<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::{Error, IntoDeserializer};
+    let text = String::deserialize(d)?;
+    let lower: serde::de::value::StringDeserializer<serde::de::value::Error> =
+        text.to_lowercase().into_deserializer();
+    T::deserialize(lower).map_err(D::Error::custom)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -52,6 +67,7 @@ pub enum LogEncoding {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogsConfig {
+    #[serde(deserialize_with = "case_insensitive")]
     pub level: LogLevel,
     pub encoding: LogEncoding,
     pub development: bool,
@@ -117,6 +133,7 @@ pub enum MetricsLevel {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
+    #[serde(deserialize_with = "case_insensitive")]
     pub level: MetricsLevel,
     /// otelconf readers; only a pull Prometheus reader is supported. Empty: the default reader on
     /// `localhost:8888`.
@@ -181,11 +198,24 @@ impl MetricsConfig {
     }
 }
 
+/// A `traces` block with span processors: the collector's own spans would be exported.
+fn exports_spans(traces: &AnyValue) -> bool {
+    let AnyValue::Map(entries) = traces else {
+        return false;
+    };
+    entries.iter().any(|(k, v)| {
+        k == "processors" && !matches!(v, AnyValue::Null) && *v != AnyValue::List(Vec::new())
+    })
+}
+
 impl Validate for TelemetryConfig {
     fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
-        if self.traces.is_some() {
-            errs.push("traces: the collector's internal tracing is not supported yet".into());
+        if self.traces.as_ref().is_some_and(exports_spans) {
+            errs.push(
+                "traces::processors: exporting the collector's own spans is not supported yet"
+                    .into(),
+            );
         }
         let logs = &self.logs;
         if logs.processors.is_some() {
