@@ -1,4 +1,4 @@
-//! `${env:VAR}` expansion with otelcol's rules.
+//! `${env:VAR}` and `${file:PATH}` expansion with otelcol's rules.
 
 use crate::error::{ConfigError, ConfigErrors, Location};
 use crate::node::{Node, NodeKind, Scalar, ScalarStyle};
@@ -251,9 +251,15 @@ fn resolve(reference: &str, env: &dyn EnvLookup) -> Result<String, String> {
             "the uri {uri:?} contains unsupported characters ('$')"
         ));
     }
+    if scheme == "file" {
+        // otelcol's fileprovider: the file's content, parsed as YAML where it is a whole value
+        // (so a key file's trailing newline goes), inserted as text inside a longer string.
+        return std::fs::read_to_string(opaque)
+            .map_err(|e| format!("unable to read the file {uri}: {e}"));
+    }
     if scheme != "env" {
         return Err(format!(
-            "scheme {scheme:?} is not supported for uri {uri:?} (only \"env\" is supported in ${{...}})"
+            "scheme {scheme:?} is not supported for uri {uri:?} (only \"env\" and \"file\" are supported in ${{...}})"
         ));
     }
     let (name, default) = match opaque.split_once(":-") {

@@ -80,9 +80,41 @@ fn errors_carry_path_and_location() {
     assert_eq!(e.path, "v");
     let loc = e.location.unwrap();
     assert_eq!((loc.line, loc.column), (1, 4));
-    let e = err("${file:/etc/passwd}", &[]);
+    let e = err("${http://example.invalid/c.yaml}", &[]);
     assert!(
-        e.message.contains("\"file\" is not supported"),
+        e.message.contains("\"http\" is not supported"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn file_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "0123abcd\n").unwrap();
+    let map = dir.path().join("map.yaml");
+    std::fs::write(&map, "a: 1\nb: [x, y]\n").unwrap();
+    // A whole value keeps the file's text for string fields (otelcol's original
+    // representation, trailing newline included), as an env value does.
+    assert_eq!(
+        scalar(&format!("${{file:{}}}", key.display()), &[]).0,
+        "0123abcd\n"
+    );
+    // Inside a longer string, the text as it is.
+    assert_eq!(
+        scalar(&format!("\"Bearer ${{file:{}}}\"", key.display()), &[]).0,
+        "Bearer 0123abcd\n"
+    );
+    let n = run(&format!("${{file:{}}}", map.display()), &[]).unwrap();
+    assert_eq!(n.get("a").unwrap().as_str(), Some("1"));
+    let missing = dir.path().join("missing");
+    let e = err(&format!("${{file:{}}}", missing.display()), &[]);
+    assert!(
+        e.message.starts_with(&format!(
+            "unable to read the file file:{}: ",
+            missing.display()
+        )),
         "{}",
         e.message
     );
