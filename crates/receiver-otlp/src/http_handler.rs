@@ -67,9 +67,10 @@ fn status_response(http_status: u16, ct: &str, s: &RpcStatus) -> Resp {
     respond(http_status, ct, body)
 }
 
-/// 401 as the otlp receiver's error handler writes it: a Status in the request's encoding, or the
-/// bare message for other content types.
-fn unauthenticated(headers: &HeaderMap, msg: String) -> Resp {
+/// The otlp receiver's `errorHandler`, which confighttp calls for what fails before the OTLP
+/// handler (authentication, an unsupported Content-Encoding): a Status in the request's
+/// encoding with the real HTTP code, or, for any other Content-Type, otelcol's fixed 500 reply.
+fn error_handler(headers: &HeaderMap, http_status: u16, code: i32, msg: String) -> Resp {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -79,14 +80,20 @@ fn unauthenticated(headers: &HeaderMap, msg: String) -> Resp {
     let ct = match media_type.as_str() {
         PB => PB,
         JSON => JSON,
-        _ => return respond(401, "text/plain", msg),
+        _ => {
+            return respond(
+                500,
+                JSON,
+                r#"{"code": 13, "message": "failed to marshal error message"}"#,
+            )
+        }
     };
     let s = RpcStatus {
-        code: CODE_UNAUTHENTICATED,
+        code,
         message: msg,
         details: vec![],
     };
-    status_response(401, ct, &s)
+    status_response(http_status, ct, &s)
 }
 
 fn bad_request(ct: &str, msg: String) -> Resp {
@@ -133,7 +140,7 @@ where
     // consumed for a request that fails it.
     if let Some(auth) = &state.auth {
         if let Err(msg) = auth.authenticate(req.headers()) {
-            return unauthenticated(req.headers(), msg);
+            return error_handler(req.headers(), 401, CODE_UNAUTHENTICATED, msg);
         }
     }
     // confighttp's decompression middleware runs before the mux, so this check comes first.
@@ -144,7 +151,12 @@ where
     // An uncompressed body is accepted only while "" is listed, as in confighttp, whose
     // decoders are exactly the listed algorithms.
     if !state.encodings.contains(&encoding) {
-        return go_http_error(400, &format!("unsupported Content-Encoding: {encoding}"));
+        return error_handler(
+            req.headers(),
+            400,
+            CODE_INVALID_ARGUMENT,
+            format!("unsupported Content-Encoding: {encoding}"),
+        );
     }
     let Some((signal, consumer)) = state.routes.get(req.uri().path()) else {
         return go_http_error(404, "404 page not found");

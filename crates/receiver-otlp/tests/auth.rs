@@ -137,9 +137,14 @@ async fn grpc_and_http_require_the_token() {
     let v: serde_json::Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
     assert_eq!(v["code"], 16);
     assert_eq!(v["message"], "scheme or token does not match");
+    // Any other Content-Type: otelcol's error handler answers its fixed 500.
     let resp = post(Some("Bearer bad"), "text/plain").await.unwrap();
-    assert_eq!(resp.status(), 401);
-    assert_eq!(resp.text().await.unwrap(), "scheme or token does not match");
+    assert_eq!(resp.status(), 500);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"code": 13, "message": "failed to marshal error message"}"#
+    );
     assert_eq!(t.count(), 1, "nothing entered the pipeline");
     let resp = post(Some("Bearer good"), "application/x-protobuf")
         .await
