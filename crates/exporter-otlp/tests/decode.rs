@@ -28,6 +28,37 @@ fn grpc_yaml() {
     assert!(cfg.tls.insecure);
     assert_eq!(cfg.headers["api-key"].expose(), "abc");
     assert_eq!(cfg.keepalive.as_ref().unwrap().timeout.get().as_secs(), 10);
+    // otelcol's newer list form of the same pairs (configopaque.MapList).
+    let list = node(
+        "endpoint: collector:4317
+headers:
+  - name: api-key
+    value: abc
+  - name: x-team
+    value: shop
+",
+    );
+    let any = f.decode(&list, "exporters::otlp").unwrap();
+    let cfg_list = config_as::<OtlpGrpcConfig>(&any);
+    assert_eq!(cfg_list.headers["api-key"].expose(), "abc");
+    assert_eq!(cfg_list.headers["x-team"].expose(), "shop");
+    let dup = node(
+        "endpoint: collector:4317
+headers:
+  - name: a
+    value: '1'
+  - name: a
+    value: '2'
+",
+    );
+    let err = f.decode(&dup, "exporters::otlp").err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("duplicate keys in map-style list: [a]"),
+        "{err}"
+    );
+    // The values are secrets even in error messages.
+    assert!(!err.to_string().contains("s3cr3t"), "{err}");
     assert_eq!(cfg.sending_queue.queue_size, 10);
     assert!(!cfg.retry_on_failure.enabled);
 

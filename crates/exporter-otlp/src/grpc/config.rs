@@ -3,9 +3,8 @@
 use crate::tls::TlsClientSettings;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, QueueSettings, RetrySettings};
 use kakehashi_component::AuthConfig;
-use kakehashi_config::{Duration, Optional, Secret, Validate};
+use kakehashi_config::{Duration, MapList, Optional, Validate};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -15,7 +14,7 @@ pub struct OtlpGrpcConfig {
     /// `gzip` (default), `zstd`, `none`/empty; `snappy` is rejected as not supported yet.
     pub compression: String,
     /// Sent as gRPC metadata on every call. Values are secrets (API keys, bearer tokens).
-    pub headers: BTreeMap<String, Secret>,
+    pub headers: MapList,
     /// `round_robin` (otelcol's default) or `pick_first`: tonic's channel connects to one
     /// resolved address, so other balancers are an error.
     pub balancer_name: String,
@@ -41,7 +40,7 @@ impl Default for OtlpGrpcConfig {
             endpoint: String::new(),
             tls: TlsClientSettings::default(),
             compression: "gzip".into(),
-            headers: BTreeMap::new(),
+            headers: MapList::default(),
             balancer_name: "round_robin".into(),
             wait_for_ready: false,
             write_buffer_size: 512 * 1024,

@@ -4,10 +4,9 @@ use crate::keepalive::{KeepaliveKeys, KeepaliveSettings};
 use crate::tls::TlsClientSettings;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, QueueSettings, RetrySettings};
 use kakehashi_component::AuthConfig;
-use kakehashi_config::{AnyValue, Duration, Secret, Validate};
+use kakehashi_config::{AnyValue, Duration, MapList, Validate};
 use kakehashi_pdata::Signal;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,7 +26,7 @@ pub struct OtlpHttpConfig {
     /// The HTTP client's timeout for a whole request (the runner's timeout is 0 for otlphttp).
     pub timeout: Duration,
     /// Values are secrets (API keys, bearer tokens).
-    pub headers: BTreeMap<String, Secret>,
+    pub headers: MapList,
     pub tls: TlsClientSettings,
     pub proxy_url: String,
     /// Accepted for compatibility (buffering is managed by hyper).
@@ -62,7 +61,7 @@ impl Default for OtlpHttpConfig {
             compression: "gzip".into(),
             compression_params: CompressionParams::default(),
             timeout: Duration::from_secs(30),
-            headers: BTreeMap::new(),
+            headers: MapList::default(),
             tls: TlsClientSettings::default(),
             proxy_url: String::new(),
             read_buffer_size: 0,
