@@ -43,7 +43,7 @@ pub(crate) fn marshal_events(events: &[Event]) -> String {
                 let mut value = String::new();
                 match write_json_value(&mut value, kv.value.as_ref()) {
                     Ok(()) => out.push_str(&value),
-                    Err(()) => out.push_str("\"redacted\""),
+                    Err(_) => out.push_str("\"redacted\""),
                 }
             }
             out.push('}');

@@ -21,10 +21,12 @@ mod span;
 mod status;
 #[cfg(test)]
 mod test_util;
-mod value;
 
 pub use container_tags::CONTAINER_TAGS_KEY;
 pub use hostname::{source_from_attributes, Source};
+/// pdata's text rendering of values, shared with the rest of the collector.
+use kakehashi_pdata::go_text as value;
+pub use kakehashi_pdata::go_text::{as_string as any_value_as_string, go_float};
 pub use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 pub use libdd_trace_protobuf::pb;
 pub use naming::DEFAULT_OTLP_SERVICE_NAME;
@@ -35,7 +37,6 @@ pub use obfuscation::exporter_obfuscation;
 pub use sampling::PRIORITY_RATE_KEY;
 pub use span::{span_id_to_u64, trace_id_to_u64};
 pub use status::status_text;
-pub use value::{as_string as any_value_as_string, go_float};
 
 use kakehashi_pdata::ExportTraceServiceRequest;
 use std::collections::{BTreeSet, HashMap};

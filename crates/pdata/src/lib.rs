@@ -11,6 +11,7 @@ pub use proto::collector::trace::v1::ExportTraceServiceRequest;
 
 mod count;
 pub mod doubles;
+pub mod go_text;
 mod split;
 mod utf8_repair;
 

@@ -38,85 +38,9 @@ pub fn str_value(s: impl Into<String>) -> AnyValue {
     }
 }
 
-/// pcommon's `Value.AsString()`: strings as-is, numbers and bools formatted, maps and slices as
-/// JSON, bytes as base64, empty as "".
+/// pcommon's `Value.AsString()` (shared with the Datadog mapping and the debug exporter).
 pub fn as_string(v: &AnyValue) -> String {
-    match &v.value {
-        None => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(Value::BoolValue(b)) => b.to_string(),
-        Some(Value::IntValue(i)) => i.to_string(),
-        Some(Value::DoubleValue(f)) => format_double(*f),
-        Some(Value::BytesValue(b)) => base64(b),
-        Some(Value::ArrayValue(_)) | Some(Value::KvlistValue(_)) => {
-            serde_json::to_string(&to_json(v)).unwrap_or_default()
-        }
-        Some(Value::StringValueStrindex(_)) => String::new(),
-    }
-}
-
-/// Go's JSON/ES6 float formatting as pcommon uses it: plain decimal, exponent form only for
-/// very small or very large magnitudes (`1e+21`, `1e-7`).
-fn format_double(f: f64) -> String {
-    if f.is_nan() {
-        return "json: unsupported value: NaN".into();
-    }
-    if f.is_infinite() {
-        let sign = if f > 0.0 { "+" } else { "-" };
-        return format!("json: unsupported value: {sign}Inf");
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        // Rust writes `1e21`, Go `1e+21`.
-        match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-            _ => s,
-        }
-    } else {
-        format!("{f}")
-    }
-}
-
-fn to_json(v: &AnyValue) -> serde_json::Value {
-    use serde_json::Value as J;
-    match &v.value {
-        None | Some(Value::StringValueStrindex(_)) => J::Null,
-        Some(Value::StringValue(s)) => J::String(s.clone()),
-        Some(Value::BoolValue(b)) => J::Bool(*b),
-        Some(Value::IntValue(i)) => J::from(*i),
-        Some(Value::DoubleValue(f)) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Some(Value::BytesValue(b)) => J::String(base64(b)),
-        Some(Value::ArrayValue(a)) => J::Array(a.values.iter().map(to_json).collect()),
-        // serde_json's map is sorted, as Go's json.Marshal sorts map keys.
-        Some(Value::KvlistValue(kv)) => J::Object(
-            kv.values
-                .iter()
-                .map(|e| (e.key.clone(), e.value.as_ref().map_or(J::Null, to_json)))
-                .collect(),
-        ),
-    }
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    kakehashi_pdata::go_text::as_string(Some(v))
 }
 
 /// The `hash` action: lowercase hex SHA-256 of the value's bytes (string as-is, bool one byte,
@@ -262,8 +186,11 @@ mod tests {
             ),
         ]));
         assert_eq!(as_string(&v), r#"{"a":["x"],"b":1}"#);
-        assert_eq!(format_double(1e21), "1e+21");
-        assert_eq!(format_double(1e-7), "1e-7");
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        // Go's json.Marshal: whole doubles without a fraction, HTML characters escaped.
+        let v = from_config(&ConfigValue::List(vec![
+            ConfigValue::Float(1.0),
+            ConfigValue::Str("<a&b>".into()),
+        ]));
+        assert_eq!(as_string(&v), r#"[1,"\u003ca\u0026b\u003e"]"#);
     }
 }

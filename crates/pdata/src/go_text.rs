@@ -1,8 +1,10 @@
-//! Rendering of OTLP `AnyValue`s exactly as Go's pdata does it: `Value.AsString()` for meta values
-//! and `json.Marshal(Value.AsRaw())` for span-event attributes. The Datadog backend sees these
-//! strings verbatim, so float formatting, HTML escaping and map key order must match Go.
+//! Rendering of OTLP `AnyValue`s exactly as Go's pdata does it: `Value.AsString()` and
+//! `json.Marshal(Value.AsRaw())`. Everything that shows a value as text uses it: the Datadog
+//! mapping (meta values and span-event attributes, which the backend sees verbatim), the
+//! attributes processor's `convert` to string, and the debug exporter. Float formatting, HTML
+//! escaping and map key order must match Go.
 
-use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
+use crate::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -28,7 +30,7 @@ pub fn as_string(v: Option<&AnyValue>) -> String {
             let mut out = String::new();
             match write_json_value(&mut out, v) {
                 Ok(()) => out,
-                Err(()) => String::new(),
+                Err(NotFinite) => String::new(),
             }
         }
     }
@@ -60,8 +62,12 @@ pub fn go_float(f: f64) -> String {
     }
 }
 
+/// Go's json.Marshal refuses NaN and ±Inf; so does [`write_json_value`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFinite;
+
 /// Go's `json.Marshal(v.AsRaw())`. Err when the value holds NaN or ±Inf (Go's marshal error).
-pub fn write_json_value(out: &mut String, v: Option<&AnyValue>) -> Result<(), ()> {
+pub fn write_json_value(out: &mut String, v: Option<&AnyValue>) -> Result<(), NotFinite> {
     match v.and_then(|v| v.value.as_ref()) {
         None | Some(Value::StringValueStrindex(_)) => out.push_str("null"),
         Some(Value::StringValue(s)) => write_json_string(out, s),
@@ -71,7 +77,7 @@ pub fn write_json_value(out: &mut String, v: Option<&AnyValue>) -> Result<(), ()
         }
         Some(Value::DoubleValue(f)) => {
             if !f.is_finite() {
-                return Err(());
+                return Err(NotFinite);
             }
             out.push_str(&go_float(*f));
         }
@@ -96,7 +102,7 @@ pub fn write_json_value(out: &mut String, v: Option<&AnyValue>) -> Result<(), ()
 }
 
 /// A Go `map[string]any` marshals with sorted keys; a repeated key keeps its last value.
-fn write_json_map(out: &mut String, kvs: &[KeyValue]) -> Result<(), ()> {
+fn write_json_map(out: &mut String, kvs: &[KeyValue]) -> Result<(), NotFinite> {
     let sorted: BTreeMap<&str, Option<&AnyValue>> = kvs
         .iter()
         .map(|kv| (kv.key.as_str(), kv.value.as_ref()))
@@ -161,7 +167,7 @@ pub fn base64_std(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kakehashi_pdata::proto::common::v1::{ArrayValue, KeyValueList};
+    use crate::proto::common::v1::{ArrayValue, KeyValueList};
 
     fn v(x: Value) -> AnyValue {
         AnyValue { value: Some(x) }
