@@ -58,14 +58,17 @@ impl DebugExporter {
         })
     }
 
-    /// One log entry: `message` plus zap-console-style `fields` (may be empty).
-    fn emit(&self, message: &str, fields: &str) {
+    /// One log entry: `message` plus zap-console-style `fields` (may be empty). Through the
+    /// collector's logger, `basic` logs its counts as structured fields.
+    fn emit(&self, message: &str, fields: &str, basic: Option<&text::Basic>) {
         if !self.sampler.allow(message) {
             return;
         }
         match &self.outputs {
-            None if fields.is_empty() => tracing::info!("{message}"),
-            None => tracing::info!("{message} {fields}"),
+            None => match basic {
+                Some(b) => b.log(),
+                None => tracing::info!("{message}"),
+            },
             Some(sinks) => {
                 // zap's console encoder without time and level: message, tab, fields.
                 let line = if fields.is_empty() {
@@ -92,15 +95,15 @@ impl DebugExporter {
 #[async_trait::async_trait]
 impl Exporter for DebugExporter {
     async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
-        let (message, fields) = text::basic(&batch.payload);
-        self.emit(message, &fields);
+        let basic = text::basic(&batch.payload);
+        self.emit(basic.message, &basic.fields(), Some(&basic));
         let dump = match self.verbosity {
             Verbosity::Basic => return Ok(()),
             Verbosity::Normal => text::normal(&batch.payload),
             Verbosity::Detailed => text::detailed(&batch.payload),
         };
         if !dump.is_empty() {
-            self.emit(dump.trim_end_matches('\n'), "");
+            self.emit(dump.trim_end_matches('\n'), "", None);
         }
         Ok(())
     }

@@ -9,7 +9,10 @@ use kakehashi_pdata::proto::common::v1::{
 };
 use kakehashi_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use kakehashi_pdata::proto::metrics::v1::{
-    metric::Data, number_data_point, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    exemplar, exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+    summary_data_point::ValueAtQuantile, Exemplar, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
@@ -145,17 +148,20 @@ async fn basic_is_one_line_per_batch() {
 
 #[tokio::test]
 async fn normal_adds_one_line_per_record() {
-    let out = output("Normal", &[traces(), logs()]).await;
+    let out = output("Normal", &[traces(), logs(), metrics()]).await;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "Traces\t{\"resource spans\": 1, \"spans\": 2}");
-    assert_eq!(lines[1], "ResourceSpans #0 service.name=svc");
-    assert_eq!(lines[2], "ScopeSpans #0 lib@1.0");
+    // otelcol's normal traces marshaler names them so.
+    assert_eq!(lines[1], "ResourceTraces #0 service.name=svc");
+    assert_eq!(lines[2], "ScopeTraces #0 lib@1.0");
     assert_eq!(
         lines[3],
         "GET / 0102030405060708090a0b0c0d0e0f10 0102030405060708 http.status=200"
     );
-    assert_eq!(lines.len(), 5 + 4, "{out}");
-    assert_eq!(lines[8], "hello");
+    // A log line is otelcol's `"%s %s"`: the space stays without attributes.
+    assert_eq!(lines[8], "hello ");
+    // Metric data points: `name{k=v,...} value`, doubles as Go's %v.
+    assert!(lines[9..].iter().any(|l| l.ends_with("} 2.5")), "{out}");
 }
 
 #[tokio::test]
@@ -169,6 +175,7 @@ async fn detailed_dumps_everything() {
         "    Trace ID       : 0102030405060708090a0b0c0d0e0f10\n",
         "    Kind           : Server\n",
         "    Start time     : 2018-12-13 14:51:00 +0000 UTC\n",
+        "    Status message : \n    DroppedAttributesCount: 0\n    DroppedEventsCount: 0\n    DroppedLinksCount: 0\nAttributes:\n",
         "Attributes:\n     -> http.status: Int(200)\n",
         "SpanEvent #0\n     -> Name: ev\n",
         "     -> DataType: Sum\n     -> IsMonotonic: true\n     -> AggregationTemporality: Cumulative\n",
@@ -216,4 +223,105 @@ async fn internal_logger_and_nop_succeed() {
     .unwrap();
     exp.export(&Batch::new(traces())).await.unwrap();
     NopExporter.export(&Batch::new(logs())).await.unwrap();
+}
+
+/// Histograms, exponential histograms and summaries, with an exemplar.
+fn distributions() -> Payload {
+    let attrs = vec![
+        kv("route", Value::StringValue("/a b".into())),
+        kv("method", Value::StringValue("GET".into())),
+    ];
+    let exemplar = Exemplar {
+        value: Some(exemplar::Value::AsDouble(0.25)),
+        span_id: (1..=8).collect(),
+        filtered_attributes: vec![kv("user", Value::StringValue("u1".into()))],
+        ..Default::default()
+    };
+    let metric = |name: &str, data| Metric {
+        name: name.into(),
+        data: Some(data),
+        ..Default::default()
+    };
+    Payload::Metrics(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    metric(
+                        "latency",
+                        Data::Histogram(Histogram {
+                            data_points: vec![HistogramDataPoint {
+                                attributes: attrs.clone(),
+                                count: 3,
+                                sum: Some(1.5),
+                                min: Some(0.1),
+                                max: Some(1.0),
+                                explicit_bounds: vec![0.5, 1.0],
+                                bucket_counts: vec![1, 1, 1],
+                                exemplars: vec![exemplar],
+                                ..Default::default()
+                            }],
+                            aggregation_temporality: 2,
+                        }),
+                    ),
+                    metric(
+                        "sizes",
+                        Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![ExponentialHistogramDataPoint {
+                                count: 7,
+                                zero_count: 1,
+                                positive: Some(Buckets {
+                                    offset: 0,
+                                    bucket_counts: vec![1, 2],
+                                }),
+                                negative: Some(Buckets {
+                                    offset: 0,
+                                    bucket_counts: vec![3],
+                                }),
+                                ..Default::default()
+                            }],
+                            aggregation_temporality: 1,
+                        }),
+                    ),
+                    metric(
+                        "rtt",
+                        Data::Summary(Summary {
+                            data_points: vec![SummaryDataPoint {
+                                count: 2,
+                                sum: 3.0,
+                                quantile_values: vec![ValueAtQuantile {
+                                    quantile: 0.5,
+                                    value: 1.5,
+                                }],
+                                ..Default::default()
+                            }],
+                        }),
+                    ),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+#[tokio::test]
+async fn distributions_as_otelcol_prints_them() {
+    let normal = output("normal", &[distributions()]).await;
+    for want in [
+        // Attributes joined with commas, spaces inside values kept.
+        "latency{route=/a b,method=GET} count=3 sum=1.5 min=0.1 max=1 le0.5=1 le1=1 1\n",
+        "sizes{} count=7\n",
+        "rtt{} count=2 sum=3.000000 q0.5=1.5\n",
+    ] {
+        assert!(normal.contains(want), "missing {want:?} in:\n{normal}");
+    }
+    let detailed = output("detailed", &[distributions()]).await;
+    for want in [
+        "Sum: 1.500000\nMin: 0.100000\nMax: 1.000000\nExplicitBounds #0: 0.500000\n",
+        "Exemplars:\nExemplar #0\n     -> Trace ID: \n     -> Span ID: 0102030405060708\n     -> Timestamp: 1970-01-01 00:00:00 +0000 UTC\n     -> Value: 0.250000\n     -> FilteredAttributes:\n          -> user: Str(u1)\n",
+        "Count: 7\nBucket [-2.000000, -1.000000), Count: 3\nBucket [0, 0], Count: 1\nBucket (1.000000, 2.000000], Count: 1\nBucket (2.000000, 4.000000], Count: 2\n",
+        "QuantileValue #0: Quantile 0.500000, Value 1.500000\n",
+    ] {
+        assert!(detailed.contains(want), "missing {want:?} in:\n{detailed}");
+    }
 }

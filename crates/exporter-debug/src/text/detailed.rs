@@ -29,6 +29,33 @@ pub(super) fn resource(
             out.push_str("Resource attributes:\n");
             attribute_lines(out, &r.attributes, 5);
         }
+        entity_refs(out, r);
+    }
+}
+
+/// otelcol's `logEntityRefs`.
+fn entity_refs(out: &mut String, r: &Resource) {
+    if r.entity_refs.is_empty() {
+        return;
+    }
+    out.push_str("Resource entity refs:\n");
+    for (i, e) in r.entity_refs.iter().enumerate() {
+        let _ = writeln!(out, "     -> Entity ref #{i}:");
+        let _ = writeln!(out, "          -> Type: {}", e.r#type);
+        if !e.schema_url.is_empty() {
+            let _ = writeln!(out, "          -> Schema URL: {}", e.schema_url);
+        }
+        for (title, keys) in [
+            ("ID keys", &e.id_keys),
+            ("Description keys", &e.description_keys),
+        ] {
+            if !keys.is_empty() {
+                let _ = writeln!(out, "          -> {title}:");
+                for k in keys {
+                    let _ = writeln!(out, "               -> {k}");
+                }
+            }
+        }
     }
 }
 
@@ -92,6 +119,9 @@ fn traces(r: &kakehashi_pdata::ExportTraceServiceRequest) -> String {
                 let _ = writeln!(o, "    ID             : {}", hex::encode(&s.span_id));
                 let _ = writeln!(o, "    Name           : {}", s.name);
                 let _ = writeln!(o, "    Kind           : {}", span_kind(s.kind));
+                if !s.trace_state.is_empty() {
+                    let _ = writeln!(o, "    TraceState     : {}", s.trace_state);
+                }
                 let _ = writeln!(
                     o,
                     "    Start time     : {}",
@@ -109,9 +139,14 @@ fn traces(r: &kakehashi_pdata::ExportTraceServiceRequest) -> String {
                     .unwrap_or((0, ""));
                 let _ = writeln!(o, "    Status code    : {}", status_code(code));
                 let _ = writeln!(o, "    Status message : {msg}");
-                if !s.trace_state.is_empty() {
-                    let _ = writeln!(o, "    TraceState     : {}", s.trace_state);
-                }
+                // Longer than the 15-column label field, so not padded (Go's `%-15s`).
+                let _ = writeln!(
+                    o,
+                    "    DroppedAttributesCount: {}",
+                    s.dropped_attributes_count
+                );
+                let _ = writeln!(o, "    DroppedEventsCount: {}", s.dropped_events_count);
+                let _ = writeln!(o, "    DroppedLinksCount: {}", s.dropped_links_count);
                 if !s.attributes.is_empty() {
                     o.push_str("Attributes:\n");
                     attribute_lines(o, &s.attributes, 5);

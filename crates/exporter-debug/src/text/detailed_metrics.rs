@@ -1,9 +1,11 @@
 //! The `detailed` dump of metrics, laid out as otelcol's `textMetricsMarshaler`.
 
 use super::detailed::{resource, scope};
-use super::value::{attribute_lines, format_timestamp};
+use super::value::{attribute_lines, format_timestamp, go_f};
 use kakehashi_pdata::proto::common::v1::KeyValue;
-use kakehashi_pdata::proto::metrics::v1::{metric::Data, number_data_point, Metric};
+use kakehashi_pdata::proto::metrics::v1::{
+    exemplar, metric::Data, number_data_point, Exemplar, ExponentialHistogramDataPoint, Metric,
+};
 use kakehashi_pdata::ExportMetricsServiceRequest;
 use std::fmt::Write;
 
@@ -105,11 +107,16 @@ fn metric(o: &mut String, k: usize, m: &Metric) {
             p.start_time_unix_nano,
             p.time_unix_nano,
         );
-        let _ = match p.value {
-            Some(number_data_point::Value::AsInt(v)) => writeln!(o, "Value: {v}"),
-            Some(number_data_point::Value::AsDouble(v)) => writeln!(o, "Value: {v:.6}"),
-            None => writeln!(o, "Value: "),
-        };
+        match p.value {
+            Some(number_data_point::Value::AsInt(v)) => {
+                let _ = writeln!(o, "Value: {v}");
+            }
+            Some(number_data_point::Value::AsDouble(v)) => {
+                let _ = writeln!(o, "Value: {}", go_f(v));
+            }
+            None => {}
+        }
+        exemplars(o, &p.exemplars);
     }
     if let Some(Data::Histogram(h)) = &m.data {
         for (i, p) in h.data_points.iter().enumerate() {
@@ -122,21 +129,14 @@ fn metric(o: &mut String, k: usize, m: &Metric) {
                 p.time_unix_nano,
             );
             let _ = writeln!(o, "Count: {}", p.count);
-            if let Some(s) = p.sum {
-                let _ = writeln!(o, "Sum: {s:.6}");
-            }
-            if let Some(v) = p.min {
-                let _ = writeln!(o, "Min: {v:.6}");
-            }
-            if let Some(v) = p.max {
-                let _ = writeln!(o, "Max: {v:.6}");
-            }
+            sum_min_max(o, p.sum, p.min, p.max);
             for (b, bound) in p.explicit_bounds.iter().enumerate() {
-                let _ = writeln!(o, "ExplicitBounds #{b}: {bound:.6}");
+                let _ = writeln!(o, "ExplicitBounds #{b}: {}", go_f(*bound));
             }
             for (b, c) in p.bucket_counts.iter().enumerate() {
                 let _ = writeln!(o, "Buckets #{b}, Count: {c}");
             }
+            exemplars(o, &p.exemplars);
         }
     }
     if let Some(Data::ExponentialHistogram(h)) = &m.data {
@@ -150,20 +150,9 @@ fn metric(o: &mut String, k: usize, m: &Metric) {
                 p.time_unix_nano,
             );
             let _ = writeln!(o, "Count: {}", p.count);
-            if let Some(s) = p.sum {
-                let _ = writeln!(o, "Sum: {s:.6}");
-            }
-            let _ = writeln!(o, "Scale: {}", p.scale);
-            let _ = writeln!(o, "ZeroCount: {}", p.zero_count);
-            for (name, b) in [("Positive", &p.positive), ("Negative", &p.negative)] {
-                if let Some(b) = b {
-                    let _ = writeln!(
-                        o,
-                        "{name} Offset: {}, Buckets: {:?}",
-                        b.offset, b.bucket_counts
-                    );
-                }
-            }
+            sum_min_max(o, p.sum, p.min, p.max);
+            exponential_buckets(o, p);
+            exemplars(o, &p.exemplars);
         }
     }
     if let Some(Data::Summary(s)) = &m.data {
@@ -177,14 +166,89 @@ fn metric(o: &mut String, k: usize, m: &Metric) {
                 p.time_unix_nano,
             );
             let _ = writeln!(o, "Count: {}", p.count);
-            let _ = writeln!(o, "Sum: {:.6}", p.sum);
+            let _ = writeln!(o, "Sum: {}", go_f(p.sum));
             for (q, v) in p.quantile_values.iter().enumerate() {
                 let _ = writeln!(
                     o,
-                    "QuantileValue #{q}: Quantile {}, Value {:.6}",
-                    v.quantile, v.value
+                    "QuantileValue #{q}: Quantile {}, Value {}",
+                    go_f(v.quantile),
+                    go_f(v.value)
                 );
             }
+        }
+    }
+}
+
+fn sum_min_max(o: &mut String, sum: Option<f64>, min: Option<f64>, max: Option<f64>) {
+    for (name, v) in [("Sum", sum), ("Min", min), ("Max", max)] {
+        if let Some(v) = v {
+            let _ = writeln!(o, "{name}: {}", go_f(v));
+        }
+    }
+}
+
+/// otelcol's bucket lines: negative buckets from the most negative, the zero bucket when it
+/// counts anything, then positive buckets; bounds are `exp(index * ln2 / 2^scale)`.
+fn exponential_buckets(o: &mut String, p: &ExponentialHistogramDataPoint) {
+    let factor = std::f64::consts::LN_2 * 2f64.powi(-p.scale);
+    let bounds = |offset: i32, pos: usize| {
+        let index = f64::from(offset) + pos as f64;
+        ((index * factor).exp(), ((index + 1.0) * factor).exp())
+    };
+    if let Some(neg) = &p.negative {
+        for (pos, count) in neg.bucket_counts.iter().enumerate().rev() {
+            let (lower, upper) = bounds(neg.offset, pos);
+            let _ = writeln!(
+                o,
+                "Bucket [{}, {}), Count: {count}",
+                go_f(-upper),
+                go_f(-lower)
+            );
+        }
+    }
+    if p.zero_count != 0 {
+        let _ = writeln!(o, "Bucket [0, 0], Count: {}", p.zero_count);
+    }
+    if let Some(posb) = &p.positive {
+        for (pos, count) in posb.bucket_counts.iter().enumerate() {
+            let (lower, upper) = bounds(posb.offset, pos);
+            let _ = writeln!(
+                o,
+                "Bucket ({}, {}], Count: {count}",
+                go_f(lower),
+                go_f(upper)
+            );
+        }
+    }
+}
+
+/// otelcol's `logExemplars`.
+fn exemplars(o: &mut String, list: &[Exemplar]) {
+    if list.is_empty() {
+        return;
+    }
+    o.push_str("Exemplars:\n");
+    for (i, e) in list.iter().enumerate() {
+        let _ = writeln!(o, "Exemplar #{i}");
+        let _ = writeln!(o, "     -> Trace ID: {}", hex::encode(&e.trace_id));
+        let _ = writeln!(o, "     -> Span ID: {}", hex::encode(&e.span_id));
+        let _ = writeln!(
+            o,
+            "     -> Timestamp: {}",
+            format_timestamp(e.time_unix_nano)
+        );
+        match e.value {
+            Some(exemplar::Value::AsInt(v)) => {
+                let _ = writeln!(o, "     -> Value: {v}");
+            }
+            Some(exemplar::Value::AsDouble(v)) => {
+                let _ = writeln!(o, "     -> Value: {}", go_f(v));
+            }
+            None => {}
+        }
+        if !e.filtered_attributes.is_empty() {
+            o.push_str("     -> FilteredAttributes:\n");
+            attribute_lines(o, &e.filtered_attributes, 10);
         }
     }
 }

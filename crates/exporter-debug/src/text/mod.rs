@@ -13,9 +13,43 @@ pub use value::{format_timestamp, render_value};
 use kakehashi_pdata::proto::metrics::v1::metric::Data;
 use kakehashi_pdata::Payload;
 
-/// The basic line: message and zap-console fields, e.g.
-/// `Traces` and `{"resource spans": 1, "spans": 2}`.
-pub fn basic(p: &Payload) -> (&'static str, String) {
+/// The basic line: a message and its counts, e.g. `Traces` with `resource spans: 1, spans: 2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basic {
+    pub message: &'static str,
+    /// The counts in otelcol's field order, with otelcol's field names.
+    pub counts: Vec<(&'static str, usize)>,
+}
+
+impl Basic {
+    /// zap's console rendering of the fields: `{"resource spans": 1, "spans": 2}`.
+    pub fn fields(&self) -> String {
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    /// The line through the collector's own logger, with the counts as structured fields (so
+    /// `encoding: json` logs carry them as otelcol's do).
+    pub fn log(&self) {
+        let n = |i: usize| self.counts.get(i).map_or(0, |(_, v)| *v);
+        match self.message {
+            "Traces" => tracing::info!("resource spans" = n(0), spans = n(1), "Traces"),
+            "Metrics" => tracing::info!(
+                "resource metrics" = n(0),
+                metrics = n(1),
+                "data points" = n(2),
+                "Metrics"
+            ),
+            _ => tracing::info!("resource logs" = n(0), "log records" = n(1), "Logs"),
+        }
+    }
+}
+
+pub fn basic(p: &Payload) -> Basic {
     match p {
         Payload::Traces(r) => {
             let spans: usize = r
@@ -24,13 +58,10 @@ pub fn basic(p: &Payload) -> (&'static str, String) {
                 .flat_map(|rs| &rs.scope_spans)
                 .map(|ss| ss.spans.len())
                 .sum();
-            (
-                "Traces",
-                format!(
-                    "{{\"resource spans\": {}, \"spans\": {spans}}}",
-                    r.resource_spans.len()
-                ),
-            )
+            Basic {
+                message: "Traces",
+                counts: vec![("resource spans", r.resource_spans.len()), ("spans", spans)],
+            }
         }
         Payload::Metrics(r) => {
             let metrics: Vec<_> = r
@@ -50,14 +81,14 @@ pub fn basic(p: &Payload) -> (&'static str, String) {
                     None => 0,
                 })
                 .sum();
-            (
-                "Metrics",
-                format!(
-                    "{{\"resource metrics\": {}, \"metrics\": {}, \"data points\": {points}}}",
-                    r.resource_metrics.len(),
-                    metrics.len()
-                ),
-            )
+            Basic {
+                message: "Metrics",
+                counts: vec![
+                    ("resource metrics", r.resource_metrics.len()),
+                    ("metrics", metrics.len()),
+                    ("data points", points),
+                ],
+            }
         }
         Payload::Logs(r) => {
             let records: usize = r
@@ -66,13 +97,13 @@ pub fn basic(p: &Payload) -> (&'static str, String) {
                 .flat_map(|rl| &rl.scope_logs)
                 .map(|sl| sl.log_records.len())
                 .sum();
-            (
-                "Logs",
-                format!(
-                    "{{\"resource logs\": {}, \"log records\": {records}}}",
-                    r.resource_logs.len()
-                ),
-            )
+            Basic {
+                message: "Logs",
+                counts: vec![
+                    ("resource logs", r.resource_logs.len()),
+                    ("log records", records),
+                ],
+            }
         }
     }
 }

@@ -5,101 +5,57 @@ use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
 /// `Str(x)`, `Int(5)`, `Double(1.5)`, `Bool(true)`, `Bytes(base64)`, `Map({...})`,
 /// `Slice([...])`, `Empty()`: pdata's `Type()(AsString())` as otelcol's detailed dump shows.
 pub fn render_value(v: Option<&AnyValue>) -> String {
-    match v.and_then(|v| v.value.as_ref()) {
-        None => "Empty()".into(),
-        Some(Value::StringValue(s)) => format!("Str({s})"),
+    let kind = match v.and_then(|v| v.value.as_ref()) {
+        None => "Empty",
+        Some(Value::StringValue(_)) => "Str",
         // A profiles dictionary reference; never seen outside profiles.
-        Some(Value::StringValueStrindex(i)) => format!("Int({i})"),
-        Some(Value::IntValue(i)) => format!("Int({i})"),
-        Some(Value::DoubleValue(d)) => format!("Double({})", go_float(*d)),
-        Some(Value::BoolValue(b)) => format!("Bool({b})"),
-        Some(Value::BytesValue(b)) => format!("Bytes({})", base64(b)),
-        Some(Value::KvlistValue(kv)) => format!("Map({})", json_map(&kv.values)),
-        Some(Value::ArrayValue(a)) => format!(
-            "Slice([{}])",
-            a.values
-                .iter()
-                .map(|v| json(Some(v)))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-    }
+        Some(Value::StringValueStrindex(_)) | Some(Value::IntValue(_)) => "Int",
+        Some(Value::DoubleValue(_)) => "Double",
+        Some(Value::BoolValue(_)) => "Bool",
+        Some(Value::BytesValue(_)) => "Bytes",
+        Some(Value::KvlistValue(_)) => "Map",
+        Some(Value::ArrayValue(_)) => "Slice",
+    };
+    format!("{kind}({})", value_as_string(v))
 }
 
-/// The value as plain text (`AsString`), used by the normal verbosity.
+/// The value as plain text: pdata's `AsString` (maps and slices as Go's JSON, sorted keys).
 pub fn value_as_string(v: Option<&AnyValue>) -> String {
-    match v.and_then(|v| v.value.as_ref()) {
-        None => String::new(),
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(_) => {
-            let r = render_value(v);
-            // Strip the `Type(...)` wrapper.
-            r.find('(')
-                .map(|i| r[i + 1..r.len() - 1].to_string())
-                .unwrap_or(r)
-        }
+    kakehashi_pdata::go_text::as_string(v)
+}
+
+/// Go's `%v` for a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): the shortest digits, in
+/// exponent form when the exponent is below -4 or at least 6 (`1e-05`, `1.5e+06`).
+pub fn go_v(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
     }
-}
-
-fn json_map(kvs: &[KeyValue]) -> String {
-    let parts: Vec<String> = kvs
-        .iter()
-        .map(|kv| format!("{:?}:{}", kv.key, json(kv.value.as_ref())))
-        .collect();
-    format!("{{{}}}", parts.join(","))
-}
-
-fn json(v: Option<&AnyValue>) -> String {
-    match v.and_then(|v| v.value.as_ref()) {
-        None => "null".into(),
-        Some(Value::StringValue(s)) => format!("{s:?}"),
-        Some(Value::StringValueStrindex(i)) => i.to_string(),
-        Some(Value::IntValue(i)) => i.to_string(),
-        Some(Value::DoubleValue(d)) => go_float(*d),
-        Some(Value::BoolValue(b)) => b.to_string(),
-        Some(Value::BytesValue(b)) => format!("{:?}", base64(b)),
-        Some(Value::KvlistValue(kv)) => json_map(&kv.values),
-        Some(Value::ArrayValue(a)) => format!(
-            "[{}]",
-            a.values
-                .iter()
-                .map(|v| json(Some(v)))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
     }
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)` for ordinary values.
-fn go_float(d: f64) -> String {
-    if d.is_nan() {
-        "NaN".into()
-    } else if d.is_infinite() {
-        if d > 0.0 { "+Inf" } else { "-Inf" }.into()
+    if f == 0.0 {
+        return format!("{f}");
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
     } else {
-        format!("{d}")
+        format!("{f}")
     }
 }
 
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+/// Go's `%f`: six decimals, `NaN` and `+Inf` spelled as Go spells them.
+pub fn go_f(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{f:.6}")
     }
-    out
 }
 
 /// Go's `time.Time.String()` in UTC: `2018-12-13 14:51:00.000000001 +0000 UTC`, with the
@@ -164,6 +120,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn floats_like_go_verbs() {
+        for (f, v) in [
+            (99.573, "99.573"),
+            (100000.0, "100000"),
+            (1e6, "1e+06"),
+            (1_234_567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (1e21, "1e+21"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(go_v(f), v, "{f}");
+        }
+        assert_eq!(go_f(0.5), "0.500000");
+        assert_eq!(go_f(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
     fn timestamps_like_go() {
         assert_eq!(format_timestamp(0), "1970-01-01 00:00:00 +0000 UTC");
         assert_eq!(
@@ -178,8 +155,41 @@ mod tests {
 
     #[test]
     fn values() {
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi!"), "aGkh");
+        let bytes = AnyValue {
+            value: Some(Value::BytesValue(b"hello".to_vec())),
+        };
+        assert_eq!(render_value(Some(&bytes)), "Bytes(aGVsbG8=)");
+        // pdata's AsString: ES6 doubles, NaN as Go's json error, maps as sorted Go JSON.
+        let double = |f| AnyValue {
+            value: Some(Value::DoubleValue(f)),
+        };
+        assert_eq!(render_value(Some(&double(1e-7))), "Double(1e-7)");
+        assert_eq!(
+            render_value(Some(&double(f64::NAN))),
+            "Double(json: unsupported value: NaN)"
+        );
+        let map = AnyValue {
+            value: Some(Value::KvlistValue(
+                kakehashi_pdata::proto::common::v1::KeyValueList {
+                    values: vec![
+                        KeyValue {
+                            key: "source".into(),
+                            value: Some(double(1.0)),
+                            ..Default::default()
+                        },
+                        KeyValue {
+                            key: "destination".into(),
+                            value: None,
+                            ..Default::default()
+                        },
+                    ],
+                },
+            )),
+        };
+        assert_eq!(
+            render_value(Some(&map)),
+            r#"Map({"destination":null,"source":1})"#
+        );
         let v = AnyValue {
             value: Some(Value::IntValue(5)),
         };
