@@ -128,7 +128,10 @@ impl BearerTokenAuth {
     pub fn new(id: &str, cfg: &BearerTokenAuthConfig) -> Result<Self, BuildError> {
         let header = HeaderName::from_bytes(cfg.header.as_bytes())
             .map_err(|_| BuildError(format!("invalid header name {:?}", cfg.header)))?;
-        let filename = (!cfg.filename.is_empty()).then(|| PathBuf::from(&cfg.filename));
+        // contrib: `tokens` win over `filename` (the file is not read then); a single `token`
+        // loses to it.
+        let filename = (cfg.tokens.is_empty() && !cfg.filename.is_empty())
+            .then(|| PathBuf::from(&cfg.filename));
         let inline: Vec<&Secret> = if cfg.tokens.is_empty() {
             vec![&cfg.token]
         } else {
@@ -257,7 +260,7 @@ impl ServerAuthenticator for BearerTokenAuth {
             Ok(())
         } else {
             // otelcol echoes the presented value; a mistyped real token would end up in logs.
-            Err("scheme or token does not match".into())
+            Err("provided authorization does not match expected scheme or token".into())
         }
     }
 }

@@ -22,7 +22,8 @@ pub struct HealthCheckConfig {
     pub endpoint: String,
     pub path: String,
     pub response_body: Option<ResponseBody>,
-    /// Legacy and documented as broken in otelcol: rejected rather than silently ignored.
+    /// Legacy: otelcol accepts it and ignores it ("retained for backwards compatibility"), and
+    /// so do we, so configs that still carry it load.
     pub check_collector_pipeline: Option<kakehashi_config::AnyValue>,
     pub tls: Optional<kakehashi_config::AnyValue>,
 }
@@ -51,12 +52,6 @@ impl Validate for HealthCheckConfig {
         let mut errs = Vec::new();
         if !self.path.starts_with('/') {
             errs.push("bad config: path must start with /".into());
-        }
-        if self.check_collector_pipeline.is_some() {
-            errs.push(
-                "check_collector_pipeline is not supported (it is documented as broken in otelcol)"
-                    .into(),
-            );
         }
         if self.tls.is_some() {
             errs.push("tls: TLS on the health_check endpoint is not supported yet".into());

@@ -145,7 +145,7 @@ pub async fn start(
         Some(t) => Some(tls::server_config(t, &[b"h2"])?),
         None => None,
     };
-    let listener = TcpListener::bind(&cfg.endpoint)
+    let listener = kakehashi_telemetry::net::bind_tcp(&cfg.endpoint)
         .await
         .map_err(|e| BuildError(format!("listen tcp {}: {e}", cfg.endpoint)))?;
     let addr = listener

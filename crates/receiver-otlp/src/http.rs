@@ -15,7 +15,6 @@ use kakehashi_pdata::Signal;
 use kakehashi_telemetry::ReceiverMetrics;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Go's `http.DefaultMaxHeaderBytes` (1 MiB).
@@ -86,7 +85,7 @@ pub async fn start(
         )?)),
         None => None,
     };
-    let listener = TcpListener::bind(&cfg.endpoint)
+    let listener = kakehashi_telemetry::net::bind_tcp(&cfg.endpoint)
         .await
         .map_err(|e| BuildError(format!("listen tcp {}: {e}", cfg.endpoint)))?;
     let addr = listener

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod logs;
 pub mod metrics;
+pub mod net;
 pub mod server;
 
 pub use config::TelemetryConfig;

@@ -19,7 +19,7 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds `endpoint` (`host:port`) and serves `router` until shutdown.
     pub async fn start(endpoint: &str, router: Router) -> Result<HttpServer, String> {
-        let listener = tokio::net::TcpListener::bind(endpoint)
+        let listener = crate::net::bind_tcp(endpoint)
             .await
             .map_err(|e| format!("cannot listen on {endpoint}: {e}"))?;
         let local_addr = listener

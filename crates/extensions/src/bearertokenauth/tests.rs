@@ -66,7 +66,10 @@ fn server_accepts_only_a_configured_token() {
         let err = auth
             .authenticate(&headers(&[("authorization", wrong)]))
             .unwrap_err();
-        assert_eq!(err, "scheme or token does not match", "{wrong}");
+        assert_eq!(
+            err, "provided authorization does not match expected scheme or token",
+            "{wrong}"
+        );
     }
     // Only the first value counts, as in otelcol.
     assert!(auth
@@ -159,4 +162,22 @@ async fn missing_token_file_fails_start() {
         err.contains("failed to read token file /nonexistent/kakehashi-token"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn tokens_win_over_a_filename() {
+    // contrib returns early with `tokens`: the file is never read (here it does not exist).
+    let auth = BearerTokenAuth::new(
+        "bearertokenauth",
+        &cfg(|c| {
+            c.filename = "/nonexistent/kakehashi-token".into();
+            c.tokens = vec![Secret::new("a"), Secret::new("b")];
+        }),
+    )
+    .unwrap();
+    auth.start().await.unwrap();
+    assert!(auth
+        .authenticate(&headers(&[("authorization", "Bearer b")]))
+        .is_ok());
+    auth.shutdown().await;
 }
