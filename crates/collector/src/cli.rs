@@ -92,13 +92,52 @@ fn go_duration(s: &str) -> Result<std::time::Duration, String> {
     kakehashi_config::parse_go_duration(s)
 }
 
+/// The feature gates whose setting changes what kakehashi does.
+const HONOURED_GATES: &[&str] = &[
+    kakehashi_exporter_datadog::exporter::DISABLE_APM_STATS_GATE,
+    kakehashi_exporter_datadog::exporter::OPERATION_AND_RESOURCE_NAME_V2_GATE,
+];
+
+/// On in otelcol-contrib and always on here: only the V2 receive path is implemented.
+const ALWAYS_ON_GATE: &str = "datadog.EnableReceiveResourceSpansV2";
+
 impl Cli {
+    /// Warnings for `--feature-gates` that change nothing here: unknown to kakehashi (otelcol
+    /// has many more gates; an unknown name is its error, a gate of a component we do not ship
+    /// would be silently irrelevant), or switching off behaviour kakehashi always has.
+    pub fn gate_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for g in self
+            .feature_gates
+            .iter()
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty())
+        {
+            let (off, name) = match g.strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, g.trim_start_matches('+')),
+            };
+            if name == ALWAYS_ON_GATE {
+                if off {
+                    out.push(format!(
+                        "feature gate {name:?} cannot be disabled: kakehashi implements only its enabled behaviour"
+                    ));
+                }
+            } else if !HONOURED_GATES.contains(&name) {
+                out.push(format!(
+                    "feature gate {name:?} is not known to kakehashi and has no effect"
+                ));
+            }
+        }
+        out
+    }
+
     /// Enabled gates after applying `+`/`-` in order.
     pub fn enabled_gates(&self) -> std::collections::BTreeSet<String> {
         // Gates that are Beta in otelcol-contrib, hence on unless switched off with `-name`.
         let mut set: std::collections::BTreeSet<String> = [
-            "datadog.EnableOperationAndResourceNameV2",
-            "datadog.EnableReceiveResourceSpansV2",
+            kakehashi_exporter_datadog::exporter::OPERATION_AND_RESOURCE_NAME_V2_GATE,
+            ALWAYS_ON_GATE,
         ]
         .into_iter()
         .map(String::from)
@@ -116,5 +155,34 @@ impl Cli {
             }
         }
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn cli(gates: &str) -> Cli {
+        Cli::try_parse_from(["kakehashi", "--config", "c.yaml", "--feature-gates", gates])
+            .expect("valid flags")
+    }
+
+    #[test]
+    fn gates_that_change_nothing_are_warned_about() {
+        let c = cli("+exporter.datadogexporter.DisableAPMStats,-datadog.EnableOperationAndResourceNameV2,confmap.enableMergeAppendOption,-datadog.EnableReceiveResourceSpansV2");
+        let enabled = c.enabled_gates();
+        assert!(enabled.contains("exporter.datadogexporter.DisableAPMStats"));
+        assert!(!enabled.contains("datadog.EnableOperationAndResourceNameV2"));
+        assert_eq!(
+            c.gate_warnings(),
+            vec![
+                r#"feature gate "confmap.enableMergeAppendOption" is not known to kakehashi and has no effect"#.to_string(),
+                r#"feature gate "datadog.EnableReceiveResourceSpansV2" cannot be disabled: kakehashi implements only its enabled behaviour"#.to_string(),
+            ]
+        );
+        assert!(cli("+datadog.EnableReceiveResourceSpansV2")
+            .gate_warnings()
+            .is_empty());
     }
 }

@@ -34,6 +34,9 @@ pub async fn main(cli: Cli) -> Result<(), String> {
     if validating {
         return Ok(());
     }
+    for warning in cli.gate_warnings() {
+        tracing::warn!("{warning}");
+    }
     let mut stop = collector.run_until(wait_for_stop()).await?;
     // SIGHUP: as otelcol, the running service is shut down and a new one is built from the
     // config sources read again; a config that no longer builds ends the process. The log
