@@ -35,9 +35,19 @@ struct Server {
     seen: Mutex<Vec<Seen>>,
     /// What to answer with; 200 and empty when unset.
     answer: Mutex<Option<Answer>>,
+    /// How long each answer takes; requests in flight now and at most.
+    delay: Mutex<Duration>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 async fn handle(State(st): State<Arc<Server>>, req: Request) -> Response {
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = st.in_flight.fetch_add(1, SeqCst) + 1;
+    st.max_in_flight.fetch_max(now, SeqCst);
+    let delay = *st.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
+    st.in_flight.fetch_sub(1, SeqCst);
     let path = req.uri().path().to_string();
     let headers = req.headers().clone();
     let raw = axum::body::to_bytes(req.into_body(), usize::MAX)
@@ -398,4 +408,24 @@ fn validation() {
         cfg.signal_url(Signal::Metrics).unwrap(),
         "http://x:4318/v1/metrics"
     );
+}
+
+#[tokio::test]
+async fn max_conns_per_host_bounds_the_requests_in_flight() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for (limit, want_max) in [(Some(1), 1), (None, 3)] {
+        let (addr, st) = server().await;
+        *st.delay.lock().unwrap() = Duration::from_millis(200);
+        let cfg = OtlpHttpConfig {
+            max_conns_per_host: limit,
+            ..config(addr)
+        };
+        let exp = OtlpHttpExporter::new(&cfg, Signal::Traces).unwrap();
+        let b = Batch::new(common::traces());
+        let (r1, r2, r3) = tokio::join!(exp.export(&b), exp.export(&b), exp.export(&b));
+        r1.unwrap();
+        r2.unwrap();
+        r3.unwrap();
+        assert_eq!(st.max_in_flight.load(SeqCst), want_max, "limit {limit:?}");
+    }
 }

@@ -34,10 +34,11 @@ pub struct OtlpHttpConfig {
     pub write_buffer_size: u64,
     pub max_idle_conns: Option<usize>,
     pub max_idle_conns_per_host: Option<usize>,
+    /// Requests beyond it wait for one in flight to finish (see the exporter).
     pub max_conns_per_host: Option<usize>,
     pub idle_conn_timeout: Option<Duration>,
     pub disable_keep_alives: bool,
-    /// otelcol v0.160's section for the four keys above ([`crate::keepalive`]).
+    /// otelcol v0.160's section for the idle-connection keys ([`crate::keepalive`]).
     pub keepalive: Option<KeepaliveSettings>,
     pub http2_read_idle_timeout: Duration,
     pub http2_ping_timeout: Duration,

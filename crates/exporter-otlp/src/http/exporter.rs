@@ -17,6 +17,11 @@ pub struct OtlpHttpExporter {
     level: i32,
     /// `auth::authenticator`: its headers are set on every request.
     auth: Option<Arc<dyn ClientAuthenticator>>,
+    /// `max_conns_per_host`: requests beyond it wait, as Go's transport makes them wait for a
+    /// connection. One request holds at most one connection, so bounding the requests in
+    /// flight bounds the connections (over HTTP/2 it also bounds the streams: stricter than Go,
+    /// same intent).
+    conn_limit: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl OtlpHttpExporter {
@@ -39,6 +44,10 @@ impl OtlpHttpExporter {
             compression,
             level: cfg.compression_params.level,
             auth: None,
+            conn_limit: cfg
+                .max_conns_per_host
+                .filter(|n| *n > 0)
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
         })
     }
 
@@ -116,6 +125,12 @@ impl Exporter for OtlpHttpExporter {
                 req = req.header(name, value);
             }
         }
+        let _connection = match &self.conn_limit {
+            Some(limit) => Some(limit.acquire().await.map_err(|_| {
+                ExportError::retryable("the exporter is shutting down".to_string())
+            })?),
+            None => None,
+        };
         let resp = req.send().await.map_err(|e| {
             // The cause (TLS, connection refused, ...) is only in the source chain.
             let msg = format!(
