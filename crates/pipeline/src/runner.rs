@@ -174,13 +174,15 @@ impl ExporterRunner {
     async fn enqueue(&self, q: &Queue, batch: Batch) -> Result<(), ConsumeError> {
         let items = batch.item_count();
         let units = self.units(&batch).max(1);
+        // otelcol's BaseExporter.Send line: the data goes back to the caller, so `rejected_items`.
         let full = || {
             self.shared.metrics.enqueue_failed.inc_by(items as u64);
             tracing::error!(
                 exporter = %self.shared.id,
                 data_type = %self.shared.signal,
-                dropped_items = items,
-                "Exporting failed. Rejecting data. sending queue is full"
+                error = "sending queue is full",
+                rejected_items = items,
+                "Exporting failed. Rejecting data."
             );
             ConsumeError::retryable("sending queue is full")
         };
@@ -245,7 +247,7 @@ impl Consumer for ExporterRunner {
             None => {
                 let items = batch.item_count();
                 let result = send_with_retry(&self.shared, &batch).await;
-                record(&self.shared, items, &result, "Rejecting data.");
+                record(&self.shared, items, &result, REJECTED);
                 result.map_err(to_consume_error)
             }
         }
@@ -285,6 +287,9 @@ async fn worker(
 }
 
 /// Counts and logs the outcome of one batch.
+/// The verdict of an export without a queue: the data goes back to the caller.
+const REJECTED: &str = "Rejecting data.";
+
 fn record(shared: &Shared, items: usize, result: &Result<(), ExportError>, verdict: &str) {
     match result {
         Ok(()) => shared.metrics.sent.inc_by(items as u64),
@@ -294,6 +299,17 @@ fn record(shared: &Shared, items: usize, result: &Result<(), ExportError>, verdi
             shared.metrics.sent.inc_by((items - failed) as u64);
             shared.metrics.send_failed.inc_by(failed as u64);
             let items = failed;
+            if verdict == REJECTED {
+                // No queue: the caller gets the error back (otelcol's BaseExporter.Send line).
+                tracing::error!(
+                    exporter = %shared.id,
+                    data_type = %shared.signal,
+                    error = %e.message,
+                    rejected_items = items,
+                    "Exporting failed. Rejecting data. Try enabling sending_queue to survive temporary failures."
+                );
+                return;
+            }
             let hint = if shared.settings.retry.enabled || e.permanent {
                 ""
             } else {

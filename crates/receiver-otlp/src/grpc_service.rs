@@ -227,7 +227,7 @@ impl<D: OtlpRequest> Decoder for SliceCodec<(), D> {
         // UTF-8 in strings is not unparseable to otelcol: replaced by U+FFFD.
         D::decode_lenient(message.as_ref())
             .map(Some)
-            .map_err(|e| Status::internal(e.to_string()))
+            .map_err(|e| Status::internal(format!("grpc: error unmarshalling request: {e}")))
     }
 }
 
