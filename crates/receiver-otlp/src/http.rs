@@ -25,9 +25,17 @@ const MAX_HEADER_BYTES: usize = 1 << 20;
 /// value (1 minute) instead. The same clock runs while a keep-alive connection waits for its next
 /// request, so idle HTTP/1 connections are also closed after this long.
 const DEFAULT_READ_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-/// Encodings we can decode ("" is an uncompressed body); others listed in
-/// `compression_algorithms` still get a 400.
-const SUPPORTED_ENCODINGS: [&str; 5] = ["", "gzip", "zstd", "zlib", "deflate"];
+/// Encodings we can decode ("" is an uncompressed body): confighttp's whole list.
+const SUPPORTED_ENCODINGS: [&str; 8] = [
+    "",
+    "gzip",
+    "zstd",
+    "zlib",
+    "deflate",
+    "snappy",
+    "x-snappy-framed",
+    "lz4",
+];
 
 fn build_state(
     cfg: &HttpServerConfig,

@@ -299,13 +299,31 @@ fn header_metadata(h: &HeaderMap, authority: Option<&str>) -> BTreeMap<String, V
     out
 }
 
+/// The stream identifier chunk that opens snappy's framing format.
+const SNAPPY_FRAMING_HEADER: &[u8] = b"\xff\x06\x00\x00sNaPpY";
+
 /// Decompresses through a reader capped at `limit + 1` bytes, so a compression bomb never
-/// allocates more than the limit before it is rejected.
+/// allocates more than the limit before it is rejected. The decoders are confighttp's:
+/// `snappy` is the block format unless the body opens with the framing header,
+/// `x-snappy-framed` the framing format, `lz4` the LZ4 frame format.
 pub fn decompress(encoding: &str, raw: &[u8], limit: usize) -> Result<Bytes, String> {
     let reader: Box<dyn Read + '_> = match encoding {
         "gzip" => Box::new(flate2::read::MultiGzDecoder::new(raw)),
         "zlib" | "deflate" => Box::new(flate2::read::ZlibDecoder::new(raw)),
         "zstd" => Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| e.to_string())?),
+        "snappy" if !raw.starts_with(SNAPPY_FRAMING_HEADER) => {
+            // A block states its decompressed length up front: refuse before allocating.
+            let len = snap::raw::decompress_len(raw).map_err(|e| e.to_string())?;
+            if len > limit {
+                return Err(TOO_LARGE.into());
+            }
+            return snap::raw::Decoder::new()
+                .decompress_vec(raw)
+                .map(Bytes::from)
+                .map_err(|e| e.to_string());
+        }
+        "snappy" | "x-snappy-framed" => Box::new(snap::read::FrameDecoder::new(raw)),
+        "lz4" => Box::new(lz4_flex::frame::FrameDecoder::new(raw)),
         other => return Err(format!("unsupported Content-Encoding: {other}")),
     };
     let mut out = Vec::new();

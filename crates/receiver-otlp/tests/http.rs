@@ -129,6 +129,25 @@ async fn protobuf_json_and_compression() {
     let r = s.post("/v1/traces", PB, Some("zstd"), z).await;
     assert_eq!(r.status(), 200);
     assert_eq!(t.last().item_count(), 4);
+    // confighttp's other decoders: snappy as a block or framed, x-snappy-framed, lz4 frames.
+    let raw = traces(5).encode_to_vec();
+    let block = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    let mut framed = snap::write::FrameEncoder::new(Vec::new());
+    framed.write_all(&raw).unwrap();
+    let framed = framed.into_inner().unwrap();
+    let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    lz4.write_all(&raw).unwrap();
+    let lz4 = lz4.finish().unwrap();
+    for (encoding, body) in [
+        ("snappy", block),
+        ("snappy", framed.clone()),
+        ("x-snappy-framed", framed),
+        ("lz4", lz4),
+    ] {
+        let r = s.post("/v1/traces", PB, Some(encoding), body).await;
+        assert_eq!(r.status(), 200, "{encoding}");
+        assert_eq!(t.last().item_count(), 5, "{encoding}");
+    }
 
     // Zero spans: 200 without a pipeline call.
     let before = t.count();
@@ -264,6 +283,17 @@ async fn body_limits_and_gzip_bomb() {
     }
     let bomb = enc.finish().unwrap();
     assert!(bomb.len() < 200 * 1024, "{}", bomb.len());
+    // A snappy block announcing more than the limit is refused before it is inflated.
+    let mut claim = Vec::new();
+    let mut n: u64 = 1 << 30;
+    while n >= 0x80 {
+        claim.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    claim.push(n as u8);
+    claim.extend_from_slice(&[0u8; 16]);
+    let r = s.post("/v1/traces", PB, Some("snappy"), claim).await;
+    assert_eq!(r.status(), 400);
     s.r.shutdown().await;
     let cfg = HttpServerConfig {
         max_request_body_size: 256 * 1024,
