@@ -9,7 +9,9 @@
 //! UNIMPLEMENTED answer for other methods) is as in the generated code.
 
 use crate::grpc::Export;
+use crate::snappy;
 use bytes::Buf;
+use http_body_util::Full;
 use kakehashi_pdata::proto::collector::logs::v1::ExportLogsServiceResponse;
 use kakehashi_pdata::proto::collector::metrics::v1::ExportMetricsServiceResponse;
 use kakehashi_pdata::proto::collector::trace::v1::ExportTraceServiceResponse;
@@ -98,7 +100,8 @@ impl<S> Clone for OtlpService<S> {
 }
 
 impl<S: OtlpSignal> OtlpService<S> {
-    /// Requests may be gzip- or zstd-compressed, as otelcol accepts; responses are not.
+    /// Requests may be gzip- or zstd-compressed (tonic), or snappy-compressed ([`snappy`]), as
+    /// otelcol accepts; responses are not.
     pub(crate) fn new(export: Export, max_decoding_message_size: usize) -> Self {
         let mut accept = EnabledCompressionEncodings::default();
         accept.enable(CompressionEncoding::Gzip);
@@ -119,7 +122,7 @@ impl<S: OtlpSignal> NamedService for OtlpService<S> {
 impl<S, B> tower::Service<http::Request<B>> for OtlpService<S>
 where
     S: OtlpSignal,
-    B: tonic::codegen::Body + Send + 'static,
+    B: tonic::codegen::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -150,9 +153,28 @@ where
             export: self.export.clone(),
             signal: PhantomData,
         };
+        let limit = self.max_decoding_message_size;
         let mut grpc = Grpc::new(SliceCodec::<S::Response, S::Request>::default())
             .apply_compression_config(self.accept, EnabledCompressionEncodings::default())
-            .apply_max_message_size_config(Some(self.max_decoding_message_size), None);
+            .apply_max_message_size_config(Some(limit), None);
+        if req
+            .headers()
+            .get("grpc-encoding")
+            .is_some_and(|v| v == "snappy")
+        {
+            // tonic knows gzip and zstd only; otelcol's gRPC server also takes snappy.
+            return Box::pin(async move {
+                let (mut parts, body) = req.into_parts();
+                match snappy::decompress_frames(body, limit).await {
+                    Ok(frames) => {
+                        parts.headers.remove("grpc-encoding");
+                        let req = http::Request::from_parts(parts, Full::new(frames));
+                        Ok(grpc.unary(method, req).await)
+                    }
+                    Err(status) => Ok(status.into_http()),
+                }
+            });
+        }
         Box::pin(async move { Ok(grpc.unary(method, req).await) })
     }
 }

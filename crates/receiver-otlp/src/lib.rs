@@ -14,6 +14,7 @@ mod http;
 mod http_handler;
 mod json_doubles;
 mod server_handle;
+mod snappy;
 mod status;
 mod tls;
 

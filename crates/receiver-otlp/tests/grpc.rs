@@ -187,3 +187,47 @@ async fn bind_failure_names_endpoint() {
     let err = r.start().await.unwrap_err();
     assert!(err.0.contains(&endpoint), "{err}");
 }
+
+/// A Go client with `compression: snappy` (grpc-go's snappy codec writes snappy's framing
+/// format): tonic cannot decode it, the receiver does before tonic sees the request.
+#[tokio::test]
+async fn snappy_compressed_requests_are_accepted() {
+    use prost::Message;
+    use std::io::Write;
+    let t = std::sync::Arc::new(Recorder::default());
+    let mut r = start(
+        Some(GrpcServerConfig::default()),
+        None,
+        consumers(Some(t.clone()), None, None),
+    )
+    .await;
+    let addr = r.grpc_addr().expect("grpc bound");
+    let mut snappy = snap::write::FrameEncoder::new(Vec::new());
+    snappy.write_all(&traces(3).encode_to_vec()).unwrap();
+    let snappy = snappy.into_inner().unwrap();
+    let mut frame = vec![1u8];
+    frame.extend_from_slice(&(snappy.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&snappy);
+    let http = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = http
+        .post(format!(
+            "http://{addr}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-encoding", "snappy")
+        .body(frame)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // A failure would be a trailers-only response: grpc-status in the headers.
+    assert!(resp.headers().get("grpc-status").is_none(), "{resp:?}");
+    let _ = resp.bytes().await.unwrap();
+    assert_eq!(t.count(), 1);
+    assert_eq!(t.last().item_count(), 3);
+    r.shutdown().await;
+}
