@@ -115,8 +115,9 @@ fn respond(state: State, body: Option<&ResponseBody>) -> Response<Body> {
                 Some(b) => b.healthy.clone(),
                 None => serde_json::json!({
                     "status": "Server available",
+                    // Go's RFC3339Nano: the fraction without trailing zeros.
                     "upSince": chrono::DateTime::<chrono::Utc>::from(since)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
                     "uptime": go_duration(at.elapsed()),
                 })
                 .to_string(),
@@ -130,23 +131,48 @@ fn respond(state: State, body: Option<&ResponseBody>) -> Response<Body> {
             },
         ),
     };
+    // A configured `response_body` goes out without a type in otelcol, so Go's server sniffs
+    // one: text for anything but binary bytes.
+    let content_type = if body.is_some() {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
+    };
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(text))
         .expect("static response parts are valid")
 }
 
-/// Go's `Duration.String()` shape, e.g. `1m2.5s`, as otelcol prints `uptime`.
+/// Go's `Duration.String()`, as otelcol prints `uptime`: `1m2.5s`, and below a second the
+/// largest unit that keeps an integer part (`500ms`, `1.5µs`, `800ns`).
 fn go_duration(d: std::time::Duration) -> String {
+    let trim = |whole: u128, frac: u128, digits: usize| {
+        let frac = format!("{frac:0digits$}");
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            whole.to_string()
+        } else {
+            format!("{whole}.{frac}")
+        }
+    };
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", trim(nanos / 1_000, nanos % 1_000, 3));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", trim(nanos / 1_000_000, nanos % 1_000_000, 6));
+    }
     let secs = d.as_secs();
     let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    let frac = d.subsec_nanos();
-    let sec = if frac == 0 {
-        format!("{s}s")
-    } else {
-        format!("{s}.{}s", format!("{frac:09}").trim_end_matches('0'))
-    };
+    let sec = format!("{}s", trim(u128::from(s), u128::from(d.subsec_nanos()), 9));
     match (h, m) {
         (0, 0) => sec,
         (0, m) => format!("{m}m{sec}"),
@@ -213,20 +239,31 @@ mod tests {
         assert_eq!(go_duration(D::from_secs(5)), "5s");
         assert_eq!(go_duration(D::from_millis(62_500)), "1m2.5s");
         assert_eq!(go_duration(D::from_secs(3723)), "1h2m3s");
+        assert_eq!(go_duration(D::from_millis(500)), "500ms");
+        assert_eq!(go_duration(D::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(D::from_nanos(1500)), "1.5µs");
+        assert_eq!(go_duration(D::from_nanos(800)), "800ns");
+        assert_eq!(go_duration(D::ZERO), "0s");
     }
 
-    #[tokio::test]
-    async fn not_ready_then_ready_then_not_ready() {
-        let cfg = HealthCheckConfig {
-            endpoint: "127.0.0.1:0".into(),
-            ..Default::default()
-        };
+    /// A started extension on a free loopback port.
+    async fn started(response_body: Option<ResponseBody>) -> HealthCheck {
         let ext = HealthCheck {
-            config: cfg,
+            config: HealthCheckConfig {
+                endpoint: "127.0.0.1:0".into(),
+                response_body,
+                ..Default::default()
+            },
             state: Arc::new(Mutex::new(State::NotReady)),
             server: tokio::sync::Mutex::new(None),
         };
         ext.start().await.unwrap();
+        ext
+    }
+
+    #[tokio::test]
+    async fn not_ready_then_ready_then_not_ready() {
+        let ext = started(None).await;
         let url = format!("http://{}/anything", ext.local_addr().await.unwrap());
         let r = reqwest::get(&url).await.unwrap();
         assert_eq!(r.status(), 503);
@@ -242,6 +279,26 @@ mod tests {
         assert_eq!(v["status"], "Server available");
         ext.pipelines_not_ready();
         assert_eq!(reqwest::get(&url).await.unwrap().status(), 503);
+        ext.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_configured_body_is_plain_text() {
+        let ext = started(Some(ResponseBody {
+            healthy: "up".into(),
+            unhealthy: "down".into(),
+        }))
+        .await;
+        let url = format!("http://{}/", ext.local_addr().await.unwrap());
+        let r = reqwest::get(&url).await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(r.text().await.unwrap(), "down");
+        ext.pipelines_ready();
+        assert_eq!(
+            reqwest::get(&url).await.unwrap().text().await.unwrap(),
+            "up"
+        );
         ext.shutdown().await;
     }
 }
