@@ -108,16 +108,25 @@ impl Shard {
             // Keep the count honest even if the split and the counter ever disagree.
             self.pending = Payload::empty(self.s.signal);
         }
+        let bytes = self
+            .s
+            .metrics
+            .send_size_bytes
+            .as_ref()
+            .map(|_| chunk.encoded_len());
+        // otelcol records a batch's size and trigger once it is sent, and counts the flush at
+        // shutdown as a timeout.
+        if !self.export(chunk, n).await {
+            return;
+        }
         match trigger {
             Trigger::Size => self.s.metrics.size_trigger.inc(),
-            Trigger::Timeout => self.s.metrics.timeout_trigger.inc(),
-            Trigger::Shutdown => {}
+            Trigger::Timeout | Trigger::Shutdown => self.s.metrics.timeout_trigger.inc(),
         }
         self.s.metrics.send_size.observe(n as f64);
-        if let Some(bytes) = &self.s.metrics.send_size_bytes {
-            bytes.observe(chunk.encoded_len() as f64);
+        if let (Some(hist), Some(bytes)) = (&self.s.metrics.send_size_bytes, bytes) {
+            hist.observe(bytes as f64);
         }
-        self.export(chunk, n).await;
     }
 
     fn drop_items(&self, n: usize) {
@@ -127,26 +136,27 @@ impl Shard {
 
     /// Hands one chunk downstream. Retryable errors are retried with backoff until they succeed
     /// or shutdown begins (then one last attempt); permanent errors drop the chunk, as otelcol.
-    async fn export(&mut self, chunk: Payload, n: usize) {
+    /// True when the chunk was delivered.
+    async fn export(&mut self, chunk: Payload, n: usize) -> bool {
         let mut backoff = BACKOFF_START;
         // Shared with the consumer: kept for a retry without copying the data.
         let batch = Batch::with_metadata(chunk, self.metadata.clone());
         loop {
             let batch = batch.clone();
             let e = match self.s.next.consume(batch).await {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(e) => e,
             };
             if e.permanent {
                 tracing::warn!(error = %e, dropped_items = n, "Sender failed");
                 self.drop_items(n);
-                return;
+                return false;
             }
             if *self.shutdown.borrow() || self.orphaned {
                 tracing::error!(error = %e, dropped_items = n,
                     "Sender failed at shutdown; dropping data");
                 self.drop_items(n);
-                return;
+                return false;
             }
             tracing::debug!(error = %e, items = n, retry_in = ?backoff, "Sender failed, retrying");
             tokio::select! {

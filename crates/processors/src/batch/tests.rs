@@ -200,12 +200,14 @@ async fn shutdown_flushes_everything() {
 async fn shutdown_flushes_all_max_size_chunks() {
     let rec = Recorder::new();
     // Bypass validation to get pending > max without a size trigger (size 1000, max 100).
-    let (p, _t) = processor(&cfg(1000, 100, 20), rec.clone());
+    let (p, t) = processor(&cfg(1000, 100, 20), rec.clone());
     p.consume(spans(250)).await.expect("consume");
     settle().await;
     assert!(rec.sizes().is_empty());
     p.shutdown().await;
     assert_eq!(rec.sizes(), vec![100, 100, 50]);
+    // otelcol counts the shutdown flush as timeout-triggered sends.
+    assert_eq!(t.batch_processor("batch").timeout_trigger.get(), 3);
     assert!(p.consume(spans(1)).await.is_err());
 }
 
@@ -354,7 +356,11 @@ async fn permanent_downstream_errors_are_counted_as_dropped() {
     p.consume(spans(25)).await.expect("consume");
     settle().await;
     assert_eq!(p.dropped_items(), 25);
-    assert_eq!(t.batch_processor("batch").dropped_items.get(), 25);
+    let m = t.batch_processor("batch");
+    assert_eq!(m.dropped_items.get(), 25);
+    // otelcol records a batch's size and trigger only once it is sent.
+    assert_eq!(m.size_trigger.get(), 0);
+    assert_eq!(m.send_size.get_sample_count(), 0);
 }
 
 #[test]
