@@ -97,26 +97,18 @@ pub(crate) fn copy_span_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
 }
 
 /// Resource attributes (§2.7 step 10), mapped once per ResourceSpans: the Datadog key and the
-/// AsString value of each attribute that maps to meta, in order.
-pub(crate) struct ResourceMeta(Vec<(String, String)>);
+/// AsString value of each attribute that maps to meta, in order. All types become meta strings.
+pub(crate) fn resource_meta(attrs: &[KeyValue]) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .filter_map(|kv| Some((dd_key(&kv.key)?.into_owned(), as_string(kv.value.as_ref()))))
+        .collect()
+}
 
-impl ResourceMeta {
-    pub(crate) fn new(attrs: &[KeyValue]) -> Self {
-        ResourceMeta(
-            attrs
-                .iter()
-                .filter_map(|kv| {
-                    Some((dd_key(&kv.key)?.into_owned(), as_string(kv.value.as_ref())))
-                })
-                .collect(),
-        )
-    }
-
-    /// All types ⇒ meta strings; span values win.
-    pub(crate) fn copy_to(&self, span: &mut pb::Span) {
-        for (key, value) in &self.0 {
-            set_meta_if_empty(span, key.clone(), value.clone());
-        }
+/// Copies mapped resource entries into a span's meta; span values win.
+pub(crate) fn copy_resource_meta(span: &mut pb::Span, entries: &[(String, String)]) {
+    for (key, value) in entries {
+        set_meta_if_empty(span, key.clone(), value.clone());
     }
 }
 
@@ -171,12 +163,12 @@ mod tests {
     fn resource_numbers_are_meta() {
         let mut span = pb::Span::default();
         span.meta.insert("k".into(), "span".into());
-        ResourceMeta::new(&[
+        let entries = resource_meta(&[
             kv("k", Value::StringValue("res".into())),
             kv("n", Value::IntValue(5)),
             kv("service.name", Value::StringValue("svc".into())),
-        ])
-        .copy_to(&mut span);
+        ]);
+        copy_resource_meta(&mut span, &entries);
         assert_eq!(span.meta["k"], "span");
         assert_eq!(span.meta["n"], "5");
         assert!(!span.meta.contains_key("service.name"));

@@ -3,8 +3,9 @@
 //! itself reads one (normalization of pre-2000 start times).
 //!
 //! Flow: [`translate`] builds one payload per ResourceSpans (`payload`, using `span` for each
-//! span), then runs the agent's processing on it (`agent`). Encoding and sending are the
-//! exporter's job.
+//! span), then runs the agent's processing on it (`agent`). The resource attributes its spans
+//! have in common stay with the payload rather than in each span (`shared_meta`). Encoding and
+//! sending are the exporter's job.
 
 mod agent;
 mod attributes;
@@ -17,6 +18,7 @@ mod obfuscation;
 mod payload;
 mod registry;
 mod sampling;
+mod shared_meta;
 mod span;
 mod status;
 #[cfg(test)]
@@ -35,6 +37,7 @@ pub use normalize::{
 };
 pub use obfuscation::exporter_obfuscation;
 pub use sampling::PRIORITY_RATE_KEY;
+pub use shared_meta::{SharedMeta, TranslatedPayload};
 pub use span::{span_id_to_u64, trace_id_to_u64};
 pub use status::status_text;
 
@@ -58,6 +61,10 @@ pub struct TranslateConfig {
     pub fallback_hostname: String,
     /// The agent's obfuscation settings ([`exporter_obfuscation`] for the exporter's).
     pub obfuscation: ObfuscationConfig,
+    /// Keep the resource attributes that no later step reads once per payload instead of in
+    /// each span's meta (`shared_meta`); the output is the same. Off: Go's per-span copies,
+    /// the reference the differential tests compare against.
+    pub share_resource_meta: bool,
 }
 
 impl Default for TranslateConfig {
@@ -70,6 +77,7 @@ impl Default for TranslateConfig {
             ignore_resources: Vec::new(),
             fallback_hostname: String::new(),
             obfuscation: exporter_obfuscation(),
+            share_resource_meta: true,
         }
     }
 }
@@ -81,6 +89,14 @@ impl TranslateConfig {
         self.operation_and_resource_name_v2
             && !self.span_name_as_resource_name
             && self.span_name_remappings.is_empty()
+    }
+
+    /// Sharing needs obfuscation that reads no meta entry it is not told about by name: no
+    /// credit-card scan of every value, no tag replace rules.
+    pub(crate) fn shares_resource_meta(&self) -> bool {
+        self.share_resource_meta
+            && !self.obfuscation.credit_cards.enabled
+            && self.obfuscation.tag_replace_rules.is_empty()
     }
 }
 
@@ -106,11 +122,11 @@ impl Dropped {
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
     /// One per ResourceSpans that still has chunks after processing.
-    pub tracer_payloads: Vec<pb::TracerPayload>,
+    pub tracer_payloads: Vec<TranslatedPayload>,
     /// The chunks the samplers dropped, under their payload's fields (one per ResourceSpans
     /// that lost any): not sent, but counted in APM stats, as the agent computes stats before
     /// sampling.
-    pub sampled_out: Vec<pb::TracerPayload>,
+    pub sampled_out: Vec<TranslatedPayload>,
     /// Dropped spans by reason.
     pub dropped: Dropped,
     /// `telemetry.sdk.language` values seen (for `X-Datadog-Reported-Languages`).
@@ -143,7 +159,10 @@ pub fn translate_at(
     let mut out = Translation::default();
     for rs in &req.resource_spans {
         let received = payload::receive(rs, cfg);
-        let mut tp = received.payload;
+        let TranslatedPayload {
+            payload: mut tp,
+            shared,
+        } = received.payload;
         if !tp.language_name.is_empty() {
             out.languages.insert(tp.language_name.clone());
         }
@@ -160,10 +179,16 @@ pub fn translate_at(
             out.hosts.insert(received.hostname);
         }
         if let Some(sampled_out) = agent::process(&mut tp, cfg, now_unix_nanos, &mut out.dropped) {
-            out.sampled_out.push(sampled_out);
+            out.sampled_out.push(TranslatedPayload {
+                payload: sampled_out,
+                shared: shared.clone(),
+            });
         }
         if !tp.chunks.is_empty() {
-            out.tracer_payloads.push(tp);
+            out.tracer_payloads.push(TranslatedPayload {
+                payload: tp,
+                shared,
+            });
         }
     }
     out

@@ -2,20 +2,22 @@
 //! spans grouped into chunks by 64-bit trace id, chunk priority and `_dd.p.dm`, and the
 //! resource-derived payload fields (hostname, env, container id and tags, language).
 
-use crate::attributes::{ResourceMeta, SAMPLING_PRIORITY_KEY};
+use crate::attributes::{resource_meta, SAMPLING_PRIORITY_KEY};
 use crate::container_tags::{container_tags, flatten, CONTAINER_TAGS_KEY};
 use crate::hostname::{source_from_attributes, Source};
 use crate::normalize::normalize_tag_value;
 use crate::registry::first_as_string;
+use crate::shared_meta::{Sharing, TranslatedPayload};
 use crate::span::{convert, trace_id_to_u64};
 use crate::TranslateConfig;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use libdd_trace_protobuf::pb;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The payload and the hostname the receiver reported for it ("" for Fargate).
 pub(crate) struct Received {
-    pub payload: pb::TracerPayload,
+    pub payload: TranslatedPayload,
     pub hostname: String,
     /// What the resource attributes identified (`None`: the fallback hostname was used).
     pub source: Option<Source>,
@@ -34,7 +36,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
     // chunk order is random; a stable order makes payloads reproducible.)
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut chunks: Vec<(Vec<pb::Span>, Option<i32>)> = Vec::new();
-    let res_meta = ResourceMeta::new(res);
+    let mut res_meta = Sharing::new(resource_meta(res), cfg.shares_resource_meta());
     for ss in &rs.scope_spans {
         for otel in &ss.spans {
             let trace_id = trace_id_to_u64(&otel.trace_id);
@@ -42,7 +44,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
                 chunks.push((Vec::new(), None));
                 chunks.len() - 1
             });
-            let dd = convert(otel, res, &res_meta, ss.scope.as_ref(), cfg);
+            let dd = convert(otel, res, &mut res_meta, ss.scope.as_ref(), cfg);
             if let Some(p) = dd.metrics.get(SAMPLING_PRIORITY_KEY) {
                 // Go stores it as a SamplingPriority (int8).
                 chunks[i].1 = Some(*p as i64 as i8 as i32);
@@ -50,6 +52,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
             chunks[i].0.push(dd);
         }
     }
+    let shared = res_meta.finish(chunks.iter_mut().flat_map(|(spans, _)| spans.iter_mut()));
     let chunks = chunks
         .into_iter()
         .map(|(mut spans, user_priority)| {
@@ -91,7 +94,10 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
         ..Default::default()
     };
     Received {
-        payload,
+        payload: TranslatedPayload {
+            payload,
+            shared: Arc::new(shared),
+        },
         hostname,
         source,
     }

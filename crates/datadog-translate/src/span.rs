@@ -2,10 +2,11 @@
 //! steps matters: meta keys are "first writer wins", so span attributes beat the env/version
 //! fallbacks, which beat resource attributes; scope attributes overwrite.
 
-use crate::attributes::{copy_scope_attributes, copy_span_attributes, ResourceMeta};
+use crate::attributes::{copy_resource_meta, copy_scope_attributes, copy_span_attributes};
 use crate::events_links::{hex_fixed, marshal_events, marshal_links};
 use crate::naming::{self, kind_name, kind_of};
 use crate::registry::{self, Attrs};
+use crate::shared_meta::Sharing;
 use crate::status::{is_error, status_code_name, status_to_error};
 use crate::TranslateConfig;
 use kakehashi_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
@@ -32,11 +33,11 @@ pub fn span_id_to_u64(id: &[u8]) -> u64 {
 }
 
 /// Converts one span. `res` are the resource attributes (`res_meta` the same, mapped once per
-/// resource), `scope` the instrumentation scope.
+/// resource and split into copied and shared entries), `scope` the instrumentation scope.
 pub(crate) fn convert(
     otel: &Span,
     res: &[KeyValue],
-    res_meta: &ResourceMeta,
+    res_meta: &mut Sharing,
     scope: Option<&InstrumentationScope>,
     cfg: &TranslateConfig,
 ) -> pb::Span {
@@ -154,9 +155,13 @@ pub(crate) fn convert(
         }
     }
 
-    res_meta.copy_to(&mut dd);
+    copy_resource_meta(&mut dd, res_meta.copied());
+    res_meta.apply_to(&mut dd);
     if let Some(scope) = scope {
         copy_scope_attributes(&mut dd, &scope.attributes);
+        for kv in &scope.attributes {
+            res_meta.written(&kv.key);
+        }
     }
     if !dd.meta.contains_key("db.name") {
         let ns = attrs.string_resource_first(registry::DB_NAMESPACE);

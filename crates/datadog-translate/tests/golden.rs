@@ -4,6 +4,9 @@
 //! `*_absent` keys and optional exact maps. There is no bless mode: expectations are never
 //! generated from the implementation.
 
+mod common;
+
+use common::full;
 use kakehashi_datadog_translate::{pb, translate_at, TranslateConfig, Translation};
 use kakehashi_pdata::ExportTraceServiceRequest;
 use serde_json::{Map, Value};
@@ -38,6 +41,15 @@ fn golden_cases() {
         let out = translate_at(&req, &cfg, NOW);
         let mut errs = Vec::new();
         check(&out, &case["expect"], &mut errs);
+        // Resource attributes shared per payload or copied into each span (Go's way): the
+        // same spans.
+        let copied = TranslateConfig {
+            share_resource_meta: false,
+            ..cfg.clone()
+        };
+        if full(&translate_at(&req, &copied, NOW)) != full(&out) {
+            errs.push("differs when resource attributes are copied into each span".into());
+        }
         for e in errs {
             failures.push(format!("{name}: {e}"));
         }
@@ -92,7 +104,7 @@ fn check(out: &Translation, exp: &Value, errs: &mut Vec<String>) {
         return;
     }
     for (i, (tp, want)) in out.tracer_payloads.iter().zip(&payloads).enumerate() {
-        check_payload(tp, want, &format!("payload[{i}]"), errs);
+        check_payload(&tp.to_full(), want, &format!("payload[{i}]"), errs);
     }
     if let Some(d) = exp.get("dropped") {
         let got = [

@@ -12,7 +12,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kakehashi_component::{AnyConfig, Batch, BuildContext, ExporterFactory};
 use kakehashi_config::{ComponentId, Validate};
-use kakehashi_datadog_translate::{translate, TranslateConfig};
+use kakehashi_datadog_translate::{translate, TranslateConfig, TranslatedPayload};
 use kakehashi_exporter_datadog::payload::{
     build_agent_payloads, build_measured_payloads, gzip, AgentInfo, MeasuredPayload,
     DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
@@ -52,7 +52,7 @@ fn stages(c: &mut Criterion) {
     let kept: usize = translated
         .tracer_payloads
         .iter()
-        .flat_map(|tp| &tp.chunks)
+        .flat_map(|tp| &tp.payload.chunks)
         .map(|ch| ch.spans.len())
         .sum();
     assert_eq!(
@@ -61,11 +61,12 @@ fn stages(c: &mut Criterion) {
         translated.dropped
     );
     let agent = agent_info();
-    let payloads = build_agent_payloads(
-        &agent,
-        translated.tracer_payloads.clone(),
-        MAX_PAYLOAD_BYTES,
-    );
+    let full: Vec<_> = translated
+        .tracer_payloads
+        .iter()
+        .map(TranslatedPayload::to_full)
+        .collect();
+    let payloads = build_agent_payloads(&agent, full.clone(), MAX_PAYLOAD_BYTES);
     let encoded: Vec<Vec<u8>> = payloads.iter().map(Message::encode_to_vec).collect();
     let raw: usize = encoded.iter().map(Vec::len).sum();
     eprintln!(
@@ -105,10 +106,11 @@ fn stages(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         )
     });
-    // prost's own encoding, for comparison: it measures each span at every nesting level.
+    // prost's own encoding, for comparison: it measures each span at every nesting level (and
+    // has every span carry the resource's meta entries).
     group.bench_function("encode_prost", |b| {
         b.iter_batched(
-            || translated.tracer_payloads.clone(),
+            || full.clone(),
             |tps| {
                 build_agent_payloads(&agent, tps, MAX_PAYLOAD_BYTES)
                     .iter()

@@ -8,10 +8,16 @@
 //! encoded by prost. Header fields come before the repeated field rather than in tag order;
 //! protobuf readers accept fields in any order, and the tests check the result decodes to the
 //! same message as prost's own encoding.
+//!
+//! A translated payload's spans lack the resource meta entries they share
+//! (`kakehashi_datadog_translate::SharedMeta`); those are written after each span's own fields,
+//! from their encoding made once per payload.
 
+use kakehashi_datadog_translate::SharedMeta;
 use libdd_trace_protobuf::pb;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use prost::Message;
+use std::sync::Arc;
 
 const AGENT_PAYLOAD_TRACER_PAYLOADS: u32 = 5;
 const TRACER_PAYLOAD_CHUNKS: u32 = 6;
@@ -28,24 +34,39 @@ fn write_field_header(tag: u32, len: usize, buf: &mut Vec<u8>) {
 }
 
 /// The encoded size of every span of a `TracerPayload`, in chunk then span order, and the
-/// payload's own encoded size: one walk over the spans' maps. [`crate::payload`] measures with
-/// it to cut payloads, and [`encode_measured`] writes with the same numbers.
-pub(crate) fn measure_tracer_payload(tp: &pb::TracerPayload, span_lens: &mut Vec<usize>) -> usize {
+/// payload's own encoded size: one walk over the spans' maps. `shared_len` is the size of the
+/// shared meta entries each span gets on top of its own. [`crate::payload`] measures with it to
+/// cut payloads, and [`encode_measured`] writes with the same numbers.
+pub(crate) fn measure_tracer_payload(
+    tp: &pb::TracerPayload,
+    shared_len: usize,
+    span_lens: &mut Vec<usize>,
+) -> usize {
     let header = tracer_payload_header(tp).encoded_len();
     header
         + tp.chunks
             .iter()
-            .map(|c| field_len(TRACER_PAYLOAD_CHUNKS, measure_chunk(c, span_lens)))
+            .map(|c| {
+                field_len(
+                    TRACER_PAYLOAD_CHUNKS,
+                    measure_chunk(c, shared_len, span_lens),
+                )
+            })
             .sum::<usize>()
 }
 
-fn measure_chunk(c: &pb::TraceChunk, span_lens: &mut Vec<usize>) -> usize {
+/// [`measure_tracer_payload`] for one chunk: its encoded size, spans' sizes into `span_lens`.
+pub(crate) fn measure_chunk(
+    c: &pb::TraceChunk,
+    shared_len: usize,
+    span_lens: &mut Vec<usize>,
+) -> usize {
     let header = chunk_header(c).encoded_len();
     header
         + c.spans
             .iter()
             .map(|span| {
-                let len = span.encoded_len();
+                let len = span.encoded_len() + shared_len;
                 span_lens.push(len);
                 field_len(TRACE_CHUNK_SPANS, len)
             })
@@ -83,14 +104,19 @@ fn tracer_payload_header(tp: &pb::TracerPayload) -> pb::TracerPayload {
 pub fn encode_agent_payload(p: &pb::AgentPayload) -> Vec<u8> {
     let mut span_lens = Vec::new();
     for tp in &p.tracer_payloads {
-        measure_tracer_payload(tp, &mut span_lens);
+        measure_tracer_payload(tp, 0, &mut span_lens);
     }
-    encode_measured(p, &span_lens)
+    encode_measured(p, &[], &span_lens)
 }
 
 /// Encodes `p` given the encoded size of each of its spans, in payload, chunk, span order (what
-/// [`measure_tracer_payload`] collects), so that no span is measured again.
-pub(crate) fn encode_measured(p: &pb::AgentPayload, span_lens: &[usize]) -> Vec<u8> {
+/// [`measure_tracer_payload`] collects), so that no span is measured again. `shared[i]` holds the
+/// meta entries every span of `p.tracer_payloads[i]` has besides its own (none past its end).
+pub(crate) fn encode_measured(
+    p: &pb::AgentPayload,
+    shared: &[Arc<SharedMeta>],
+    span_lens: &[usize],
+) -> Vec<u8> {
     let envelope = pb::AgentPayload {
         host_name: p.host_name.clone(),
         env: p.env.clone(),
@@ -140,7 +166,8 @@ pub(crate) fn encode_measured(p: &pb::AgentPayload, span_lens: &[usize]) -> Vec<
     envelope.encode_raw(&mut buf);
     let mut lens = span_lens.iter();
     let mut chunk_plans = chunk_plans.iter();
-    for (tp, plan) in p.tracer_payloads.iter().zip(&tp_plans) {
+    for (i, (tp, plan)) in p.tracer_payloads.iter().zip(&tp_plans).enumerate() {
+        let shared = shared.get(i).map_or(&[][..], |s| s.encoded());
         write_field_header(AGENT_PAYLOAD_TRACER_PAYLOADS, plan.len, &mut buf);
         buf.extend_from_slice(&plan.header);
         for c in &tp.chunks {
@@ -150,6 +177,7 @@ pub(crate) fn encode_measured(p: &pb::AgentPayload, span_lens: &[usize]) -> Vec<
             for span in &c.spans {
                 write_field_header(TRACE_CHUNK_SPANS, *lens.next().expect("size"), &mut buf);
                 span.encode_raw(&mut buf);
+                buf.extend_from_slice(shared);
             }
         }
     }

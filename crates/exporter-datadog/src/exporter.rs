@@ -116,6 +116,7 @@ impl DatadogExporter {
             ignore_resources,
             fallback_hostname: hostname.clone(),
             obfuscation: exporter_obfuscation(),
+            share_resource_meta: true,
         };
         let stats = (!ctx.gate_enabled(DISABLE_APM_STATS_GATE)).then(|| {
             Mutex::new(StatsAggregator::new(StatsSettings {

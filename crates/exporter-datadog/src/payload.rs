@@ -2,11 +2,13 @@
 //! expects (§1.4 of the spec) and cuts them so that no request body exceeds the intake's size
 //! limit, without ever losing or duplicating a span. The gzip step of the request body is in `gzip`.
 
-use crate::encode::measure_tracer_payload;
+use crate::encode::{measure_chunk, measure_tracer_payload};
 pub use crate::gzip::gzip;
+use kakehashi_datadog_translate::{SharedMeta, TranslatedPayload};
 use libdd_trace_protobuf::pb;
 use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message;
+use std::sync::Arc;
 
 /// The agent's `MaxPayloadSize`: the uncompressed size one `AgentPayload` may reach.
 pub const MAX_PAYLOAD_BYTES: usize = 3_200_000;
@@ -30,21 +32,31 @@ pub struct AgentInfo {
 }
 
 /// An `AgentPayload` and the encoded size of each of its spans (payload, chunk, span order),
-/// measured while cutting, so that encoding does not measure them again.
+/// measured while cutting, so that encoding does not measure them again. Its spans lack the
+/// meta entries of their tracer payload's [`SharedMeta`], which encoding adds.
 /// The fields are private so that the payload cannot change under its measured sizes.
 pub struct MeasuredPayload {
     payload: pb::AgentPayload,
+    /// One per `payload.tracer_payloads`.
+    shared: Vec<Arc<SharedMeta>>,
     span_lens: Vec<usize>,
 }
 
 impl MeasuredPayload {
-    pub fn payload(&self) -> &pb::AgentPayload {
-        &self.payload
+    /// The payload with every span's meta complete: what [`Self::encode`] encodes.
+    pub fn to_full(&self) -> pb::AgentPayload {
+        let mut full = self.payload.clone();
+        for (tp, shared) in full.tracer_payloads.iter_mut().zip(&self.shared) {
+            for span in tp.chunks.iter_mut().flat_map(|c| &mut c.spans) {
+                shared.copy_into(span);
+            }
+        }
+        full
     }
 
-    /// The protobuf body (what `encode::encode_agent_payload` gives for `self.payload`).
+    /// The protobuf body (what `encode::encode_agent_payload` gives for [`Self::to_full`]).
     pub fn encode(&self) -> Vec<u8> {
-        crate::encode::encode_measured(&self.payload, &self.span_lens)
+        crate::encode::encode_measured(&self.payload, &self.shared, &self.span_lens)
     }
 
     pub fn span_count(&self) -> usize {
@@ -67,6 +79,8 @@ pub fn build_agent_payloads(
     tracer_payloads: Vec<pb::TracerPayload>,
     max_bytes: usize,
 ) -> Vec<pb::AgentPayload> {
+    let tracer_payloads = tracer_payloads.into_iter().map(Into::into).collect();
+    // Nothing is shared, so the measured payloads are complete.
     build_measured_payloads(info, tracer_payloads, max_bytes)
         .into_iter()
         .map(|m| m.payload)
@@ -76,7 +90,7 @@ pub fn build_agent_payloads(
 /// [`build_agent_payloads`], keeping the span sizes it measured for encoding.
 pub fn build_measured_payloads(
     info: &AgentInfo,
-    tracer_payloads: Vec<pb::TracerPayload>,
+    tracer_payloads: Vec<TranslatedPayload>,
     max_bytes: usize,
 ) -> Vec<MeasuredPayload> {
     let envelope = pb::AgentPayload {
@@ -93,14 +107,18 @@ pub fn build_measured_payloads(
     let budget = max_bytes.saturating_sub(envelope.encoded_len());
 
     // Each piece is measured once (a walk over every span's maps), and the sizes are kept.
-    let measure = |tp: pb::TracerPayload| {
+    let measure = |tp: TranslatedPayload| {
         let mut span_lens = Vec::new();
-        let size = field_len(5, measure_tracer_payload(&tp, &mut span_lens));
+        let shared_len = tp.shared.encoded().len();
+        let size = field_len(
+            5,
+            measure_tracer_payload(&tp.payload, shared_len, &mut span_lens),
+        );
         ((tp, span_lens), size)
     };
     let mut pieces = Vec::with_capacity(tracer_payloads.len());
     for tp in tracer_payloads {
-        if tp.chunks.is_empty() {
+        if tp.payload.chunks.is_empty() {
             // Nothing to deliver; an empty TracerPayload would only cost bytes.
             continue;
         }
@@ -108,8 +126,14 @@ pub fn build_measured_payloads(
         if size <= budget {
             pieces.push((piece, size));
         } else {
-            let (tp, _) = piece;
-            pieces.extend(split_tracer_payload(tp, budget).into_iter().map(measure));
+            let (TranslatedPayload { payload, shared }, _) = piece;
+            let parts = split_tracer_payload(payload, shared.encoded().len(), budget);
+            pieces.extend(parts.into_iter().map(|payload| {
+                measure(TranslatedPayload {
+                    payload,
+                    shared: shared.clone(),
+                })
+            }));
         }
     }
 
@@ -118,8 +142,10 @@ pub fn build_measured_payloads(
         .map(|group| {
             let mut span_lens = Vec::new();
             let mut tracer_payloads = Vec::with_capacity(group.len());
+            let mut shared = Vec::with_capacity(group.len());
             for (tp, lens) in group {
-                tracer_payloads.push(tp);
+                tracer_payloads.push(tp.payload);
+                shared.push(tp.shared);
                 span_lens.extend(lens);
             }
             MeasuredPayload {
@@ -127,6 +153,7 @@ pub fn build_measured_payloads(
                     tracer_payloads,
                     ..envelope.clone()
                 },
+                shared,
                 span_lens,
             }
         })
@@ -144,20 +171,31 @@ fn content_limit(limit: usize) -> usize {
     limit.saturating_sub(1 + encoded_len_varint(limit as u64))
 }
 
-/// Cuts a `TracerPayload` into pieces whose encoded field size fits `limit`.
-fn split_tracer_payload(mut header: pb::TracerPayload, limit: usize) -> Vec<pb::TracerPayload> {
+/// Cuts a `TracerPayload` into pieces whose encoded field size fits `limit`; each span will be
+/// encoded with `shared_len` bytes of shared meta entries.
+fn split_tracer_payload(
+    mut header: pb::TracerPayload,
+    shared_len: usize,
+    limit: usize,
+) -> Vec<pb::TracerPayload> {
     let chunks = std::mem::take(&mut header.chunks);
     let chunk_budget = content_limit(limit).saturating_sub(header.encoded_len());
+    let chunk_size =
+        |c: &pb::TraceChunk| field_len(6, measure_chunk(c, shared_len, &mut Vec::new()));
     let mut parts = Vec::with_capacity(chunks.len());
     for chunk in chunks {
-        let size = field_len(6, chunk.encoded_len());
+        let size = chunk_size(&chunk);
         if size <= chunk_budget {
             parts.push((chunk, size));
         } else {
-            parts.extend(split_chunk(chunk, chunk_budget).into_iter().map(|c| {
-                let size = field_len(6, c.encoded_len());
-                (c, size)
-            }));
+            parts.extend(
+                split_chunk(chunk, shared_len, chunk_budget)
+                    .into_iter()
+                    .map(|c| {
+                        let size = chunk_size(&c);
+                        (c, size)
+                    }),
+            );
         }
     }
     pack(parts, chunk_budget)
@@ -172,13 +210,13 @@ fn split_tracer_payload(mut header: pb::TracerPayload, limit: usize) -> Vec<pb::
 /// Cuts a `TraceChunk` by spans into pieces whose encoded field size fits `limit`. Every piece
 /// repeats the chunk's priority, origin, tags and dropped flag: the intake accepts partial chunks
 /// of a trace (tracers flush long traces in parts too) and joins them by trace ID.
-fn split_chunk(mut header: pb::TraceChunk, limit: usize) -> Vec<pb::TraceChunk> {
+fn split_chunk(mut header: pb::TraceChunk, shared_len: usize, limit: usize) -> Vec<pb::TraceChunk> {
     let spans = std::mem::take(&mut header.spans);
     let span_budget = content_limit(limit).saturating_sub(header.encoded_len());
     let spans = spans
         .into_iter()
         .map(|s| {
-            let size = field_len(3, s.encoded_len());
+            let size = field_len(3, s.encoded_len() + shared_len);
             (s, size)
         })
         .collect();
@@ -457,11 +495,12 @@ mod tests {
             ),
         ];
         for (tps, limit) in inputs {
-            let measured = build_measured_payloads(&info(), tps.clone(), limit);
+            let translated = tps.iter().cloned().map(Into::into).collect();
+            let measured = build_measured_payloads(&info(), translated, limit);
             let reference = build_agent_payloads(&info(), tps, limit);
             assert_eq!(measured.len(), reference.len());
             for (m, r) in measured.iter().zip(&reference) {
-                assert_eq!(m.payload(), r);
+                assert_eq!(m.to_full(), *r);
                 assert_eq!(m.encode(), crate::encode::encode_agent_payload(r));
                 assert_eq!(pb::AgentPayload::decode(&m.encode()[..]).unwrap(), *r);
                 assert_eq!(m.span_count(), span_ids(std::slice::from_ref(r)).len());

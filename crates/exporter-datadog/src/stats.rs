@@ -8,8 +8,11 @@
 //! cardinality limits. Groups that stop receiving spans are flushed and forgotten, so the cap is
 //! on *concurrently active* groups.
 
+use kakehashi_datadog_translate::{SharedMeta, TranslatedPayload};
 use libdd_trace_protobuf::pb;
-use libdd_trace_stats::span_concentrator::{default_stats_eligible_span_kinds, SpanConcentrator};
+use libdd_trace_stats::span_concentrator::{
+    default_stats_eligible_span_kinds, SpanConcentrator, StatSpan,
+};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
@@ -151,7 +154,8 @@ impl StatsAggregator {
 
     /// Feeds the eligible spans of `tp` (top-level, measured, or by span kind) into the
     /// concentrator of its group. Spans must already carry `_top_level` / `_dd.measured`.
-    pub fn add(&mut self, tp: &pb::TracerPayload, now: SystemTime) {
+    pub fn add(&mut self, translated: &TranslatedPayload, now: SystemTime) {
+        let tp = &translated.payload;
         let span_count: usize = tp.chunks.iter().map(|c| c.spans.len()).sum();
         if span_count == 0 {
             return;
@@ -196,8 +200,9 @@ impl StatsAggregator {
             last_span: now,
         });
         group.last_span = now;
+        let shared = &*translated.shared;
         for span in tp.chunks.iter().flat_map(|c| &c.spans) {
-            group.concentrator.add_span(span);
+            group.concentrator.add_span(&WithShared { span, shared });
         }
     }
 
@@ -267,6 +272,58 @@ impl StatsAggregator {
                 split_payload: split,
             })
             .collect()
+    }
+}
+
+/// A translated span as the concentrator sees it: its meta is its own entries, then those its
+/// payload shares (a span never holds a shared key itself).
+struct WithShared<'a> {
+    span: &'a pb::Span,
+    shared: &'a SharedMeta,
+}
+
+impl<'a> StatSpan<'a> for WithShared<'a> {
+    fn service(&'a self) -> &'a str {
+        self.span.service()
+    }
+    fn resource(&'a self) -> &'a str {
+        self.span.resource()
+    }
+    fn name(&'a self) -> &'a str {
+        self.span.name()
+    }
+    fn r#type(&'a self) -> &'a str {
+        self.span.r#type()
+    }
+    fn start(&'a self) -> i64 {
+        self.span.start()
+    }
+    fn duration(&'a self) -> i64 {
+        self.span.duration()
+    }
+    fn is_error(&'a self) -> bool {
+        self.span.is_error()
+    }
+    fn is_trace_root(&'a self) -> bool {
+        self.span.is_trace_root()
+    }
+    fn is_measured(&'a self) -> bool {
+        self.span.is_measured()
+    }
+    fn is_partial_snapshot(&'a self) -> bool {
+        self.span.is_partial_snapshot()
+    }
+    fn has_top_level(&'a self) -> bool {
+        self.span.has_top_level()
+    }
+    fn get_meta(&'a self, key: &str) -> Option<&'a str> {
+        match self.span.meta.get(key) {
+            Some(v) => Some(v),
+            None => self.shared.get(key),
+        }
+    }
+    fn get_metrics(&'a self, key: &str) -> Option<f64> {
+        self.span.get_metrics(key)
     }
 }
 

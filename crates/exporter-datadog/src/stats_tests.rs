@@ -4,6 +4,17 @@ use std::collections::HashMap;
 
 const T0_SECS: u64 = 1_700_000_000;
 
+/// Most cases feed payloads whose spans carry all their meta.
+trait AddComplete {
+    fn add_pb(&mut self, tp: &pb::TracerPayload, now: SystemTime);
+}
+
+impl AddComplete for StatsAggregator {
+    fn add_pb(&mut self, tp: &pb::TracerPayload, now: SystemTime) {
+        self.add(&tp.clone().into(), now);
+    }
+}
+
 fn t0() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(T0_SECS)
 }
@@ -97,7 +108,7 @@ fn sketch_count(bytes: &[u8]) -> f64 {
 #[test]
 fn two_services_give_grouped_stats() {
     let mut agg = StatsAggregator::new(settings());
-    agg.add(
+    agg.add_pb(
         &tracer_payload(
             "prod",
             "",
@@ -175,7 +186,7 @@ fn span_kind_and_peer_tags_options_are_honoured() {
         peer_tags_aggregation: false,
         ..settings()
     });
-    agg.add(
+    agg.add_pb(
         &tracer_payload(
             "prod",
             "",
@@ -197,13 +208,13 @@ fn span_kind_and_peer_tags_options_are_honoured() {
 fn groups_follow_hostname_env_version_container() {
     let mut agg = StatsAggregator::new(settings());
     let s = || vec![span("web", "op", Kind::TopLevel, 5, false)];
-    agg.add(&tracer_payload("prod", "c1", s()), t0());
-    agg.add(&tracer_payload("prod", "c1", s()), t0());
-    agg.add(&tracer_payload("staging", "c1", s()), t0());
-    agg.add(&tracer_payload("prod", "c2", s()), t0());
+    agg.add_pb(&tracer_payload("prod", "c1", s()), t0());
+    agg.add_pb(&tracer_payload("prod", "c1", s()), t0());
+    agg.add_pb(&tracer_payload("staging", "c1", s()), t0());
+    agg.add_pb(&tracer_payload("prod", "c2", s()), t0());
     let mut no_host = tracer_payload("", "c1", s());
     no_host.hostname.clear();
-    agg.add(&no_host, t0());
+    agg.add_pb(&no_host, t0());
     assert_eq!(agg.groups(), 4);
     let out = agg.flush(t0(), true);
     assert_eq!(out.len(), 1);
@@ -232,8 +243,8 @@ fn groups_and_payloads_carry_the_tracer_language() {
     let s = || vec![span("web", "op", Kind::TopLevel, 5, false)];
     let mut go = tracer_payload("prod", "c1", s());
     go.language_name = "go".into();
-    agg.add(&go, t0());
-    agg.add(&tracer_payload("prod", "c1", s()), t0());
+    agg.add_pb(&go, t0());
+    agg.add_pb(&tracer_payload("prod", "c1", s()), t0());
     assert_eq!(agg.groups(), 2, "the language is part of the group");
     let out = agg.flush(t0(), true);
     let langs: Vec<_> = out[0].stats.iter().map(|c| c.lang.as_str()).collect();
@@ -251,10 +262,10 @@ fn group_cap_holds_and_counts_dropped_spans() {
             span("web", "op", Kind::TopLevel, 5, false),
             span("web", "op", Kind::TopLevel, 5, false),
         ];
-        agg.add(&tracer_payload("prod", &format!("c{i}"), spans), t0());
+        agg.add_pb(&tracer_payload("prod", &format!("c{i}"), spans), t0());
     }
     // Existing groups still accept spans.
-    agg.add(
+    agg.add_pb(
         &tracer_payload(
             "prod",
             "c0",
@@ -273,7 +284,7 @@ fn group_cap_holds_and_counts_dropped_spans() {
 #[test]
 fn recent_buckets_wait_and_idle_groups_are_forgotten() {
     let mut agg = StatsAggregator::new(settings());
-    agg.add(
+    agg.add_pb(
         &tracer_payload(
             "prod",
             "",
@@ -298,7 +309,7 @@ fn more_than_4000_entries_are_split() {
     let spans = (0..4500)
         .map(|i| span("web", &format!("op{i}"), Kind::TopLevel, 5, false))
         .collect();
-    agg.add(&tracer_payload("prod", "", spans), t0());
+    agg.add_pb(&tracer_payload("prod", "", spans), t0());
     let out = agg.flush(t0(), true);
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|p| p.split_payload));
@@ -380,7 +391,7 @@ fn field<'a>(v: &'a rmpv::Value, name: &str) -> &'a rmpv::Value {
 #[test]
 fn msgpack_uses_pascal_case_names_and_round_trips() {
     let mut agg = StatsAggregator::new(settings());
-    agg.add(
+    agg.add_pb(
         &tracer_payload(
             "prod",
             "cid",

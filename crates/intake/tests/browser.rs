@@ -987,7 +987,7 @@ async fn trace_explorer_in_headless_chromium() {
         max_groups: 16,
     });
     for tp in &tps {
-        agg.add(tp, now);
+        agg.add(&tp.clone().into(), now);
     }
     let stats = agg.flush(now + Duration::from_secs(30), true);
     assert!(

@@ -1,0 +1,328 @@
+//! Resource attributes shared by every span of a payload instead of copied into each span's meta.
+//!
+//! Go copies a ResourceSpans' attributes into the meta map of each of its spans (§2.7 step 10):
+//! ~20 keys and values per span, which were a third of the translation's allocations. Here the
+//! entries that nothing downstream reads or rewrites by name ("inert" ones) are kept once per
+//! payload in a [`SharedMeta`], and each span's meta holds only the rest. What goes on the wire
+//! does not change: the encoder appends the shared entries to every span, [`TranslatedPayload::to_full`]
+//! builds the meta maps Go would have, and the APM stats read a span's meta through
+//! [`SharedMeta::get`] after its own.
+//!
+//! The invariant that makes this exact: no span of the payload holds a shared key. A resource
+//! key that some span sets itself (a span or scope attribute of the same name) is taken out of
+//! the shared part and copied into the spans, as Go does, once all the payload's spans are
+//! known ([`Sharing::finish`]). Keys that the trace-agent steps after the copy read, write or
+//! remove by name ([`is_inert`]) are never shared, nor entries the agent would truncate.
+
+use libdd_trace_protobuf::pb;
+use prost::Message;
+use std::sync::Arc;
+
+/// Meta keys read, written or removed by name after the resource attributes are copied: by the
+/// rest of `convert`, the agent's normalisation, chunk and payload back-fill and truncation, and
+/// libdatadog's obfuscation. A resource attribute with one of these keys is copied into each
+/// span, so that those steps see it where Go's do.
+const NOT_INERT: &[&str] = &[
+    // convert (span.rs) and Status2Error (status.rs)
+    "span.kind",
+    "w3c.tracestate",
+    "otel.trace_id",
+    "version",
+    "events",
+    "_dd.span_events.has_exception",
+    "_dd.span_links",
+    "otel.library.name",
+    "otel.library.version",
+    "otel.status_code",
+    "otel.status_description",
+    "error.msg",
+    "error.type",
+    "error.stack",
+    "env",
+    "db.name",
+    "http.status_code",
+    "http.response.status_code",
+    // attributes.rs: written to metrics, not meta
+    "analytics.event",
+    // payload.rs and agent.rs
+    "_dd.p.dm",
+    "peer.service",
+    "_dd.base_service",
+    "_dd.origin",
+    "_dd.hostname",
+    // libdd-trace-obfuscation's `obfuscate_pb_span`
+    "http.url",
+    "memcached.command",
+    "redis.raw_command",
+    "valkey.raw_command",
+    "db.type",
+    "sql.query",
+    "elasticsearch.body",
+    "opensearch.body",
+    "mongodb.query",
+];
+
+/// Longest shared key: the agent truncates keys over 200 bytes to ≥ 197 bytes plus `...`, so a
+/// renamed key can never equal a shared one.
+const MAX_SHARED_KEY_LEN: usize = 196;
+/// The agent truncates longer values (agent.rs `MAX_META_VAL_LEN`).
+const MAX_SHARED_VALUE_LEN: usize = 25_000;
+/// Shared entries per payload (one bit each in the shadow mask).
+const MAX_SHARED: usize = 64;
+
+/// Whether a resource meta entry may be shared rather than copied into each span.
+fn is_inert(key: &str, value: &str) -> bool {
+    key.len() <= MAX_SHARED_KEY_LEN
+        && value.len() <= MAX_SHARED_VALUE_LEN
+        && !NOT_INERT.contains(&key)
+}
+
+/// The same one-hash filter as the registry's: length and last byte of a key.
+fn key_bit(key: &str) -> u64 {
+    let h = key.len().wrapping_mul(7) ^ usize::from(key.as_bytes().last().copied().unwrap_or(0));
+    1 << (h & 63)
+}
+
+/// The meta entries every span of a payload has in common, and their protobuf encoding as
+/// entries of `Span.meta`.
+#[derive(Debug, Default, PartialEq)]
+pub struct SharedMeta {
+    entries: Vec<(String, String)>,
+    signature: u64,
+    encoded: Vec<u8>,
+}
+
+impl SharedMeta {
+    fn new(entries: Vec<(String, String)>) -> Self {
+        let signature = entries.iter().fold(0, |sig, (k, _)| sig | key_bit(k));
+        // A span with nothing but these meta entries encodes as exactly their map fields
+        // (proto3 leaves default fields out), which the encoder appends to each span.
+        let encoded = pb::Span {
+            meta: entries.iter().cloned().collect(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        SharedMeta {
+            entries,
+            signature,
+            encoded,
+        }
+    }
+
+    /// The value of a shared key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        if self.signature & key_bit(key) == 0 {
+            return None;
+        }
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The entries, in resource attribute order.
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.entries
+    }
+
+    /// The entries as protobuf fields of a `Span` (meta map entries).
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds the shared entries to a span's own meta (what Go's span carries).
+    pub fn copy_into(&self, span: &mut pb::Span) {
+        for (k, v) in &self.entries {
+            span.meta.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// A translated `TracerPayload`: its spans' meta maps lack the entries of `shared`, which every
+/// span has too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TranslatedPayload {
+    pub payload: pb::TracerPayload,
+    pub shared: Arc<SharedMeta>,
+}
+
+impl From<pb::TracerPayload> for TranslatedPayload {
+    /// A payload whose spans carry all their meta.
+    fn from(payload: pb::TracerPayload) -> Self {
+        TranslatedPayload {
+            payload,
+            shared: Arc::default(),
+        }
+    }
+}
+
+impl TranslatedPayload {
+    /// The payload with every span's meta complete, as Go builds it.
+    pub fn to_full(&self) -> pb::TracerPayload {
+        let mut full = self.payload.clone();
+        for span in full.chunks.iter_mut().flat_map(|c| &mut c.spans) {
+            self.shared.copy_into(span);
+        }
+        full
+    }
+}
+
+/// The resource meta entries of one ResourceSpans, split into those copied into each span and
+/// those shared, while its spans are converted.
+pub(crate) struct Sharing {
+    copied: Vec<(String, String)>,
+    shared: Vec<(String, String)>,
+    /// Bit i: some span holds `shared[i]`'s key itself.
+    shadowed: u64,
+}
+
+impl Sharing {
+    /// `entries` are the resource attributes mapped to (Datadog key, value), in order; with
+    /// `share` false every entry is copied (Go's way, kept as the reference).
+    pub(crate) fn new(entries: Vec<(String, String)>, share: bool) -> Self {
+        let mut copied = Vec::new();
+        let mut shared: Vec<(String, String)> = Vec::new();
+        // A key is shared only if all its entries are inert; among repeated keys the first
+        // non-empty value is the one "fill if empty" copying ends with.
+        let keep_copied =
+            |k: &str| !share || entries.iter().any(|(k2, v)| k2 == k && !is_inert(k2, v));
+        for (k, v) in entries.iter() {
+            if keep_copied(k) {
+                copied.push((k.clone(), v.clone()));
+            } else if let Some(existing) = shared.iter_mut().find(|(k2, _)| k2 == k) {
+                if existing.1.is_empty() {
+                    existing.1 = v.clone();
+                }
+            } else if shared.len() < MAX_SHARED {
+                shared.push((k.clone(), v.clone()));
+            } else {
+                copied.push((k.clone(), v.clone()));
+            }
+        }
+        Sharing {
+            copied,
+            shared,
+            shadowed: 0,
+        }
+    }
+
+    /// The copied entries, in order, for "first writer wins" copying into a span.
+    pub(crate) fn copied(&self) -> &[(String, String)] {
+        &self.copied
+    }
+
+    /// Step 10 for the shared entries: a span that already holds a shared key keeps its value,
+    /// or takes the resource's when its own is empty (as copying would); the key is then marked
+    /// as shadowed.
+    pub(crate) fn apply_to(&mut self, span: &mut pb::Span) {
+        for (i, (k, v)) in self.shared.iter().enumerate() {
+            if let Some(own) = span.meta.get_mut(k) {
+                if own.is_empty() {
+                    own.clone_from(v);
+                }
+                self.shadowed |= 1 << i;
+            }
+        }
+    }
+
+    /// A key written into a span's meta after step 10 (scope attributes overwrite).
+    pub(crate) fn written(&mut self, key: &str) {
+        if let Some(i) = self.shared.iter().position(|(k, _)| k == key) {
+            self.shadowed |= 1 << i;
+        }
+    }
+
+    /// Once every span of the payload is converted: shadowed keys are copied into the spans
+    /// that lack them, and the rest is what the spans share.
+    pub(crate) fn finish<'a>(self, spans: impl Iterator<Item = &'a mut pb::Span>) -> SharedMeta {
+        let (demoted, shared): (Vec<_>, Vec<_>) = self
+            .shared
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| self.shadowed & (1 << i) != 0);
+        if !demoted.is_empty() {
+            for span in spans {
+                for (_, (k, v)) in &demoted {
+                    if !span.meta.contains_key(k) {
+                        span.meta.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        SharedMeta::new(shared.into_iter().map(|(_, e)| e).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn named_keys_long_entries_are_copied_and_repeats_keep_the_first_non_empty() {
+        let long = "v".repeat(MAX_SHARED_VALUE_LEN + 1);
+        let s = Sharing::new(
+            entries(&[
+                ("host.name", "h"),
+                ("env", "prod"),
+                ("a", ""),
+                ("a", "second"),
+                ("a", "third"),
+                ("big", &long),
+                ("big", "small"),
+                (&"k".repeat(197), "v"),
+            ]),
+            true,
+        );
+        assert_eq!(s.shared, entries(&[("host.name", "h"), ("a", "second")]));
+        let copied: Vec<&str> = s.copied.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(copied, ["env", "big", "big", &"k".repeat(197)]);
+        assert!(Sharing::new(entries(&[("host.name", "h")]), false)
+            .shared
+            .is_empty());
+    }
+
+    #[test]
+    fn shadowed_keys_are_copied_into_the_spans_that_lack_them() {
+        let mut s = Sharing::new(entries(&[("a", "ra"), ("b", "rb"), ("c", "rc")]), true);
+        let mut spans: [pb::Span; 3] = Default::default();
+        spans[0].meta.insert("a".into(), "own".into());
+        spans[1].meta.insert("b".into(), String::new());
+        s.apply_to(&mut spans[0]);
+        s.apply_to(&mut spans[1]);
+        s.apply_to(&mut spans[2]);
+        let shared = s.finish(spans.iter_mut());
+        assert_eq!(shared.entries(), entries(&[("c", "rc")]));
+        assert_eq!(spans[0].meta["a"], "own");
+        assert_eq!(spans[0].meta["b"], "rb");
+        assert_eq!(spans[1].meta["a"], "ra");
+        assert_eq!(spans[1].meta["b"], "rb");
+        assert_eq!(spans[2].meta["a"], "ra");
+        assert!(!spans[2].meta.contains_key("c"));
+        assert_eq!(shared.get("c"), Some("rc"));
+        assert_eq!(shared.get("a"), None);
+    }
+
+    #[test]
+    fn the_encoding_is_the_meta_fields_of_a_span() {
+        let shared = SharedMeta::new(entries(&[("k", "v"), ("x", "")]));
+        let mut span = pb::Span {
+            name: "n".into(),
+            meta: [("own".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        };
+        let mut bytes = span.encode_to_vec();
+        bytes.extend_from_slice(shared.encoded());
+        shared.copy_into(&mut span);
+        assert_eq!(pb::Span::decode(&bytes[..]).unwrap(), span);
+    }
+}
