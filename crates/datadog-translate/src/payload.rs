@@ -6,7 +6,7 @@ use crate::attributes::{resource_meta, SAMPLING_PRIORITY_KEY};
 use crate::container_tags::{container_tags, flatten, CONTAINER_TAGS_KEY};
 use crate::hostname::{source_from_attributes, Source};
 use crate::normalize::normalize_tag_value;
-use crate::registry::first_as_string;
+use crate::registry::{first_as_string, KeySet};
 use crate::shared_meta::{Sharing, TranslatedPayload};
 use crate::span::{convert, trace_id_to_u64};
 use crate::TranslateConfig;
@@ -37,6 +37,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut chunks: Vec<(Vec<pb::Span>, Option<i32>)> = Vec::new();
     let mut res_meta = Sharing::new(resource_meta(res), cfg.shares_resource_meta());
+    let res_keys = KeySet::new(res);
     for ss in &rs.scope_spans {
         for otel in &ss.spans {
             let trace_id = trace_id_to_u64(&otel.trace_id);
@@ -44,7 +45,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
                 chunks.push((Vec::new(), None));
                 chunks.len() - 1
             });
-            let dd = convert(otel, res, &mut res_meta, ss.scope.as_ref(), cfg);
+            let dd = convert(otel, res_keys, &mut res_meta, ss.scope.as_ref(), cfg);
             if let Some(p) = dd.metrics.get(SAMPLING_PRIORITY_KEY) {
                 // Go stores it as a SamplingPriority (int8).
                 chunks[i].1 = Some(*p as i64 as i8 as i32);

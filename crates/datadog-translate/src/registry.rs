@@ -147,12 +147,19 @@ pub(crate) struct Attrs<'a> {
 }
 
 impl<'a> Attrs<'a> {
+    #[cfg(test)]
     pub fn new(span: &'a [KeyValue], res: &'a [KeyValue]) -> Self {
+        Self::with_resource(span, KeySet::new(res))
+    }
+
+    /// With the resource's key set computed once for all of its spans (reading every key of
+    /// the resource for each span was most of `convert`'s own time: cold cache lines).
+    pub fn with_resource(span: &'a [KeyValue], res_keys: KeySet<'a>) -> Self {
         Attrs {
             span,
-            res,
+            res: res_keys.kvs,
             span_keys: KeySet::new(span),
-            res_keys: KeySet::new(res),
+            res_keys,
         }
     }
 

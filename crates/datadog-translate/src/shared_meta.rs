@@ -15,8 +15,12 @@
 //! remove by name ([`is_inert`]) are never shared, nor entries the agent would truncate.
 
 use libdd_trace_protobuf::pb;
-use prost::Message;
+use prost::encoding::{encode_key, encode_varint, string, WireType};
 use std::sync::Arc;
+
+/// `Span.meta`'s field number (libdd-trace-protobuf's `pb::Span`); a test decodes our encoding
+/// with prost to hold us to it.
+const SPAN_META_TAG: u32 = 10;
 
 /// Meta keys read, written or removed by name after the resource attributes are copied: by the
 /// rest of `convert`, the agent's normalisation, chunk and payload back-fill and truncation, and
@@ -95,13 +99,26 @@ pub struct SharedMeta {
 impl SharedMeta {
     fn new(entries: Vec<(String, String)>) -> Self {
         let signature = entries.iter().fold(0, |sig, (k, _)| sig | key_bit(k));
-        // A span with nothing but these meta entries encodes as exactly their map fields
-        // (proto3 leaves default fields out), which the encoder appends to each span.
-        let encoded = pb::Span {
-            meta: entries.iter().cloned().collect(),
-            ..Default::default()
+        // Each entry as a map field of `Span.meta`: the field key, the entry's length, then its
+        // key (field 1) and value (field 2), left out when empty as prost does.
+        let mut encoded = Vec::new();
+        let field = |tag: u32, s: &String| {
+            if s.is_empty() {
+                0
+            } else {
+                string::encoded_len(tag, s)
+            }
+        };
+        for (k, v) in &entries {
+            encode_key(SPAN_META_TAG, WireType::LengthDelimited, &mut encoded);
+            encode_varint((field(1, k) + field(2, v)) as u64, &mut encoded);
+            if !k.is_empty() {
+                string::encode(1, k, &mut encoded);
+            }
+            if !v.is_empty() {
+                string::encode(2, v, &mut encoded);
+            }
         }
-        .encode_to_vec();
         SharedMeta {
             entries,
             signature,
@@ -176,6 +193,8 @@ impl TranslatedPayload {
 pub(crate) struct Sharing {
     copied: Vec<(String, String)>,
     shared: Vec<(String, String)>,
+    /// [`key_bit`] of every shared key.
+    signature: u64,
     /// Bit i: some span holds `shared[i]`'s key itself.
     shadowed: u64,
 }
@@ -188,10 +207,13 @@ impl Sharing {
         let mut shared: Vec<(String, String)> = Vec::new();
         // A key is shared only if all its entries are inert; among repeated keys the first
         // non-empty value is the one "fill if empty" copying ends with.
-        let keep_copied =
-            |k: &str| !share || entries.iter().any(|(k2, v)| k2 == k && !is_inert(k2, v));
+        let not_inert: Vec<&str> = entries
+            .iter()
+            .filter(|(k, v)| !is_inert(k, v))
+            .map(|(k, _)| k.as_str())
+            .collect();
         for (k, v) in entries.iter() {
-            if keep_copied(k) {
+            if !share || not_inert.contains(&k.as_str()) {
                 copied.push((k.clone(), v.clone()));
             } else if let Some(existing) = shared.iter_mut().find(|(k2, _)| k2 == k) {
                 if existing.1.is_empty() {
@@ -203,9 +225,11 @@ impl Sharing {
                 copied.push((k.clone(), v.clone()));
             }
         }
+        let signature = shared.iter().fold(0, |sig, (k, _)| sig | key_bit(k));
         Sharing {
             copied,
             shared,
+            signature,
             shadowed: 0,
         }
     }
@@ -219,10 +243,16 @@ impl Sharing {
     /// or takes the resource's when its own is empty (as copying would); the key is then marked
     /// as shadowed.
     pub(crate) fn apply_to(&mut self, span: &mut pb::Span) {
-        for (i, (k, v)) in self.shared.iter().enumerate() {
-            if let Some(own) = span.meta.get_mut(k) {
+        // The span's own keys against the shared ones' signature: cheaper than hashing every
+        // shared key into the span's map, as nearly none are there.
+        let signature = self.signature;
+        for (k, own) in span.meta.iter_mut() {
+            if signature & key_bit(k) == 0 {
+                continue;
+            }
+            if let Some(i) = self.shared.iter().position(|(sk, _)| sk == k) {
                 if own.is_empty() {
-                    own.clone_from(v);
+                    own.clone_from(&self.shared[i].1);
                 }
                 self.shadowed |= 1 << i;
             }
@@ -314,7 +344,8 @@ mod tests {
 
     #[test]
     fn the_encoding_is_the_meta_fields_of_a_span() {
-        let shared = SharedMeta::new(entries(&[("k", "v"), ("x", "")]));
+        use prost::Message;
+        let shared = SharedMeta::new(entries(&[("k", "v"), ("x", ""), ("", "empty key")]));
         let mut span = pb::Span {
             name: "n".into(),
             meta: [("own".to_string(), "1".to_string())].into(),

@@ -5,11 +5,11 @@
 use crate::attributes::{copy_resource_meta, copy_scope_attributes, copy_span_attributes};
 use crate::events_links::{hex_fixed, marshal_events, marshal_links};
 use crate::naming::{self, kind_name, kind_of};
-use crate::registry::{self, Attrs};
+use crate::registry::{self, Attrs, KeySet};
 use crate::shared_meta::Sharing;
 use crate::status::{is_error, status_code_name, status_to_error};
 use crate::TranslateConfig;
-use kakehashi_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
+use kakehashi_pdata::proto::common::v1::{any_value::Value, InstrumentationScope};
 use kakehashi_pdata::proto::trace::v1::span::SpanKind;
 use kakehashi_pdata::proto::trace::v1::Span;
 use libdd_trace_protobuf::pb;
@@ -36,12 +36,12 @@ pub fn span_id_to_u64(id: &[u8]) -> u64 {
 /// resource and split into copied and shared entries), `scope` the instrumentation scope.
 pub(crate) fn convert(
     otel: &Span,
-    res: &[KeyValue],
+    res: KeySet<'_>,
     res_meta: &mut Sharing,
     scope: Option<&InstrumentationScope>,
     cfg: &TranslateConfig,
 ) -> pb::Span {
-    let attrs = Attrs::new(&otel.attributes, res);
+    let attrs = Attrs::with_resource(&otel.attributes, res);
     let kind = kind_of(otel.kind);
     let status = otel.status.as_ref();
     let scope_name = scope.map_or("", |s| s.name.as_str());
@@ -76,8 +76,20 @@ pub(crate) fn convert(
         start: otel.start_time_unix_nano as i64,
         duration: (otel.end_time_unix_nano as i64).wrapping_sub(otel.start_time_unix_nano as i64),
         error: i32::from(is_error(status)),
-        meta: HashMap::with_capacity(otel.attributes.len() + res.len() + 8),
-        metrics: HashMap::new(),
+        meta: HashMap::with_capacity(otel.attributes.len() + res_meta.copied().len() + 8),
+        // Numeric attributes become metrics, plus up to three of ours: sized once.
+        metrics: HashMap::with_capacity(
+            otel.attributes
+                .iter()
+                .filter(|kv| {
+                    matches!(
+                        kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                        Some(Value::IntValue(_) | Value::DoubleValue(_))
+                    )
+                })
+                .count()
+                + 3,
+        ),
         r#type: naming::span_type(otel.kind, attrs),
         ..Default::default()
     };
