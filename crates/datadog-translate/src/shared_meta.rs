@@ -14,6 +14,8 @@
 //! known ([`Sharing::finish`]). Keys that the trace-agent steps after the copy read, write or
 //! remove by name ([`is_inert`]) are never shared, nor entries the agent would truncate.
 
+use crate::attributes::dd_key;
+use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use libdd_trace_protobuf::pb;
 use prost::encoding::{encode_key, encode_varint, string, WireType};
 use std::sync::Arc;
@@ -241,16 +243,24 @@ impl Sharing {
 
     /// Step 10 for the shared entries: a span that already holds a shared key keeps its value,
     /// or takes the resource's when its own is empty (as copying would); the key is then marked
-    /// as shadowed.
-    pub(crate) fn apply_to(&mut self, span: &mut pb::Span) {
-        // The span's own keys against the shared ones' signature: cheaper than hashing every
-        // shared key into the span's map, as nearly none are there.
-        let signature = self.signature;
-        for (k, own) in span.meta.iter_mut() {
-            if signature & key_bit(k) == 0 {
+    /// as shadowed. Only the span's attributes can have put a shared key in its meta by now
+    /// (every key `convert` writes itself is never shared), so only their keys are checked.
+    pub(crate) fn apply_to(&mut self, span: &mut pb::Span, attrs: &[KeyValue]) {
+        for kv in attrs {
+            if matches!(
+                kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                Some(Value::IntValue(_) | Value::DoubleValue(_))
+            ) {
+                continue; // a metric
+            }
+            let Some(key) = dd_key(&kv.key) else { continue };
+            if self.signature & key_bit(&key) == 0 {
                 continue;
             }
-            if let Some(i) = self.shared.iter().position(|(sk, _)| sk == k) {
+            let Some(i) = self.shared.iter().position(|(k, _)| *k == *key) else {
+                continue;
+            };
+            if let Some(own) = span.meta.get_mut(key.as_ref()) {
                 if own.is_empty() {
                     own.clone_from(&self.shared[i].1);
                 }
@@ -325,11 +335,18 @@ mod tests {
     fn shadowed_keys_are_copied_into_the_spans_that_lack_them() {
         let mut s = Sharing::new(entries(&[("a", "ra"), ("b", "rb"), ("c", "rc")]), true);
         let mut spans: [pb::Span; 3] = Default::default();
+        let attr = |k: &str, v: &str| KeyValue {
+            key: k.into(),
+            value: Some(kakehashi_pdata::proto::common::v1::AnyValue {
+                value: Some(Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        };
         spans[0].meta.insert("a".into(), "own".into());
         spans[1].meta.insert("b".into(), String::new());
-        s.apply_to(&mut spans[0]);
-        s.apply_to(&mut spans[1]);
-        s.apply_to(&mut spans[2]);
+        s.apply_to(&mut spans[0], &[attr("a", "own")]);
+        s.apply_to(&mut spans[1], &[attr("b", "")]);
+        s.apply_to(&mut spans[2], &[]);
         let shared = s.finish(spans.iter_mut());
         assert_eq!(shared.entries(), entries(&[("c", "rc")]));
         assert_eq!(spans[0].meta["a"], "own");

@@ -168,7 +168,7 @@ pub(crate) fn convert(
     }
 
     copy_resource_meta(&mut dd, res_meta.copied());
-    res_meta.apply_to(&mut dd);
+    res_meta.apply_to(&mut dd, &otel.attributes);
     if let Some(scope) = scope {
         copy_scope_attributes(&mut dd, &scope.attributes);
         for kv in &scope.attributes {
