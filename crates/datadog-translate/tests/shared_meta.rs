@@ -193,20 +193,32 @@ fn request(rng: &mut Rng) -> ExportTraceServiceRequest {
 
 #[test]
 fn sharing_resource_attributes_changes_no_span() {
-    let shared_cfg = TranslateConfig {
-        fallback_hostname: "fallback".into(),
-        ..TranslateConfig::default()
-    };
-    let copied_cfg = TranslateConfig {
-        share_resource_meta: false,
-        ..shared_cfg.clone()
-    };
+    // The configurations that change which steps run: V2 and V1 naming, top-level spans by
+    // kind, a resource filter.
+    let configs: Vec<TranslateConfig> = (0..4)
+        .map(|mode| TranslateConfig {
+            fallback_hostname: "fallback".into(),
+            span_name_as_resource_name: mode == 1,
+            compute_top_level_by_span_kind: mode == 2,
+            ignore_resources: if mode == 3 {
+                vec![regex::Regex::new("^op1").unwrap()]
+            } else {
+                Vec::new()
+            },
+            ..TranslateConfig::default()
+        })
+        .collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut shared_entries, mut spans) = (0usize, 0usize);
-    for case in 0..500 {
+    for case in 0..800 {
         let req = request(&mut rng);
-        let shared = translate_at(&req, &shared_cfg, NOW);
-        let copied = translate_at(&req, &copied_cfg, NOW);
+        let shared_cfg = &configs[case % configs.len()];
+        let copied_cfg = &TranslateConfig {
+            share_resource_meta: false,
+            ..shared_cfg.clone()
+        };
+        let shared = translate_at(&req, shared_cfg, NOW);
+        let copied = translate_at(&req, copied_cfg, NOW);
         assert!(copied
             .tracer_payloads
             .iter()
