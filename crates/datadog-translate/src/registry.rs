@@ -100,7 +100,7 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
 
 /// One bit of a [`KeySet`] signature per key: from its length and last byte, which tell apart
 /// nearly all of the registry's candidate keys from a span's other attribute keys.
-fn key_bit(key: &str) -> u64 {
+pub(crate) fn key_bit(key: &str) -> u64 {
     let h = key.len().wrapping_mul(7) ^ usize::from(key.as_bytes().last().copied().unwrap_or(0));
     1 << (h & 63)
 }

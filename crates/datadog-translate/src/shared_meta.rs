@@ -15,6 +15,7 @@
 //! remove by name ([`is_inert`]) are never shared, nor entries the agent would truncate.
 
 use crate::attributes::dd_key;
+use crate::registry::key_bit;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use libdd_trace_protobuf::pb;
 use prost::encoding::{encode_key, encode_varint, string, WireType};
@@ -81,12 +82,6 @@ fn is_inert(key: &str, value: &str) -> bool {
     key.len() <= MAX_SHARED_KEY_LEN
         && value.len() <= MAX_SHARED_VALUE_LEN
         && !NOT_INERT.contains(&key)
-}
-
-/// The same one-hash filter as the registry's: length and last byte of a key.
-fn key_bit(key: &str) -> u64 {
-    let h = key.len().wrapping_mul(7) ^ usize::from(key.as_bytes().last().copied().unwrap_or(0));
-    1 << (h & 63)
 }
 
 /// The meta entries every span of a payload has in common, and their protobuf encoding as

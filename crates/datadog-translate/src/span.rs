@@ -32,8 +32,9 @@ pub fn span_id_to_u64(id: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Converts one span. `res` are the resource attributes (`res_meta` the same, mapped once per
-/// resource and split into copied and shared entries), `scope` the instrumentation scope.
+/// Converts one span. `res` are the resource attributes with their key signature and
+/// `res_meta` the same mapped to meta entries, both made once per resource; `scope` is the
+/// instrumentation scope.
 pub(crate) fn convert(
     otel: &Span,
     res: KeySet<'_>,
