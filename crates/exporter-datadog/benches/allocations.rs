@@ -6,9 +6,9 @@
 //! (docs/performance.md); this says which stage makes those allocations. Counts, not times: they
 //! do not depend on the machine.
 
-use kakehashi_datadog_translate::{translate, TranslateConfig};
+use kakehashi_datadog_translate::translate;
 use kakehashi_exporter_datadog::payload::{
-    build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
+    build_measured_payloads, gzip, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
 use kakehashi_pdata::ExportTraceServiceRequest;
 use prost::Message;
@@ -36,21 +36,9 @@ fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let spans = common::SPANS as f64;
     let body = common::request().encode_to_vec();
-    let cfg = TranslateConfig {
-        fallback_hostname: "bench-collector".into(),
-        ..TranslateConfig::default()
-    };
-    let agent = AgentInfo {
-        host_name: "bench-collector".into(),
-        agent_version: "datadogexporter-kakehashi-bench".into(),
-    };
-    let mut stats = common::stats_aggregator();
+    let (cfg, agent) = (common::translate_config(), common::agent_info());
     let now = SystemTime::now();
-    // A first pass creates the stats buckets and aggregation keys, as a running collector has.
-    let warm = translate(&ExportTraceServiceRequest::decode(&body[..]).unwrap(), &cfg);
-    warm.tracer_payloads
-        .iter()
-        .for_each(|tp| stats.add(tp, now));
+    let mut stats = common::warm_stats_aggregator(now);
 
     let mut rows = Vec::new();
     let (b, n, req) = counted(|| ExportTraceServiceRequest::decode(&body[..]).unwrap());

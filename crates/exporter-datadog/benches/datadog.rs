@@ -12,10 +12,10 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kakehashi_component::{AnyConfig, Batch, BuildContext, ExporterFactory};
 use kakehashi_config::{ComponentId, Validate};
-use kakehashi_datadog_translate::{translate, TranslateConfig, TranslatedPayload};
+use kakehashi_datadog_translate::{translate, TranslatedPayload};
 use kakehashi_exporter_datadog::payload::{
-    build_agent_payloads, build_measured_payloads, gzip, AgentInfo, MeasuredPayload,
-    DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
+    build_agent_payloads, build_measured_payloads, gzip, MeasuredPayload, DEFAULT_GZIP_LEVEL,
+    MAX_PAYLOAD_BYTES,
 };
 use kakehashi_exporter_datadog::{DatadogConfig, DatadogExporterFactory};
 use kakehashi_pdata::Signal;
@@ -29,21 +29,7 @@ mod common;
 /// The collector's allocator (crates/collector/src/main.rs).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use common::{request, SPANS, TRACES};
-
-fn agent_info() -> AgentInfo {
-    AgentInfo {
-        host_name: "bench-collector".into(),
-        agent_version: "datadogexporter-kakehashi-bench".into(),
-    }
-}
-
-fn translate_config() -> TranslateConfig {
-    TranslateConfig {
-        fallback_hostname: "bench-collector".into(),
-        ..TranslateConfig::default()
-    }
-}
+use common::{agent_info, request, translate_config, SPANS, TRACES};
 
 fn stages(c: &mut Criterion) {
     let req = request();

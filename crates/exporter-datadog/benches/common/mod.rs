@@ -315,6 +315,35 @@ pub fn serve_on_thread(app: axum::Router) -> String {
     rx.recv().expect("intake address")
 }
 
+/// Who the benches' payloads say is sending.
+pub fn agent_info() -> kakehashi_exporter_datadog::payload::AgentInfo {
+    kakehashi_exporter_datadog::payload::AgentInfo {
+        host_name: "bench-collector".into(),
+        agent_version: "datadogexporter-kakehashi-bench".into(),
+    }
+}
+
+/// The exporter's default translation, with the benches' collector host name.
+pub fn translate_config() -> kakehashi_datadog_translate::TranslateConfig {
+    kakehashi_datadog_translate::TranslateConfig {
+        fallback_hostname: "bench-collector".into(),
+        ..Default::default()
+    }
+}
+
+/// [`stats_aggregator`] after one pass over [`request`], which creates the stats buckets and
+/// aggregation keys, as a running collector has them.
+pub fn warm_stats_aggregator(
+    now: SystemTime,
+) -> kakehashi_exporter_datadog::stats::StatsAggregator {
+    let mut stats = stats_aggregator();
+    let warm = kakehashi_datadog_translate::translate(&request(), &translate_config());
+    warm.tracer_payloads
+        .iter()
+        .for_each(|tp| stats.add(tp, now));
+    stats
+}
+
 /// The stats aggregator as the exporter builds it with default settings, for the benches.
 pub fn stats_aggregator() -> kakehashi_exporter_datadog::stats::StatsAggregator {
     use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
