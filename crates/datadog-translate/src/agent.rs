@@ -3,6 +3,7 @@
 //! compute top-level spans, back-fill payload fields and apply the sampling decision
 //! (`sampling`).
 
+use crate::key_filter::SpanKeyFilters;
 use crate::normalize::{
     normalize_name_in_place, normalize_peer_service_in_place, normalize_service_in_place,
     normalize_tag_value, normalize_tag_value_in_place, truncate_utf8, MAX_RESOURCE_LEN,
@@ -25,17 +26,20 @@ const DECISION_MAKER_KEY: &str = "_dd.p.dm";
 
 /// Processes `tp` in place; dropped spans are counted in `dropped`. Returns the chunks the
 /// samplers dropped, under `tp`'s fields, for the stats (the agent feeds its concentrator
-/// before sampling); chunks dropped as invalid or by `ignore_resources` are not in stats.
+/// before sampling); chunks dropped as invalid or by `ignore_resources` are not in stats. The
+/// meta keys of every span that goes to the stats are added to `filters`.
 pub(crate) fn process(
     tp: &mut pb::TracerPayload,
     cfg: &TranslateConfig,
     now: i64,
     dropped: &mut Dropped,
+    filters: &mut SpanKeyFilters,
 ) -> Option<pb::TracerPayload> {
     let mut sampled_out = Vec::new();
     tp.env = normalize_tag_value(&tp.env);
     let lang = tp.language_name.clone();
     let chunks = std::mem::take(&mut tp.chunks);
+    filters.reserve(chunks.iter().map(|c| c.spans.len()).sum());
     for mut chunk in chunks {
         let n = chunk.spans.len() as u64;
         if chunk.spans.is_empty() {
@@ -55,6 +59,8 @@ pub(crate) fn process(
         for span in &mut chunk.spans {
             obfuscate_pb_span(span, &cfg.obfuscation);
             truncate(span);
+            // The last write to the span's meta; truncation has just read every key.
+            filters.add(span);
             if cfg.compute_top_level_by_span_kind && span.metrics.get("_dd.top_level") == Some(&1.0)
             {
                 span.metrics.insert("_top_level".into(), 1.0);
@@ -436,8 +442,14 @@ mod tests {
             ..Default::default()
         };
         let mut dropped = Dropped::default();
-        let out = process(&mut tp, &TranslateConfig::default(), 0, &mut dropped)
-            .expect("two chunks sampled out");
+        let out = process(
+            &mut tp,
+            &TranslateConfig::default(),
+            0,
+            &mut dropped,
+            &mut Default::default(),
+        )
+        .expect("two chunks sampled out");
         let ids = |tp: &pb::TracerPayload| -> Vec<u64> {
             tp.chunks.iter().map(|c| c.spans[0].trace_id).collect()
         };
@@ -454,7 +466,14 @@ mod tests {
             chunks: vec![chunk(5, 1, false)],
             ..Default::default()
         };
-        assert!(process(&mut all_kept, &TranslateConfig::default(), 0, &mut dropped).is_none());
+        assert!(process(
+            &mut all_kept,
+            &TranslateConfig::default(),
+            0,
+            &mut dropped,
+            &mut Default::default()
+        )
+        .is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod attributes;
 mod container_tags;
 mod events_links;
 mod hostname;
+mod key_filter;
 mod naming;
 mod normalize;
 mod obfuscation;
@@ -29,6 +30,7 @@ pub use hostname::{source_from_attributes, Source};
 /// pdata's text rendering of values, shared with the rest of the collector.
 use kakehashi_pdata::go_text as value;
 pub use kakehashi_pdata::go_text::{as_string as any_value_as_string, go_float};
+pub use key_filter::{KeyFilter, SpanKeyFilters};
 pub use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 pub use libdd_trace_protobuf::pb;
 pub use naming::DEFAULT_OTLP_SERVICE_NAME;
@@ -43,6 +45,7 @@ pub use status::status_text;
 
 use kakehashi_pdata::ExportTraceServiceRequest;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// What the mapping depends on in the exporter's configuration.
 #[derive(Debug, Clone)]
@@ -162,6 +165,7 @@ pub fn translate_at(
         let TranslatedPayload {
             payload: mut tp,
             shared,
+            ..
         } = received.payload;
         if !tp.language_name.is_empty() {
             out.languages.insert(tp.language_name.clone());
@@ -178,16 +182,22 @@ pub fn translate_at(
         if !received.hostname.is_empty() {
             out.hosts.insert(received.hostname);
         }
-        if let Some(sampled_out) = agent::process(&mut tp, cfg, now_unix_nanos, &mut out.dropped) {
+        let mut filters = SpanKeyFilters::default();
+        let sampled_out =
+            agent::process(&mut tp, cfg, now_unix_nanos, &mut out.dropped, &mut filters);
+        let key_filters = Arc::new(filters);
+        if let Some(sampled_out) = sampled_out {
             out.sampled_out.push(TranslatedPayload {
                 payload: sampled_out,
                 shared: shared.clone(),
+                key_filters: key_filters.clone(),
             });
         }
         if !tp.chunks.is_empty() {
             out.tracer_payloads.push(TranslatedPayload {
                 payload: tp,
                 shared,
+                key_filters,
             });
         }
     }

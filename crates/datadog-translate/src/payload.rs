@@ -98,6 +98,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
         payload: TranslatedPayload {
             payload,
             shared: Arc::new(shared),
+            key_filters: Arc::default(),
         },
         hostname,
         source,

@@ -15,6 +15,7 @@
 //! remove by name ([`is_inert`]) are never shared, nor entries the agent would truncate.
 
 use crate::attributes::dd_key;
+use crate::key_filter::{KeyFilter, SpanKeyFilters};
 use crate::registry::key_bit;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use libdd_trace_protobuf::pb;
@@ -89,13 +90,15 @@ fn is_inert(key: &str, value: &str) -> bool {
 #[derive(Debug, Default, PartialEq)]
 pub struct SharedMeta {
     entries: Vec<(String, String)>,
-    signature: u64,
+    /// The keys, for [`Self::get`]: the stats ask for ~60 keys per span, nearly all absent.
+    keys: KeyFilter,
     encoded: Vec<u8>,
 }
 
 impl SharedMeta {
     fn new(entries: Vec<(String, String)>) -> Self {
-        let signature = entries.iter().fold(0, |sig, (k, _)| sig | key_bit(k));
+        let mut keys = KeyFilter::default();
+        entries.iter().for_each(|(k, _)| keys.add(k));
         // Each entry as a map field of `Span.meta`: the field key, the entry's length, then its
         // key (field 1) and value (field 2), left out when empty as prost does.
         let mut encoded = Vec::new();
@@ -118,14 +121,14 @@ impl SharedMeta {
         }
         SharedMeta {
             entries,
-            signature,
+            keys,
             encoded,
         }
     }
 
     /// The value of a shared key.
     pub fn get(&self, key: &str) -> Option<&str> {
-        if self.signature & key_bit(key) == 0 {
+        if !self.keys.may_contain(key) {
             return None;
         }
         self.entries
@@ -157,11 +160,12 @@ impl SharedMeta {
 }
 
 /// A translated `TracerPayload`: its spans' meta maps lack the entries of `shared`, which every
-/// span has too.
+/// span has too; `key_filters` tell which keys each span's map may hold.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TranslatedPayload {
     pub payload: pb::TracerPayload,
     pub shared: Arc<SharedMeta>,
+    pub key_filters: Arc<SpanKeyFilters>,
 }
 
 impl From<pb::TracerPayload> for TranslatedPayload {
@@ -170,6 +174,7 @@ impl From<pb::TracerPayload> for TranslatedPayload {
         TranslatedPayload {
             payload,
             shared: Arc::default(),
+            key_filters: Arc::default(),
         }
     }
 }

@@ -126,12 +126,20 @@ pub fn build_measured_payloads(
         if size <= budget {
             pieces.push((piece, size));
         } else {
-            let (TranslatedPayload { payload, shared }, _) = piece;
+            let (
+                TranslatedPayload {
+                    payload,
+                    shared,
+                    key_filters,
+                },
+                _,
+            ) = piece;
             let parts = split_tracer_payload(payload, shared.encoded().len(), budget);
             pieces.extend(parts.into_iter().map(|payload| {
                 measure(TranslatedPayload {
                     payload,
                     shared: shared.clone(),
+                    key_filters: key_filters.clone(),
                 })
             }));
         }

@@ -8,7 +8,7 @@
 //! cardinality limits. Groups that stop receiving spans are flushed and forgotten, so the cap is
 //! on *concurrently active* groups.
 
-use kakehashi_datadog_translate::{SharedMeta, TranslatedPayload};
+use kakehashi_datadog_translate::{KeyFilter, SharedMeta, TranslatedPayload};
 use libdd_trace_protobuf::pb;
 use libdd_trace_stats::span_concentrator::{
     default_stats_eligible_span_kinds, SpanConcentrator, StatSpan,
@@ -202,7 +202,11 @@ impl StatsAggregator {
         group.last_span = now;
         let shared = &*translated.shared;
         for span in tp.chunks.iter().flat_map(|c| &c.spans) {
-            group.concentrator.add_span(&WithShared { span, shared });
+            group.concentrator.add_span(&WithShared {
+                span,
+                keys: translated.key_filters.get(span),
+                shared,
+            });
         }
     }
 
@@ -276,9 +280,11 @@ impl StatsAggregator {
 }
 
 /// A translated span as the concentrator sees it: its meta is its own entries, then those its
-/// payload shares (a span never holds a shared key itself).
+/// payload shares (a span never holds a shared key itself). `keys`, when the translation built
+/// one, spares the hash lookup of most keys the span lacks.
 struct WithShared<'a> {
     span: &'a pb::Span,
+    keys: Option<&'a KeyFilter>,
     shared: &'a SharedMeta,
 }
 
@@ -317,7 +323,11 @@ impl<'a> StatSpan<'a> for WithShared<'a> {
         self.span.has_top_level()
     }
     fn get_meta(&'a self, key: &str) -> Option<&'a str> {
-        match self.span.meta.get(key) {
+        let own = match self.keys {
+            Some(keys) if !keys.may_contain(key) => None,
+            _ => self.span.meta.get(key),
+        };
+        match own {
             Some(v) => Some(v),
             None => self.shared.get(key),
         }

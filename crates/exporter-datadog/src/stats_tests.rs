@@ -471,3 +471,54 @@ fn msgpack_uses_pascal_case_names_and_round_trips() {
     let err = field(g, "ErrorSummary").as_slice().expect("bin");
     assert_eq!(sketch_count(err), 1.0);
 }
+
+#[test]
+fn a_client_span_key_filter_lets_few_absent_peer_tags_through() {
+    // The meta keys of an HTTP client span as translated; the concentrator then asks for every
+    // base peer tag and the keys of its aggregation key.
+    let present = [
+        "span.kind",
+        "otel.trace_id",
+        "otel.status_code",
+        "otel.library.name",
+        "http.method",
+        "http.url",
+        "http.status_code",
+        "http.server_name",
+        "url.scheme",
+        "url.path",
+        "network.peer.address",
+        "http.version",
+        "peer.service",
+        "thread.name",
+        "env",
+        "version",
+        "db.system",
+        "http.useragent",
+        "http.client_ip",
+        "enduser.id",
+        "app.tenant",
+        "code.function",
+        "code.namespace",
+        "_dd.p.dm",
+        "language",
+    ];
+    let mut filter = kakehashi_datadog_translate::KeyFilter::default();
+    present.iter().for_each(|k| filter.add(k));
+    let asked = BASE_PEER_TAGS.iter().chain(&[
+        "http.request.method",
+        "http.endpoint",
+        "http.route",
+        "grpc.code",
+        "rpc.grpc.status_code",
+        "_dd.svc_src",
+        "_dd.origin",
+    ]);
+    let absent: Vec<&&str> = asked.filter(|k| !present.contains(k)).collect();
+    let passed: Vec<&&&str> = absent.iter().filter(|k| filter.may_contain(k)).collect();
+    assert!(
+        passed.len() * 10 <= absent.len(),
+        "{passed:?} passed of {} absent keys",
+        absent.len()
+    );
+}

@@ -1,11 +1,12 @@
 //! What the exporter sends when a payload's spans share their resource attributes
 //! (`kakehashi_datadog_translate::SharedMeta`): the same AgentPayloads, cut at the same places,
-//! and the same APM stats as when every span carries them, as in Go.
+//! and the same APM stats as when every span carries them, as in Go; and the same APM stats
+//! whether the spans' key filters (`SpanKeyFilters`) answer the concentrator's lookups or not.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use kakehashi_datadog_translate::{pb, translate, TranslateConfig, Translation};
+use kakehashi_datadog_translate::{pb, translate, TranslateConfig, TranslatedPayload, Translation};
 use kakehashi_exporter_datadog::payload::{build_measured_payloads, AgentInfo, MAX_PAYLOAD_BYTES};
 use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
 use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
@@ -47,6 +48,13 @@ fn translations() -> (Translation, Translation) {
         "the request's resource attributes are shared"
     );
     (shared, translate(&req, &copied))
+}
+
+fn without_key_filters(tp: &TranslatedPayload) -> TranslatedPayload {
+    TranslatedPayload {
+        key_filters: Default::default(),
+        ..tp.clone()
+    }
 }
 
 fn info() -> AgentInfo {
@@ -106,7 +114,26 @@ fn the_same_stats() {
         }
         payloads
     };
+    let unfiltered = Translation {
+        tracer_payloads: shared
+            .tracer_payloads
+            .iter()
+            .map(without_key_filters)
+            .collect(),
+        sampled_out: shared.sampled_out.iter().map(without_key_filters).collect(),
+        ..shared.clone()
+    };
+    assert!(
+        shared.tracer_payloads.iter().all(|tp| tp
+            .payload
+            .chunks
+            .iter()
+            .flat_map(|c| &c.spans)
+            .all(|s| tp.key_filters.get(s).is_some())),
+        "every span has a key filter"
+    );
     let (a, b) = (stats(&shared), stats(&copied));
+    assert_eq!(a, stats(&unfiltered), "with and without key filters");
     let peer_tags: Vec<&String> = a
         .iter()
         .flat_map(|p| &p.stats)
