@@ -10,8 +10,8 @@ use crate::normalize::{
     MAX_TYPE_LEN,
 };
 use crate::sampling::{sample, Sampled, CLIENT_RATE_KEY};
+use crate::sql_cache::obfuscate_span;
 use crate::{Dropped, TranslateConfig};
-use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
 use libdd_trace_protobuf::pb;
 use std::collections::{HashMap, HashSet};
 
@@ -57,7 +57,7 @@ pub(crate) fn process(
             continue;
         }
         for span in &mut chunk.spans {
-            obfuscate_pb_span(span, &cfg.obfuscation);
+            obfuscate_span(span, &cfg.obfuscation, &cfg.sql_cache);
             truncate(span);
             // The last write to the span's meta; truncation has just read every key.
             filters.add(span);

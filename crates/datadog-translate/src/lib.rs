@@ -21,6 +21,7 @@ mod registry;
 mod sampling;
 mod shared_meta;
 mod span;
+mod sql_cache;
 mod status;
 #[cfg(test)]
 mod test_util;
@@ -41,6 +42,7 @@ pub use obfuscation::exporter_obfuscation;
 pub use sampling::PRIORITY_RATE_KEY;
 pub use shared_meta::{SharedMeta, TranslatedPayload};
 pub use span::{span_id_to_u64, trace_id_to_u64};
+pub use sql_cache::SqlCache;
 pub use status::status_text;
 
 use kakehashi_pdata::ExportTraceServiceRequest;
@@ -68,6 +70,8 @@ pub struct TranslateConfig {
     /// each span's meta (`shared_meta`); the output is the same. Off: Go's per-span copies,
     /// the reference the differential tests compare against.
     pub share_resource_meta: bool,
+    /// SQL obfuscation results kept across requests (`sql_cache`); clones share it.
+    pub sql_cache: Arc<SqlCache>,
 }
 
 impl Default for TranslateConfig {
@@ -81,6 +85,7 @@ impl Default for TranslateConfig {
             fallback_hostname: String::new(),
             obfuscation: exporter_obfuscation(),
             share_resource_meta: true,
+            sql_cache: Arc::default(),
         }
     }
 }

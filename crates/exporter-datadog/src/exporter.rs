@@ -117,6 +117,7 @@ impl DatadogExporter {
             fallback_hostname: hostname.clone(),
             obfuscation: exporter_obfuscation(),
             share_resource_meta: true,
+            sql_cache: Default::default(),
         };
         let stats = (!ctx.gate_enabled(DISABLE_APM_STATS_GATE)).then(|| {
             Mutex::new(StatsAggregator::new(StatsSettings {

@@ -1,0 +1,216 @@
+//! SQL obfuscation results kept across requests: a service sends the same few statements again
+//! and again, and obfuscating one (libdatadog's SQL tokenizer) costs ~30,000 instructions, a
+//! third of translating the `datadog` bench's request. The Datadog Agent keeps such a cache too
+//! (`apm_config.obfuscation.cache`); the result is a function of the statement, its `db.type`
+//! and the SQL settings, so a cached one is exactly what obfuscating again would give.
+
+use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
+use libdd_trace_obfuscation::obfuscation_config::{DbmsKind, ObfuscationConfig, SqlConfig};
+use libdd_trace_obfuscation::sql::obfuscate_sql_resource;
+use libdd_trace_protobuf::pb;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Bytes of statements and results kept before the cache starts over.
+const MAX_BYTES: usize = 4 << 20;
+/// Longer statements are not kept (one would push out many common ones).
+const MAX_ENTRY_BYTES: usize = 64 << 10;
+
+/// The meta key libdatadog reads the DBMS from, and the one it writes the query to.
+const DB_TYPE: &str = "db.type";
+const SQL_QUERY: &str = "sql.query";
+
+/// Obfuscated SQL by statement and `db.type`, shared by the translations of one exporter.
+#[derive(Debug, Default)]
+pub struct SqlCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The settings the results were made with.
+    config: SqlConfig,
+    /// Statement → (`db.type`, result).
+    by_statement: HashMap<String, Vec<(Option<String>, String)>>,
+    bytes: usize,
+}
+
+impl Inner {
+    fn get(&self, statement: &str, db_type: Option<&str>) -> Option<String> {
+        self.by_statement
+            .get(statement)?
+            .iter()
+            .find(|(t, _)| t.as_deref() == db_type)
+            .map(|(_, result)| result.clone())
+    }
+}
+
+impl SqlCache {
+    /// libdatadog's `obfuscate_sql_resource` for `statement`, from the cache when it has been
+    /// obfuscated before with the same `db.type` and settings.
+    fn obfuscate(&self, statement: &str, db_type: Option<&str>, config: &SqlConfig) -> String {
+        {
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if inner.config == *config {
+                if let Some(result) = inner.get(statement, db_type) {
+                    return result;
+                }
+            }
+        }
+        let dbms = db_type
+            .and_then(|t| DbmsKind::try_from(t).ok())
+            .unwrap_or_default();
+        let result = obfuscate_sql_resource(statement, config, dbms);
+        let size = statement.len() + result.len() + db_type.map_or(0, str::len);
+        if size <= MAX_ENTRY_BYTES {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if inner.config != *config || inner.bytes + size > MAX_BYTES {
+                *inner = Inner {
+                    config: config.clone(),
+                    ..Inner::default()
+                };
+            }
+            if inner.get(statement, db_type).is_none() {
+                inner.bytes += size;
+                inner
+                    .by_statement
+                    .entry(statement.to_string())
+                    .or_default()
+                    .push((db_type.map(str::to_string), result.clone()));
+            }
+        }
+        result
+    }
+}
+
+/// libdatadog's `obfuscate_pb_span`, with the SQL step answered by `cache`. The other steps run
+/// in libdatadog with the span's type hidden, so that its SQL step does not run twice; that
+/// reorders nothing observable only when the steps that read every meta value (credit-card
+/// scan, tag replace rules) are off, so otherwise the span goes to libdatadog whole.
+pub(crate) fn obfuscate_span(span: &mut pb::Span, config: &ObfuscationConfig, cache: &SqlCache) {
+    let is_sql = matches!(span.r#type.as_str(), "sql" | "cassandra") && !span.resource.is_empty();
+    if !is_sql || config.credit_cards.enabled || !config.tag_replace_rules.is_empty() {
+        obfuscate_pb_span(span, config);
+        return;
+    }
+    let kind = std::mem::take(&mut span.r#type);
+    obfuscate_pb_span(span, config);
+    span.r#type = kind;
+    let db_type = span.meta.get(DB_TYPE).map(String::as_str);
+    let obfuscated = cache.obfuscate(&span.resource, db_type, &config.sql);
+    span.resource.clone_from(&obfuscated);
+    span.meta.insert(SQL_QUERY.to_string(), obfuscated);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::obfuscation::exporter_obfuscation;
+    use libdd_trace_obfuscation::replacer::parse_rules_from_string;
+
+    fn span(kind: &str, resource: &str, db_type: Option<&str>) -> pb::Span {
+        let mut meta: HashMap<String, String> = [("span.kind", "client"), ("peer.service", "db")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(t) = db_type {
+            meta.insert(DB_TYPE.into(), t.into());
+        }
+        pb::Span {
+            r#type: kind.into(),
+            resource: resource.into(),
+            meta,
+            span_events: vec![pb::SpanEvent {
+                name: "exception".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_same_spans_as_libdatadog_first_time_and_from_the_cache() {
+        let statements = [
+            "SELECT * FROM t WHERE id = 42",
+            "select name from users where email = 'a@b.c' and age > 30",
+            "SELECT \"Id\" FROM [dbo].[T] WHERE x = @p1",
+            "SELECT $1, $$quoted$$ FROM t",
+            "   ",
+            "UPDATE t SET a = 1; -- trailing",
+            "",
+            "not sql at all ((",
+        ];
+        let kinds = ["sql", "cassandra", "web", "redis"];
+        let db_types = [
+            None,
+            Some("postgresql"),
+            Some("MSSQL"),
+            Some("mysql"),
+            Some("unknown"),
+        ];
+        let mut sql_config = exporter_obfuscation();
+        let mut other = exporter_obfuscation();
+        other.sql.replace_digits = true;
+        other.sql.keep_sql_alias = true;
+        let cache = SqlCache::default();
+        let mut hits = 0;
+        for config in [&mut sql_config, &mut other] {
+            for round in 0..2 {
+                for statement in statements {
+                    for kind in kinds {
+                        for db_type in db_types {
+                            let mut ours = span(kind, statement, db_type);
+                            let mut theirs = ours.clone();
+                            obfuscate_span(&mut ours, config, &cache);
+                            obfuscate_pb_span(&mut theirs, config);
+                            assert_eq!(ours, theirs, "{kind} {statement:?} {db_type:?}");
+                            hits += round;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(hits > 0);
+        assert!(!cache.inner.lock().unwrap().by_statement.is_empty());
+    }
+
+    #[test]
+    fn steps_that_read_every_value_keep_libdatadogs_order() {
+        let mut config = exporter_obfuscation();
+        config.tag_replace_rules =
+            parse_rules_from_string(r#"[{"name": "*", "pattern": "\\?", "repl": "Q"}]"#)
+                .expect("rules");
+        let cache = SqlCache::default();
+        let mut ours = span("sql", "SELECT * FROM t WHERE id = 42", None);
+        let mut theirs = ours.clone();
+        obfuscate_span(&mut ours, &config, &cache);
+        obfuscate_pb_span(&mut theirs, &config);
+        assert_eq!(ours, theirs);
+        assert!(cache.inner.lock().unwrap().by_statement.is_empty());
+    }
+
+    #[test]
+    fn the_cache_starts_over_when_full_or_for_other_settings() {
+        let cache = SqlCache::default();
+        let config = SqlConfig::default();
+        let long = format!("SELECT {} FROM t", "c, ".repeat(MAX_ENTRY_BYTES / 3));
+        cache.obfuscate(&long, None, &config);
+        assert_eq!(cache.inner.lock().unwrap().bytes, 0, "too long to keep");
+        for i in 0..MAX_BYTES / 1000 {
+            cache.obfuscate(
+                &format!("SELECT {i} FROM t {}", "x".repeat(500)),
+                None,
+                &config,
+            );
+        }
+        assert!(cache.inner.lock().unwrap().bytes <= MAX_BYTES);
+        let other = SqlConfig {
+            replace_digits: true,
+            ..SqlConfig::default()
+        };
+        cache.obfuscate("SELECT 1", None, &other);
+        let inner = cache.inner.lock().unwrap();
+        assert_eq!(inner.config, other);
+        assert_eq!(inner.by_statement.len(), 1);
+    }
+}
