@@ -21,12 +21,24 @@ const DB_TYPE: &str = "db.type";
 const SQL_QUERY: &str = "sql.query";
 
 /// Obfuscated SQL by statement and `db.type`, shared by the translations of one exporter.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SqlCache {
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+/// Sizes only: the statements are the application's queries as sent, literals and all, and
+/// have no place in a configuration dump or a log line.
+impl std::fmt::Debug for SqlCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("SqlCache")
+            .field("statements", &inner.by_statement.len())
+            .field("bytes", &inner.bytes)
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct Inner {
     /// The settings the results were made with.
     config: SqlConfig,
@@ -187,6 +199,22 @@ mod tests {
         obfuscate_pb_span(&mut theirs, &config);
         assert_eq!(ours, theirs);
         assert!(cache.inner.lock().unwrap().by_statement.is_empty());
+    }
+
+    #[test]
+    fn debug_output_shows_no_statement() {
+        let cache = SqlCache::default();
+        cache.obfuscate(
+            "SELECT * FROM users WHERE email = 'jane@example.com'",
+            None,
+            &SqlConfig::default(),
+        );
+        let shown = format!("{cache:?}");
+        assert!(
+            !shown.contains("jane") && !shown.contains("SELECT"),
+            "{shown}"
+        );
+        assert!(shown.contains("statements: 1"), "{shown}");
     }
 
     #[test]
