@@ -15,6 +15,9 @@ use std::sync::Mutex;
 const MAX_BYTES: usize = 4 << 20;
 /// Longer statements are not kept (one would push out many common ones).
 const MAX_ENTRY_BYTES: usize = 64 << 10;
+/// What an entry costs besides its strings (the map's slot, the vector, three `String`s), so
+/// that many short statements stay within [`MAX_BYTES`] too.
+const ENTRY_OVERHEAD: usize = 128;
 
 /// The meta key libdatadog reads the DBMS from, and the one it writes the query to.
 const DB_TYPE: &str = "db.type";
@@ -73,7 +76,7 @@ impl SqlCache {
             .and_then(|t| DbmsKind::try_from(t).ok())
             .unwrap_or_default();
         let result = obfuscate_sql_resource(statement, config, dbms);
-        let size = statement.len() + result.len() + db_type.map_or(0, str::len);
+        let size = ENTRY_OVERHEAD + statement.len() + result.len() + db_type.map_or(0, str::len);
         if size <= MAX_ENTRY_BYTES {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             if inner.config != *config || inner.bytes + size > MAX_BYTES {
@@ -240,5 +243,6 @@ mod tests {
         let inner = cache.inner.lock().unwrap();
         assert_eq!(inner.config, other);
         assert_eq!(inner.by_statement.len(), 1);
+        assert!(inner.bytes > ENTRY_OVERHEAD, "an entry's overhead is counted");
     }
 }
