@@ -243,6 +243,9 @@ mod tests {
         let inner = cache.inner.lock().unwrap();
         assert_eq!(inner.config, other);
         assert_eq!(inner.by_statement.len(), 1);
-        assert!(inner.bytes > ENTRY_OVERHEAD, "an entry's overhead is counted");
+        assert!(
+            inner.bytes > ENTRY_OVERHEAD,
+            "an entry's overhead is counted"
+        );
     }
 }
