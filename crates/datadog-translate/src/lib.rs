@@ -167,11 +167,8 @@ pub fn translate_at(
     let mut out = Translation::default();
     for rs in &req.resource_spans {
         let received = payload::receive(rs, cfg);
-        let TranslatedPayload {
-            payload: mut tp,
-            shared,
-            ..
-        } = received.payload;
+        let mut tp = received.payload;
+        let shared = Arc::new(received.shared);
         if !tp.language_name.is_empty() {
             out.languages.insert(tp.language_name.clone());
         }

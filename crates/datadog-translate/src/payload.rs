@@ -7,17 +7,18 @@ use crate::container_tags::{container_tags, flatten, CONTAINER_TAGS_KEY};
 use crate::hostname::{source_from_attributes, Source};
 use crate::normalize::normalize_tag_value;
 use crate::registry::{first_as_string, KeySet};
-use crate::shared_meta::{Sharing, TranslatedPayload};
+use crate::shared_meta::{SharedMeta, Sharing};
 use crate::span::{convert, trace_id_to_u64};
 use crate::TranslateConfig;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use libdd_trace_protobuf::pb;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-/// The payload and the hostname the receiver reported for it ("" for Fargate).
+/// The payload, the resource meta its spans share, and the hostname the receiver reported for
+/// it ("" for Fargate).
 pub(crate) struct Received {
-    pub payload: TranslatedPayload,
+    pub payload: pb::TracerPayload,
+    pub shared: SharedMeta,
     pub hostname: String,
     /// What the resource attributes identified (`None`: the fallback hostname was used).
     pub source: Option<Source>,
@@ -95,11 +96,8 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
         ..Default::default()
     };
     Received {
-        payload: TranslatedPayload {
-            payload,
-            shared: Arc::new(shared),
-            key_filters: Arc::default(),
-        },
+        payload,
+        shared,
         hostname,
         source,
     }
