@@ -4,15 +4,15 @@
 //! (`sampling`).
 
 use crate::key_filter::SpanKeyFilters;
+use crate::model;
 use crate::normalize::{
     normalize_name_in_place, normalize_peer_service_in_place, normalize_service_in_place,
     normalize_tag_value, normalize_tag_value_in_place, truncate_utf8, MAX_RESOURCE_LEN,
     MAX_TYPE_LEN,
 };
+use crate::obfuscation::obfuscate_span;
 use crate::sampling::{sample, Sampled, CLIENT_RATE_KEY};
-use crate::sql_cache::obfuscate_span;
 use crate::{Dropped, TranslateConfig};
-use libdd_trace_protobuf::pb;
 use std::collections::{HashMap, HashSet};
 
 /// Nanoseconds since the epoch on 2000-01-01; earlier starts are a unit mistake.
@@ -29,12 +29,12 @@ const DECISION_MAKER_KEY: &str = "_dd.p.dm";
 /// before sampling); chunks dropped as invalid or by `ignore_resources` are not in stats. The
 /// meta keys of every span that goes to the stats are added to `filters`.
 pub(crate) fn process(
-    tp: &mut pb::TracerPayload,
+    tp: &mut model::TracerPayload,
     cfg: &TranslateConfig,
     now: i64,
     dropped: &mut Dropped,
     filters: &mut SpanKeyFilters,
-) -> Option<pb::TracerPayload> {
+) -> Option<model::TracerPayload> {
     let mut sampled_out = Vec::new();
     tp.env = normalize_tag_value(&tp.env);
     let lang = tp.language_name.clone();
@@ -85,7 +85,7 @@ pub(crate) fn process(
                     .enumerate()
                     .partition(|(i, _)| events.contains(i));
                 dropped.sampled_out += rest.len() as u64;
-                sampled_out.push(pb::TraceChunk {
+                sampled_out.push(model::TraceChunk {
                     spans: rest.into_iter().map(|(_, s)| s).collect(),
                     ..chunk.clone()
                 });
@@ -105,7 +105,7 @@ pub(crate) fn process(
 }
 
 /// Go's `normalizeTrace` + per-span `normalize`; false ⇒ the chunk is invalid.
-fn normalize_trace(spans: &mut [pb::Span], lang: &str, now: i64) -> bool {
+fn normalize_trace(spans: &mut [model::Span], lang: &str, now: i64) -> bool {
     let first = spans[0].trace_id;
     if spans
         .iter()
@@ -120,7 +120,7 @@ fn normalize_trace(spans: &mut [pb::Span], lang: &str, now: i64) -> bool {
 }
 
 /// §3 span normalizer.
-pub(crate) fn normalize_span(s: &mut pb::Span, lang: &str, now: i64) {
+pub(crate) fn normalize_span(s: &mut model::Span, lang: &str, now: i64) {
     normalize_service_in_place(&mut s.service, lang);
     if let Some(peer) = s.meta.get_mut("peer.service") {
         normalize_peer_service_in_place(peer);
@@ -178,7 +178,7 @@ fn is_valid_status_code(code: &str) -> bool {
 
 /// Go's `GetRoot`: the last span with parent 0, else a span whose parent is not in the chunk,
 /// else the last span.
-pub(crate) fn root_index(spans: &[pb::Span]) -> usize {
+pub(crate) fn root_index(spans: &[model::Span]) -> usize {
     if let Some(i) = spans.iter().rposition(|s| s.parent_id == 0) {
         return i;
     }
@@ -192,7 +192,7 @@ pub(crate) fn root_index(spans: &[pb::Span]) -> usize {
 
 /// Go's `setChunkAttributes`: the origin from the root when the chunk has none, and the
 /// decision maker (`_dd.p.dm`) of the first span that has one promoted to a chunk tag.
-fn set_chunk_attributes(chunk: &mut pb::TraceChunk, root: usize) {
+fn set_chunk_attributes(chunk: &mut model::TraceChunk, root: usize) {
     if chunk.origin.is_empty() {
         if let Some(origin) = chunk.spans[root].meta.get("_dd.origin") {
             chunk.origin = origin.clone();
@@ -210,7 +210,7 @@ fn set_chunk_attributes(chunk: &mut pb::TraceChunk, root: usize) {
 }
 
 /// Go's `Agent.Truncate`: resource, meta keys/values and metric keys.
-fn truncate(s: &mut pb::Span) {
+fn truncate(s: &mut model::Span) {
     if s.resource.len() > MAX_RESOURCE_LEN {
         s.resource = truncate_utf8(&s.resource, MAX_RESOURCE_LEN).to_string();
     }
@@ -257,7 +257,7 @@ fn is_structured(key: &str) -> bool {
 }
 
 /// Go's `setRootSpanTags`: a client-side global rate below 1 is recorded as `_dd1.sr.rcusr`.
-fn set_client_rate(root: &mut pb::Span) {
+fn set_client_rate(root: &mut model::Span) {
     let rate = root.metrics.get("_sample_rate").copied().unwrap_or(1.0);
     if rate < 1.0 {
         root.metrics.insert(CLIENT_RATE_KEY.into(), rate);
@@ -268,7 +268,7 @@ fn set_client_rate(root: &mut pb::Span) {
 
 /// Go's `ComputeTopLevel`: a span is top-level when it is a root, its parent is not in the
 /// chunk, or its parent has another service.
-pub(crate) fn compute_top_level(spans: &mut [pb::Span]) {
+pub(crate) fn compute_top_level(spans: &mut [model::Span]) {
     let top_level: Vec<bool> = {
         let service_by_id: HashMap<u64, &str> = spans
             .iter()
@@ -295,7 +295,7 @@ pub(crate) fn compute_top_level(spans: &mut [pb::Span]) {
 
 /// Go's `setPayloadAttributes`: hostname, env and app version from the root (env and version
 /// fall back to the other spans of the chunk).
-fn backfill_payload(tp: &mut pb::TracerPayload, spans: &[pb::Span], root: usize) {
+fn backfill_payload(tp: &mut model::TracerPayload, spans: &[model::Span], root: usize) {
     if tp.hostname.is_empty() {
         tp.hostname = spans[root]
             .meta
@@ -416,9 +416,9 @@ mod tests {
 
     #[test]
     fn sampled_out_chunks_are_returned_for_the_stats() {
-        let chunk = |trace: u64, priority: i32, error: bool| pb::TraceChunk {
+        let chunk = |trace: u64, priority: i32, error: bool| model::TraceChunk {
             priority,
-            spans: vec![pb::Span {
+            spans: vec![model::Span {
                 trace_id: trace,
                 span_id: trace,
                 service: "svc".into(),
@@ -430,7 +430,7 @@ mod tests {
             tags: HashMap::from([("_dd.otlp_sr".to_string(), "1.00".to_string())]),
             ..Default::default()
         };
-        let mut tp = pb::TracerPayload {
+        let mut tp = model::TracerPayload {
             env: "prod".into(),
             hostname: "h".into(),
             chunks: vec![
@@ -450,7 +450,7 @@ mod tests {
             &mut Default::default(),
         )
         .expect("two chunks sampled out");
-        let ids = |tp: &pb::TracerPayload| -> Vec<u64> {
+        let ids = |tp: &model::TracerPayload| -> Vec<u64> {
             tp.chunks.iter().map(|c| c.spans[0].trace_id).collect()
         };
         assert_eq!(
@@ -462,7 +462,7 @@ mod tests {
         assert_eq!((out.env.as_str(), out.hostname.as_str()), ("prod", "h"));
         assert_eq!(dropped.sampled_out, 2);
 
-        let mut all_kept = pb::TracerPayload {
+        let mut all_kept = model::TracerPayload {
             chunks: vec![chunk(5, 1, false)],
             ..Default::default()
         };
@@ -482,7 +482,7 @@ mod tests {
         spans[1].meta.insert("_dd.p.dm".into(), "-4".into());
         spans[2].meta.insert("_dd.p.dm".into(), "-9".into());
         spans[0].meta.insert("_dd.origin".into(), "lambda".into());
-        let mut chunk = pb::TraceChunk {
+        let mut chunk = model::TraceChunk {
             spans,
             ..Default::default()
         };

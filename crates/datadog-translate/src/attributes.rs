@@ -2,9 +2,9 @@
 //! HTTP key mapping, the "first writer wins" rule, and the special keys `sampling.priority` and
 //! `analytics.event`.
 
+use crate::model;
 use crate::value::as_string;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
-use libdd_trace_protobuf::pb;
 use std::collections::hash_map::Entry;
 
 /// Metric carrying a user sampling priority.
@@ -39,14 +39,14 @@ pub(crate) fn dd_key(k: &str) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// Go's `conditionallyMapOTLPAttributeToMeta`: written only if the mapped meta key is still empty.
-pub(crate) fn map_to_meta(span: &mut pb::Span, k: &str, value: String) {
+pub(crate) fn map_to_meta(span: &mut model::Span, k: &str, value: String) {
     let Some(key) = dd_key(k) else { return };
     set_meta_if_empty(span, key.into_owned(), value);
 }
 
 /// The write half of [`map_to_meta`], for a key already mapped with [`dd_key`]. One hash per
 /// call (the entry API): these maps take most of the translation's time.
-fn set_meta_if_empty(span: &mut pb::Span, key: String, value: String) {
+fn set_meta_if_empty(span: &mut model::Span, key: String, value: String) {
     if key == "analytics.event" {
         if span.meta.get(&key).is_some_and(|v| !v.is_empty()) {
             return;
@@ -71,7 +71,7 @@ fn set_meta_if_empty(span: &mut pb::Span, key: String, value: String) {
 }
 
 /// Go's `conditionallyMapOTLPAttributeToMetric`: written only if the metric is absent.
-pub(crate) fn map_to_metric(span: &mut pb::Span, k: &str, value: f64) {
+pub(crate) fn map_to_metric(span: &mut model::Span, k: &str, value: f64) {
     let Some(key) = dd_key(k) else { return };
     if key == "sampling.priority" {
         // Go checks the mapped key, then writes the renamed one.
@@ -86,7 +86,7 @@ pub(crate) fn map_to_metric(span: &mut pb::Span, k: &str, value: f64) {
 }
 
 /// Span attributes (§2.7 step 4): numbers ⇒ metrics, everything else ⇒ meta via AsString.
-pub(crate) fn copy_span_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
+pub(crate) fn copy_span_attributes(span: &mut model::Span, attrs: &[KeyValue]) {
     for kv in attrs {
         match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
             Some(Value::DoubleValue(f)) => map_to_metric(span, &kv.key, *f),
@@ -106,14 +106,14 @@ pub(crate) fn resource_meta(attrs: &[KeyValue]) -> Vec<(String, String)> {
 }
 
 /// Copies mapped resource entries into a span's meta; span values win.
-pub(crate) fn copy_resource_meta(span: &mut pb::Span, entries: &[(String, String)]) {
+pub(crate) fn copy_resource_meta(span: &mut model::Span, entries: &[(String, String)]) {
     for (key, value) in entries {
         set_meta_if_empty(span, key.clone(), value.clone());
     }
 }
 
 /// Scope attributes (§2.7 step 11): meta, overwriting.
-pub(crate) fn copy_scope_attributes(span: &mut pb::Span, attrs: &[KeyValue]) {
+pub(crate) fn copy_scope_attributes(span: &mut model::Span, attrs: &[KeyValue]) {
     for kv in attrs {
         span.meta
             .insert(kv.key.clone(), as_string(kv.value.as_ref()));
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn first_writer_wins_and_keys_are_mapped() {
-        let mut span = pb::Span::default();
+        let mut span = model::Span::default();
         copy_span_attributes(
             &mut span,
             &[
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn resource_numbers_are_meta() {
-        let mut span = pb::Span::default();
+        let mut span = model::Span::default();
         span.meta.insert("k".into(), "span".into());
         let entries = resource_meta(&[
             kv("k", Value::StringValue("res".into())),

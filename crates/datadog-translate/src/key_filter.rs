@@ -12,7 +12,7 @@
 //! are not written after it is built, two spans with the same id share the union of their keys,
 //! and a span without a filter is looked up as before.
 
-use libdd_trace_protobuf::pb;
+use crate::model;
 use std::collections::HashMap;
 
 /// A 256-bit Bloom filter of keys, two bits per key.
@@ -62,7 +62,7 @@ impl SpanKeyFilters {
     }
 
     /// Adds a span's meta keys: call once its map will not change any more.
-    pub(crate) fn add(&mut self, span: &pb::Span) {
+    pub(crate) fn add(&mut self, span: &model::Span) {
         let filter = self.by_span.entry(span.span_id).or_default();
         for key in span.meta.keys() {
             filter.add(key);
@@ -70,7 +70,7 @@ impl SpanKeyFilters {
     }
 
     /// The filter of the span (of every span with its id), if one was built.
-    pub fn get(&self, span: &pb::Span) -> Option<&KeyFilter> {
+    pub fn get(&self, span: &model::Span) -> Option<&KeyFilter> {
         self.by_span.get(&span.span_id)
     }
 }
@@ -97,9 +97,9 @@ mod tests {
 
     #[test]
     fn spans_with_one_id_share_their_keys() {
-        let span = |key: &str| pb::Span {
+        let span = |key: &str| model::Span {
             span_id: 9,
-            meta: [(key.to_string(), "v".to_string())].into(),
+            meta: [(key.to_string(), "v".to_string())].into_iter().collect(),
             ..Default::default()
         };
         let mut filters = SpanKeyFilters::default();
@@ -108,7 +108,7 @@ mod tests {
         let f = filters.get(&span("x")).expect("a filter");
         assert!(f.may_contain("db.system") && f.may_contain("peer.service"));
         assert!(filters
-            .get(&pb::Span {
+            .get(&model::Span {
                 span_id: 10,
                 ..Default::default()
             })

@@ -13,6 +13,7 @@ mod container_tags;
 mod events_links;
 mod hostname;
 mod key_filter;
+pub mod model;
 mod naming;
 mod normalize;
 mod obfuscation;

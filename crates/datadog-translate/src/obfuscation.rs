@@ -8,10 +8,19 @@
 //! the configuration: SQL obfuscation of `sql`/`cassandra` resources (and `sql.query`), redis and
 //! valkey resources quantized to the command, userinfo removed from `http.url`.
 
+use crate::model;
+use crate::sql_cache::SqlCache;
+use libdd_trace_obfuscation::http::obfuscate_url_string;
 use libdd_trace_obfuscation::json::JsonObfuscator;
+use libdd_trace_obfuscation::memcached::obfuscate_memcached_string;
+use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
 use libdd_trace_obfuscation::obfuscation_config::{
     CreditCardConfig, JsonObfuscatorConfig, MemcachedConfig, ObfuscationConfig, RedisConfig,
 };
+use libdd_trace_obfuscation::redis::{
+    obfuscate_redis_string, quantize_redis_string, remove_all_redis_args,
+};
+use libdd_trace_protobuf::pb;
 
 /// The exporter's obfuscation: Go's zero `ObfuscationConfig`.
 pub fn exporter_obfuscation() -> ObfuscationConfig {
@@ -38,6 +47,72 @@ pub fn exporter_obfuscation() -> ObfuscationConfig {
         // HTTP: neither option set (the Agent's default too); SQL: no feature flags, as the
         // exporter sets none; no tag replace rules.
         ..ObfuscationConfig::default()
+    }
+}
+
+/// libdatadog's `obfuscate_pb_span` on our span type, with the SQL step answered by `cache`.
+///
+/// The steps a span type selects (URL, SQL, Redis/Valkey, Memcached) call the same libdatadog
+/// functions `obfuscate_pb_span` calls, on the same meta entries. When a step reads every meta
+/// value (credit-card scan, tag replace rules) or the span is one of the JSON-body types, the span
+/// goes through `obfuscate_pb_span` itself, converted to `pb::Span` and back: those are off in
+/// the exporter's configuration, so the conversion's cost is paid only where someone asked for
+/// them. The differential test below holds the two paths to the same output.
+pub(crate) fn obfuscate_span(span: &mut model::Span, config: &ObfuscationConfig, cache: &SqlCache) {
+    if config.credit_cards.enabled
+        || !config.tag_replace_rules.is_empty()
+        || matches!(
+            span.r#type.as_str(),
+            "elasticsearch" | "opensearch" | "mongodb"
+        )
+    {
+        let mut whole = pb::Span::from(std::mem::take(span));
+        obfuscate_pb_span(&mut whole, config);
+        *span = whole.into();
+        return;
+    }
+    match span.r#type.as_str() {
+        "web" | "http" => {
+            if let Some(url) = span.meta.get_mut("http.url") {
+                *url = obfuscate_url_string(
+                    url,
+                    config.http.remove_query_string,
+                    config.http.remove_path_digits,
+                );
+            }
+        }
+        "memcached" if config.memcached.enabled => {
+            if let Some(cmd) = span.meta.get_mut("memcached.command") {
+                *cmd = if config.memcached.keep_command {
+                    obfuscate_memcached_string(cmd)
+                } else {
+                    String::new()
+                };
+            }
+        }
+        "redis" => redis_like(span, &config.redis, "redis.raw_command"),
+        "valkey" => redis_like(span, &config.valkey, "valkey.raw_command"),
+        "sql" | "cassandra" if !span.resource.is_empty() => {
+            let db_type = span.meta.get("db.type").map(String::as_str);
+            let obfuscated = cache.obfuscate(&span.resource, db_type, &config.sql);
+            span.resource.clone_from(&obfuscated);
+            span.meta.insert("sql.query".to_string(), obfuscated);
+        }
+        _ => {}
+    }
+}
+
+/// The Redis and Valkey steps: resource quantized to the command, raw command obfuscated.
+fn redis_like(span: &mut model::Span, config: &RedisConfig, raw_command_key: &str) {
+    span.resource = quantize_redis_string(&span.resource);
+    if config.enabled {
+        if let Some(cmd) = span.meta.get_mut(raw_command_key) {
+            *cmd = if config.remove_all_args {
+                remove_all_redis_args(cmd)
+            } else {
+                obfuscate_redis_string(cmd)
+            };
+        }
     }
 }
 
@@ -111,5 +186,78 @@ mod tests {
             &[("http.url", "http://u:p@example.com/a/1?q=2")],
         ));
         assert_eq!(http.meta["http.url"], "http://example.com/a/1?q=2");
+    }
+
+    /// Our dispatch against libdatadog's `obfuscate_pb_span` over every span type it treats,
+    /// the exporter's configuration and the Agent's (which switches on every step).
+    #[test]
+    fn obfuscate_span_gives_libdatadogs_span() {
+        use libdd_trace_obfuscation::replacer::parse_rules_from_string;
+        let meta = [
+            ("http.url", "http://u:p@example.com/users/42?token=abc"),
+            ("redis.raw_command", "SET key value\nGET key"),
+            ("valkey.raw_command", "AUTH secret"),
+            ("memcached.command", "set k 0 60 5\r\nvalue"),
+            ("mongodb.query", r#"{"user":"alice"}"#),
+            (
+                "elasticsearch.body",
+                r#"{"query":{"term":{"user":"alice"}}}"#,
+            ),
+            ("opensearch.body", r#"{"query":{"term":{"user":"alice"}}}"#),
+            ("db.type", "postgresql"),
+            ("card", "4111 1111 1111 1111"),
+        ];
+        let kinds = [
+            "web",
+            "http",
+            "sql",
+            "cassandra",
+            "redis",
+            "valkey",
+            "memcached",
+            "mongodb",
+            "elasticsearch",
+            "opensearch",
+            "custom",
+            "",
+        ];
+        let resources = ["SELECT * FROM t WHERE id = 42", "SET key value", ""];
+        // The Agent's defaults scan for credit cards, so they take the `pb::Span` path; the same
+        // without the scan takes ours with every step on.
+        let agent = ObfuscationConfig::default();
+        let mut every_step = ObfuscationConfig::default();
+        every_step.credit_cards.enabled = false;
+        every_step.http.remove_query_string = true;
+        every_step.http.remove_path_digits = true;
+        let mut remove_all = ObfuscationConfig::default();
+        remove_all.redis.remove_all_args = true;
+        remove_all.valkey.remove_all_args = true;
+        remove_all.memcached.keep_command = true;
+        remove_all.credit_cards.enabled = false;
+        let mut rules = exporter_obfuscation();
+        rules.tag_replace_rules =
+            parse_rules_from_string(r#"[{"name": "*", "pattern": "a", "repl": "A"}]"#)
+                .expect("rules");
+        let cache = SqlCache::default();
+        for config in [
+            &exporter_obfuscation(),
+            &agent,
+            &every_step,
+            &remove_all,
+            &rules,
+        ] {
+            for kind in kinds {
+                for resource in resources {
+                    for with_meta in [true, false] {
+                        let pairs: &[(&str, &str)] = if with_meta { &meta } else { &[] };
+                        let mut theirs = span(kind, resource, pairs);
+                        let mut ours = model::Span::from(theirs.clone());
+                        obfuscate_span(&mut ours, config, &cache);
+                        obfuscate_pb_span(&mut theirs, config);
+                        assert_eq!(pb::Span::from(ours), theirs, "{kind} {resource:?}");
+                    }
+                }
+            }
+        }
     }
 }

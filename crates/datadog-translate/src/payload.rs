@@ -5,19 +5,19 @@
 use crate::attributes::{resource_meta, SAMPLING_PRIORITY_KEY};
 use crate::container_tags::{container_tags, flatten, CONTAINER_TAGS_KEY};
 use crate::hostname::{source_from_attributes, Source};
+use crate::model;
 use crate::normalize::normalize_tag_value;
 use crate::registry::{first_as_string, KeySet};
 use crate::shared_meta::{SharedMeta, Sharing};
 use crate::span::{convert, trace_id_to_u64};
 use crate::TranslateConfig;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
-use libdd_trace_protobuf::pb;
 use std::collections::HashMap;
 
 /// The payload, the resource meta its spans share, and the hostname the receiver reported for
 /// it ("" for Fargate).
 pub(crate) struct Received {
-    pub payload: pb::TracerPayload,
+    pub payload: model::TracerPayload,
     pub shared: SharedMeta,
     pub hostname: String,
     /// What the resource attributes identified (`None`: the fallback hostname was used).
@@ -36,7 +36,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
     // Chunks in order of first appearance of their trace id. (Go groups them in a map, so its
     // chunk order is random; a stable order makes payloads reproducible.)
     let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut chunks: Vec<(Vec<pb::Span>, Option<i32>)> = Vec::new();
+    let mut chunks: Vec<(Vec<model::Span>, Option<i32>)> = Vec::new();
     let mut res_meta = Sharing::new(resource_meta(res), cfg.shares_resource_meta());
     let res_keys = KeySet::new(res);
     for ss in &rs.scope_spans {
@@ -63,7 +63,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
                 let mechanism = if user_priority.is_some() { "-4" } else { "-9" };
                 spans[0].meta.insert("_dd.p.dm".into(), mechanism.into());
             }
-            pb::TraceChunk {
+            model::TraceChunk {
                 priority,
                 origin: String::new(),
                 spans,
@@ -85,7 +85,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
         tags.insert(CONTAINER_TAGS_KEY.to_string(), ctags);
     }
     let norm = |keys: &[&str]| normalize_tag_value(&first_as_string(res, keys));
-    let payload = pb::TracerPayload {
+    let payload = model::TracerPayload {
         container_id: norm(&["container.id", "k8s.pod.uid"]),
         language_name: norm(&["telemetry.sdk.language"]),
         tracer_version: format!("otlp-{}", norm(&["telemetry.sdk.version"])),

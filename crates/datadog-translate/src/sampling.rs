@@ -2,8 +2,7 @@
 //! decision by priority, then the analytics events. The rates the Go samplers compute are 1
 //! here: each service's traffic is taken as under their targets (docs/datadog.md).
 
-use libdd_trace_protobuf::pb;
-use std::collections::HashMap;
+use crate::model;
 
 /// The error sampler's rate, on the root of a priority-0 trace it keeps.
 pub(crate) const ERRORS_RATE_KEY: &str = "_dd.errors_sr";
@@ -35,7 +34,7 @@ pub(crate) enum Sampled {
 /// an auto-keep root gets the priority sampler's rate. The rates are 1: each service's
 /// traffic is assumed under the samplers' targets (10 traces/s). Then the analytics events of
 /// a trace that was not a user drop.
-pub(crate) fn sample(chunk: &mut pb::TraceChunk, root: usize) -> Sampled {
+pub(crate) fn sample(chunk: &mut model::TraceChunk, root: usize) -> Sampled {
     let priority = chunk.priority;
     if priority < 0 {
         return Sampled::Drop;
@@ -76,7 +75,7 @@ pub(crate) fn sample(chunk: &mut pb::TraceChunk, root: usize) -> Sampled {
 /// marked `_dd.analyzed` and carry the sampling rates below 1 (`_dd1.sr.eausr`, the root's
 /// `_dd1.sr.rcusr` and `_dd1.sr.rapre`); rates of 1 are left out, as Go does to save
 /// bandwidth. The max-events-per-second limiter (200) is taken as never reached.
-fn extract_events(chunk: &mut pb::TraceChunk, root: usize) -> Vec<usize> {
+fn extract_events(chunk: &mut model::TraceChunk, root: usize) -> Vec<usize> {
     let rate_of_root = |key: &str| chunk.spans[root].metrics.get(key).copied().unwrap_or(1.0);
     let (client_rate, pre_sample_rate) = (
         rate_of_root(CLIENT_RATE_KEY),
@@ -103,7 +102,7 @@ fn extract_events(chunk: &mut pb::TraceChunk, root: usize) -> Vec<usize> {
 }
 
 /// Go's `SetClientRate` and siblings: a rate below 1 is written, 1 is left out.
-fn set_rate(metrics: &mut HashMap<String, f64>, key: &str, rate: f64) {
+fn set_rate(metrics: &mut model::Metrics, key: &str, rate: f64) {
     if rate < 1.0 {
         metrics.insert(key.into(), rate);
     } else {
@@ -145,7 +144,7 @@ mod tests {
         };
         // The root's client rate 0.25 is copied to the events; a 0.5 extraction rate samples
         // trace 123 and is written; a user keep (priority 2) raises 0.5 to 1.
-        let mut chunk = pb::TraceChunk {
+        let mut chunk = model::TraceChunk {
             priority: 1,
             spans: vec![event(123, 1, 0.5), event(123, 2, 0.0)],
             ..Default::default()
@@ -167,7 +166,7 @@ mod tests {
         );
         assert!(!chunk.dropped_trace);
 
-        let mut user_keep = pb::TraceChunk {
+        let mut user_keep = model::TraceChunk {
             priority: 2,
             spans: vec![event(1_237_892_138_897, 1, 0.5)],
             ..Default::default()
@@ -181,13 +180,13 @@ mod tests {
         );
 
         // A user drop has no events; an auto drop keeps its events alone.
-        let mut user_drop = pb::TraceChunk {
+        let mut user_drop = model::TraceChunk {
             priority: -1,
             spans: vec![event(123, 1, 1.0)],
             ..Default::default()
         };
         assert_eq!(sample(&mut user_drop, 0), Sampled::Drop);
-        let mut auto_drop = pb::TraceChunk {
+        let mut auto_drop = model::TraceChunk {
             priority: 0,
             spans: vec![event(123, 1, 0.0), event(123, 2, 1.0)],
             ..Default::default()

@@ -16,13 +16,13 @@
 
 use crate::attributes::dd_key;
 use crate::key_filter::{KeyFilter, SpanKeyFilters};
+use crate::model;
 use crate::registry::key_bit;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
-use libdd_trace_protobuf::pb;
 use prost::encoding::{encode_key, encode_varint, string, WireType};
 use std::sync::Arc;
 
-/// `Span.meta`'s field number (libdd-trace-protobuf's `pb::Span`); a test decodes our encoding
+/// `Span.meta`'s field number (libdd-trace-protobuf's `model::Span`); a test decodes our encoding
 /// with prost to hold us to it.
 const SPAN_META_TAG: u32 = 10;
 
@@ -152,7 +152,7 @@ impl SharedMeta {
     }
 
     /// Adds the shared entries to a span's own meta (what Go's span carries).
-    pub fn copy_into(&self, span: &mut pb::Span) {
+    pub fn copy_into(&self, span: &mut model::Span) {
         for (k, v) in &self.entries {
             span.meta.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -163,14 +163,14 @@ impl SharedMeta {
 /// span has too; `key_filters` tell which keys each span's map may hold.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TranslatedPayload {
-    pub payload: pb::TracerPayload,
+    pub payload: model::TracerPayload,
     pub shared: Arc<SharedMeta>,
     pub key_filters: Arc<SpanKeyFilters>,
 }
 
-impl From<pb::TracerPayload> for TranslatedPayload {
+impl From<model::TracerPayload> for TranslatedPayload {
     /// A payload whose spans carry all their meta.
-    fn from(payload: pb::TracerPayload) -> Self {
+    fn from(payload: model::TracerPayload) -> Self {
         TranslatedPayload {
             payload,
             shared: Arc::default(),
@@ -179,9 +179,17 @@ impl From<pb::TracerPayload> for TranslatedPayload {
     }
 }
 
+impl From<libdd_trace_protobuf::pb::TracerPayload> for TranslatedPayload {
+    /// A payload whose spans carry all their meta (the `pb` fields translated spans never have
+    /// are dropped: see [`model`]).
+    fn from(payload: libdd_trace_protobuf::pb::TracerPayload) -> Self {
+        model::TracerPayload::from(payload).into()
+    }
+}
+
 impl TranslatedPayload {
     /// The payload with every span's meta complete, as Go builds it.
-    pub fn to_full(&self) -> pb::TracerPayload {
+    pub fn to_full(&self) -> model::TracerPayload {
         let mut full = self.payload.clone();
         for span in full.chunks.iter_mut().flat_map(|c| &mut c.spans) {
             self.shared.copy_into(span);
@@ -245,7 +253,7 @@ impl Sharing {
     /// or takes the resource's when its own is empty (as copying would); the key is then marked
     /// as shadowed. Only the span's attributes can have put a shared key in its meta by now
     /// (every key `convert` writes itself is never shared), so only their keys are checked.
-    pub(crate) fn apply_to(&mut self, span: &mut pb::Span, attrs: &[KeyValue]) {
+    pub(crate) fn apply_to(&mut self, span: &mut model::Span, attrs: &[KeyValue]) {
         for kv in attrs {
             if matches!(
                 kv.value.as_ref().and_then(|v| v.value.as_ref()),
@@ -278,7 +286,7 @@ impl Sharing {
 
     /// Once every span of the payload is converted: shadowed keys are copied into the spans
     /// that lack them, and the rest is what the spans share.
-    pub(crate) fn finish<'a>(self, spans: impl Iterator<Item = &'a mut pb::Span>) -> SharedMeta {
+    pub(crate) fn finish<'a>(self, spans: impl Iterator<Item = &'a mut model::Span>) -> SharedMeta {
         let (demoted, shared): (Vec<_>, Vec<_>) = self
             .shared
             .into_iter()
@@ -334,7 +342,7 @@ mod tests {
     #[test]
     fn shadowed_keys_are_copied_into_the_spans_that_lack_them() {
         let mut s = Sharing::new(entries(&[("a", "ra"), ("b", "rb"), ("c", "rc")]), true);
-        let mut spans: [pb::Span; 3] = Default::default();
+        let mut spans: [model::Span; 3] = Default::default();
         let attr = |k: &str, v: &str| KeyValue {
             key: k.into(),
             value: Some(kakehashi_pdata::proto::common::v1::AnyValue {
@@ -363,14 +371,18 @@ mod tests {
     fn the_encoding_is_the_meta_fields_of_a_span() {
         use prost::Message;
         let shared = SharedMeta::new(entries(&[("k", "v"), ("x", ""), ("", "empty key")]));
-        let mut span = pb::Span {
+        let mut span = model::Span {
             name: "n".into(),
-            meta: [("own".to_string(), "1".to_string())].into(),
+            meta: [("own".to_string(), "1".to_string())].into_iter().collect(),
             ..Default::default()
         };
-        let mut bytes = span.encode_to_vec();
+        let mut bytes = Vec::new();
+        span.encode_raw(&mut bytes);
         bytes.extend_from_slice(shared.encoded());
         shared.copy_into(&mut span);
-        assert_eq!(pb::Span::decode(&bytes[..]).unwrap(), span);
+        assert_eq!(
+            libdd_trace_protobuf::pb::Span::decode(&bytes[..]).unwrap(),
+            span.into()
+        );
     }
 }

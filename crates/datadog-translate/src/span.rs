@@ -4,6 +4,7 @@
 
 use crate::attributes::{copy_resource_meta, copy_scope_attributes, copy_span_attributes};
 use crate::events_links::{hex_fixed, marshal_events, marshal_links};
+use crate::model;
 use crate::naming::{self, kind_name, kind_of};
 use crate::registry::{self, Attrs, KeySet};
 use crate::shared_meta::Sharing;
@@ -12,8 +13,6 @@ use crate::TranslateConfig;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, InstrumentationScope};
 use kakehashi_pdata::proto::trace::v1::span::SpanKind;
 use kakehashi_pdata::proto::trace::v1::Span;
-use libdd_trace_protobuf::pb;
-use std::collections::HashMap;
 
 /// Big-endian u64 of the last 8 bytes of a 16-byte trace id (short ids are zero-padded on the
 /// right, like Go's fixed-size array).
@@ -41,7 +40,7 @@ pub(crate) fn convert(
     res_meta: &mut Sharing,
     scope: Option<&InstrumentationScope>,
     cfg: &TranslateConfig,
-) -> pb::Span {
+) -> model::Span {
     let attrs = Attrs::with_resource(&otel.attributes, res);
     let kind = kind_of(otel.kind);
     let status = otel.status.as_ref();
@@ -67,7 +66,7 @@ pub(crate) fn convert(
             naming::resource_v1(&otel.name, attrs),
         )
     };
-    let mut dd = pb::Span {
+    let mut dd = model::Span {
         service: naming::service(attrs),
         name,
         resource,
@@ -77,9 +76,9 @@ pub(crate) fn convert(
         start: otel.start_time_unix_nano as i64,
         duration: (otel.end_time_unix_nano as i64).wrapping_sub(otel.start_time_unix_nano as i64),
         error: i32::from(is_error(status)),
-        meta: HashMap::with_capacity(otel.attributes.len() + res_meta.copied().len() + 8),
+        meta: model::map_with_capacity(otel.attributes.len() + res_meta.copied().len() + 8),
         // Numeric attributes become metrics, plus up to three of ours: sized once.
-        metrics: HashMap::with_capacity(
+        metrics: model::map_with_capacity(
             otel.attributes
                 .iter()
                 .filter(|kv| {
@@ -92,7 +91,6 @@ pub(crate) fn convert(
                 + 3,
         ),
         r#type: naming::span_type(otel.kind, attrs),
-        ..Default::default()
     };
 
     dd.meta

@@ -4,10 +4,8 @@
 //! (`apm_config.obfuscation.cache`); the result is a function of the statement, its `db.type`
 //! and the SQL settings, so a cached one is exactly what obfuscating again would give.
 
-use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
-use libdd_trace_obfuscation::obfuscation_config::{DbmsKind, ObfuscationConfig, SqlConfig};
+use libdd_trace_obfuscation::obfuscation_config::{DbmsKind, SqlConfig};
 use libdd_trace_obfuscation::sql::obfuscate_sql_resource;
-use libdd_trace_protobuf::pb;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -18,10 +16,6 @@ const MAX_ENTRY_BYTES: usize = 64 << 10;
 /// What an entry costs besides its strings (the map's slot, the vector, three `String`s), so
 /// that many short statements stay within [`MAX_BYTES`] too.
 const ENTRY_OVERHEAD: usize = 128;
-
-/// The meta key libdatadog reads the DBMS from, and the one it writes the query to.
-const DB_TYPE: &str = "db.type";
-const SQL_QUERY: &str = "sql.query";
 
 /// Obfuscated SQL by statement and `db.type`, shared by the translations of one exporter.
 #[derive(Default)]
@@ -63,7 +57,12 @@ impl Inner {
 impl SqlCache {
     /// libdatadog's `obfuscate_sql_resource` for `statement`, from the cache when it has been
     /// obfuscated before with the same `db.type` and settings.
-    fn obfuscate(&self, statement: &str, db_type: Option<&str>, config: &SqlConfig) -> String {
+    pub(crate) fn obfuscate(
+        &self,
+        statement: &str,
+        db_type: Option<&str>,
+        config: &SqlConfig,
+    ) -> String {
         {
             let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             if inner.config == *config {
@@ -98,30 +97,15 @@ impl SqlCache {
     }
 }
 
-/// libdatadog's `obfuscate_pb_span`, with the SQL step answered by `cache`. The other steps run
-/// in libdatadog with the span's type hidden, so that its SQL step does not run twice; that
-/// reorders nothing observable only when the steps that read every meta value (credit-card
-/// scan, tag replace rules) are off, so otherwise the span goes to libdatadog whole.
-pub(crate) fn obfuscate_span(span: &mut pb::Span, config: &ObfuscationConfig, cache: &SqlCache) {
-    let is_sql = matches!(span.r#type.as_str(), "sql" | "cassandra") && !span.resource.is_empty();
-    if !is_sql || config.credit_cards.enabled || !config.tag_replace_rules.is_empty() {
-        obfuscate_pb_span(span, config);
-        return;
-    }
-    let kind = std::mem::take(&mut span.r#type);
-    obfuscate_pb_span(span, config);
-    span.r#type = kind;
-    let db_type = span.meta.get(DB_TYPE).map(String::as_str);
-    let obfuscated = cache.obfuscate(&span.resource, db_type, &config.sql);
-    span.resource.clone_from(&obfuscated);
-    span.meta.insert(SQL_QUERY.to_string(), obfuscated);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::obfuscation::exporter_obfuscation;
+    use crate::model;
+    use crate::obfuscation::{exporter_obfuscation, obfuscate_span};
+    use libdd_trace_obfuscation::obfuscate::obfuscate_pb_span;
+    use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
     use libdd_trace_obfuscation::replacer::parse_rules_from_string;
+    use libdd_trace_protobuf::pb;
 
     fn span(kind: &str, resource: &str, db_type: Option<&str>) -> pb::Span {
         let mut meta: HashMap<String, String> = [("span.kind", "client"), ("peer.service", "db")]
@@ -129,18 +113,27 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         if let Some(t) = db_type {
-            meta.insert(DB_TYPE.into(), t.into());
+            meta.insert("db.type".into(), t.into());
         }
         pb::Span {
             r#type: kind.into(),
             resource: resource.into(),
             meta,
-            span_events: vec![pb::SpanEvent {
-                name: "exception".into(),
-                ..Default::default()
-            }],
             ..Default::default()
         }
+    }
+
+    /// `obfuscate_span` on the span as ours, and libdatadog's `obfuscate_pb_span` on it.
+    fn both(
+        theirs: pb::Span,
+        config: &ObfuscationConfig,
+        cache: &SqlCache,
+    ) -> (pb::Span, pb::Span) {
+        let mut ours = model::Span::from(theirs.clone());
+        obfuscate_span(&mut ours, config, cache);
+        let mut theirs = theirs;
+        obfuscate_pb_span(&mut theirs, config);
+        (ours.into(), theirs)
     }
 
     #[test]
@@ -174,10 +167,8 @@ mod tests {
                 for statement in statements {
                     for kind in kinds {
                         for db_type in db_types {
-                            let mut ours = span(kind, statement, db_type);
-                            let mut theirs = ours.clone();
-                            obfuscate_span(&mut ours, config, &cache);
-                            obfuscate_pb_span(&mut theirs, config);
+                            let (ours, theirs) =
+                                both(span(kind, statement, db_type), config, &cache);
                             assert_eq!(ours, theirs, "{kind} {statement:?} {db_type:?}");
                             hits += round;
                         }
@@ -196,10 +187,11 @@ mod tests {
             parse_rules_from_string(r#"[{"name": "*", "pattern": "\\?", "repl": "Q"}]"#)
                 .expect("rules");
         let cache = SqlCache::default();
-        let mut ours = span("sql", "SELECT * FROM t WHERE id = 42", None);
-        let mut theirs = ours.clone();
-        obfuscate_span(&mut ours, &config, &cache);
-        obfuscate_pb_span(&mut theirs, &config);
+        let (ours, theirs) = both(
+            span("sql", "SELECT * FROM t WHERE id = 42", None),
+            &config,
+            &cache,
+        );
         assert_eq!(ours, theirs);
         assert!(cache.inner.lock().unwrap().by_statement.is_empty());
     }

@@ -2,7 +2,6 @@
 //! falling back to "<code> <Go http.StatusText>".
 
 use kakehashi_pdata::proto::trace::v1::{status::StatusCode, Status};
-use std::collections::HashMap;
 
 /// pdata's `StatusCode.String()`; unknown codes render as "".
 pub(crate) fn status_code_name(status: Option<&Status>) -> &'static str {
@@ -22,7 +21,7 @@ pub(crate) fn is_error(status: Option<&Status>) -> bool {
 /// Go's `Status2Error`: returns the span's `error` value and fills `error.msg` when missing —
 /// the status message, else the HTTP status code found in meta (`http.status_code`, then
 /// `http.response.status_code`, registry order) with its Go status text.
-pub(crate) fn status_to_error(status: Option<&Status>, meta: &mut HashMap<String, String>) -> i32 {
+pub(crate) fn status_to_error(status: Option<&Status>, meta: &mut crate::model::Meta) -> i32 {
     if !is_error(status) {
         return 0;
     }
@@ -123,6 +122,7 @@ pub fn status_text(code: i64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Meta;
 
     fn err(msg: &str) -> Status {
         Status {
@@ -133,31 +133,31 @@ mod tests {
 
     #[test]
     fn message_from_http_code() {
-        let mut meta = HashMap::from([("http.status_code".to_string(), "404".to_string())]);
+        let mut meta = Meta::from_iter([("http.status_code".to_string(), "404".to_string())]);
         assert_eq!(status_to_error(Some(&err("")), &mut meta), 1);
         assert_eq!(meta["error.msg"], "404 Not Found");
 
-        let mut meta = HashMap::from([
+        let mut meta = Meta::from_iter([
             ("http.response.status_code".to_string(), "500".to_string()),
             ("http.status_code".to_string(), "200".to_string()),
         ]);
         status_to_error(Some(&err("")), &mut meta);
         assert_eq!(meta["error.msg"], "200 OK");
 
-        let mut meta = HashMap::from([("http.status_code".to_string(), "599".to_string())]);
+        let mut meta = Meta::from_iter([("http.status_code".to_string(), "599".to_string())]);
         status_to_error(Some(&err("")), &mut meta);
         assert_eq!(meta["error.msg"], "599");
     }
 
     #[test]
     fn message_from_status_and_existing() {
-        let mut meta = HashMap::new();
+        let mut meta = Meta::default();
         status_to_error(Some(&err("boom")), &mut meta);
         assert_eq!(meta["error.msg"], "boom");
-        let mut meta = HashMap::from([("error.msg".to_string(), "kept".to_string())]);
+        let mut meta = Meta::from_iter([("error.msg".to_string(), "kept".to_string())]);
         status_to_error(Some(&err("boom")), &mut meta);
         assert_eq!(meta["error.msg"], "kept");
-        let mut meta = HashMap::new();
+        let mut meta = Meta::default();
         assert_eq!(status_to_error(None, &mut meta), 0);
         assert!(meta.is_empty());
     }

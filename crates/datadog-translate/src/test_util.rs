@@ -1,7 +1,7 @@
 //! Builders for the unit tests' OTLP attributes and Datadog spans.
 
+use crate::model;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
-use libdd_trace_protobuf::pb;
 
 pub fn kv(k: &str, v: Value) -> KeyValue {
     KeyValue {
@@ -17,8 +17,8 @@ pub fn s(k: &str, v: &str) -> KeyValue {
 }
 
 /// A Datadog span of trace 1 with its id, parent and service.
-pub fn dd_span(id: u64, parent: u64, svc: &str) -> pb::Span {
-    pb::Span {
+pub fn dd_span(id: u64, parent: u64, svc: &str) -> model::Span {
+    model::Span {
         trace_id: 1,
         span_id: id,
         parent_id: parent,

@@ -104,7 +104,7 @@ fn check(out: &Translation, exp: &Value, errs: &mut Vec<String>) {
         return;
     }
     for (i, (tp, want)) in out.tracer_payloads.iter().zip(&payloads).enumerate() {
-        check_payload(&tp.to_full(), want, &format!("payload[{i}]"), errs);
+        check_payload(&tp.to_full().into(), want, &format!("payload[{i}]"), errs);
     }
     if let Some(d) = exp.get("dropped") {
         let got = [

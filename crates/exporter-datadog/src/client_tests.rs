@@ -57,11 +57,15 @@ fn agent_payload_body() -> (pb::AgentPayload, Bytes) {
         host_name: "collector".into(),
         agent_version: "datadogexporter-kakehashi-0.1.0".into(),
     };
-    let ap = build_agent_payloads(&info, vec![tp], crate::payload::MAX_PAYLOAD_BYTES)
+    let ap = build_agent_payloads(&info, vec![tp.into()], crate::payload::MAX_PAYLOAD_BYTES)
         .pop()
         .unwrap();
-    let body = gzip(&ap.encode_to_vec(), DEFAULT_GZIP_LEVEL).into();
-    (ap, body)
+    let body = gzip(
+        &crate::encode::encode_agent_payload(&ap),
+        DEFAULT_GZIP_LEVEL,
+    )
+    .into();
+    (ap.into(), body)
 }
 
 /// A loopback port with nobody listening.

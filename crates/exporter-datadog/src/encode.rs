@@ -13,8 +13,8 @@
 //! (`kakehashi_datadog_translate::SharedMeta`); those are written after each span's own fields,
 //! from their encoding made once per payload.
 
+use kakehashi_datadog_translate::model;
 use kakehashi_datadog_translate::SharedMeta;
-use libdd_trace_protobuf::pb;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use prost::Message;
 use std::sync::Arc;
@@ -38,11 +38,11 @@ fn write_field_header(tag: u32, len: usize, buf: &mut Vec<u8>) {
 /// shared meta entries each span gets on top of its own. [`crate::payload`] measures with it to
 /// cut payloads, and [`encode_measured`] writes with the same numbers.
 pub(crate) fn measure_tracer_payload(
-    tp: &pb::TracerPayload,
+    tp: &model::TracerPayload,
     shared_len: usize,
     span_lens: &mut Vec<usize>,
 ) -> usize {
-    let header = tracer_payload_header(tp).encoded_len();
+    let header = tp.header().encoded_len();
     header
         + tp.chunks
             .iter()
@@ -57,11 +57,11 @@ pub(crate) fn measure_tracer_payload(
 
 /// [`measure_tracer_payload`] for one chunk: its encoded size, spans' sizes into `span_lens`.
 pub(crate) fn measure_chunk(
-    c: &pb::TraceChunk,
+    c: &model::TraceChunk,
     shared_len: usize,
     span_lens: &mut Vec<usize>,
 ) -> usize {
-    let header = chunk_header(c).encoded_len();
+    let header = c.header().encoded_len();
     header
         + c.spans
             .iter()
@@ -73,35 +73,8 @@ pub(crate) fn measure_chunk(
             .sum::<usize>()
 }
 
-fn chunk_header(c: &pb::TraceChunk) -> pb::TraceChunk {
-    pb::TraceChunk {
-        priority: c.priority,
-        origin: c.origin.clone(),
-        spans: Vec::new(),
-        tags: c.tags.clone(),
-        dropped_trace: c.dropped_trace,
-    }
-}
-
-/// A copy of `tp` without its chunks.
-fn tracer_payload_header(tp: &pb::TracerPayload) -> pb::TracerPayload {
-    pb::TracerPayload {
-        container_id: tp.container_id.clone(),
-        language_name: tp.language_name.clone(),
-        language_version: tp.language_version.clone(),
-        tracer_version: tp.tracer_version.clone(),
-        runtime_id: tp.runtime_id.clone(),
-        chunks: Vec::new(),
-        tags: tp.tags.clone(),
-        env: tp.env.clone(),
-        hostname: tp.hostname.clone(),
-        app_version: tp.app_version.clone(),
-        container_debug: tp.container_debug.clone(),
-    }
-}
-
 /// Encodes `p` (decodes to the same message as `p.encode_to_vec()`).
-pub fn encode_agent_payload(p: &pb::AgentPayload) -> Vec<u8> {
+pub fn encode_agent_payload(p: &model::AgentPayload) -> Vec<u8> {
     let mut span_lens = Vec::new();
     for tp in &p.tracer_payloads {
         measure_tracer_payload(tp, 0, &mut span_lens);
@@ -113,21 +86,11 @@ pub fn encode_agent_payload(p: &pb::AgentPayload) -> Vec<u8> {
 /// [`measure_tracer_payload`] collects), so that no span is measured again. `shared[i]` holds the
 /// meta entries every span of `p.tracer_payloads[i]` has besides its own (none past its end).
 pub(crate) fn encode_measured(
-    p: &pb::AgentPayload,
+    p: &model::AgentPayload,
     shared: &[Arc<SharedMeta>],
     span_lens: &[usize],
 ) -> Vec<u8> {
-    let envelope = pb::AgentPayload {
-        host_name: p.host_name.clone(),
-        env: p.env.clone(),
-        tracer_payloads: Vec::new(),
-        tags: p.tags.clone(),
-        agent_version: p.agent_version.clone(),
-        target_tps: p.target_tps,
-        error_tps: p.error_tps,
-        rare_sampler_enabled: p.rare_sampler_enabled,
-        idx_tracer_payloads: p.idx_tracer_payloads.clone(),
-    };
+    let envelope = p.header();
     // Headers and lengths from the bottom up; the spans' own sizes are given.
     struct Planned {
         header: Vec<u8>,
@@ -137,10 +100,10 @@ pub(crate) fn encode_measured(
     let mut chunk_plans = Vec::new();
     let mut tp_plans = Vec::with_capacity(p.tracer_payloads.len());
     for tp in &p.tracer_payloads {
-        let header = tracer_payload_header(tp).encode_to_vec();
+        let header = tp.header().encode_to_vec();
         let mut len = header.len();
         for c in &tp.chunks {
-            let header = chunk_header(c).encode_to_vec();
+            let header = c.header().encode_to_vec();
             let spans: usize = c
                 .spans
                 .iter()
@@ -188,10 +151,11 @@ pub(crate) fn encode_measured(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libdd_trace_protobuf::pb;
     use std::collections::HashMap;
 
-    fn span(id: u64, meta: usize) -> pb::Span {
-        pb::Span {
+    fn span(id: u64, meta: usize) -> model::Span {
+        model::Span {
             service: "svc".into(),
             name: "op".into(),
             resource: "GET /x".into(),
@@ -204,25 +168,24 @@ mod tests {
             meta: (0..meta)
                 .map(|i| (format!("k{i}"), "v".repeat(i * 40)))
                 .collect(),
-            metrics: HashMap::from([("_top_level".to_string(), 1.0)]),
+            metrics: [("_top_level".to_string(), 1.0)].into_iter().collect(),
             r#type: "web".into(),
-            ..Default::default()
         }
     }
 
-    fn payload() -> pb::AgentPayload {
-        let chunk = |ids: std::ops::Range<u64>| pb::TraceChunk {
+    fn payload() -> model::AgentPayload {
+        let chunk = |ids: std::ops::Range<u64>| model::TraceChunk {
             priority: 1,
             origin: "lambda".into(),
             spans: ids.map(|i| span(i, 8)).collect(),
             tags: HashMap::from([("_dd.otlp_sr".to_string(), "1.00".to_string())]),
             dropped_trace: false,
         };
-        pb::AgentPayload {
+        model::AgentPayload {
             host_name: "h".into(),
             env: "none".into(),
             tracer_payloads: vec![
-                pb::TracerPayload {
+                model::TracerPayload {
                     container_id: "c".into(),
                     language_name: "go".into(),
                     tracer_version: "otlp-1".into(),
@@ -231,12 +194,12 @@ mod tests {
                     hostname: "h1".into(),
                     ..Default::default()
                 },
-                pb::TracerPayload {
+                model::TracerPayload {
                     chunks: vec![chunk(300..301)],
                     ..Default::default()
                 },
                 // Empty payloads and chunks are encoded too (prost writes them as well).
-                pb::TracerPayload::default(),
+                model::TracerPayload::default(),
             ],
             agent_version: "datadogexporter-kakehashi-0.1.0".into(),
             target_tps: 10.0,
@@ -249,15 +212,21 @@ mod tests {
     fn decodes_to_what_prost_encodes_with_the_same_size() {
         let p = payload();
         let ours = encode_agent_payload(&p);
-        let prost = p.encode_to_vec();
+        let prost = pb::AgentPayload::from(p.clone()).encode_to_vec();
         assert_eq!(ours.len(), prost.len());
-        assert_eq!(pb::AgentPayload::decode(&ours[..]).unwrap(), p);
+        assert_eq!(
+            pb::AgentPayload::decode(&ours[..]).unwrap(),
+            p.clone().into()
+        );
     }
 
     #[test]
     fn empty_payload() {
-        let p = pb::AgentPayload::default();
-        assert_eq!(encode_agent_payload(&p), p.encode_to_vec());
+        let p = model::AgentPayload::default();
+        assert_eq!(
+            encode_agent_payload(&p),
+            pb::AgentPayload::from(p).encode_to_vec()
+        );
     }
 
     #[test]
@@ -265,7 +234,13 @@ mod tests {
         let mut p = payload();
         p.tracer_payloads[0].chunks[0].spans[0] = span(1, 200); // ~800 kB of meta
         let ours = encode_agent_payload(&p);
-        assert_eq!(ours.len(), p.encode_to_vec().len());
-        assert_eq!(pb::AgentPayload::decode(&ours[..]).unwrap(), p);
+        assert_eq!(
+            ours.len(),
+            pb::AgentPayload::from(p.clone()).encode_to_vec().len()
+        );
+        assert_eq!(
+            pb::AgentPayload::decode(&ours[..]).unwrap(),
+            p.clone().into()
+        );
     }
 }

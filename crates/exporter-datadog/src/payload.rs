@@ -4,8 +4,8 @@
 
 use crate::encode::{measure_chunk, measure_tracer_payload};
 pub use crate::gzip::gzip;
+use kakehashi_datadog_translate::model;
 use kakehashi_datadog_translate::{SharedMeta, TranslatedPayload};
-use libdd_trace_protobuf::pb;
 use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub struct AgentInfo {
 /// meta entries of their tracer payload's [`SharedMeta`], which encoding adds.
 /// The fields are private so that the payload cannot change under its measured sizes.
 pub struct MeasuredPayload {
-    payload: pb::AgentPayload,
+    payload: model::AgentPayload,
     /// One per `payload.tracer_payloads`.
     shared: Vec<Arc<SharedMeta>>,
     span_lens: Vec<usize>,
@@ -44,7 +44,7 @@ pub struct MeasuredPayload {
 
 impl MeasuredPayload {
     /// The payload with every span's meta complete: what [`Self::encode`] encodes.
-    pub fn to_full(&self) -> pb::AgentPayload {
+    pub fn to_full(&self) -> model::AgentPayload {
         let mut full = self.payload.clone();
         for (tp, shared) in full.tracer_payloads.iter_mut().zip(&self.shared) {
             for span in tp.chunks.iter_mut().flat_map(|c| &mut c.spans) {
@@ -76,9 +76,9 @@ impl MeasuredPayload {
 /// progress.
 pub fn build_agent_payloads(
     info: &AgentInfo,
-    tracer_payloads: Vec<pb::TracerPayload>,
+    tracer_payloads: Vec<model::TracerPayload>,
     max_bytes: usize,
-) -> Vec<pb::AgentPayload> {
+) -> Vec<model::AgentPayload> {
     let tracer_payloads = tracer_payloads.into_iter().map(Into::into).collect();
     // Nothing is shared, so the measured payloads are complete.
     build_measured_payloads(info, tracer_payloads, max_bytes)
@@ -93,7 +93,7 @@ pub fn build_measured_payloads(
     tracer_payloads: Vec<TranslatedPayload>,
     max_bytes: usize,
 ) -> Vec<MeasuredPayload> {
-    let envelope = pb::AgentPayload {
+    let envelope = model::AgentPayload {
         host_name: info.host_name.clone(),
         env: DEFAULT_ENV.to_string(),
         tracer_payloads: Vec::new(),
@@ -102,9 +102,8 @@ pub fn build_measured_payloads(
         target_tps: TARGET_TPS,
         error_tps: ERROR_TPS,
         rare_sampler_enabled: false,
-        idx_tracer_payloads: Vec::new(),
     };
-    let budget = max_bytes.saturating_sub(envelope.encoded_len());
+    let budget = max_bytes.saturating_sub(envelope.header().encoded_len());
 
     // Each piece is measured once (a walk over every span's maps), and the sizes are kept.
     let measure = |tp: TranslatedPayload| {
@@ -157,7 +156,7 @@ pub fn build_measured_payloads(
                 span_lens.extend(lens);
             }
             MeasuredPayload {
-                payload: pb::AgentPayload {
+                payload: model::AgentPayload {
                     tracer_payloads,
                     ..envelope.clone()
                 },
@@ -182,14 +181,14 @@ fn content_limit(limit: usize) -> usize {
 /// Cuts a `TracerPayload` into pieces whose encoded field size fits `limit`; each span will be
 /// encoded with `shared_len` bytes of shared meta entries.
 fn split_tracer_payload(
-    mut header: pb::TracerPayload,
+    mut header: model::TracerPayload,
     shared_len: usize,
     limit: usize,
-) -> Vec<pb::TracerPayload> {
+) -> Vec<model::TracerPayload> {
     let chunks = std::mem::take(&mut header.chunks);
-    let chunk_budget = content_limit(limit).saturating_sub(header.encoded_len());
+    let chunk_budget = content_limit(limit).saturating_sub(header.header().encoded_len());
     let chunk_size =
-        |c: &pb::TraceChunk| field_len(6, measure_chunk(c, shared_len, &mut Vec::new()));
+        |c: &model::TraceChunk| field_len(6, measure_chunk(c, shared_len, &mut Vec::new()));
     let mut parts = Vec::with_capacity(chunks.len());
     for chunk in chunks {
         let size = chunk_size(&chunk);
@@ -208,7 +207,7 @@ fn split_tracer_payload(
     }
     pack(parts, chunk_budget)
         .into_iter()
-        .map(|group| pb::TracerPayload {
+        .map(|group| model::TracerPayload {
             chunks: group,
             ..header.clone()
         })
@@ -218,9 +217,13 @@ fn split_tracer_payload(
 /// Cuts a `TraceChunk` by spans into pieces whose encoded field size fits `limit`. Every piece
 /// repeats the chunk's priority, origin, tags and dropped flag: the intake accepts partial chunks
 /// of a trace (tracers flush long traces in parts too) and joins them by trace ID.
-fn split_chunk(mut header: pb::TraceChunk, shared_len: usize, limit: usize) -> Vec<pb::TraceChunk> {
+fn split_chunk(
+    mut header: model::TraceChunk,
+    shared_len: usize,
+    limit: usize,
+) -> Vec<model::TraceChunk> {
     let spans = std::mem::take(&mut header.spans);
-    let span_budget = content_limit(limit).saturating_sub(header.encoded_len());
+    let span_budget = content_limit(limit).saturating_sub(header.header().encoded_len());
     let spans = spans
         .into_iter()
         .map(|s| {
@@ -230,7 +233,7 @@ fn split_chunk(mut header: pb::TraceChunk, shared_len: usize, limit: usize) -> V
         .collect();
     pack(spans, span_budget)
         .into_iter()
-        .map(|group| pb::TraceChunk {
+        .map(|group| model::TraceChunk {
             spans: group,
             ..header.clone()
         })
@@ -260,6 +263,7 @@ fn pack<T>(items: Vec<(T, usize)>, limit: usize) -> Vec<Vec<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libdd_trace_protobuf::pb;
     use std::collections::HashMap;
     use std::io::Read;
 
@@ -270,8 +274,8 @@ mod tests {
         }
     }
 
-    fn span(trace: u64, id: u64, meta_bytes: usize) -> pb::Span {
-        pb::Span {
+    fn span(trace: u64, id: u64, meta_bytes: usize) -> model::Span {
+        model::Span {
             service: "svc".into(),
             name: "op".into(),
             resource: "GET /x".into(),
@@ -280,13 +284,15 @@ mod tests {
             parent_id: 0,
             start: 1_700_000_000_000_000_000,
             duration: 1_000,
-            meta: HashMap::from([("blob".to_string(), "x".repeat(meta_bytes))]),
+            meta: [("blob".to_string(), "x".repeat(meta_bytes))]
+                .into_iter()
+                .collect(),
             ..Default::default()
         }
     }
 
-    fn chunk(spans: Vec<pb::Span>) -> pb::TraceChunk {
-        pb::TraceChunk {
+    fn chunk(spans: Vec<model::Span>) -> model::TraceChunk {
+        model::TraceChunk {
             priority: 1,
             origin: "lambda".into(),
             spans,
@@ -295,8 +301,8 @@ mod tests {
         }
     }
 
-    fn tracer_payload(host: &str, chunks: Vec<pb::TraceChunk>) -> pb::TracerPayload {
-        pb::TracerPayload {
+    fn tracer_payload(host: &str, chunks: Vec<model::TraceChunk>) -> model::TracerPayload {
+        model::TracerPayload {
             container_id: "cid".into(),
             language_name: "go".into(),
             tracer_version: "otlp-1.0".into(),
@@ -309,7 +315,7 @@ mod tests {
         }
     }
 
-    fn span_ids(payloads: &[pb::AgentPayload]) -> Vec<u64> {
+    fn span_ids(payloads: &[model::AgentPayload]) -> Vec<u64> {
         let mut ids: Vec<u64> = payloads
             .iter()
             .flat_map(|p| &p.tracer_payloads)
@@ -337,7 +343,6 @@ mod tests {
         assert_eq!(p.target_tps, 10.0);
         assert_eq!(p.error_tps, 10.0);
         assert!(!p.rare_sampler_enabled);
-        assert!(p.idx_tracer_payloads.is_empty());
         assert_eq!(p.tracer_payloads.len(), 1);
     }
 
@@ -367,7 +372,11 @@ mod tests {
         let out = build_agent_payloads(&info(), vec![tp.clone()], limit);
         assert!(out.len() > 1);
         for p in &out {
-            assert!(p.encoded_len() <= limit, "{} > {limit}", p.encoded_len());
+            assert!(
+                crate::encode::encode_agent_payload(p).len() <= limit,
+                "{} > {limit}",
+                crate::encode::encode_agent_payload(p).len()
+            );
             for t in &p.tracer_payloads {
                 let mut header = t.clone();
                 header.chunks.clear();
@@ -389,7 +398,7 @@ mod tests {
         let out = build_agent_payloads(&info(), vec![tracer_payload("h", vec![c])], limit);
         assert!(out.len() > 1);
         for p in &out {
-            assert!(p.encoded_len() <= limit);
+            assert!(crate::encode::encode_agent_payload(p).len() <= limit);
             for c in p.tracer_payloads.iter().flat_map(|t| &t.chunks) {
                 assert_eq!(c.priority, 1);
                 assert_eq!(c.origin, "lambda");
@@ -409,7 +418,10 @@ mod tests {
             limit,
         );
         assert_eq!(span_ids(&out), vec![1, 2, 3]);
-        let oversized: Vec<_> = out.iter().filter(|p| p.encoded_len() > limit).collect();
+        let oversized: Vec<_> = out
+            .iter()
+            .filter(|p| crate::encode::encode_agent_payload(p).len() > limit)
+            .collect();
         assert_eq!(oversized.len(), 1);
         assert_eq!(span_ids(&[oversized[0].clone()]), vec![2]);
     }
@@ -450,13 +462,16 @@ mod tests {
         let spans = (0..3000).map(|_| next(1100, 5000)).collect();
         tps.push(tracer_payload("one-chunk", vec![chunk(spans)]));
 
-        let total_in: usize = tps.iter().map(|t| t.encoded_len()).sum();
+        let total_in: usize = tps
+            .iter()
+            .map(|t| pb::TracerPayload::from(t.clone()).encoded_len())
+            .sum();
         assert!(total_in > 9_000_000, "input is {total_in} bytes");
 
         let out = build_agent_payloads(&info(), tps, MAX_PAYLOAD_BYTES);
         assert!(out.len() >= 4);
         for p in &out {
-            assert!(p.encoded_len() <= MAX_PAYLOAD_BYTES);
+            assert!(crate::encode::encode_agent_payload(p).len() <= MAX_PAYLOAD_BYTES);
         }
         assert_eq!(span_ids(&out), (1..=10_000).collect::<Vec<_>>());
     }
@@ -510,7 +525,10 @@ mod tests {
             for (m, r) in measured.iter().zip(&reference) {
                 assert_eq!(m.to_full(), *r);
                 assert_eq!(m.encode(), crate::encode::encode_agent_payload(r));
-                assert_eq!(pb::AgentPayload::decode(&m.encode()[..]).unwrap(), *r);
+                assert_eq!(
+                    pb::AgentPayload::decode(&m.encode()[..]).unwrap(),
+                    r.clone().into()
+                );
                 assert_eq!(m.span_count(), span_ids(std::slice::from_ref(r)).len());
             }
         }

@@ -8,6 +8,7 @@
 //! cardinality limits. Groups that stop receiving spans are flushed and forgotten, so the cap is
 //! on *concurrently active* groups.
 
+use kakehashi_datadog_translate::model;
 use kakehashi_datadog_translate::{KeyFilter, SharedMeta, TranslatedPayload};
 use libdd_trace_protobuf::pb;
 use libdd_trace_stats::span_concentrator::{
@@ -283,35 +284,35 @@ impl StatsAggregator {
 /// payload shares (a span never holds a shared key itself). `keys`, when the translation built
 /// one, spares the hash lookup of most keys the span lacks.
 struct WithShared<'a> {
-    span: &'a pb::Span,
+    span: &'a model::Span,
     keys: Option<&'a KeyFilter>,
     shared: &'a SharedMeta,
 }
 
 impl<'a> StatSpan<'a> for WithShared<'a> {
     fn service(&'a self) -> &'a str {
-        self.span.service()
+        &self.span.service
     }
     fn resource(&'a self) -> &'a str {
-        self.span.resource()
+        &self.span.resource
     }
     fn name(&'a self) -> &'a str {
-        self.span.name()
+        &self.span.name
     }
     fn r#type(&'a self) -> &'a str {
-        self.span.r#type()
+        &self.span.r#type
     }
     fn start(&'a self) -> i64 {
-        self.span.start()
+        self.span.start
     }
     fn duration(&'a self) -> i64 {
-        self.span.duration()
+        self.span.duration
     }
     fn is_error(&'a self) -> bool {
-        self.span.is_error()
+        self.span.error != 0
     }
     fn is_trace_root(&'a self) -> bool {
-        self.span.is_trace_root()
+        self.span.parent_id == 0
     }
     fn is_measured(&'a self) -> bool {
         self.span.is_measured()
@@ -333,7 +334,7 @@ impl<'a> StatSpan<'a> for WithShared<'a> {
         }
     }
     fn get_metrics(&'a self, key: &str) -> Option<f64> {
-        self.span.get_metrics(key)
+        self.span.metrics.get(key).copied()
     }
 }
 

@@ -71,7 +71,7 @@ fn sent(t: &Translation, limit: usize) -> Vec<pb::AgentPayload> {
         .map(|m| {
             let body = m.encode();
             let decoded = pb::AgentPayload::decode(&body[..]).expect("decodes");
-            assert_eq!(decoded, m.to_full());
+            assert_eq!(decoded, m.to_full().into());
             decoded
         })
         .collect()

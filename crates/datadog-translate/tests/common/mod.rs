@@ -7,6 +7,6 @@ pub fn full(t: &Translation) -> Vec<pb::TracerPayload> {
     t.tracer_payloads
         .iter()
         .chain(&t.sampled_out)
-        .map(|tp| tp.to_full())
+        .map(|tp| tp.to_full().into())
         .collect()
 }
