@@ -5,6 +5,7 @@
 //! concepts accept only `Str` values; integer candidates accept `Int` or an integral `Double`;
 //! string-typed candidates of an integer concept are parsed.
 
+use crate::key_filter::KeyFilter;
 use crate::normalize::normalize_tag_value;
 use crate::value::as_string;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
@@ -98,31 +99,27 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
         .or_else(|| s.parse::<f64>().ok().and_then(integral))
 }
 
-/// One bit of a [`KeySet`] signature per key: from its length and last byte, which tell apart
-/// nearly all of the registry's candidate keys from a span's other attribute keys.
-pub(crate) fn key_bit(key: &str) -> u64 {
-    let h = key.len().wrapping_mul(7) ^ usize::from(key.as_bytes().last().copied().unwrap_or(0));
-    1 << (h & 63)
-}
-
-/// An attribute list with a 64-bit signature of the keys it holds (a one-hash Bloom filter).
-/// A span's mapping looks up ~40 candidate keys, nearly all absent; the signature answers most
-/// of those "absent" without comparing against every attribute. Never a false "absent".
+/// An attribute list with a Bloom filter of the keys it holds. A span's mapping looks up ~40
+/// candidate keys, nearly all absent; the filter answers most of those "absent" without
+/// comparing against every attribute. Never a false "absent".
 #[derive(Clone, Copy)]
 pub(crate) struct KeySet<'a> {
     kvs: &'a [KeyValue],
-    signature: u64,
+    keys: KeyFilter,
 }
 
 impl<'a> KeySet<'a> {
     pub fn new(kvs: &'a [KeyValue]) -> Self {
-        let signature = kvs.iter().fold(0, |sig, kv| sig | key_bit(&kv.key));
-        KeySet { kvs, signature }
+        let mut keys = KeyFilter::default();
+        for kv in kvs {
+            keys.add(&kv.key);
+        }
+        KeySet { kvs, keys }
     }
 
     /// Same as [`get_str`] on the list.
     fn get_str(&self, key: &str) -> &'a str {
-        if self.signature & key_bit(key) == 0 {
+        if !self.keys.may_contain(key) {
             return "";
         }
         get_str(self.kvs, key)
@@ -130,7 +127,7 @@ impl<'a> KeySet<'a> {
 
     /// Same as [`get_int`] on the list.
     fn get_int(&self, key: &str) -> Option<i64> {
-        if self.signature & key_bit(key) == 0 {
+        if !self.keys.may_contain(key) {
             return None;
         }
         get_int(self.kvs, key)
@@ -237,7 +234,7 @@ mod tests {
     use super::*;
     use crate::test_util::{kv, s};
 
-    /// The signature only skips lists that cannot hold the key: for every subset of a key pool
+    /// The filter only skips lists that cannot hold the key: for every subset of a key pool
     /// (registry candidates, near-misses of them, and the loadgen's keys), every lookup through
     /// a `KeySet` answers what a plain scan answers.
     #[test]

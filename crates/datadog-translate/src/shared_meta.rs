@@ -17,7 +17,6 @@
 use crate::attributes::dd_key;
 use crate::key_filter::{KeyFilter, SpanKeyFilters};
 use crate::model;
-use crate::registry::key_bit;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use prost::encoding::{encode_key, encode_varint, string, WireType};
 use std::sync::Arc;
@@ -203,8 +202,8 @@ impl TranslatedPayload {
 pub(crate) struct Sharing {
     copied: Vec<(String, String)>,
     shared: Vec<(String, String)>,
-    /// [`key_bit`] of every shared key.
-    signature: u64,
+    /// The shared keys.
+    keys: KeyFilter,
     /// Bit i: some span holds `shared[i]`'s key itself.
     shadowed: u64,
 }
@@ -235,11 +234,14 @@ impl Sharing {
                 copied.push((k.clone(), v.clone()));
             }
         }
-        let signature = shared.iter().fold(0, |sig, (k, _)| sig | key_bit(k));
+        let mut keys = KeyFilter::default();
+        for (k, _) in &shared {
+            keys.add(k);
+        }
         Sharing {
             copied,
             shared,
-            signature,
+            keys,
             shadowed: 0,
         }
     }
@@ -262,7 +264,7 @@ impl Sharing {
                 continue; // a metric
             }
             let Some(key) = dd_key(&kv.key) else { continue };
-            if self.signature & key_bit(&key) == 0 {
+            if !self.keys.may_contain(&key) {
                 continue;
             }
             let Some(i) = self.shared.iter().position(|(k, _)| *k == *key) else {

@@ -31,7 +31,7 @@ pub fn span_id_to_u64(id: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Converts one span. `res` are the resource attributes with their key signature and
+/// Converts one span. `res` are the resource attributes with their key filter and
 /// `res_meta` the same mapped to meta entries, both made once per resource; `scope` is the
 /// instrumentation scope.
 pub(crate) fn convert(
