@@ -69,6 +69,17 @@ impl Batch {
 #[async_trait]
 pub trait Consumer: Send + Sync + 'static {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
+
+    /// Resolves once a retry of `batch`, which this consumer refused (retryably), may be taken:
+    /// a full sending queue has room for it again. A caller that retries refused batches (the
+    /// batch processor) waits for this or its backoff, whichever comes first, so that a queue
+    /// which frees a slot gets the next batch at once instead of after a sleep in which the
+    /// exporter may run dry. The default never resolves: the caller's backoff decides. It must
+    /// not resolve while a retry would be refused again, or the caller would spin.
+    async fn room_for(&self, batch: &Batch) {
+        let _ = batch;
+        std::future::pending::<()>().await
+    }
 }
 
 /// The consumers a receiver pushes into, one per signal that some pipeline uses it for.

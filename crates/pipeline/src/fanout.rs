@@ -95,6 +95,25 @@ impl Consumer for Fanout {
             }
         }
     }
+
+    /// Room in every consumer that has not taken the batch yet (the retry reaches only those).
+    async fn room_for(&self, batch: &Batch) {
+        let took = {
+            let partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+            let ptr = Arc::as_ptr(&batch.payload);
+            partial
+                .iter()
+                .find(|d| d.payload.as_ptr() == ptr)
+                .map(|d| d.took.clone())
+        };
+        let waiting = self
+            .consumers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !took.as_ref().is_some_and(|t| t[*i]))
+            .map(|(_, c)| c.room_for(batch));
+        futures::future::join_all(waiting).await;
+    }
 }
 
 #[cfg(test)]
@@ -104,11 +123,13 @@ mod tests {
     use kakehashi_pdata::ExportTraceServiceRequest;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Counts calls; refuses (retryably) while `refuse` is above zero, counting it down.
+    /// Counts calls; refuses (retryably) while `refuse` is above zero, counting it down. Has
+    /// room for a retry at once if `room`, else never.
     #[derive(Default)]
     struct Counter {
         calls: AtomicUsize,
         refuse: AtomicUsize,
+        room: bool,
     }
 
     #[async_trait]
@@ -123,6 +144,12 @@ mod tests {
                 Err(ConsumeError::retryable("sending queue is full"))
             } else {
                 Ok(())
+            }
+        }
+
+        async fn room_for(&self, _b: &Batch) {
+            if !self.room {
+                std::future::pending::<()>().await;
             }
         }
     }
@@ -186,5 +213,26 @@ mod tests {
         // The refused batch was dropped by its sender; the next call forgets it.
         fanout.consume(batch()).await.expect("delivered");
         assert!(fanout.partial.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn room_is_awaited_only_in_the_consumers_that_refused() {
+        let took_it = Arc::new(Counter::default()); // never has room
+        let full = Arc::new(Counter {
+            room: true,
+            ..Default::default()
+        });
+        full.refuse.store(1, Ordering::SeqCst);
+        let fanout = Fanout::build(vec![took_it.clone(), full.clone()]);
+        let b = batch();
+        let never = std::time::Duration::from_secs(60);
+        // Before any delivery every consumer counts, and one never has room.
+        assert!(tokio::time::timeout(never, fanout.room_for(&b))
+            .await
+            .is_err());
+        fanout.consume(b.clone()).await.expect_err("refused by one");
+        tokio::time::timeout(never, fanout.room_for(&b))
+            .await
+            .expect("only the refusing consumer's room counts");
     }
 }

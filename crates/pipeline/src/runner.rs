@@ -252,6 +252,30 @@ impl Consumer for ExporterRunner {
             }
         }
     }
+
+    /// Resolves when the in-memory queue has room for the batch (waiting in the semaphore's
+    /// line, then giving the room back for the retry to take). Never, where a retry would be
+    /// refused whatever the queue holds: no in-memory queue (without one, or persistent),
+    /// shutdown begun, or a batch larger than the whole queue.
+    async fn room_for(&self, batch: &Batch) {
+        match &self.queue {
+            Some(q) if !self.shared.stopping.is_cancelled() => {
+                let units = self.units(batch).max(1);
+                if units <= q.capacity_units {
+                    tokio::select! {
+                        permit = q.capacity.acquire_many(units as u32) => {
+                            if permit.is_ok() {
+                                return;
+                            }
+                        }
+                        () = self.shared.stopping.cancelled() => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        std::future::pending::<()>().await
+    }
 }
 
 fn to_consume_error(e: ExportError) -> ConsumeError {

@@ -155,8 +155,14 @@ async fn throttle_hint_delays_the_retry() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(60));
 }
 
-#[tokio::test(start_paused = true)]
-async fn full_queue_refuses_with_a_retryable_error_and_counts() {
+/// A runner with one consumer and a queue of 2, both slots taken by 1-span batches: one in
+/// flight (blocked in the exporter until `gate` gets permits) plus one waiting.
+async fn full_two_slot_queue() -> (
+    Telemetry,
+    Arc<tokio::sync::Semaphore>,
+    Arc<Scripted>,
+    ExporterRunner,
+) {
     let t = Telemetry::new();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let exp = Arc::new(Scripted {
@@ -169,9 +175,14 @@ async fn full_queue_refuses_with_a_retryable_error_and_counts() {
         ..Default::default()
     };
     let r = runner(exp.clone(), settings(queue, RetrySettings::default()), &t);
-    // One in flight (blocked in the exporter) plus one waiting fill the 2 slots.
     r.consume(spans(1)).await.unwrap();
     r.consume(spans(1)).await.unwrap();
+    (t, gate, exp, r)
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_queue_refuses_with_a_retryable_error_and_counts() {
+    let (t, gate, exp, r) = full_two_slot_queue().await;
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     let err = r.consume(spans(5)).await.unwrap_err();
     assert_eq!(err.message, "sending queue is full");
@@ -181,6 +192,72 @@ async fn full_queue_refuses_with_a_retryable_error_and_counts() {
     r.shutdown(std::time::Duration::from_secs(5)).await;
     assert_eq!(exp.exported_items.load(Ordering::SeqCst), 2);
     assert_eq!(counter(&t, "otelcol_exporter_sent_spans"), 2);
+}
+
+/// Whether `fut` completes within `within` (virtual time: these tests run with the clock paused).
+async fn resolves_within(fut: impl std::future::Future<Output = ()>, within: u64) -> bool {
+    tokio::time::timeout(std::time::Duration::from_millis(within), fut)
+        .await
+        .is_ok()
+}
+
+#[tokio::test(start_paused = true)]
+async fn room_for_a_refused_batch_comes_when_the_queue_frees_a_slot() {
+    let (_t, gate, exp, r) = full_two_slot_queue().await;
+    let refused = spans(3);
+    assert!(
+        r.consume(refused.clone()).await.is_err(),
+        "the queue is full"
+    );
+    assert!(
+        !resolves_within(r.room_for(&refused), 500).await,
+        "no room while the exporter holds both slots"
+    );
+    // One export completes: its slot is the room, and the retry takes it.
+    gate.add_permits(1);
+    assert!(resolves_within(r.room_for(&refused), 10).await);
+    r.consume(refused).await.expect("the retry fits");
+    gate.add_permits(100);
+    r.shutdown(std::time::Duration::from_secs(5)).await;
+    assert_eq!(exp.exported_items.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_room_where_a_retry_would_be_refused_anyway() {
+    let t = Telemetry::new();
+    let items = QueueSettings {
+        queue_size: 10,
+        sizer: Sizer::Items,
+        ..Default::default()
+    };
+    let r = runner(
+        Scripted::new(vec![]),
+        settings(items, RetrySettings::default()),
+        &t,
+    );
+    assert!(resolves_within(r.room_for(&spans(10)), 10).await);
+    assert!(
+        !resolves_within(r.room_for(&spans(11)), 1000).await,
+        "larger than the whole queue"
+    );
+    r.shutdown(std::time::Duration::from_secs(5)).await;
+    assert!(
+        !resolves_within(r.room_for(&spans(1)), 1000).await,
+        "shutdown begun"
+    );
+    let no_queue = QueueSettings {
+        enabled: false,
+        ..Default::default()
+    };
+    let direct = runner(
+        Scripted::new(vec![]),
+        settings(no_queue, RetrySettings::default()),
+        &t,
+    );
+    assert!(
+        !resolves_within(direct.room_for(&spans(1)), 1000).await,
+        "no queue"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -69,6 +69,11 @@ impl Consumer for ResourceProcessor {
         });
         self.next.consume(batch).await
     }
+
+    /// Processing keeps a batch's size close enough: the downstream's room is ours.
+    async fn room_for(&self, batch: &Batch) {
+        self.next.room_for(batch).await
+    }
 }
 
 impl Processor for ResourceProcessor {}

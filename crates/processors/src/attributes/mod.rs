@@ -136,6 +136,11 @@ impl Consumer for AttributesProcessor {
         self.process(std::sync::Arc::make_mut(payload), metadata);
         self.next.consume(batch).await
     }
+
+    /// Processing keeps a batch's size close enough: the downstream's room is ours.
+    async fn room_for(&self, batch: &Batch) {
+        self.next.room_for(batch).await
+    }
 }
 
 impl Processor for AttributesProcessor {}

@@ -12,6 +12,10 @@ use tokio::time::{sleep_until, Instant};
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// After a retry that the downstream's "room" signal woke was refused again (another caller took
+/// the room first, or the room was measured for a slightly different size), the next such retry
+/// waits at least this long more, doubling: a wrong signal costs a few short waits, never a spin.
+const ROOM_SETTLE_START: Duration = Duration::from_millis(1);
 
 /// What every shard of one processor shares.
 #[derive(Clone)]
@@ -139,11 +143,12 @@ impl Shard {
     /// True when the chunk was delivered.
     async fn export(&mut self, chunk: Payload, n: usize) -> bool {
         let mut backoff = BACKOFF_START;
+        // No settling before the first retry that room for the batch wakes.
+        let mut room_settle = Duration::ZERO;
         // Shared with the consumer: kept for a retry without copying the data.
         let batch = Batch::with_metadata(chunk, self.metadata.clone());
         loop {
-            let batch = batch.clone();
-            let e = match self.s.next.consume(batch).await {
+            let e = match self.s.next.consume(batch.clone()).await {
                 Ok(()) => return true,
                 Err(e) => e,
             };
@@ -159,8 +164,22 @@ impl Shard {
                 return false;
             }
             tracing::debug!(error = %e, items = n, retry_in = ?backoff, "Sender failed, retrying");
+            // A full sending queue says when it has room again: retrying then, rather than
+            // after the backoff, keeps the exporter from running dry while this shard sleeps
+            // (with a small queue the sleeps halved throughput and left the CPU idle).
+            let next = self.s.next.clone();
+            let room = async {
+                next.room_for(&batch).await;
+                if !room_settle.is_zero() {
+                    tokio::time::sleep(room_settle).await;
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
+                () = room => {
+                    room_settle = (room_settle * 2).max(ROOM_SETTLE_START).min(BACKOFF_MAX);
+                    continue;
+                }
                 // An error means the processor is gone without a shutdown: stop retrying.
                 res = self.shutdown.changed() => self.orphaned = res.is_err(),
             }

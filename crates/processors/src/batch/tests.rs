@@ -11,22 +11,39 @@ use std::sync::atomic::AtomicUsize;
 use tokio::time::Instant;
 
 /// Records (items, elapsed since creation, metadata) per delivered batch; fails the first
-/// `fail_first` calls with a retryable error, or blocks forever when `block` is set.
+/// `fail_first` calls with a retryable error, or blocks forever when `block` is set. `room`
+/// is what its `room_for` answers.
 struct Recorder {
     start: Instant,
     got: Mutex<Vec<(usize, Duration, ClientMetadata)>>,
     fail_first: AtomicUsize,
     block: bool,
+    calls: AtomicUsize,
+    room: Room,
+}
+
+enum Room {
+    /// The default: never (the caller's backoff decides).
+    Never,
+    /// When notified.
+    When(Arc<tokio::sync::Notify>),
+    /// At once, even though the next call is refused again (a wrong signal).
+    Always,
 }
 
 impl Recorder {
     fn new() -> Arc<Self> {
-        Arc::new(Recorder {
+        Arc::new(Self::with_room(Room::Never))
+    }
+    fn with_room(room: Room) -> Self {
+        Recorder {
             start: Instant::now(),
             got: Mutex::default(),
             fail_first: AtomicUsize::new(0),
             block: false,
-        })
+            calls: AtomicUsize::new(0),
+            room,
+        }
     }
     fn sizes(&self) -> Vec<usize> {
         self.got.lock().expect("lock").iter().map(|g| g.0).collect()
@@ -42,6 +59,7 @@ impl Consumer for Recorder {
         if self.block {
             std::future::pending::<()>().await;
         }
+        self.calls.fetch_add(1, Ordering::SeqCst);
         let left = self.fail_first.load(Ordering::SeqCst);
         if left > 0 {
             self.fail_first.store(left - 1, Ordering::SeqCst);
@@ -52,6 +70,14 @@ impl Consumer for Recorder {
             .expect("lock")
             .push((b.item_count(), self.start.elapsed(), b.metadata));
         Ok(())
+    }
+
+    async fn room_for(&self, _batch: &Batch) {
+        match &self.room {
+            Room::Never => std::future::pending::<()>().await,
+            Room::When(n) => n.notified().await,
+            Room::Always => {}
+        }
     }
 }
 
@@ -258,6 +284,40 @@ async fn retryable_downstream_errors_lose_nothing() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(rec.sizes(), vec![100, 100, 50, 10]);
     assert_eq!(p.dropped_items(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_chunk_is_retried_when_the_downstream_has_room() {
+    let room = Arc::new(tokio::sync::Notify::new());
+    let rec = Arc::new(Recorder::with_room(Room::When(room.clone())));
+    rec.fail_first.store(1, Ordering::SeqCst);
+    let (p, _t) = processor(&cfg(10, 100, 20), rec.clone());
+    p.consume(spans(10)).await.expect("consume");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(rec.sizes().is_empty(), "refused once, waiting");
+    room.notify_one();
+    settle().await;
+    assert_eq!(rec.sizes(), vec![10]);
+    // Sent when the room came (10 ms), not after the 100 ms backoff.
+    assert!(
+        rec.times()[0] < Duration::from_millis(20),
+        "{:?}",
+        rec.times()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_room_signal_costs_short_waits_not_a_spin() {
+    let rec = Arc::new(Recorder::with_room(Room::Always));
+    rec.fail_first.store(1_000, Ordering::SeqCst);
+    let (p, _t) = processor(&cfg(10, 100, 20), rec.clone());
+    p.consume(spans(10)).await.expect("consume");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Waits of 0, 1, 2, 4, ... ms up to 1 s: about 20 attempts in 10 s (a spin would use up all
+    // 1,000 refusals at once and deliver).
+    let calls = rec.calls.load(Ordering::SeqCst);
+    assert!((10..=30).contains(&calls), "{calls} attempts");
+    assert!(rec.sizes().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
