@@ -70,15 +70,16 @@ impl Batch {
 pub trait Consumer: Send + Sync + 'static {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
 
-    /// Resolves once a retry of `batch`, which this consumer refused (retryably), may be taken:
-    /// a full sending queue has room for it again. A caller that retries refused batches (the
-    /// batch processor) waits for this or its backoff, whichever comes first, so that a queue
-    /// which frees a slot gets the next batch at once instead of after a sleep in which the
-    /// exporter may run dry. The default never resolves: the caller's backoff decides. It must
-    /// not resolve while a retry would be refused again, or the caller would spin.
-    async fn room_for(&self, batch: &Batch) {
+    /// Waits until this consumer has room for `batch` (a full sending queue freed enough of it)
+    /// and answers `true`, or answers `false` at once where it cannot tell (no queue of its own,
+    /// shutdown begun, a batch larger than the whole queue). The batch processor waits here
+    /// before each hand-off: a batch refused for want of room would be logged and counted as an
+    /// enqueue failure although it is kept and retried, and retrying after a fixed sleep leaves
+    /// the exporter idle once the queue drains. Room is not reserved: another caller may take it
+    /// first, and the hand-off may still be refused.
+    async fn wait_for_room(&self, batch: &Batch) -> bool {
         let _ = batch;
-        std::future::pending::<()>().await
+        false
     }
 }
 

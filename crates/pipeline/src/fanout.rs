@@ -96,8 +96,9 @@ impl Consumer for Fanout {
         }
     }
 
-    /// Room in every consumer that has not taken the batch yet (the retry reaches only those).
-    async fn room_for(&self, batch: &Batch) {
+    /// Room in every consumer that has not taken the batch yet (a retry reaches only those);
+    /// `false` if any of them cannot tell.
+    async fn wait_for_room(&self, batch: &Batch) -> bool {
         let took = {
             let partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
             let ptr = Arc::as_ptr(&batch.payload);
@@ -111,8 +112,11 @@ impl Consumer for Fanout {
             .iter()
             .enumerate()
             .filter(|(i, _)| !took.as_ref().is_some_and(|t| t[*i]))
-            .map(|(_, c)| c.room_for(batch));
-        futures::future::join_all(waiting).await;
+            .map(|(_, c)| c.wait_for_room(batch));
+        futures::future::join_all(waiting)
+            .await
+            .into_iter()
+            .all(|known| known)
     }
 }
 
@@ -124,7 +128,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts calls; refuses (retryably) while `refuse` is above zero, counting it down. Has
-    /// room for a retry at once if `room`, else never.
+    /// room at once if `room`, else waits for it forever (a queue that never drains).
     #[derive(Default)]
     struct Counter {
         calls: AtomicUsize,
@@ -147,10 +151,11 @@ mod tests {
             }
         }
 
-        async fn room_for(&self, _b: &Batch) {
+        async fn wait_for_room(&self, _b: &Batch) -> bool {
             if !self.room {
                 std::future::pending::<()>().await;
             }
+            true
         }
     }
 
@@ -217,7 +222,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn room_is_awaited_only_in_the_consumers_that_refused() {
-        let took_it = Arc::new(Counter::default()); // never has room
+        let took_it = Arc::new(Counter::default()); // its room never comes
         let full = Arc::new(Counter {
             room: true,
             ..Default::default()
@@ -226,13 +231,12 @@ mod tests {
         let fanout = Fanout::build(vec![took_it.clone(), full.clone()]);
         let b = batch();
         let never = std::time::Duration::from_secs(60);
-        // Before any delivery every consumer counts, and one never has room.
-        assert!(tokio::time::timeout(never, fanout.room_for(&b))
+        // Before any delivery every consumer counts.
+        assert!(tokio::time::timeout(never, fanout.wait_for_room(&b))
             .await
             .is_err());
         fanout.consume(b.clone()).await.expect_err("refused by one");
-        tokio::time::timeout(never, fanout.room_for(&b))
-            .await
-            .expect("only the refusing consumer's room counts");
+        let room = tokio::time::timeout(never, fanout.wait_for_room(&b)).await;
+        assert_eq!(room, Ok(true), "only the refusing consumer's room counts");
     }
 }

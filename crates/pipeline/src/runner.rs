@@ -253,28 +253,23 @@ impl Consumer for ExporterRunner {
         }
     }
 
-    /// Resolves when the in-memory queue has room for the batch (waiting in the semaphore's
-    /// line, then giving the room back for the retry to take). Never, where a retry would be
-    /// refused whatever the queue holds: no in-memory queue (without one, or persistent),
-    /// shutdown begun, or a batch larger than the whole queue.
-    async fn room_for(&self, batch: &Batch) {
-        match &self.queue {
-            Some(q) if !self.shared.stopping.is_cancelled() => {
-                let units = self.units(batch).max(1);
-                if units <= q.capacity_units {
-                    tokio::select! {
-                        permit = q.capacity.acquire_many(units as u32) => {
-                            if permit.is_ok() {
-                                return;
-                            }
-                        }
-                        () = self.shared.stopping.cancelled() => {}
-                    }
-                }
-            }
-            _ => {}
+    /// Room in the in-memory queue: waits in line at the capacity semaphore, then gives the
+    /// units back for the hand-off to take. `false` at once where a hand-off would be refused
+    /// whatever the queue holds, or where there is no in-memory queue to wait for (none, or a
+    /// persistent one).
+    async fn wait_for_room(&self, batch: &Batch) -> bool {
+        let Some(q) = &self.queue else { return false };
+        if self.shared.stopping.is_cancelled() || self.shared.settings.queue.block_on_overflow {
+            return false;
         }
-        std::future::pending::<()>().await
+        let units = self.units(batch).max(1);
+        if units > q.capacity_units {
+            return false;
+        }
+        tokio::select! {
+            permit = q.capacity.acquire_many(units as u32) => permit.is_ok(),
+            () = self.shared.stopping.cancelled() => false,
+        }
     }
 }
 

@@ -194,36 +194,33 @@ async fn full_queue_refuses_with_a_retryable_error_and_counts() {
     assert_eq!(counter(&t, "otelcol_exporter_sent_spans"), 2);
 }
 
-/// Whether `fut` completes within `within` (virtual time: these tests run with the clock paused).
-async fn resolves_within(fut: impl std::future::Future<Output = ()>, within: u64) -> bool {
-    tokio::time::timeout(std::time::Duration::from_millis(within), fut)
+/// What `fut` gives if it completes within `within_ms` (virtual time: the clock is paused).
+async fn within<T>(fut: impl std::future::Future<Output = T>, within_ms: u64) -> Option<T> {
+    tokio::time::timeout(std::time::Duration::from_millis(within_ms), fut)
         .await
-        .is_ok()
+        .ok()
 }
 
 #[tokio::test(start_paused = true)]
-async fn room_for_a_refused_batch_comes_when_the_queue_frees_a_slot() {
+async fn room_for_a_batch_comes_when_the_queue_frees_a_slot() {
     let (_t, gate, exp, r) = full_two_slot_queue().await;
-    let refused = spans(3);
-    assert!(
-        r.consume(refused.clone()).await.is_err(),
-        "the queue is full"
-    );
-    assert!(
-        !resolves_within(r.room_for(&refused), 500).await,
+    let next = spans(3);
+    assert_eq!(
+        within(r.wait_for_room(&next), 500).await,
+        None,
         "no room while the exporter holds both slots"
     );
-    // One export completes: its slot is the room, and the retry takes it.
+    // One export completes: its slot is the room, and the hand-off takes it.
     gate.add_permits(1);
-    assert!(resolves_within(r.room_for(&refused), 10).await);
-    r.consume(refused).await.expect("the retry fits");
+    assert_eq!(within(r.wait_for_room(&next), 10).await, Some(true));
+    r.consume(next).await.expect("the hand-off fits");
     gate.add_permits(100);
     r.shutdown(std::time::Duration::from_secs(5)).await;
     assert_eq!(exp.exported_items.load(Ordering::SeqCst), 5);
 }
 
 #[tokio::test(start_paused = true)]
-async fn no_room_where_a_retry_would_be_refused_anyway() {
+async fn no_room_to_wait_for_where_a_hand_off_would_be_refused_anyway() {
     let t = Telemetry::new();
     let items = QueueSettings {
         queue_size: 10,
@@ -235,27 +232,26 @@ async fn no_room_where_a_retry_would_be_refused_anyway() {
         settings(items, RetrySettings::default()),
         &t,
     );
-    assert!(resolves_within(r.room_for(&spans(10)), 10).await);
-    assert!(
-        !resolves_within(r.room_for(&spans(11)), 1000).await,
+    assert_eq!(within(r.wait_for_room(&spans(10)), 0).await, Some(true));
+    assert_eq!(
+        within(r.wait_for_room(&spans(11)), 0).await,
+        Some(false),
         "larger than the whole queue"
     );
     r.shutdown(std::time::Duration::from_secs(5)).await;
-    assert!(
-        !resolves_within(r.room_for(&spans(1)), 1000).await,
+    assert_eq!(
+        within(r.wait_for_room(&spans(1)), 0).await,
+        Some(false),
         "shutdown begun"
     );
-    let no_queue = QueueSettings {
-        enabled: false,
-        ..Default::default()
-    };
     let direct = runner(
         Scripted::new(vec![]),
-        settings(no_queue, RetrySettings::default()),
+        settings(QueueSettings::disabled(), RetrySettings::default()),
         &t,
     );
-    assert!(
-        !resolves_within(direct.room_for(&spans(1)), 1000).await,
+    assert_eq!(
+        within(direct.wait_for_room(&spans(1)), 0).await,
+        Some(false),
         "no queue"
     );
 }

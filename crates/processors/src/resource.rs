@@ -71,8 +71,8 @@ impl Consumer for ResourceProcessor {
     }
 
     /// Processing keeps a batch's size close enough: the downstream's room is ours.
-    async fn room_for(&self, batch: &Batch) {
-        self.next.room_for(batch).await
+    async fn wait_for_room(&self, batch: &Batch) -> bool {
+        self.next.wait_for_room(batch).await
     }
 }
 

@@ -12,9 +12,7 @@ use tokio::time::{sleep_until, Instant};
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// After a retry that the downstream's "room" signal woke was refused again (another caller took
-/// the room first, or the room was measured for a slightly different size), the next such retry
-/// waits at least this long more, doubling: a wrong signal costs a few short waits, never a spin.
+/// The first wait, after a room signal that proved wrong, before trusting the next one.
 const ROOM_SETTLE_START: Duration = Duration::from_millis(1);
 
 /// What every shard of one processor shares.
@@ -138,16 +136,15 @@ impl Shard {
         self.s.metrics.dropped_items.inc_by(n as u64);
     }
 
-    /// Hands one chunk downstream. Retryable errors are retried with backoff until they succeed
-    /// or shutdown begins (then one last attempt); permanent errors drop the chunk, as otelcol.
-    /// True when the chunk was delivered.
+    /// Hands one chunk downstream, once the downstream has room for it. Retryable errors are
+    /// retried until they succeed or shutdown begins (then one last attempt); permanent errors
+    /// drop the chunk, as otelcol. True when the chunk was delivered.
     async fn export(&mut self, chunk: Payload, n: usize) -> bool {
-        let mut backoff = BACKOFF_START;
-        // No settling before the first retry that room for the batch wakes.
-        let mut room_settle = Duration::ZERO;
+        let mut wait = Wait::default();
         // Shared with the consumer: kept for a retry without copying the data.
         let batch = Batch::with_metadata(chunk, self.metadata.clone());
         loop {
+            self.wait_before_attempt(&batch, &mut wait).await;
             let e = match self.s.next.consume(batch.clone()).await {
                 Ok(()) => return true,
                 Err(e) => e,
@@ -163,27 +160,68 @@ impl Shard {
                 self.drop_items(n);
                 return false;
             }
-            tracing::debug!(error = %e, items = n, retry_in = ?backoff, "Sender failed, retrying");
-            // A full sending queue says when it has room again: retrying then, rather than
-            // after the backoff, keeps the exporter from running dry while this shard sleeps
-            // (with a small queue the sleeps halved throughput and left the CPU idle).
-            let next = self.s.next.clone();
-            let room = async {
-                next.room_for(&batch).await;
-                if !room_settle.is_zero() {
-                    tokio::time::sleep(room_settle).await;
-                }
-            };
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = room => {
-                    room_settle = (room_settle * 2).max(ROOM_SETTLE_START).min(BACKOFF_MAX);
-                    continue;
-                }
-                // An error means the processor is gone without a shutdown: stop retrying.
-                res = self.shutdown.changed() => self.orphaned = res.is_err(),
-            }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
+            tracing::debug!(error = %e, items = n, retry_in = ?wait.backoff, "Sender failed, retrying");
+            wait.refused();
         }
+    }
+
+    /// Waits until the downstream has room for the chunk (a full sending queue says when), at
+    /// most [`BACKOFF_MAX`]; where it cannot tell, not at all before a first attempt and the
+    /// backoff after a refusal. Not at all once shutdown has begun.
+    async fn wait_before_attempt(&mut self, batch: &Batch, wait: &mut Wait) {
+        if *self.shutdown.borrow() || self.orphaned {
+            return;
+        }
+        let next = self.s.next.clone();
+        let (refused, settle) = (wait.refusals > 0, wait.room_settle);
+        let room = async {
+            if next.wait_for_room(batch).await {
+                if refused && !settle.is_zero() {
+                    tokio::time::sleep(settle).await;
+                }
+            } else if refused {
+                std::future::pending::<()>().await;
+            }
+        };
+        let limit = if refused { wait.backoff } else { BACKOFF_MAX };
+        tokio::select! {
+            () = room => {}
+            () = tokio::time::sleep(limit) => {}
+            // An error means the processor is gone without a shutdown: stop retrying.
+            res = self.shutdown.changed() => self.orphaned = res.is_err(),
+        }
+    }
+}
+
+/// How long a chunk's next attempt may wait.
+struct Wait {
+    refusals: u32,
+    /// The longest wait after a refusal where the downstream cannot say when it has room.
+    backoff: Duration,
+    /// After a refusal, how long a retry woken by the downstream's room waits more: that room
+    /// was taken by another caller, or measured for a slightly different size, and a wrong
+    /// signal must cost a few short waits, never a spin. Doubles per refusal.
+    room_settle: Duration,
+}
+
+impl Default for Wait {
+    fn default() -> Self {
+        Wait {
+            refusals: 0,
+            backoff: BACKOFF_START,
+            room_settle: Duration::ZERO,
+        }
+    }
+}
+
+impl Wait {
+    fn refused(&mut self) {
+        if self.refusals > 0 {
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+            self.room_settle = (self.room_settle * 2)
+                .max(ROOM_SETTLE_START)
+                .min(BACKOFF_MAX);
+        }
+        self.refusals += 1;
     }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 /// Records (items, elapsed since creation, metadata) per delivered batch; fails the first
 /// `fail_first` calls with a retryable error, or blocks forever when `block` is set. `room`
-/// is what its `room_for` answers.
+/// says when it has room (`wait_for_room`).
 struct Recorder {
     start: Instant,
     got: Mutex<Vec<(usize, Duration, ClientMetadata)>>,
@@ -23,10 +23,10 @@ struct Recorder {
 }
 
 enum Room {
-    /// The default: never (the caller's backoff decides).
+    /// The default: cannot tell.
     Never,
-    /// When notified.
-    When(Arc<tokio::sync::Notify>),
+    /// At once while no refusal is left, else when notified (a queue that drains).
+    WhenNotified(Arc<tokio::sync::Notify>),
     /// At once, even though the next call is refused again (a wrong signal).
     Always,
 }
@@ -72,11 +72,16 @@ impl Consumer for Recorder {
         Ok(())
     }
 
-    async fn room_for(&self, _batch: &Batch) {
+    async fn wait_for_room(&self, _batch: &Batch) -> bool {
         match &self.room {
-            Room::Never => std::future::pending::<()>().await,
-            Room::When(n) => n.notified().await,
-            Room::Always => {}
+            Room::Never => false,
+            Room::WhenNotified(n) => {
+                if self.fail_first.load(Ordering::SeqCst) > 0 {
+                    n.notified().await;
+                }
+                true
+            }
+            Room::Always => true,
         }
     }
 }
@@ -287,18 +292,24 @@ async fn retryable_downstream_errors_lose_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_refused_chunk_is_retried_when_the_downstream_has_room() {
+async fn a_chunk_waits_for_room_downstream_instead_of_being_refused() {
     let room = Arc::new(tokio::sync::Notify::new());
-    let rec = Arc::new(Recorder::with_room(Room::When(room.clone())));
-    rec.fail_first.store(1, Ordering::SeqCst);
+    let rec = Arc::new(Recorder::with_room(Room::WhenNotified(room.clone())));
+    rec.fail_first.store(1, Ordering::SeqCst); // full
     let (p, _t) = processor(&cfg(10, 100, 20), rec.clone());
     p.consume(spans(10)).await.expect("consume");
     tokio::time::sleep(Duration::from_millis(10)).await;
-    assert!(rec.sizes().is_empty(), "refused once, waiting");
+    assert_eq!(
+        rec.calls.load(Ordering::SeqCst),
+        0,
+        "not offered while full"
+    );
+    rec.fail_first.store(0, Ordering::SeqCst);
     room.notify_one();
     settle().await;
     assert_eq!(rec.sizes(), vec![10]);
-    // Sent when the room came (10 ms), not after the 100 ms backoff.
+    assert_eq!(rec.calls.load(Ordering::SeqCst), 1, "never refused");
+    // Sent when the room came (10 ms), not after a backoff.
     assert!(
         rec.times()[0] < Duration::from_millis(20),
         "{:?}",
