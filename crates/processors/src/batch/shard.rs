@@ -160,8 +160,8 @@ impl Shard {
                 self.drop_items(n);
                 return false;
             }
+            wait.note_refusal();
             tracing::debug!(error = %e, items = n, retry_in = ?wait.backoff, "Sender failed, retrying");
-            wait.refused();
         }
     }
 
@@ -173,7 +173,7 @@ impl Shard {
             return;
         }
         let next = self.s.next.clone();
-        let (refused, settle) = (wait.refusals > 0, wait.room_settle);
+        let (refused, settle) = (wait.refused, wait.room_settle);
         let room = async {
             if next.wait_for_room(batch).await {
                 if refused && !settle.is_zero() {
@@ -195,7 +195,8 @@ impl Shard {
 
 /// How long a chunk's next attempt may wait.
 struct Wait {
-    refusals: u32,
+    /// Whether the chunk was refused at least once.
+    refused: bool,
     /// The longest wait after a refusal where the downstream cannot say when it has room.
     backoff: Duration,
     /// After a refusal, how long a retry woken by the downstream's room waits more: that room
@@ -207,7 +208,7 @@ struct Wait {
 impl Default for Wait {
     fn default() -> Self {
         Wait {
-            refusals: 0,
+            refused: false,
             backoff: BACKOFF_START,
             room_settle: Duration::ZERO,
         }
@@ -215,13 +216,13 @@ impl Default for Wait {
 }
 
 impl Wait {
-    fn refused(&mut self) {
-        if self.refusals > 0 {
+    fn note_refusal(&mut self) {
+        if self.refused {
             self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
             self.room_settle = (self.room_settle * 2)
                 .max(ROOM_SETTLE_START)
                 .min(BACKOFF_MAX);
         }
-        self.refusals += 1;
+        self.refused = true;
     }
 }
