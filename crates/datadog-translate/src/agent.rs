@@ -195,7 +195,7 @@ pub(crate) fn root_index(spans: &[model::Span]) -> usize {
 fn set_chunk_attributes(chunk: &mut model::TraceChunk, root: usize) {
     if chunk.origin.is_empty() {
         if let Some(origin) = chunk.spans[root].meta.get("_dd.origin") {
-            chunk.origin = origin.clone();
+            chunk.origin = origin.to_string();
         }
     }
     if !chunk.tags.contains_key(DECISION_MAKER_KEY) {
@@ -204,7 +204,7 @@ fn set_chunk_attributes(chunk: &mut model::TraceChunk, root: usize) {
             .iter()
             .find_map(|s| s.meta.get(DECISION_MAKER_KEY))
         {
-            chunk.tags.insert(DECISION_MAKER_KEY.into(), dm.clone());
+            chunk.tags.insert(DECISION_MAKER_KEY.into(), dm.to_string());
         }
     }
 }
@@ -214,7 +214,7 @@ fn truncate(s: &mut model::Span) {
     if s.resource.len() > MAX_RESOURCE_LEN {
         s.resource = truncate_utf8(&s.resource, MAX_RESOURCE_LEN).to_string();
     }
-    let too_long: Vec<String> = s
+    let too_long: Vec<model::Str> = s
         .meta
         .iter()
         .filter(|(k, v)| {
@@ -223,29 +223,29 @@ fn truncate(s: &mut model::Span) {
         .map(|(k, _)| k.clone())
         .collect();
     for k in too_long {
-        let Some(mut v) = s.meta.remove(&k) else {
+        let Some(mut v) = s.meta.remove(k.as_str()) else {
             continue;
         };
         let key = if k.len() > MAX_META_KEY_LEN {
-            format!("{}...", truncate_utf8(&k, MAX_META_KEY_LEN))
+            format!("{}...", truncate_utf8(&k, MAX_META_KEY_LEN)).into()
         } else {
             k.clone()
         };
         if v.len() > MAX_META_VAL_LEN {
-            v = format!("{}...", truncate_utf8(&v, MAX_META_VAL_LEN));
+            v = format!("{}...", truncate_utf8(&v, MAX_META_VAL_LEN)).into();
         }
         s.meta.insert(key, v);
     }
-    let long_metrics: Vec<String> = s
+    let long_metrics: Vec<model::Str> = s
         .metrics
         .keys()
         .filter(|k| k.len() > MAX_METRICS_KEY_LEN)
         .cloned()
         .collect();
     for k in long_metrics {
-        if let Some(v) = s.metrics.remove(&k) {
-            s.metrics
-                .insert(format!("{}...", truncate_utf8(&k, MAX_METRICS_KEY_LEN)), v);
+        if let Some(v) = s.metrics.remove(k.as_str()) {
+            let key = format!("{}...", truncate_utf8(&k, MAX_METRICS_KEY_LEN));
+            s.metrics.insert(key.into(), v);
         }
     }
 }
@@ -300,14 +300,14 @@ fn backfill_payload(tp: &mut model::TracerPayload, spans: &[model::Span], root: 
         tp.hostname = spans[root]
             .meta
             .get("_dd.hostname")
-            .cloned()
+            .map(|v| v.to_string())
             .unwrap_or_default();
     }
     let from_chunk = |key: &str| {
         std::iter::once(&spans[root])
             .chain(spans.iter())
             .find_map(|s| s.meta.get(key).filter(|v| !v.is_empty()))
-            .cloned()
+            .map(|v| v.to_string())
             .unwrap_or_default()
     };
     if tp.env.is_empty() {
@@ -499,20 +499,22 @@ mod tests {
     #[test]
     fn truncation() {
         let mut s = span(1, 0, "a");
-        s.meta.insert("k".repeat(201), "v".into());
-        s.meta.insert("big".into(), "x".repeat(25_001));
-        s.meta.insert("_dd.x.json".into(), "x".repeat(25_001));
+        s.meta.insert("k".repeat(201).into(), "v".into());
+        s.meta.insert("big".into(), "x".repeat(25_001).into());
+        s.meta
+            .insert("_dd.x.json".into(), "x".repeat(25_001).into());
         let structured_key = format!("_dd.{}.json", "k".repeat(200));
-        s.meta.insert(structured_key.clone(), "v".into());
-        s.metrics.insert("m".repeat(201), 1.0);
+        s.meta.insert(structured_key.clone().into(), "v".into());
+        s.metrics.insert("m".repeat(201).into(), 1.0);
         truncate(&mut s);
         assert_eq!(
-            s.meta[&structured_key], "v",
+            s.meta[structured_key.as_str()],
+            "v",
             "structured keys are not truncated"
         );
-        assert_eq!(s.meta[&format!("{}...", "k".repeat(200))], "v");
+        assert_eq!(s.meta[format!("{}...", "k".repeat(200)).as_str()], "v");
         assert_eq!(s.meta["big"].len(), 25_003);
         assert_eq!(s.meta["_dd.x.json"].len(), 25_001);
-        assert_eq!(s.metrics[&format!("{}...", "m".repeat(200))], 1.0);
+        assert_eq!(s.metrics[format!("{}...", "m".repeat(200)).as_str()], 1.0);
     }
 }

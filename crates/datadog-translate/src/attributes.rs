@@ -2,9 +2,9 @@
 //! HTTP key mapping, the "first writer wins" rule, and the special keys `sampling.priority` and
 //! `analytics.event`.
 
-use crate::model;
+use crate::model::{self, Str};
 use crate::value::as_string;
-use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
+use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
 use std::collections::hash_map::Entry;
 
 /// Metric carrying a user sampling priority.
@@ -38,17 +38,26 @@ pub(crate) fn dd_key(k: &str) -> Option<std::borrow::Cow<'_, str>> {
     Some(mapped.into())
 }
 
+/// Go's pcommon `Value.AsString()` as a meta value: a string value is copied straight into
+/// the (usually inline) [`Str`] rather than cloned into a `String` first.
+pub(crate) fn meta_value(v: Option<&AnyValue>) -> Str {
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => Str::from(s.as_str()),
+        _ => as_string(v).into(),
+    }
+}
+
 /// Go's `conditionallyMapOTLPAttributeToMeta`: written only if the mapped meta key is still empty.
-pub(crate) fn map_to_meta(span: &mut model::Span, k: &str, value: String) {
+pub(crate) fn map_to_meta(span: &mut model::Span, k: &str, value: Str) {
     let Some(key) = dd_key(k) else { return };
-    set_meta_if_empty(span, key.into_owned(), value);
+    set_meta_if_empty(span, Str::from(key), value);
 }
 
 /// The write half of [`map_to_meta`], for a key already mapped with [`dd_key`]. One hash per
 /// call (the entry API): these maps take most of the translation's time.
-fn set_meta_if_empty(span: &mut model::Span, key: String, value: String) {
+fn set_meta_if_empty(span: &mut model::Span, key: Str, value: Str) {
     if key == "analytics.event" {
-        if span.meta.get(&key).is_some_and(|v| !v.is_empty()) {
+        if span.meta.get(key.as_str()).is_some_and(|v| !v.is_empty()) {
             return;
         }
         if let Some(b) = parse_go_bool(&value) {
@@ -82,7 +91,7 @@ pub(crate) fn map_to_metric(span: &mut model::Span, k: &str, value: f64) {
         }
         return;
     }
-    span.metrics.entry(key.into_owned()).or_insert(value);
+    span.metrics.entry(Str::from(key)).or_insert(value);
 }
 
 /// Span attributes (§2.7 step 4): numbers ⇒ metrics, everything else ⇒ meta via AsString.
@@ -91,22 +100,22 @@ pub(crate) fn copy_span_attributes(span: &mut model::Span, attrs: &[KeyValue]) {
         match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
             Some(Value::DoubleValue(f)) => map_to_metric(span, &kv.key, *f),
             Some(Value::IntValue(i)) => map_to_metric(span, &kv.key, *i as f64),
-            _ => map_to_meta(span, &kv.key, as_string(kv.value.as_ref())),
+            _ => map_to_meta(span, &kv.key, meta_value(kv.value.as_ref())),
         }
     }
 }
 
 /// Resource attributes (§2.7 step 10), mapped once per ResourceSpans: the Datadog key and the
 /// AsString value of each attribute that maps to meta, in order. All types become meta strings.
-pub(crate) fn resource_meta(attrs: &[KeyValue]) -> Vec<(String, String)> {
+pub(crate) fn resource_meta(attrs: &[KeyValue]) -> Vec<(Str, Str)> {
     attrs
         .iter()
-        .filter_map(|kv| Some((dd_key(&kv.key)?.into_owned(), as_string(kv.value.as_ref()))))
+        .filter_map(|kv| Some((Str::from(dd_key(&kv.key)?), meta_value(kv.value.as_ref()))))
         .collect()
 }
 
 /// Copies mapped resource entries into a span's meta; span values win.
-pub(crate) fn copy_resource_meta(span: &mut model::Span, entries: &[(String, String)]) {
+pub(crate) fn copy_resource_meta(span: &mut model::Span, entries: &[(Str, Str)]) {
     for (key, value) in entries {
         set_meta_if_empty(span, key.clone(), value.clone());
     }
@@ -116,7 +125,7 @@ pub(crate) fn copy_resource_meta(span: &mut model::Span, entries: &[(String, Str
 pub(crate) fn copy_scope_attributes(span: &mut model::Span, attrs: &[KeyValue]) {
     for kv in attrs {
         span.meta
-            .insert(kv.key.clone(), as_string(kv.value.as_ref()));
+            .insert(Str::from(kv.key.as_str()), meta_value(kv.value.as_ref()));
     }
 }
 

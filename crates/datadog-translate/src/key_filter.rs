@@ -101,7 +101,7 @@ mod tests {
     fn spans_with_one_id_share_their_keys() {
         let span = |key: &str| model::Span {
             span_id: 9,
-            meta: [(key.to_string(), "v".to_string())].into_iter().collect(),
+            meta: [(key.into(), "v".into())].into_iter().collect(),
             ..Default::default()
         };
         let mut filters = SpanKeyFilters::default();

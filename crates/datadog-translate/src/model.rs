@@ -16,13 +16,19 @@ use libdd_trace_protobuf::pb;
 use prost::encoding::{self, encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use std::collections::HashMap;
 
+/// The strings of meta and metrics: up to 24 bytes are stored inline, so the short keys and
+/// values that most entries have (`http.method`, `GET`, `span.kind`, `client`) cost no heap
+/// allocation and no free — a translated span has ~25 entries, and allocating both strings of
+/// each was the larger part of translation's allocations (docs/performance.md). A `String`
+/// converted into it keeps its buffer when it is too long to inline.
+pub type Str = compact_str::CompactString;
 /// A span's string tags.
-pub type Meta = HashMap<String, String, foldhash::fast::RandomState>;
+pub type Meta = HashMap<Str, Str, foldhash::fast::RandomState>;
 /// A span's numeric tags.
-pub type Metrics = HashMap<String, f64, foldhash::fast::RandomState>;
+pub type Metrics = HashMap<Str, f64, foldhash::fast::RandomState>;
 
 /// An empty [`Meta`] or [`Metrics`] with room for `n` entries.
-pub fn map_with_capacity<V>(n: usize) -> HashMap<String, V, foldhash::fast::RandomState> {
+pub fn map_with_capacity<V>(n: usize) -> HashMap<Str, V, foldhash::fast::RandomState> {
     HashMap::with_capacity_and_hasher(n, Default::default())
 }
 
@@ -183,7 +189,7 @@ impl Span {
 }
 
 /// A string field as prost writes it: nothing when empty.
-fn string_len(tag: u32, s: &str) -> usize {
+pub(crate) fn string_len(tag: u32, s: &str) -> usize {
     if s.is_empty() {
         0
     } else {
@@ -191,7 +197,7 @@ fn string_len(tag: u32, s: &str) -> usize {
     }
 }
 
-fn put_string(tag: u32, s: &str, buf: &mut Vec<u8>) {
+pub(crate) fn put_string(tag: u32, s: &str, buf: &mut Vec<u8>) {
     if !s.is_empty() {
         encode_key(tag, WireType::LengthDelimited, buf);
         encode_varint(s.len() as u64, buf);
@@ -269,8 +275,16 @@ impl From<Span> for pb::Span {
             start: s.start,
             duration: s.duration,
             error: s.error,
-            meta: s.meta.into_iter().collect(),
-            metrics: s.metrics.into_iter().collect(),
+            meta: s
+                .meta
+                .into_iter()
+                .map(|(k, v)| (k.into_string(), v.into_string()))
+                .collect(),
+            metrics: s
+                .metrics
+                .into_iter()
+                .map(|(k, v)| (k.into_string(), v))
+                .collect(),
             r#type: s.r#type,
             ..Default::default()
         }
@@ -290,8 +304,16 @@ impl From<pb::Span> for Span {
             start: s.start,
             duration: s.duration,
             error: s.error,
-            meta: s.meta.into_iter().collect(),
-            metrics: s.metrics.into_iter().collect(),
+            meta: s
+                .meta
+                .into_iter()
+                .map(|(k, v)| (Str::from(k), Str::from(v)))
+                .collect(),
+            metrics: s
+                .metrics
+                .into_iter()
+                .map(|(k, v)| (Str::from(k), v))
+                .collect(),
             r#type: s.r#type,
         }
     }
@@ -388,10 +410,10 @@ mod tests {
             duration: -3,
             error: -1,
             meta: (0..meta)
-                .map(|i| (format!("k{i}"), "v".repeat(i * 40)))
+                .map(|i| (format!("k{i}").into(), "v".repeat(i * 40).into()))
                 .chain([
-                    (String::new(), "empty key".into()),
-                    ("empty".into(), String::new()),
+                    (Str::default(), "empty key".into()),
+                    ("empty".into(), Str::default()),
                 ])
                 .collect(),
             metrics: [
@@ -402,7 +424,7 @@ mod tests {
                 ("", 2.5),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (k.into(), v))
             .collect(),
             r#type: "web".into(),
         }
@@ -454,7 +476,7 @@ mod tests {
                     priority: 2,
                     origin: "o".into(),
                     spans: vec![Span {
-                        metrics: [("m".to_string(), 1.5)].into_iter().collect(),
+                        metrics: [("m".into(), 1.5)].into_iter().collect(),
                         ..span(3)
                     }],
                     tags: HashMap::from([("t".into(), "v".into())]),
@@ -482,7 +504,7 @@ mod tests {
     #[test]
     fn top_level_measured_and_partial_flags_read_metrics_as_libdatadog_does() {
         let with = |k: &str, v: f64| Span {
-            metrics: [(k.to_string(), v)].into_iter().collect(),
+            metrics: [(k.into(), v)].into_iter().collect(),
             ..Default::default()
         };
         assert!(with("_top_level", 1.0).has_top_level());

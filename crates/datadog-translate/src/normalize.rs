@@ -2,6 +2,7 @@
 //! libdatadog's `normalize_service` uses the full-tag rules (it strips leading digits) and its
 //! name normalizer drops repeated dots, so both are re-implemented here with Go's semantics.
 
+use crate::model::Str;
 /// Maximum service length in bytes.
 pub const MAX_SERVICE_LEN: usize = 100;
 /// Maximum operation name length in bytes.
@@ -222,16 +223,16 @@ pub(crate) fn normalize_service_in_place(svc: &mut String, lang: &str) {
 }
 
 /// [`normalize_peer_service`] in place.
-pub(crate) fn normalize_peer_service_in_place(svc: &mut String) {
+pub(crate) fn normalize_peer_service_in_place(svc: &mut Str) {
     if svc.len() > MAX_SERVICE_LEN || !is_normalized_ascii(svc.as_bytes(), false) {
-        *svc = normalize_peer_service(svc);
+        *svc = normalize_peer_service(svc).into();
     }
 }
 
 /// [`normalize_tag_value`] in place.
-pub(crate) fn normalize_tag_value_in_place(value: &mut String) {
+pub(crate) fn normalize_tag_value_in_place(value: &mut Str) {
     if !is_normalized_ascii(value.as_bytes(), false) {
-        *value = normalize_tag_value(value);
+        *value = normalize_tag_value(value).into();
     }
 }
 
@@ -336,10 +337,10 @@ mod tests {
                 normalize_service_in_place(&mut m, lang);
                 assert_eq!(m, normalize_service(c, lang), "service {c:?} lang {lang:?}");
             }
-            let mut m = c.clone();
+            let mut m = Str::from(c.as_str());
             normalize_peer_service_in_place(&mut m);
             assert_eq!(m, normalize_peer_service(c), "peer service {c:?}");
-            let mut m = c.clone();
+            let mut m = Str::from(c.as_str());
             normalize_tag_value_in_place(&mut m);
             assert_eq!(m, normalize_tag_value(c), "tag value {c:?}");
             let mut m = c.clone();

@@ -78,25 +78,26 @@ pub(crate) fn obfuscate_span(span: &mut model::Span, config: &ObfuscationConfig,
                     url,
                     config.http.remove_query_string,
                     config.http.remove_path_digits,
-                );
+                )
+                .into();
             }
         }
         "memcached" if config.memcached.enabled => {
             if let Some(cmd) = span.meta.get_mut("memcached.command") {
                 *cmd = if config.memcached.keep_command {
-                    obfuscate_memcached_string(cmd)
+                    obfuscate_memcached_string(cmd).into()
                 } else {
-                    String::new()
+                    model::Str::default()
                 };
             }
         }
         "redis" => redis_like(span, &config.redis, "redis.raw_command"),
         "valkey" => redis_like(span, &config.valkey, "valkey.raw_command"),
         "sql" | "cassandra" if !span.resource.is_empty() => {
-            let db_type = span.meta.get("db.type").map(String::as_str);
+            let db_type = span.meta.get("db.type").map(model::Str::as_str);
             let obfuscated = cache.obfuscate(&span.resource, db_type, &config.sql);
             span.resource.clone_from(&obfuscated);
-            span.meta.insert("sql.query".to_string(), obfuscated);
+            span.meta.insert("sql.query".into(), obfuscated.into());
         }
         _ => {}
     }
@@ -108,9 +109,9 @@ fn redis_like(span: &mut model::Span, config: &RedisConfig, raw_command_key: &st
     if config.enabled {
         if let Some(cmd) = span.meta.get_mut(raw_command_key) {
             *cmd = if config.remove_all_args {
-                remove_all_redis_args(cmd)
+                remove_all_redis_args(cmd).into()
             } else {
-                obfuscate_redis_string(cmd)
+                obfuscate_redis_string(cmd).into()
             };
         }
     }

@@ -16,9 +16,9 @@
 
 use crate::attributes::dd_key;
 use crate::key_filter::{KeyFilter, SpanKeyFilters};
-use crate::model;
+use crate::model::{self, put_string, string_len, Str};
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
-use prost::encoding::{encode_key, encode_varint, string, WireType};
+use prost::encoding::{encode_key, encode_varint, WireType};
 use std::sync::Arc;
 
 /// `Span.meta`'s field number (libdd-trace-protobuf's `model::Span`); a test decodes our encoding
@@ -88,35 +88,24 @@ fn is_inert(key: &str, value: &str) -> bool {
 /// entries of `Span.meta`.
 #[derive(Debug, Default, PartialEq)]
 pub struct SharedMeta {
-    entries: Vec<(String, String)>,
+    entries: Vec<(Str, Str)>,
     /// The keys, for [`Self::get`]: the stats ask for ~60 keys per span, nearly all absent.
     keys: KeyFilter,
     encoded: Vec<u8>,
 }
 
 impl SharedMeta {
-    fn new(entries: Vec<(String, String)>) -> Self {
+    fn new(entries: Vec<(Str, Str)>) -> Self {
         let mut keys = KeyFilter::default();
         entries.iter().for_each(|(k, _)| keys.add(k));
         // Each entry as a map field of `Span.meta`: the field key, the entry's length, then its
         // key (field 1) and value (field 2), left out when empty as prost does.
         let mut encoded = Vec::new();
-        let field = |tag: u32, s: &String| {
-            if s.is_empty() {
-                0
-            } else {
-                string::encoded_len(tag, s)
-            }
-        };
         for (k, v) in &entries {
             encode_key(SPAN_META_TAG, WireType::LengthDelimited, &mut encoded);
-            encode_varint((field(1, k) + field(2, v)) as u64, &mut encoded);
-            if !k.is_empty() {
-                string::encode(1, k, &mut encoded);
-            }
-            if !v.is_empty() {
-                string::encode(2, v, &mut encoded);
-            }
+            encode_varint((string_len(1, k) + string_len(2, v)) as u64, &mut encoded);
+            put_string(1, k, &mut encoded);
+            put_string(2, v, &mut encoded);
         }
         SharedMeta {
             entries,
@@ -137,7 +126,7 @@ impl SharedMeta {
     }
 
     /// The entries, in resource attribute order.
-    pub fn entries(&self) -> &[(String, String)] {
+    pub fn entries(&self) -> &[(Str, Str)] {
         &self.entries
     }
 
@@ -200,8 +189,8 @@ impl TranslatedPayload {
 /// The resource meta entries of one ResourceSpans, split into those copied into each span and
 /// those shared, while its spans are converted.
 pub(crate) struct Sharing {
-    copied: Vec<(String, String)>,
-    shared: Vec<(String, String)>,
+    copied: Vec<(Str, Str)>,
+    shared: Vec<(Str, Str)>,
     /// The shared keys.
     keys: KeyFilter,
     /// Bit i: some span holds `shared[i]`'s key itself.
@@ -211,9 +200,9 @@ pub(crate) struct Sharing {
 impl Sharing {
     /// `entries` are the resource attributes mapped to (Datadog key, value), in order; with
     /// `share` false every entry is copied (Go's way, kept as the reference).
-    pub(crate) fn new(entries: Vec<(String, String)>, share: bool) -> Self {
+    pub(crate) fn new(entries: Vec<(Str, Str)>, share: bool) -> Self {
         let mut copied = Vec::new();
-        let mut shared: Vec<(String, String)> = Vec::new();
+        let mut shared: Vec<(Str, Str)> = Vec::new();
         // A key is shared only if all its entries are inert; among repeated keys the first
         // non-empty value is the one "fill if empty" copying ends with.
         let not_inert: Vec<&str> = entries
@@ -247,7 +236,7 @@ impl Sharing {
     }
 
     /// The copied entries, in order, for "first writer wins" copying into a span.
-    pub(crate) fn copied(&self) -> &[(String, String)] {
+    pub(crate) fn copied(&self) -> &[(Str, Str)] {
         &self.copied
     }
 
@@ -311,10 +300,8 @@ impl Sharing {
 mod tests {
     use super::*;
 
-    fn entries(kv: &[(&str, &str)]) -> Vec<(String, String)> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn entries(kv: &[(&str, &str)]) -> Vec<(Str, Str)> {
+        kv.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
     }
 
     #[test]
@@ -353,7 +340,7 @@ mod tests {
             ..Default::default()
         };
         spans[0].meta.insert("a".into(), "own".into());
-        spans[1].meta.insert("b".into(), String::new());
+        spans[1].meta.insert("b".into(), Str::default());
         s.apply_to(&mut spans[0], &[attr("a", "own")]);
         s.apply_to(&mut spans[1], &[attr("b", "")]);
         s.apply_to(&mut spans[2], &[]);
@@ -375,7 +362,7 @@ mod tests {
         let shared = SharedMeta::new(entries(&[("k", "v"), ("x", ""), ("", "empty key")]));
         let mut span = model::Span {
             name: "n".into(),
-            meta: [("own".to_string(), "1".to_string())].into_iter().collect(),
+            meta: [("own".into(), "1".into())].into_iter().collect(),
             ..Default::default()
         };
         let mut bytes = Vec::new();

@@ -114,30 +114,32 @@ pub(crate) fn convert(
     }
     if !otel.trace_state.is_empty() {
         dd.meta
-            .insert("w3c.tracestate".into(), otel.trace_state.clone());
+            .insert("w3c.tracestate".into(), otel.trace_state.as_str().into());
     }
 
     copy_span_attributes(&mut dd, &otel.attributes);
 
     dd.meta
-        .insert("otel.trace_id".into(), hex_fixed(&otel.trace_id, 16));
+        .insert("otel.trace_id".into(), hex_fixed(&otel.trace_id, 16).into());
     if !dd.meta.contains_key("version") {
         let version = attrs.string(registry::VERSION, true);
         if !version.is_empty() {
-            dd.meta.insert("version".into(), version);
+            dd.meta.insert("version".into(), version.into());
         }
     }
     if !otel.events.is_empty() {
         dd.meta
-            .insert("events".into(), marshal_events(&otel.events));
+            .insert("events".into(), marshal_events(&otel.events).into());
     }
     if otel.events.iter().any(|e| e.name == "exception") {
-        dd.meta
-            .insert("_dd.span_events.has_exception".into(), "true".into());
+        dd.meta.insert(
+            model::Str::const_new("_dd.span_events.has_exception"),
+            "true".into(),
+        );
     }
     if !otel.links.is_empty() {
         dd.meta
-            .insert("_dd.span_links".into(), marshal_links(&otel.links));
+            .insert("_dd.span_links".into(), marshal_links(&otel.links).into());
     }
     if !scope_name.is_empty() {
         dd.meta
@@ -151,7 +153,7 @@ pub(crate) fn convert(
         .insert("otel.status_code".into(), status_code_name(status).into());
     if let Some(s) = status.filter(|s| !s.message.is_empty()) {
         dd.meta
-            .insert("otel.status_description".into(), s.message.clone());
+            .insert("otel.status_description".into(), s.message.as_str().into());
     }
     if ["error.msg", "error.type", "error.stack"]
         .iter()
@@ -162,7 +164,7 @@ pub(crate) fn convert(
     if !dd.meta.contains_key("env") {
         let env = attrs.string(registry::ENV, true);
         if !env.is_empty() {
-            dd.meta.insert("env".into(), env);
+            dd.meta.insert("env".into(), env.into());
         }
     }
 
@@ -177,7 +179,7 @@ pub(crate) fn convert(
     if !dd.meta.contains_key("db.name") {
         let ns = attrs.string_resource_first(registry::DB_NAMESPACE);
         if !ns.is_empty() {
-            dd.meta.insert("db.name".into(), ns);
+            dd.meta.insert("db.name".into(), ns.into());
         }
     }
     dd

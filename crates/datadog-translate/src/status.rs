@@ -28,11 +28,11 @@ pub(crate) fn status_to_error(status: Option<&Status>, meta: &mut crate::model::
     if !meta.contains_key("error.msg") {
         let message = status.map_or("", |s| s.message.as_str());
         if !message.is_empty() {
-            meta.insert("error.msg".into(), message.to_string());
+            meta.insert("error.msg".into(), message.into());
         } else {
             let code = ["http.status_code", "http.response.status_code"]
                 .iter()
-                .map(|k| meta.get(*k).map_or("", String::as_str))
+                .map(|k| meta.get(*k).map_or("", crate::model::Str::as_str))
                 .find(|v| !v.is_empty())
                 .map(str::to_string);
             if let Some(code) = code {
@@ -43,7 +43,7 @@ pub(crate) fn status_to_error(status: Option<&Status>, meta: &mut crate::model::
                 } else {
                     format!("{code} {text}")
                 };
-                meta.insert("error.msg".into(), msg);
+                meta.insert("error.msg".into(), msg.into());
             }
         }
     }
@@ -133,18 +133,18 @@ mod tests {
 
     #[test]
     fn message_from_http_code() {
-        let mut meta = Meta::from_iter([("http.status_code".to_string(), "404".to_string())]);
+        let mut meta = Meta::from_iter([("http.status_code".into(), "404".into())]);
         assert_eq!(status_to_error(Some(&err("")), &mut meta), 1);
         assert_eq!(meta["error.msg"], "404 Not Found");
 
         let mut meta = Meta::from_iter([
-            ("http.response.status_code".to_string(), "500".to_string()),
-            ("http.status_code".to_string(), "200".to_string()),
+            ("http.response.status_code".into(), "500".into()),
+            ("http.status_code".into(), "200".into()),
         ]);
         status_to_error(Some(&err("")), &mut meta);
         assert_eq!(meta["error.msg"], "200 OK");
 
-        let mut meta = Meta::from_iter([("http.status_code".to_string(), "599".to_string())]);
+        let mut meta = Meta::from_iter([("http.status_code".into(), "599".into())]);
         status_to_error(Some(&err("")), &mut meta);
         assert_eq!(meta["error.msg"], "599");
     }
@@ -154,7 +154,7 @@ mod tests {
         let mut meta = Meta::default();
         status_to_error(Some(&err("boom")), &mut meta);
         assert_eq!(meta["error.msg"], "boom");
-        let mut meta = Meta::from_iter([("error.msg".to_string(), "kept".to_string())]);
+        let mut meta = Meta::from_iter([("error.msg".into(), "kept".into())]);
         status_to_error(Some(&err("boom")), &mut meta);
         assert_eq!(meta["error.msg"], "kept");
         let mut meta = Meta::default();

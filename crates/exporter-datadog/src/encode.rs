@@ -166,9 +166,9 @@ mod tests {
             duration: 1234,
             error: (id % 2) as i32,
             meta: (0..meta)
-                .map(|i| (format!("k{i}"), "v".repeat(i * 40)))
+                .map(|i| (format!("k{i}").into(), "v".repeat(i * 40).into()))
                 .collect(),
-            metrics: [("_top_level".to_string(), 1.0)].into_iter().collect(),
+            metrics: [("_top_level".into(), 1.0)].into_iter().collect(),
             r#type: "web".into(),
         }
     }

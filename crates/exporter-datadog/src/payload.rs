@@ -284,7 +284,7 @@ mod tests {
             parent_id: 0,
             start: 1_700_000_000_000_000_000,
             duration: 1_000,
-            meta: [("blob".to_string(), "x".repeat(meta_bytes))]
+            meta: [("blob".into(), "x".repeat(meta_bytes).into())]
                 .into_iter()
                 .collect(),
             ..Default::default()
