@@ -170,10 +170,12 @@ def start_collector(env: Env, who: str, scenario: str, sink: int | None, args: a
     grpc, http = free_port(), free_port()
     log = open(env.tmp / f"{who}-{scenario}.log", "ab")
     proc_env = dict(os.environ, DD_API_KEY=API_KEY)
-    if who == "kakehashi":
+    if who in ("kakehashi", "baseline"):
+        # The baseline is another kakehashi binary (--baseline), run exactly as kakehashi is.
+        binary = env.kakehashi if who == "kakehashi" else args.baseline
         if scenario in "ac":
             cmd = [
-                str(env.kakehashi),
+                str(binary),
                 "--config",
                 str(SEED_CONFIG),
                 *seed_overrides(grpc, sink, args.log_level),
@@ -182,7 +184,7 @@ def start_collector(env: Env, who: str, scenario: str, sink: int | None, args: a
         else:
             cfg = env.tmp / f"{scenario}.yaml"
             cfg.write_text(NOP_CONFIG.format(http=http))
-            cmd = [str(env.kakehashi), "--config", str(cfg)]
+            cmd = [str(binary), "--config", str(cfg)]
     else:
         cmd = [
             str(env.rotel),
@@ -311,6 +313,16 @@ def median(rows: list[dict], key: str) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def paired_ratios(results: list[dict], scenario: str) -> list[float]:
+    """kakehashi/baseline spans per CPU-s of each repetition: the two ran back to back, so a
+    ratio per pair cancels most of the VM's drift, which a ratio of medians does not."""
+    by_rep: dict[int, dict[str, float]] = {}
+    for r in results:
+        if r["scenario"] == scenario and r["collector"] in ("kakehashi", "baseline") and r.get("spans_per_cpu_s"):
+            by_rep.setdefault(r["rep"], {})[r["collector"]] = r["spans_per_cpu_s"]
+    return [p["kakehashi"] / p["baseline"] for p in by_rep.values() if len(p) == 2]
+
+
 def summarize(results: list[dict]) -> tuple[str, dict]:
     def med(who, scenario, key):
         return median([r for r in results if r["collector"] == who and r["scenario"] == scenario], key)
@@ -320,13 +332,13 @@ def summarize(results: list[dict]) -> tuple[str, dict]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for scenario in "abc":
-        for who in ("kakehashi", "rotel"):
+        for who in ("kakehashi", "baseline", "rotel"):
             rows = [r for r in results if r["collector"] == who and r["scenario"] == scenario]
             if not rows:
                 continue
             lines.append(
                 f"| {scenario} | {who} | {med(who, scenario, 'spans_per_cpu_s'):,.0f} | "
-                f"{med(who, scenario, 'cpu_pct')} | {med(who, scenario, 'peak_rss_mb')} | "
+                f"{med(who, scenario, 'cpu_pct'):.1f} | {med(who, scenario, 'peak_rss_mb'):.1f} | "
                 f"{med(who, scenario, 'accepted'):,.0f} | {med(who, scenario, 'delivered'):,.0f} | "
                 f"{med(who, scenario, 'p99_ms')} |"
             )
@@ -346,6 +358,14 @@ def summarize(results: list[dict]) -> tuple[str, dict]:
     ratio("c: kakehashi/rotel peak RSS at equal load (target <= 0.2)", med("kakehashi", "c", "peak_rss_mb"), med("rotel", "c", "peak_rss_mb"))
     ratio("c: kakehashi/rotel CPU at equal load", med("kakehashi", "c", "cpu_pct"), med("rotel", "c", "cpu_pct"))
     ratio("a/d: kakehashi seed pipeline / decode-only (target >= 0.35)", med("kakehashi", "a", "spans_per_cpu_s"), d)
+    for scenario in "abc":
+        pairs = paired_ratios(results, scenario)
+        if pairs:
+            above = sum(1 for r in pairs if r > 1)
+            ratios[f"{scenario}: kakehashi/baseline spans per CPU-s, median of {len(pairs)} back-to-back pairs"] = round(
+                statistics.median(pairs), 3
+            )
+            ratios[f"{scenario}: pairs where kakehashi did more spans per CPU-s"] = f"{above} of {len(pairs)}"
     lost = [r for r in results if r["scenario"] in "ac" and r["delivered"] != r["accepted"]]
     lines.append("")
     for k, v in ratios.items():
@@ -372,6 +392,13 @@ def main() -> int:
         "--kakehashi-arg=--feature-gates=exporter.datadogexporter.DisableAPMStats compares without "
         "APM stats, as rotel runs",
     )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="A/B mode: another kakehashi binary (e.g. a copy of target/release/kakehashi built from "
+        "main) run in each scenario right after or before kakehashi, alternating the order per "
+        "repetition; prints the median of the per-pair ratios",
+    )
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--profile", default="release", help="cargo profile of the binaries (dev for --smoke)")
     p.add_argument(
@@ -385,6 +412,10 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     env = Env(build=not args.no_build, profile=args.profile)
     collectors = args.collectors.split(",")
+    if args.baseline:
+        if not args.baseline.is_file():
+            p.error(f"--baseline {args.baseline}: no such file")
+        collectors = [c for c in collectors if c != "rotel"] + ["baseline"]
     results = []
     for rep in range(args.repeat):
         for scenario in args.scenarios:
@@ -393,8 +424,10 @@ def main() -> int:
                 results.append(r)
                 print(f"[{rep + 1}/{args.repeat}] d decode-only: {r['spans_per_cpu_s']:,} spans/CPU-s", flush=True)
                 continue
-            for who in collectors:
+            # Alternate the order per repetition, so neither binary always runs first.
+            for who in collectors if rep % 2 == 0 else collectors[::-1]:
                 r = run_case(env, who, scenario, args)
+                r["rep"] = rep
                 results.append(r)
                 print(
                     f"[{rep + 1}/{args.repeat}] {scenario} {who}: {r['spans_per_cpu_s']:,} spans/CPU-s, "
@@ -407,7 +440,7 @@ def main() -> int:
         table = "SMOKE RUN (dev binaries, 2 s): checks the harness works; the numbers are not measurements.\n\n" + table
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "args": vars(args),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "rotel": ROTEL_VERSION,
         "cpus": os.cpu_count(),
     }
