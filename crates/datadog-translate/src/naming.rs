@@ -2,7 +2,9 @@
 //! V2 naming is the default; V1 (legacy) is used when `span_name_as_resource_name` or
 //! `span_name_remappings` is configured or the V2 feature gate is off.
 
-use crate::normalize::{normalize_name, normalize_service, truncate_utf8, MAX_RESOURCE_LEN};
+use crate::normalize::{
+    normalize_name, normalize_service_in_place, truncate_utf8, MAX_RESOURCE_LEN,
+};
 use crate::registry::{self, resource_then_span, Attrs};
 use kakehashi_pdata::proto::trace::v1::span::SpanKind;
 use std::collections::HashMap;
@@ -41,13 +43,13 @@ fn kind_string(kind: SpanKind) -> &'static str {
 
 /// §2.2: `service.name` (span, then resource), else `otlpresourcenoservicename`; NormalizeService.
 pub(crate) fn service(attrs: Attrs<'_>) -> String {
-    let svc = attrs.string(registry::SERVICE, false);
-    let svc = if svc.is_empty() {
-        DEFAULT_OTLP_SERVICE_NAME.to_string()
-    } else {
-        svc
-    };
-    normalize_service(&svc, "")
+    let mut svc = attrs.string(registry::SERVICE, false);
+    if svc.is_empty() {
+        svc = DEFAULT_OTLP_SERVICE_NAME.to_string();
+    }
+    // In place: a service that is already normal (nearly all) is not copied again.
+    normalize_service_in_place(&mut svc, "");
+    svc
 }
 
 /// §2.3: V2 operation name (before the agent's NormalizeName).
@@ -163,8 +165,15 @@ pub(crate) fn operation_name_v1(
 
 /// §2.5: V2 resource, truncated to 5000 bytes.
 pub(crate) fn resource_v2(kind: i32, span_name: &str, attrs: Attrs<'_>) -> String {
-    let res = resource_v2_untruncated(kind, span_name, attrs);
-    truncate_utf8(&res, MAX_RESOURCE_LEN).to_string()
+    let mut res = resource_v2_untruncated(kind, span_name, attrs);
+    truncate_in_place(&mut res, MAX_RESOURCE_LEN);
+    res
+}
+
+/// [`truncate_utf8`] without copying what is kept.
+fn truncate_in_place(s: &mut String, limit: usize) {
+    let len = truncate_utf8(s, limit).len();
+    s.truncate(len);
 }
 
 fn resource_v2_untruncated(kind: i32, span_name: &str, attrs: Attrs<'_>) -> String {
@@ -245,7 +254,8 @@ pub(crate) fn resource_v1(span_name: &str, attrs: Attrs<'_>) -> String {
             span_name.to_string()
         };
     }
-    truncate_utf8(&res, MAX_RESOURCE_LEN).to_string()
+    truncate_in_place(&mut res, MAX_RESOURCE_LEN);
+    res
 }
 
 /// §2.6: V2 span type.
