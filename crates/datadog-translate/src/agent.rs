@@ -156,7 +156,7 @@ pub(crate) fn normalize_span(s: &mut model::Span, lang: &str, now: i64) {
         }
     }
     if s.r#type.len() > MAX_TYPE_LEN {
-        s.r#type = truncate_utf8(&s.r#type, MAX_TYPE_LEN).to_string();
+        s.r#type = truncate_utf8(&s.r#type, MAX_TYPE_LEN).into();
     }
     // A tag value, not a full tag: leading digits and `_` stay (the agent changed this from
     // `NormalizeTag` in 2025; the payload env uses the same rule).
@@ -212,7 +212,7 @@ fn set_chunk_attributes(chunk: &mut model::TraceChunk, root: usize) {
 /// Go's `Agent.Truncate`: resource, meta keys/values and metric keys.
 fn truncate(s: &mut model::Span) {
     if s.resource.len() > MAX_RESOURCE_LEN {
-        s.resource = truncate_utf8(&s.resource, MAX_RESOURCE_LEN).to_string();
+        s.resource = truncate_utf8(&s.resource, MAX_RESOURCE_LEN).into();
     }
     let too_long: Vec<model::Str> = s
         .meta
@@ -371,7 +371,7 @@ mod tests {
         s.meta.insert("env".into(), "_ENV".into());
         s.meta.insert("http.status_code".into(), "600".into());
         s.meta.insert("peer.service".into(), "%%".into());
-        s.r#type = "t".repeat(150);
+        s.r#type = "t".repeat(150).into();
         normalize_span(&mut s, "", 2_000_000_000_000_000_000);
         assert_eq!(s.service, "_svc");
         assert_eq!(s.parent_id, 0);

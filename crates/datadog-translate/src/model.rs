@@ -35,9 +35,9 @@ pub fn map_with_capacity<V>(n: usize) -> HashMap<Str, V, foldhash::fast::RandomS
 /// `pb::Span` without `meta_struct`, `span_links` and `span_events`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Span {
-    pub service: String,
-    pub name: String,
-    pub resource: String,
+    pub service: Str,
+    pub name: Str,
+    pub resource: Str,
     pub trace_id: u64,
     pub span_id: u64,
     pub parent_id: u64,
@@ -46,7 +46,7 @@ pub struct Span {
     pub error: i32,
     pub meta: Meta,
     pub metrics: Metrics,
-    pub r#type: String,
+    pub r#type: Str,
 }
 
 /// `pb::TraceChunk` of [`Span`]s.
@@ -266,9 +266,9 @@ impl AgentPayload {
 impl From<Span> for pb::Span {
     fn from(s: Span) -> Self {
         pb::Span {
-            service: s.service,
-            name: s.name,
-            resource: s.resource,
+            service: s.service.into_string(),
+            name: s.name.into_string(),
+            resource: s.resource.into_string(),
             trace_id: s.trace_id,
             span_id: s.span_id,
             parent_id: s.parent_id,
@@ -285,7 +285,7 @@ impl From<Span> for pb::Span {
                 .into_iter()
                 .map(|(k, v)| (k.into_string(), v))
                 .collect(),
-            r#type: s.r#type,
+            r#type: s.r#type.into_string(),
             ..Default::default()
         }
     }
@@ -295,9 +295,9 @@ impl From<Span> for pb::Span {
 impl From<pb::Span> for Span {
     fn from(s: pb::Span) -> Self {
         Span {
-            service: s.service,
-            name: s.name,
-            resource: s.resource,
+            service: s.service.into(),
+            name: s.name.into(),
+            resource: s.resource.into(),
             trace_id: s.trace_id,
             span_id: s.span_id,
             parent_id: s.parent_id,
@@ -314,7 +314,7 @@ impl From<pb::Span> for Span {
                 .into_iter()
                 .map(|(k, v)| (Str::from(k), v))
                 .collect(),
-            r#type: s.r#type,
+            r#type: s.r#type.into(),
         }
     }
 }

@@ -2,10 +2,12 @@
 //! V2 naming is the default; V1 (legacy) is used when `span_name_as_resource_name` or
 //! `span_name_remappings` is configured or the V2 feature gate is off.
 
+use crate::model::Str;
 use crate::normalize::{
     normalize_name, normalize_service_in_place, truncate_utf8, MAX_RESOURCE_LEN,
 };
 use crate::registry::{self, resource_then_span, Attrs};
+use compact_str::format_compact;
 use kakehashi_pdata::proto::trace::v1::span::SpanKind;
 use std::collections::HashMap;
 
@@ -42,10 +44,10 @@ fn kind_string(kind: SpanKind) -> &'static str {
 }
 
 /// §2.2: `service.name` (span, then resource), else `otlpresourcenoservicename`; NormalizeService.
-pub(crate) fn service(attrs: Attrs<'_>) -> String {
-    let mut svc = attrs.string(registry::SERVICE, false);
+pub(crate) fn service(attrs: Attrs<'_>) -> Str {
+    let mut svc = Str::from(attrs.str(registry::SERVICE, false));
     if svc.is_empty() {
-        svc = DEFAULT_OTLP_SERVICE_NAME.to_string();
+        svc = DEFAULT_OTLP_SERVICE_NAME.into();
     }
     // In place: a service that is already normal (nearly all) is not copied again.
     normalize_service_in_place(&mut svc, "");
@@ -53,16 +55,16 @@ pub(crate) fn service(attrs: Attrs<'_>) -> String {
 }
 
 /// §2.3: V2 operation name (before the agent's NormalizeName).
-pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> String {
-    let op = attrs.string(registry::OPERATION, true);
+pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> Str {
+    let op = attrs.str(registry::OPERATION, true);
     if !op.is_empty() {
-        return op;
+        return op.into();
     }
     let kind = kind_of(kind);
     let is_client = kind == SpanKind::Client;
     let is_server = kind == SpanKind::Server;
 
-    if !attrs.string(registry::HTTP_METHOD, false).is_empty() {
+    if !attrs.str(registry::HTTP_METHOD, false).is_empty() {
         if is_server {
             return "http.server.request".into();
         }
@@ -70,42 +72,42 @@ pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> String {
             return "http.client.request".into();
         }
     }
-    let db = attrs.string(registry::DB_SYSTEM, true);
+    let db = attrs.str(registry::DB_SYSTEM, true);
     if !db.is_empty() && is_client {
-        return format!("{db}.query");
+        return format_compact!("{db}.query");
     }
-    let system = attrs.string(registry::MESSAGING_SYSTEM, true);
-    let op = attrs.string(registry::MESSAGING_OPERATION, true);
+    let system = attrs.str(registry::MESSAGING_SYSTEM, true);
+    let op = attrs.str(registry::MESSAGING_OPERATION, true);
     if !system.is_empty()
         && !op.is_empty()
         && kind != SpanKind::Internal
         && kind != SpanKind::Unspecified
     {
-        return format!("{system}.{op}");
+        return format_compact!("{system}.{op}");
     }
-    let rpc = attrs.string(registry::RPC_SYSTEM, true);
+    let rpc = attrs.str(registry::RPC_SYSTEM, true);
     if rpc == "aws-api" && is_client {
-        let svc = attrs.string(registry::RPC_SERVICE, true);
+        let svc = attrs.str(registry::RPC_SERVICE, true);
         return if svc.is_empty() {
             "aws.client.request".into()
         } else {
-            format!("aws.{svc}.request")
+            format_compact!("aws.{svc}.request")
         };
     }
     if !rpc.is_empty() && is_client {
-        return format!("{rpc}.client.request");
+        return format_compact!("{rpc}.client.request");
     }
     if !rpc.is_empty() && is_server {
-        return format!("{rpc}.server.request");
+        return format_compact!("{rpc}.server.request");
     }
-    let provider = attrs.string(registry::FAAS_INVOKED_PROVIDER, true);
-    let invoked = attrs.string(registry::FAAS_INVOKED_NAME, true);
+    let provider = attrs.str(registry::FAAS_INVOKED_PROVIDER, true);
+    let invoked = attrs.str(registry::FAAS_INVOKED_NAME, true);
     if !provider.is_empty() && !invoked.is_empty() && is_client {
-        return format!("{provider}.{invoked}.invoke");
+        return format_compact!("{provider}.{invoked}.invoke");
     }
-    let trigger = attrs.string(registry::FAAS_TRIGGER, true);
+    let trigger = attrs.str(registry::FAAS_TRIGGER, true);
     if !trigger.is_empty() && is_server {
-        return format!("{trigger}.invoke");
+        return format_compact!("{trigger}.invoke");
     }
     if !attrs
         .string(registry::GRAPHQL_OPERATION_TYPE, true)
@@ -113,19 +115,19 @@ pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> String {
     {
         return "graphql.server.request".into();
     }
-    let protocol = attrs.string(registry::NETWORK_PROTOCOL_NAME, true);
+    let protocol = attrs.str(registry::NETWORK_PROTOCOL_NAME, true);
     if is_server {
         return if protocol.is_empty() {
             "server.request".into()
         } else {
-            format!("{protocol}.server.request")
+            format_compact!("{protocol}.server.request")
         };
     }
     if is_client {
         return if protocol.is_empty() {
             "client.request".into()
         } else {
-            format!("{protocol}.client.request")
+            format_compact!("{protocol}.client.request")
         };
     }
     match kind {
@@ -164,37 +166,37 @@ pub(crate) fn operation_name_v1(
 }
 
 /// §2.5: V2 resource, truncated to 5000 bytes.
-pub(crate) fn resource_v2(kind: i32, span_name: &str, attrs: Attrs<'_>) -> String {
+pub(crate) fn resource_v2(kind: i32, span_name: &str, attrs: Attrs<'_>) -> Str {
     let mut res = resource_v2_untruncated(kind, span_name, attrs);
     truncate_in_place(&mut res, MAX_RESOURCE_LEN);
     res
 }
 
 /// [`truncate_utf8`] without copying what is kept.
-fn truncate_in_place(s: &mut String, limit: usize) {
+fn truncate_in_place(s: &mut Str, limit: usize) {
     let len = truncate_utf8(s, limit).len();
     s.truncate(len);
 }
 
-fn resource_v2_untruncated(kind: i32, span_name: &str, attrs: Attrs<'_>) -> String {
-    let r = attrs.string(registry::RESOURCE, false);
+fn resource_v2_untruncated(kind: i32, span_name: &str, attrs: Attrs<'_>) -> Str {
+    let r = attrs.str(registry::RESOURCE, false);
     if !r.is_empty() {
-        return r;
+        return r.into();
     }
-    let method = attrs.string(registry::HTTP_METHOD, false);
+    let method = attrs.str(registry::HTTP_METHOD, false);
     if !method.is_empty() {
         let method = if method == "_OTHER" {
-            "HTTP".to_string()
+            "HTTP".into()
         } else {
             method
         };
         if kind_of(kind) == SpanKind::Server {
-            let route = attrs.string(registry::HTTP_ROUTE, false);
+            let route = attrs.str(registry::HTTP_ROUTE, false);
             if !route.is_empty() {
-                return format!("{method} {route}");
+                return format_compact!("{method} {route}");
             }
         }
-        return method;
+        return method.into();
     }
     let pairs = [
         (
@@ -208,23 +210,27 @@ fn resource_v2_untruncated(kind: i32, span_name: &str, attrs: Attrs<'_>) -> Stri
         ),
     ];
     for (first, second) in pairs {
-        let m = attrs.string(first, false);
+        let m = attrs.str(first, false);
         if !m.is_empty() {
-            let s = attrs.string(second, false);
-            return if s.is_empty() { m } else { format!("{m} {s}") };
+            let s = attrs.str(second, false);
+            return if s.is_empty() {
+                m.into()
+            } else {
+                format_compact!("{m} {s}")
+            };
         }
     }
-    if !attrs.string(registry::DB_SYSTEM, false).is_empty() {
-        let statement = attrs.string(registry::DB_STATEMENT, false);
+    if !attrs.str(registry::DB_SYSTEM, false).is_empty() {
+        let statement = attrs.str(registry::DB_STATEMENT, false);
         if !statement.is_empty() {
-            return statement;
+            return statement.into();
         }
     }
-    span_name.to_string()
+    span_name.into()
 }
 
 /// §2.4: legacy resource (resource attributes first, any value type), truncated to 5000 bytes.
-pub(crate) fn resource_v1(span_name: &str, attrs: Attrs<'_>) -> String {
+pub(crate) fn resource_v1(span_name: &str, attrs: Attrs<'_>) -> Str {
     let get = |keys: &[&str]| resource_then_span(attrs, keys);
     let mut res = get(&["resource.name"]);
     if res.is_empty() {
@@ -254,20 +260,21 @@ pub(crate) fn resource_v1(span_name: &str, attrs: Attrs<'_>) -> String {
             span_name.to_string()
         };
     }
+    let mut res = Str::from(res);
     truncate_in_place(&mut res, MAX_RESOURCE_LEN);
     res
 }
 
 /// §2.6: V2 span type.
-pub(crate) fn span_type(kind: i32, attrs: Attrs<'_>) -> String {
-    let t = attrs.string(registry::SPAN_TYPE, false);
+pub(crate) fn span_type(kind: i32, attrs: Attrs<'_>) -> Str {
+    let t = attrs.str(registry::SPAN_TYPE, false);
     if !t.is_empty() {
-        return t;
+        return t.into();
     }
     match kind_of(kind) {
         SpanKind::Server => "web".into(),
         SpanKind::Client => {
-            let db = attrs.string(registry::DB_SYSTEM, true);
+            let db = attrs.str(registry::DB_SYSTEM, true);
             if db.is_empty() {
                 "http".into()
             } else {

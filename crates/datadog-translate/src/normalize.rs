@@ -213,12 +213,12 @@ pub fn normalize_peer_service(svc: &str) -> String {
 // value and span.
 
 /// [`normalize_service`] in place.
-pub(crate) fn normalize_service_in_place(svc: &mut String, lang: &str) {
+pub(crate) fn normalize_service_in_place(svc: &mut Str, lang: &str) {
     let normal = !svc.is_empty()
         && svc.len() <= MAX_SERVICE_LEN
         && is_normalized_ascii(svc.as_bytes(), false);
     if !normal {
-        *svc = normalize_service(svc, lang);
+        *svc = normalize_service(svc, lang).into();
     }
 }
 
@@ -226,6 +226,17 @@ pub(crate) fn normalize_service_in_place(svc: &mut String, lang: &str) {
 pub(crate) fn normalize_peer_service_in_place(svc: &mut Str) {
     if svc.len() > MAX_SERVICE_LEN || !is_normalized_ascii(svc.as_bytes(), false) {
         *svc = normalize_peer_service(svc).into();
+    }
+}
+
+/// [`normalize_tag_value`] that borrows a value that is already normal (nearly all).
+pub(crate) fn normalize_tag_value_cow(
+    value: std::borrow::Cow<'_, str>,
+) -> std::borrow::Cow<'_, str> {
+    if is_normalized_ascii(value.as_bytes(), false) {
+        value
+    } else {
+        normalize_tag_value(&value).into()
     }
 }
 
@@ -237,9 +248,9 @@ pub(crate) fn normalize_tag_value_in_place(value: &mut Str) {
 }
 
 /// [`normalize_name`] in place.
-pub(crate) fn normalize_name_in_place(name: &mut String) {
+pub(crate) fn normalize_name_in_place(name: &mut Str) {
     if !is_normalized_name(name.as_bytes()) {
-        *name = normalize_name(name);
+        *name = normalize_name(name).into();
     }
 }
 
@@ -333,7 +344,7 @@ mod tests {
         let mut unchanged = 0;
         for c in &cases {
             for lang in ["", "go"] {
-                let mut m = c.clone();
+                let mut m = Str::from(c.as_str());
                 normalize_service_in_place(&mut m, lang);
                 assert_eq!(m, normalize_service(c, lang), "service {c:?} lang {lang:?}");
             }
@@ -343,7 +354,7 @@ mod tests {
             let mut m = Str::from(c.as_str());
             normalize_tag_value_in_place(&mut m);
             assert_eq!(m, normalize_tag_value(c), "tag value {c:?}");
-            let mut m = c.clone();
+            let mut m = Str::from(c.as_str());
             normalize_name_in_place(&mut m);
             assert_eq!(m, normalize_name(c), "name {c:?}");
             if is_normalized_name(c.as_bytes()) {

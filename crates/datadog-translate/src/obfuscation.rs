@@ -96,7 +96,7 @@ pub(crate) fn obfuscate_span(span: &mut model::Span, config: &ObfuscationConfig,
         "sql" | "cassandra" if !span.resource.is_empty() => {
             let db_type = span.meta.get("db.type").map(model::Str::as_str);
             let obfuscated = cache.obfuscate(&span.resource, db_type, &config.sql);
-            span.resource.clone_from(&obfuscated);
+            span.resource = obfuscated.as_str().into();
             span.meta.insert("sql.query".into(), obfuscated.into());
         }
         _ => {}
@@ -105,7 +105,7 @@ pub(crate) fn obfuscate_span(span: &mut model::Span, config: &ObfuscationConfig,
 
 /// The Redis and Valkey steps: resource quantized to the command, raw command obfuscated.
 fn redis_like(span: &mut model::Span, config: &RedisConfig, raw_command_key: &str) {
-    span.resource = quantize_redis_string(&span.resource);
+    span.resource = quantize_redis_string(&span.resource).into();
     if config.enabled {
         if let Some(cmd) = span.meta.get_mut(raw_command_key) {
             *cmd = if config.remove_all_args {

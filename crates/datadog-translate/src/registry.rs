@@ -6,7 +6,7 @@
 //! string-typed candidates of an integer concept are parsed.
 
 use crate::key_filter::KeyFilter;
-use crate::normalize::normalize_tag_value;
+use crate::normalize::normalize_tag_value_cow;
 use crate::value::as_string;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, KeyValue};
 use std::borrow::Cow;
@@ -162,12 +162,18 @@ impl<'a> Attrs<'a> {
 
     /// String lookup, span before resource for each key; `normalize` applies NormalizeTagValue.
     pub fn string(&self, concept: Concept, normalize: bool) -> String {
-        lookup_string([self.span_keys, self.res_keys], concept, normalize)
+        self.str(concept, normalize).into_owned()
+    }
+
+    /// [`Self::string`] borrowed from the attribute where the value is a string that
+    /// normalizing leaves as it is: no copy for a value that is only tested or copied on.
+    pub fn str(&self, concept: Concept, normalize: bool) -> Cow<'a, str> {
+        lookup([self.span_keys, self.res_keys], concept, normalize)
     }
 
     /// String lookup, resource attributes first (used for `db.namespace`).
     pub fn string_resource_first(&self, concept: Concept) -> String {
-        lookup_string([self.res_keys, self.span_keys], concept, false)
+        lookup([self.res_keys, self.span_keys], concept, false).into_owned()
     }
 
     /// Integer lookup, span before resource for each key.
@@ -187,12 +193,12 @@ impl<'a> Attrs<'a> {
     }
 }
 
-/// Borrows the attribute's string until the result is known, so a normalised lookup allocates
-/// once (the normalised copy), not twice.
-fn lookup_string(order: [KeySet<'_>; 2], concept: Concept, normalize: bool) -> String {
+/// Borrows the attribute's string: only an integer rendered as text or a value normalizing
+/// changes is a new string.
+fn lookup<'a>(order: [KeySet<'a>; 2], concept: Concept, normalize: bool) -> Cow<'a, str> {
     for &(key, typ) in concept {
         for attrs in order {
-            let v: Cow<'_, str> = match typ {
+            let v: Cow<'a, str> = match typ {
                 Str => Cow::Borrowed(attrs.get_str(key)),
                 Int => attrs
                     .get_int(key)
@@ -200,14 +206,14 @@ fn lookup_string(order: [KeySet<'_>; 2], concept: Concept, normalize: bool) -> S
             };
             if !v.is_empty() {
                 return if normalize {
-                    normalize_tag_value(&v)
+                    normalize_tag_value_cow(v)
                 } else {
-                    v.into_owned()
+                    v
                 };
             }
         }
     }
-    String::new()
+    Cow::Borrowed("")
 }
 
 /// Go's `GetOTelAttrVal`: the first of `keys` that exists (whatever its type, even empty),

@@ -62,7 +62,8 @@ pub(crate) fn convert(
                 attrs,
                 cfg.span_name_as_resource_name,
                 &cfg.span_name_remappings,
-            ),
+            )
+            .into(),
             naming::resource_v1(&otel.name, attrs),
         )
     };
