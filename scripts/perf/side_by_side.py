@@ -340,7 +340,7 @@ def summarize(results: list[dict]) -> tuple[str, dict]:
                 f"| {scenario} | {who} | {med(who, scenario, 'spans_per_cpu_s'):,.0f} | "
                 f"{med(who, scenario, 'cpu_pct'):.1f} | {med(who, scenario, 'peak_rss_mb'):.1f} | "
                 f"{med(who, scenario, 'accepted'):,.0f} | {med(who, scenario, 'delivered'):,.0f} | "
-                f"{med(who, scenario, 'p99_ms')} |"
+                f"{med(who, scenario, 'p99_ms'):.1f} |"
             )
     d = med("decode-only", "d", "spans_per_cpu_s")
     if d:
