@@ -354,6 +354,8 @@ mod tests {
             let mut m = Str::from(c.as_str());
             normalize_tag_value_in_place(&mut m);
             assert_eq!(m, normalize_tag_value(c), "tag value {c:?}");
+            let cow = normalize_tag_value_cow(std::borrow::Cow::Borrowed(c));
+            assert_eq!(cow, normalize_tag_value(c), "tag value (borrowed) {c:?}");
             let mut m = Str::from(c.as_str());
             normalize_name_in_place(&mut m);
             assert_eq!(m, normalize_name(c), "name {c:?}");
