@@ -109,10 +109,7 @@ pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> Str {
     if !trigger.is_empty() && is_server {
         return format_compact!("{trigger}.invoke");
     }
-    if !attrs
-        .string(registry::GRAPHQL_OPERATION_TYPE, true)
-        .is_empty()
-    {
+    if !attrs.str(registry::GRAPHQL_OPERATION_TYPE, true).is_empty() {
         return "graphql.server.request".into();
     }
     let protocol = attrs.str(registry::NETWORK_PROTOCOL_NAME, true);

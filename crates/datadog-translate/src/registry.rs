@@ -161,19 +161,15 @@ impl<'a> Attrs<'a> {
     }
 
     /// String lookup, span before resource for each key; `normalize` applies NormalizeTagValue.
-    pub fn string(&self, concept: Concept, normalize: bool) -> String {
-        self.str(concept, normalize).into_owned()
-    }
-
-    /// [`Self::string`] borrowed from the attribute where the value is a string that
-    /// normalizing leaves as it is: no copy for a value that is only tested or copied on.
+    /// Borrowed from the attribute where the value is a string that normalizing leaves as it
+    /// is: no copy for a value that is only tested or copied on.
     pub fn str(&self, concept: Concept, normalize: bool) -> Cow<'a, str> {
         lookup([self.span_keys, self.res_keys], concept, normalize)
     }
 
     /// String lookup, resource attributes first (used for `db.namespace`).
-    pub fn string_resource_first(&self, concept: Concept) -> String {
-        lookup([self.res_keys, self.span_keys], concept, false).into_owned()
+    pub fn str_resource_first(&self, concept: Concept) -> Cow<'a, str> {
+        lookup([self.res_keys, self.span_keys], concept, false)
     }
 
     /// Integer lookup, span before resource for each key.
@@ -293,16 +289,16 @@ mod tests {
         // An earlier candidate on the resource beats a later one on the span.
         let span = [s("deployment.environment", "span-env-117")];
         let res = [s("deployment.environment.name", "res-env-127")];
-        assert_eq!(Attrs::new(&span, &res).string(ENV, true), "res-env-127");
+        assert_eq!(Attrs::new(&span, &res).str(ENV, true), "res-env-127");
         // For the same key, the span wins.
         let span = [s("deployment.environment.name", "span-env")];
-        assert_eq!(Attrs::new(&span, &res).string(ENV, true), "span-env");
+        assert_eq!(Attrs::new(&span, &res).str(ENV, true), "span-env");
     }
 
     #[test]
     fn strings_must_be_str() {
         let span = [kv("service.name", Value::IntValue(3))];
-        assert_eq!(Attrs::new(&span, &[]).string(SERVICE, false), "");
+        assert_eq!(Attrs::new(&span, &[]).str(SERVICE, false), "");
     }
 
     #[test]
@@ -332,6 +328,6 @@ mod tests {
         let span = [s("db.namespace", "span-db")];
         let res = [s("db.namespace", "resource-db")];
         let a = Attrs::new(&span, &res);
-        assert_eq!(a.string_resource_first(DB_NAMESPACE), "resource-db");
+        assert_eq!(a.str_resource_first(DB_NAMESPACE), "resource-db");
     }
 }

@@ -123,7 +123,7 @@ pub(crate) fn convert(
     dd.meta
         .insert("otel.trace_id".into(), hex_fixed(&otel.trace_id, 16).into());
     if !dd.meta.contains_key("version") {
-        let version = attrs.string(registry::VERSION, true);
+        let version = attrs.str(registry::VERSION, true);
         if !version.is_empty() {
             dd.meta.insert("version".into(), version.into());
         }
@@ -163,7 +163,7 @@ pub(crate) fn convert(
         dd.error = status_to_error(status, &mut dd.meta);
     }
     if !dd.meta.contains_key("env") {
-        let env = attrs.string(registry::ENV, true);
+        let env = attrs.str(registry::ENV, true);
         if !env.is_empty() {
             dd.meta.insert("env".into(), env.into());
         }
@@ -178,7 +178,7 @@ pub(crate) fn convert(
         }
     }
     if !dd.meta.contains_key("db.name") {
-        let ns = attrs.string_resource_first(registry::DB_NAMESPACE);
+        let ns = attrs.str_resource_first(registry::DB_NAMESPACE);
         if !ns.is_empty() {
             dd.meta.insert("db.name".into(), ns.into());
         }
