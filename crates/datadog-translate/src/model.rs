@@ -1,6 +1,7 @@
 //! The Datadog trace payload as the translation builds it: `pb`'s `Span`, `TraceChunk`,
 //! `TracerPayload` and `AgentPayload` with the same fields and wire encoding, but with span
-//! meta and metrics in maps hashed by foldhash instead of std's SipHash.
+//! meta and metrics in maps hashed by foldhash instead of std's SipHash, and a span's strings
+//! inline when short ([`Str`]).
 //!
 //! Why our own types: a translated span's meta is written once per attribute and read by the
 //! agent's processing, the samplers and the APM stats (~60 lookups per client span), and in

@@ -3,6 +3,7 @@
 //! name normalizer drops repeated dots, so both are re-implemented here with Go's semantics.
 
 use crate::model::Str;
+use std::borrow::Cow;
 /// Maximum service length in bytes.
 pub const MAX_SERVICE_LEN: usize = 100;
 /// Maximum operation name length in bytes.
@@ -230,9 +231,7 @@ pub(crate) fn normalize_peer_service_in_place(svc: &mut Str) {
 }
 
 /// [`normalize_tag_value`] that borrows a value that is already normal (nearly all).
-pub(crate) fn normalize_tag_value_cow(
-    value: std::borrow::Cow<'_, str>,
-) -> std::borrow::Cow<'_, str> {
+pub(crate) fn normalize_tag_value_cow(value: Cow<'_, str>) -> Cow<'_, str> {
     if is_normalized_ascii(value.as_bytes(), false) {
         value
     } else {
@@ -354,7 +353,7 @@ mod tests {
             let mut m = Str::from(c.as_str());
             normalize_tag_value_in_place(&mut m);
             assert_eq!(m, normalize_tag_value(c), "tag value {c:?}");
-            let cow = normalize_tag_value_cow(std::borrow::Cow::Borrowed(c));
+            let cow = normalize_tag_value_cow(Cow::Borrowed(c));
             assert_eq!(cow, normalize_tag_value(c), "tag value (borrowed) {c:?}");
             let mut m = Str::from(c.as_str());
             normalize_name_in_place(&mut m);

@@ -1,5 +1,5 @@
 //! Error fields from the OTLP status (§2.1): `error`, `otel.status_code`, and `error.msg`
-//! falling back to "<code> <Go http.StatusText>".
+//! falling back to "`<code> <Go http.StatusText>`".
 
 use kakehashi_pdata::proto::trace::v1::{status::StatusCode, Status};
 
