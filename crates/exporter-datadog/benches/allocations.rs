@@ -45,7 +45,7 @@ fn main() {
     rows.push(("OTLP decode (prost, from one slice)", b, n));
     let (b, n, translated) = counted(|| translate(&req, &cfg));
     rows.push((
-        "translate (OTLP → pb::Span, obfuscation, agent rules)",
+        "translate (OTLP → Datadog spans, obfuscation, agent rules)",
         b,
         n,
     ));
@@ -71,11 +71,11 @@ fn main() {
     });
     rows.push(("gzip level 1", b, n));
 
-    println!("{:<56} {:>12} {:>12}", "stage", "allocs/span", "bytes/span");
+    println!("{:<60} {:>12} {:>12}", "stage", "allocs/span", "bytes/span");
     let (mut tb, mut tn) = (0, 0);
     for (stage, b, n) in rows {
         println!(
-            "{stage:<56} {:>12.1} {:>12.0}",
+            "{stage:<60} {:>12.1} {:>12.0}",
             b as f64 / spans,
             n as f64 / spans
         );
@@ -83,7 +83,7 @@ fn main() {
         tn += n;
     }
     println!(
-        "{:<56} {:>12.1} {:>12.0}",
+        "{:<60} {:>12.1} {:>12.0}",
         "total",
         tb as f64 / spans,
         tn as f64 / spans
