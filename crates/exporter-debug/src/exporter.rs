@@ -67,7 +67,10 @@ impl DebugExporter {
         match &self.outputs {
             None => match basic {
                 Some(b) => b.log(),
-                None => tracing::info!("{message}"),
+                None => tracing::info!(
+                    target: kakehashi_telemetry::sampling::DATA_OUTPUT_TARGET,
+                    "{message}"
+                ),
             },
             Some(sinks) => {
                 // zap's console encoder without time and level: message, tab, fields.

@@ -76,6 +76,8 @@ pub struct LogsConfig {
     pub output_paths: Vec<String>,
     pub error_output_paths: Vec<String>,
     pub initial_fields: BTreeMap<String, AnyValue>,
+    /// otelcol's default samples (first 10 lines per message per 10 s, then 1 in 100); an
+    /// explicit `sampling:` with no value (null) switches it off, as in otelcol.
     pub sampling: Option<SamplingConfig>,
     /// OTLP export of the collector's own logs: not supported yet.
     pub processors: Option<AnyValue>,
@@ -92,14 +94,14 @@ impl Default for LogsConfig {
             output_paths: vec!["stderr".into()],
             error_output_paths: vec!["stderr".into()],
             initial_fields: BTreeMap::new(),
-            sampling: None,
+            sampling: Some(SamplingConfig::default()),
             processors: None,
         }
     }
 }
 
-/// otelcol samples its own logs by default; kakehashi does not sample (every drop and error is
-/// logged). A sampling block is accepted only to switch sampling off.
+/// `service.telemetry.logs.sampling` (zap's sampler, see [`crate::sampling`]); keys left out
+/// keep otelcol's defaults, including `enabled: true`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SamplingConfig {
@@ -223,9 +225,6 @@ impl Validate for TelemetryConfig {
                 "logs::processors: OTLP export of the collector's own logs is not supported yet"
                     .into(),
             );
-        }
-        if logs.sampling.as_ref().is_some_and(|s| s.enabled) {
-            errs.push("logs::sampling: log sampling is not supported (kakehashi logs every line); remove the block or set enabled: false".into());
         }
         for (key, paths) in [
             ("output_paths", &logs.output_paths),

@@ -1,7 +1,11 @@
 //! The collector's own logs, configured by `service.telemetry.logs`.
 
 use crate::config::{LogEncoding, LogsConfig};
+use crate::sampling::LogSampler;
+use crate::zap_format::{initial_fields, WithInitialFields, ZapJson};
 use std::io::IsTerminal;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level (useful
@@ -22,11 +26,39 @@ pub fn init(cfg: &LogsConfig) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_target(false);
+    // The sampler sits outside the formatting subscriber, so a dropped line is never formatted.
+    let sampler = cfg.sampling.as_ref().and_then(LogSampler::new);
+    let initial = initial_fields(&cfg.initial_fields);
+    let json = ZapJson {
+        initial: initial.clone(),
+        caller: !cfg.disable_caller,
+    };
+    let console = |f| WithInitialFields::new(f, &initial);
     let result = match (cfg.encoding, to_stdout) {
-        (LogEncoding::Json, true) => builder.json().with_writer(std::io::stdout).try_init(),
-        (LogEncoding::Json, false) => builder.json().with_writer(std::io::stderr).try_init(),
-        (LogEncoding::Console, true) => builder.with_writer(std::io::stdout).try_init(),
-        (LogEncoding::Console, false) => builder.with_writer(std::io::stderr).try_init(),
+        (LogEncoding::Json, true) => builder
+            .event_format(json)
+            .with_writer(std::io::stdout)
+            .finish()
+            .with(sampler)
+            .try_init(),
+        (LogEncoding::Json, false) => builder
+            .event_format(json)
+            .with_writer(std::io::stderr)
+            .finish()
+            .with(sampler)
+            .try_init(),
+        (LogEncoding::Console, true) => builder
+            .map_event_format(console)
+            .with_writer(std::io::stdout)
+            .finish()
+            .with(sampler)
+            .try_init(),
+        (LogEncoding::Console, false) => builder
+            .map_event_format(console)
+            .with_writer(std::io::stderr)
+            .finish()
+            .with(sampler)
+            .try_init(),
     };
     // Already initialised (tests, or a second collector in one process): keep the first.
     let _ = result;

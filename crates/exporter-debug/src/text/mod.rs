@@ -35,16 +35,29 @@ impl Basic {
     /// The line through the collector's own logger, with the counts as structured fields (so
     /// `encoding: json` logs carry them as otelcol's do).
     pub fn log(&self) {
+        use kakehashi_telemetry::sampling::DATA_OUTPUT_TARGET as OUT;
+        use tracing::Level;
         let n = |i: usize| self.counts.get(i).map_or(0, |(_, v)| *v);
+        // The braces let the quoted field names follow a `target:`.
         match self.message {
-            "Traces" => tracing::info!("resource spans" = n(0), spans = n(1), "Traces"),
-            "Metrics" => tracing::info!(
-                "resource metrics" = n(0),
-                metrics = n(1),
-                "data points" = n(2),
+            "Traces" => tracing::event!(
+                target: OUT,
+                Level::INFO,
+                { "resource spans" = n(0), spans = n(1) },
+                "Traces"
+            ),
+            "Metrics" => tracing::event!(
+                target: OUT,
+                Level::INFO,
+                { "resource metrics" = n(0), metrics = n(1), "data points" = n(2) },
                 "Metrics"
             ),
-            _ => tracing::info!("resource logs" = n(0), "log records" = n(1), "Logs"),
+            _ => tracing::event!(
+                target: OUT,
+                Level::INFO,
+                { "resource logs" = n(0), "log records" = n(1) },
+                "Logs"
+            ),
         }
     }
 }
