@@ -13,7 +13,6 @@ use crate::normalize::{
 use crate::obfuscation::obfuscate_span;
 use crate::sampling::{sample, Sampled, CLIENT_RATE_KEY};
 use crate::{Dropped, TranslateConfig};
-use std::collections::{HashMap, HashSet};
 
 /// Nanoseconds since the epoch on 2000-01-01; earlier starts are a unit mistake.
 const YEAR_2000_NANOS: i64 = 946_684_800_000_000_000;
@@ -182,7 +181,7 @@ pub(crate) fn root_index(spans: &[model::Span]) -> usize {
     if let Some(i) = spans.iter().rposition(|s| s.parent_id == 0) {
         return i;
     }
-    let ids: HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
+    let ids: model::IdSet = spans.iter().map(|s| s.span_id).collect();
     // Go picks from a map (random when several orphans exist); we take the first orphan.
     spans
         .iter()
@@ -270,7 +269,7 @@ fn set_client_rate(root: &mut model::Span) {
 /// chunk, or its parent has another service.
 pub(crate) fn compute_top_level(spans: &mut [model::Span]) {
     let top_level: Vec<bool> = {
-        let service_by_id: HashMap<u64, &str> = spans
+        let service_by_id: model::IdMap<&str> = spans
             .iter()
             .map(|s| (s.span_id, s.service.as_str()))
             .collect();
@@ -322,6 +321,7 @@ fn backfill_payload(tp: &mut model::TracerPayload, spans: &[model::Span], root: 
 mod tests {
     use super::*;
     use crate::test_util::dd_span as span;
+    use std::collections::HashMap;
 
     #[test]
     fn top_level() {

@@ -15,7 +15,6 @@
 //! and a span without a filter is looked up as before.
 
 use crate::model;
-use std::collections::HashMap;
 
 /// A 256-bit Bloom filter of keys, two bits per key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,7 +53,7 @@ impl KeyFilter {
 /// The key filters of a payload's spans, by span id.
 #[derive(Debug, Default, PartialEq)]
 pub struct SpanKeyFilters {
-    by_span: HashMap<u64, KeyFilter>,
+    by_span: model::IdMap<KeyFilter>,
 }
 
 impl SpanKeyFilters {

@@ -28,6 +28,12 @@ pub type Meta = HashMap<Str, Str, foldhash::fast::RandomState>;
 /// A span's numeric tags.
 pub type Metrics = HashMap<Str, f64, foldhash::fast::RandomState>;
 
+/// Maps and sets keyed by span or trace id, built per chunk or payload: foldhash for the same
+/// reason as [`Meta`] (SipHash was the only hasher left on the per-span path).
+pub type IdMap<V> = HashMap<u64, V, foldhash::fast::RandomState>;
+/// See [`IdMap`].
+pub type IdSet = std::collections::HashSet<u64, foldhash::fast::RandomState>;
+
 /// An empty [`Meta`] or [`Metrics`] with room for `n` entries.
 pub fn map_with_capacity<V>(n: usize) -> HashMap<Str, V, foldhash::fast::RandomState> {
     HashMap::with_capacity_and_hasher(n, Default::default())

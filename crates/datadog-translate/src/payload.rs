@@ -35,7 +35,7 @@ pub(crate) fn receive(rs: &ResourceSpans, cfg: &TranslateConfig) -> Received {
 
     // Chunks in order of first appearance of their trace id. (Go groups them in a map, so its
     // chunk order is random; a stable order makes payloads reproducible.)
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index = model::IdMap::<usize>::default();
     let mut chunks: Vec<(Vec<model::Span>, Option<i32>)> = Vec::new();
     let mut res_meta = Sharing::new(resource_meta(res), cfg.shares_resource_meta());
     let res_keys = KeySet::new(res);
