@@ -82,7 +82,8 @@ impl Collector {
         let resolved =
             resolve(&root, &factories).map_err(|e| format!("invalid configuration:\n{e}"))?;
         if init_logs {
-            kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs);
+            kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs)
+                .map_err(|e| format!("failed to get logger: {e}"))?;
         }
         // Warnings otelcol logs while loading; ours wait until the log output is configured.
         for name in env.unset() {

@@ -6,6 +6,8 @@
 //!   first lines and then one in `thereafter` are written, and turned off every one is.
 //! * `encoding: json`: every line is one JSON object with zap's keys and the `initial_fields`.
 //! * The debug exporter's output through the collector's logger is data, and is never sampled.
+//! * `output_paths`: every line goes to each output, files appended to; an output that cannot be
+//!   opened stops the start with a message naming it.
 
 mod common;
 
@@ -197,5 +199,57 @@ service:
         Some(BATCHES),
         "one line per batch despite `initial: 2`\n{}",
         collector.output_tail(3000)
+    );
+}
+
+#[test]
+fn lines_go_to_every_output_and_an_output_that_cannot_be_opened_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, metrics, dead_intake) = (free_port(), free_port(), free_port());
+    let file = dir.path().join("collector.log");
+    std::fs::write(&file, "kept from before\n").unwrap();
+    let logs = format!(
+        "      encoding: json\n      output_paths: [stderr, \"file://{}\"]",
+        file.display()
+    );
+    let mut collector = start_kakehashi(
+        dir.path(),
+        "file-logs",
+        &config(grpc, metrics, dead_intake, &logs),
+        &[grpc],
+    );
+    const READY: &str = "Everything is ready. Begin running and processing data.";
+    let in_file = poll_until(Duration::from_secs(10), || {
+        let s = std::fs::read_to_string(&file).unwrap();
+        s.contains(READY).then_some(s)
+    })
+    .unwrap_or_else(|| panic!("not in the file\n{}", collector.output_tail(4000)));
+    collector.assert_running();
+    assert!(
+        in_file.starts_with("kept from before\n"),
+        "appended: {in_file}"
+    );
+    let file_lines: Vec<&str> = in_file.lines().skip(1).collect();
+    let stderr = collector.stderr();
+    let stderr_lines: Vec<&str> = stderr.lines().take(file_lines.len()).collect();
+    assert_eq!(file_lines, stderr_lines, "the same lines in both outputs");
+
+    let unopenable = dir.path().join("no-such-dir").join("x.log");
+    let broken = config(
+        free_port(),
+        free_port(),
+        dead_intake,
+        &format!("      output_paths: [\"{}\"]", unopenable.display()),
+    );
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let mut cmd = std::process::Command::new(kakehashi_bin());
+    cmd.arg("--config").arg(&path);
+    let (status, _, stderr) = run_bounded(cmd, Duration::from_secs(20));
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("failed to get logger: cannot open the log output")
+            && stderr.contains("no-such-dir"),
+        "{stderr}"
     );
 }

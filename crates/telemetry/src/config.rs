@@ -230,10 +230,10 @@ impl Validate for TelemetryConfig {
             ("output_paths", &logs.output_paths),
             ("error_output_paths", &logs.error_output_paths),
         ] {
-            for p in paths.iter().filter(|p| *p != "stderr" && *p != "stdout") {
-                errs.push(format!(
-                    "logs::{key}: {p:?} is not supported yet (use stderr or stdout)"
-                ));
+            for p in paths {
+                if let Err(e) = crate::log_output::check_path(p) {
+                    errs.push(format!("logs::{key}: {e}"));
+                }
             }
         }
         if self.metrics.address.is_some() {

@@ -2,6 +2,7 @@
 //! logs, and the `health_check` extension.
 
 pub mod config;
+pub mod log_output;
 pub mod logs;
 pub mod metrics;
 pub mod net;

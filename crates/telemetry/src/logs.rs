@@ -1,67 +1,48 @@
 //! The collector's own logs, configured by `service.telemetry.logs`.
 
 use crate::config::{LogEncoding, LogsConfig};
+use crate::log_output::LogOutputs;
 use crate::sampling::LogSampler;
 use crate::zap_format::{initial_fields, WithInitialFields, ZapJson};
-use std::io::IsTerminal;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level (useful
-/// to debug one module). Safe to call once per process; later calls are ignored.
-pub fn init(cfg: &LogsConfig) {
+/// to debug one module). Safe to call once per process; later calls are ignored. An output that
+/// cannot be opened is the error.
+pub fn init(cfg: &LogsConfig) -> Result<(), String> {
+    let outputs = LogOutputs::open(&cfg.output_paths, &cfg.error_output_paths)?;
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(cfg.level.level_directive()));
-    let to_stdout = cfg.output_paths.iter().any(|p| p == "stdout");
-    // Colour only on a terminal: escape codes in a log file or a container log are noise.
-    let ansi = if to_stdout {
-        std::io::stdout().is_terminal()
-    } else {
-        std::io::stderr().is_terminal()
-    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_target(false);
+        .with_ansi(outputs.all_terminals())
+        .with_target(false)
+        .with_writer(outputs);
     // The sampler sits outside the formatting subscriber, so a dropped line is never formatted.
     let sampler = cfg.sampling.as_ref().and_then(LogSampler::new);
     let initial = initial_fields(&cfg.initial_fields);
-    let json = ZapJson {
-        initial: initial.clone(),
-        caller: !cfg.disable_caller,
-    };
-    let console = |f| WithInitialFields::new(f, &initial);
-    let result = match (cfg.encoding, to_stdout) {
-        (LogEncoding::Json, true) => builder
-            .event_format(json)
-            .with_writer(std::io::stdout)
+    let result = match cfg.encoding {
+        LogEncoding::Json => builder
+            .event_format(ZapJson {
+                initial,
+                caller: !cfg.disable_caller,
+            })
             .finish()
             .with(sampler)
             .try_init(),
-        (LogEncoding::Json, false) => builder
-            .event_format(json)
-            .with_writer(std::io::stderr)
-            .finish()
-            .with(sampler)
-            .try_init(),
-        (LogEncoding::Console, true) => builder
-            .map_event_format(console)
-            .with_writer(std::io::stdout)
-            .finish()
-            .with(sampler)
-            .try_init(),
-        (LogEncoding::Console, false) => builder
-            .map_event_format(console)
-            .with_writer(std::io::stderr)
+        LogEncoding::Console => builder
+            .map_event_format(|f| WithInitialFields::new(f, &initial))
             .finish()
             .with(sampler)
             .try_init(),
     };
     // Already initialised (tests, or a second collector in one process): keep the first.
     let _ = result;
+    Ok(())
 }
 
 /// Libraries whose debug output is per frame or per connection (HTTP/2 frames, TLS records,
