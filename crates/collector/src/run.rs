@@ -95,7 +95,11 @@ impl Collector {
         for warning in resolved.deprecated_alias_warnings(&factories) {
             tracing::warn!("{warning}");
         }
-        let telemetry = Telemetry::with_level(resolved.service.telemetry.metrics.level);
+        let telemetry = Telemetry::with_level(resolved.service.telemetry.metrics.level)
+            .with_resource(kakehashi_telemetry::resource::labels(
+                &resolved.service.telemetry.resource,
+                kakehashi_telemetry::resource::instance_id(),
+            ));
         let opts = BuildOptions {
             feature_gates: Arc::new(feature_gates),
             ..BuildOptions::default()

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 pub struct TelemetryConfig {
     pub logs: LogsConfig,
     pub metrics: MetricsConfig,
-    /// Attributes describing the collector itself (accepted; used in a later step for OTLP
-    /// self-export).
+    /// Attributes describing the collector itself: labels on every series of the Prometheus
+    /// endpoint (see [`crate::resource`]).
     pub resource: BTreeMap<String, AnyValue>,
     /// Internal tracing of the collector: not supported yet. A block that exports nothing
     /// (no `processors`: otelcol's spans then go nowhere) is accepted.
@@ -219,6 +219,7 @@ impl Validate for TelemetryConfig {
                     .into(),
             );
         }
+        errs.extend(crate::resource::check(&self.resource));
         let logs = &self.logs;
         if logs.processors.is_some() {
             errs.push(

@@ -52,6 +52,40 @@ struct Inner {
     process_rss: IntGauge,
     /// Families that components define for themselves (see [`Telemetry::counter_vec`]).
     custom_counters: std::sync::Mutex<std::collections::HashMap<String, IntCounterVec>>,
+    /// `service.telemetry.resource` as labels on every series (see [`crate::resource`]).
+    resource: Vec<(String, String)>,
+}
+
+/// Adds the resource labels a series does not have itself (its own label wins), keeping the
+/// labels sorted by name.
+fn add_labels(metric: &mut prometheus::proto::Metric, resource: &[(String, String)]) {
+    let mut labels = metric.take_label();
+    for (name, value) in resource {
+        if !labels.iter().any(|l| l.name() == name) {
+            let mut pair = prometheus::proto::LabelPair::default();
+            pair.set_name(name.clone());
+            pair.set_value(value.clone());
+            labels.push(pair);
+        }
+    }
+    labels.sort_by(|a, b| a.name().cmp(b.name()));
+    metric.set_label(labels);
+}
+
+/// `target_info`: one series whose labels are the resource, as OpenTelemetry's Prometheus
+/// exporter writes it.
+fn target_info(resource: &[(String, String)]) -> prometheus::proto::MetricFamily {
+    let mut metric = prometheus::proto::Metric::default();
+    add_labels(&mut metric, resource);
+    let mut gauge = prometheus::proto::Gauge::default();
+    gauge.set_value(1.0);
+    metric.set_gauge(gauge);
+    let mut family = prometheus::proto::MetricFamily::default();
+    family.set_name("target_info".into());
+    family.set_help("Target metadata".into());
+    family.set_field_type(prometheus::proto::MetricType::GAUGE);
+    family.set_metric(vec![metric]);
+    family
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -101,6 +135,15 @@ impl Telemetry {
             .expect("a new registry is not shared")
             .detailed = level == crate::config::MetricsLevel::Detailed;
         t
+    }
+
+    /// The same registry with `labels` (from [`crate::resource::labels`]) on every series of
+    /// the text exposition, and a `target_info` series listing them.
+    pub fn with_resource(mut self, labels: Vec<(String, String)>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("a new registry is not shared")
+            .resource = labels;
+        self
     }
 
     /// The registry at the default level (`normal`).
@@ -253,6 +296,7 @@ impl Telemetry {
             custom_counters: Default::default(),
             started: Instant::now(),
             detailed: false,
+            resource: Vec::new(),
             registry: r,
         };
         Telemetry {
@@ -283,9 +327,17 @@ impl Telemetry {
         if let Some(rss) = resident_set_bytes() {
             self.inner.process_rss.set(rss as i64);
         }
+        let mut families = self.inner.registry.gather();
+        let resource = &self.inner.resource;
+        if !resource.is_empty() {
+            for metric in families.iter_mut().flat_map(|f| f.mut_metric().iter_mut()) {
+                add_labels(metric, resource);
+            }
+            families.push(target_info(resource));
+        }
         let mut buf = Vec::new();
         TextEncoder::new()
-            .encode(&self.inner.registry.gather(), &mut buf)
+            .encode(&families, &mut buf)
             .expect("text encoding to memory cannot fail");
         String::from_utf8(buf).expect("prometheus text is utf-8")
     }
@@ -466,5 +518,32 @@ mod tests {
             t.counter_value("otelcol_receiver_accepted_spans", &[("receiver", "otlp")]),
             Some(3)
         );
+    }
+
+    #[test]
+    fn resource_labels_on_every_series_and_in_target_info() {
+        let labels = vec![
+            ("exporter".to_string(), "not-this-one".to_string()),
+            ("service_name".to_string(), "kakehashi".to_string()),
+        ];
+        let t = Telemetry::new().with_resource(labels);
+        t.exporter("debug", Signal::Traces).sent.inc_by(2);
+        let text = t.encode_text();
+        // The series' own `exporter` label wins over the resource's.
+        assert!(
+            text.contains(
+                r#"otelcol_exporter_sent_spans{exporter="debug",service_name="kakehashi"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"target_info{exporter="not-this-one",service_name="kakehashi"} 1"#),
+            "{text}"
+        );
+        let unlabelled = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.contains("service_name=\"kakehashi\""))
+            .collect::<Vec<_>>();
+        assert!(unlabelled.is_empty(), "{unlabelled:?}");
     }
 }

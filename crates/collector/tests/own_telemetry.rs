@@ -1,4 +1,5 @@
-//! The collector's own logs (`service.telemetry.logs`) as the binary writes them.
+//! The collector's own logs (`service.telemetry.logs`) and the resource on its metrics
+//! (`service.telemetry.resource`), as the binary writes them.
 //!
 //! * Sampling (otelcol's zap sampler) on a line that repeats once per request under a fault: a
 //!   Datadog intake that is down, a sending queue of one request, and a client that keeps
@@ -8,6 +9,9 @@
 //! * The debug exporter's output through the collector's logger is data, and is never sampled.
 //! * `output_paths`: every line goes to each output, files appended to; an output that cannot be
 //!   opened stops the start with a message naming it.
+//! * `resource`: every series on the Prometheus endpoint carries it as labels, with otelcol's
+//!   defaults (`service_name`, `service_version`, `service_instance_id`) unless replaced or
+//!   removed.
 
 mod common;
 
@@ -251,5 +255,40 @@ fn lines_go_to_every_output_and_an_output_that_cannot_be_opened_stops_the_start(
         stderr.contains("failed to get logger: cannot open the log output")
             && stderr.contains("no-such-dir"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn the_resource_labels_every_series_of_the_prometheus_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, metrics, dead_intake) = (free_port(), free_port(), free_port());
+    let config = config(grpc, metrics, dead_intake, "      level: info").replace(
+        "service:\n  telemetry:\n",
+        "service:\n  telemetry:\n    resource:\n      service.name: otelcol-contrib\n      service.version: null\n      k8s.pod.name: collector-0\n",
+    );
+    assert!(config.contains("k8s.pod.name"), "{config}");
+    let mut collector = start_kakehashi(dir.path(), "resource", &config, &[grpc, metrics]);
+    let body = http_body(&http_get(metrics, "/metrics")).to_owned();
+    collector.assert_running();
+    let series: Vec<&str> = body.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(series.len() > 5, "{body}");
+    let instance = series
+        .iter()
+        .find_map(|l| l.split("service_instance_id=\"").nth(1)?.split('"').next())
+        .expect("service_instance_id");
+    assert_eq!(instance.len(), 36, "a UUID: {instance}");
+    for l in &series {
+        for label in [
+            "service_name=\"otelcol-contrib\"",
+            "k8s_pod_name=\"collector-0\"",
+            &format!("service_instance_id=\"{instance}\""),
+        ] {
+            assert!(l.contains(label), "{label} missing: {l}");
+        }
+        assert!(!l.contains("service_version"), "removed by null: {l}");
+    }
+    assert!(
+        series.iter().any(|l| l.starts_with("target_info{")),
+        "{body}"
     );
 }
