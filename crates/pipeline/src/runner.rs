@@ -253,21 +253,25 @@ impl Consumer for ExporterRunner {
         }
     }
 
-    /// Room in the in-memory queue: waits in line at the capacity semaphore, then gives the
-    /// units back for the hand-off to take. `false` at once where a hand-off would be refused
-    /// whatever the queue holds, or where there is no in-memory queue to wait for (none, or a
-    /// persistent one).
+    /// Room in the sending queue, in memory or persistent (both count capacity with a
+    /// semaphore): waits in line at the semaphore, then gives the units back for the hand-off to
+    /// take. `false` at once where a hand-off would be refused whatever the queue holds, or
+    /// where there is no queue to wait for.
     async fn wait_for_room(&self, batch: &Batch) -> bool {
-        let Some(q) = &self.queue else { return false };
+        let (capacity, capacity_units) = match (&self.queue, &self.persistent) {
+            (Some(q), _) => (&q.capacity, q.capacity_units),
+            (None, Some(p)) => p.capacity(),
+            (None, None) => return false,
+        };
         if self.shared.stopping.is_cancelled() || self.shared.settings.queue.block_on_overflow {
             return false;
         }
         let units = self.units(batch).max(1);
-        if units > q.capacity_units {
+        if units > capacity_units {
             return false;
         }
         tokio::select! {
-            permit = q.capacity.acquire_many(units as u32) => permit.is_ok(),
+            permit = capacity.acquire_many(units as u32) => permit.is_ok(),
             () = self.shared.stopping.cancelled() => false,
         }
     }

@@ -127,6 +127,11 @@ impl PersistentQueue {
         Ok(())
     }
 
+    /// The capacity semaphore and `queue_size`, for waiting for room.
+    pub(super) fn capacity(&self) -> (&Arc<Semaphore>, usize) {
+        (&self.capacity, self.capacity_units)
+    }
+
     /// Queues an item found on disk at start.
     fn requeue(&self, shared: &Shared, item: StoredItem) {
         let units = clamp_units(item.units);

@@ -170,9 +170,11 @@ async fn what_is_queued_survives_a_restart_and_is_sent_first_in_order() {
     drop((again, store));
 }
 
-#[tokio::test]
-async fn a_full_queue_refuses_with_a_retryable_error_in_units_of_the_sizer() {
-    let dir = tempfile::tempdir().unwrap();
+/// A queue of 10 items (sizer `items`, one consumer) filled with 6 and 4 spans while its
+/// exporter is down.
+async fn full_ten_item_queue(
+    dir: &std::path::Path,
+) -> (Telemetry, Arc<Downstream>, ExporterRunner) {
     let t = Telemetry::new();
     let down = Arc::new(Downstream::default());
     down.down.store(true, Ordering::SeqCst);
@@ -182,10 +184,17 @@ async fn a_full_queue_refuses_with_a_retryable_error_in_units_of_the_sizer() {
         sizer: Sizer::Items,
         ..Default::default()
     };
-    let r = runner(down.clone(), queue, file_storage(dir.path()), &t);
+    let r = runner(down.clone(), queue, file_storage(dir), &t);
     r.start().await.unwrap();
     r.consume(spans(0, 6)).await.unwrap();
     r.consume(spans(10, 4)).await.unwrap();
+    (t, down, r)
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_with_a_retryable_error_in_units_of_the_sizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, down, r) = full_ten_item_queue(dir.path()).await;
     let err = r.consume(spans(20, 1)).await.unwrap_err();
     assert_eq!(err.message, "sending queue is full");
     assert!(!err.permanent);
@@ -197,6 +206,29 @@ async fn a_full_queue_refuses_with_a_retryable_error_in_units_of_the_sizer() {
     r.consume(spans(20, 1)).await.unwrap();
     wait_for(|| down.received.lock().unwrap().len() == 11).await;
     r.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_says_when_it_has_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_t, down, r) = full_ten_item_queue(dir.path()).await;
+    let next = spans(20, 3);
+    let early = tokio::time::timeout(Duration::from_millis(200), r.wait_for_room(&next)).await;
+    assert!(
+        early.is_err(),
+        "no room while the exporter is down: {early:?}"
+    );
+    assert!(
+        !r.wait_for_room(&spans(30, 11)).await,
+        "larger than the whole queue: no wait"
+    );
+    down.down.store(false, Ordering::SeqCst);
+    let room = tokio::time::timeout(Duration::from_secs(5), r.wait_for_room(&next)).await;
+    assert_eq!(room, Ok(true), "room once items are delivered");
+    r.consume(next).await.expect("the hand-off fits");
+    wait_for(|| down.received.lock().unwrap().len() == 13).await;
+    r.shutdown(Duration::from_secs(1)).await;
+    assert!(!r.wait_for_room(&spans(40, 1)).await, "shutdown begun");
 }
 
 #[tokio::test]
