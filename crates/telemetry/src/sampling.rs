@@ -43,7 +43,9 @@ struct Rule {
 /// One message's count within its current tick.
 #[derive(Debug)]
 struct Counter {
-    reset_at: Instant,
+    /// When the count starts again; `None` for a tick too long to end (`Instant` would
+    /// overflow: a `tick` of centuries must not panic the logger).
+    reset_at: Option<Instant>,
     seen: u64,
 }
 
@@ -59,8 +61,8 @@ impl Rule {
 impl Counter {
     /// Counts one line at `now` and returns its number within the tick.
     fn count(&mut self, now: Instant, tick: Duration) -> u64 {
-        if now >= self.reset_at {
-            self.reset_at = now + tick;
+        if self.reset_at.is_some_and(|at| now >= at) {
+            self.reset_at = now.checked_add(tick);
             self.seen = 0;
         }
         self.seen += 1;
@@ -85,7 +87,7 @@ impl LogSampler {
     fn admit(&self, key: Identifier, now: Instant) -> bool {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         let counter = counters.entry(key).or_insert(Counter {
-            reset_at: now,
+            reset_at: Some(now),
             seen: 0,
         });
         let seen = counter.count(now, self.rule.tick);
@@ -169,6 +171,21 @@ mod tests {
         assert!(partial.enabled);
         assert_eq!((partial.initial, partial.thereafter), (5, 100));
         assert!(parse(r#"{"sampling": null}"#).is_none());
+    }
+
+    #[test]
+    fn a_tick_too_long_for_the_clock_never_ends() {
+        let s = LogSampler::new(&SamplingConfig {
+            enabled: true,
+            tick: kakehashi_config::Duration(Duration::MAX),
+            initial: 1,
+            thereafter: 0,
+        })
+        .unwrap();
+        let a = tracing::callsite::Identifier(&CALLSITE_A);
+        let now = Instant::now();
+        assert!(s.admit(a.clone(), now));
+        assert!(!s.admit(a, now + Duration::from_secs(3600)));
     }
 
     #[test]
