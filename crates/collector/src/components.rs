@@ -11,6 +11,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_processors::ResourceProcessorFactory),
             Arc::new(kakehashi_processors::AttributesProcessorFactory),
             Arc::new(kakehashi_processors::MemoryLimiterProcessorFactory),
+            Arc::new(kakehashi_processors::FilterProcessorFactory),
         ],
         exporters: vec![
             Arc::new(kakehashi_exporter_otlp::OtlpGrpcExporterFactory),

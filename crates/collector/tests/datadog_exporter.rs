@@ -648,3 +648,59 @@ fn invalid_api_key_fails_the_start_when_asked_to() {
     assert!(!output.contains(API_KEY));
     assert_eq!(intake.requests_to("/api/v1/validate").len(), 1);
 }
+
+/// A `filter` processor in the seed pipeline drops the health checks before Datadog sees them:
+/// neither their spans nor their APM stats arrive, every other span does, and the drops are
+/// counted. The conditions are the ones an SRE writes for this (OTTL, as in otelcol-contrib).
+#[test]
+fn filter_processor_drops_health_checks_before_datadog() {
+    let mut h = start(
+        vec![],
+        "",
+        // Continues the overlay's `service:` block, then adds the processor.
+        r#"  pipelines:
+    traces:
+      processors: [resource, filter/health, batch/datadog]
+processors:
+  filter/health:
+    error_mode: ignore
+    traces:
+      span:
+        - 'attributes["http.route"] == "/health"'
+        - 'name == "HealthCheck Local"'
+      spanevent:
+        - 'name == "never-recorded"'"#,
+    );
+    let sent = send(&h, 0, 0);
+    assert_eq!(sent.len(), 5);
+    // The filter dropped 2 of 5 spans as they arrived; the other 3 wait in batch/datadog.
+    let dropped = poll_until(Duration::from_secs(10), || {
+        let body = http_get(h.metrics, "/metrics");
+        body.lines()
+            .find(|l| {
+                l.starts_with("otelcol_processor_filter_spans_filtered{")
+                    && l.contains("filter=\"filter/health\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .filter(|n| *n == 2)
+    });
+    assert_eq!(dropped, Some(2), "{}", http_get(h.metrics, "/metrics"));
+    stop(&mut h);
+
+    let mut want: Vec<u64> = sent
+        .iter()
+        .filter(|(_, s)| s["name"] != "GET /health" && s["name"] != "HealthCheck Local")
+        .map(|(id, _)| *id)
+        .collect();
+    want.sort();
+    assert_eq!(want.len(), 3);
+    assert_eq!(span_ids(&h.intake.accepted_spans()), want);
+    let stats = grouped_stats(&h.intake.accepted_stats());
+    assert!(!stats.is_empty());
+    assert!(
+        stats
+            .keys()
+            .all(|(_, _, resource)| !resource.contains("/health")),
+        "{stats:?}"
+    );
+}

@@ -5,15 +5,22 @@
 //! * [`resource`] / [`attributes`]: the shared [`attraction`] action engine applied to resource
 //!   attributes, or to span / data point / log record attributes with include/exclude filters.
 //! * [`memory_limiter`]: refuses data (retryable) while process memory is above the soft limit.
+//! * [`filter`]: drops spans, span events and log records matching [`ottl`] conditions (or the
+//!   legacy span include/exclude match).
 
 pub mod attraction;
 pub mod attributes;
 pub mod batch;
+pub mod filter;
 pub mod memory_limiter;
+pub mod ottl;
 pub mod resource;
+#[cfg(test)]
+mod test_util;
 
 pub use attributes::{AttributesConfig, AttributesProcessorFactory};
 pub use batch::{BatchConfig, BatchProcessorFactory};
+pub use filter::{FilterConfig, FilterProcessorFactory};
 pub use memory_limiter::{MemoryLimiterConfig, MemoryLimiterProcessorFactory};
 pub use resource::{ResourceConfig, ResourceProcessorFactory};
 

@@ -109,21 +109,11 @@ impl ProcessorFactory for ResourceProcessorFactory {
 mod tests {
     use super::*;
     use crate::attraction::value::str_value;
+    use crate::test_util::Sink;
     use kakehashi_config::AnyValue as ConfigValue;
     use kakehashi_pdata::proto::common::v1::KeyValue;
     use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
     use kakehashi_pdata::ExportTraceServiceRequest;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Sink(Mutex<Vec<Batch>>);
-    #[async_trait]
-    impl Consumer for Sink {
-        async fn consume(&self, b: Batch) -> Result<(), ConsumeError> {
-            self.0.lock().expect("lock").push(b);
-            Ok(())
-        }
-    }
 
     fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {

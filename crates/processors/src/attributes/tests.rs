@@ -1,5 +1,6 @@
 use super::*;
 use crate::attraction::value::str_value;
+use crate::test_util::Sink;
 use kakehashi_config::AnyValue as ConfigValue;
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -10,17 +11,6 @@ use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use kakehashi_pdata::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
-use std::sync::Mutex;
-
-#[derive(Default)]
-struct Sink(Mutex<Vec<Batch>>);
-#[async_trait]
-impl Consumer for Sink {
-    async fn consume(&self, b: Batch) -> Result<(), ConsumeError> {
-        self.0.lock().expect("lock").push(b);
-        Ok(())
-    }
-}
 
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {

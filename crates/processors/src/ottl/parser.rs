@@ -1,0 +1,371 @@
+//! OTTL conditions into an expression tree: `or` binds looser than `and`, `not` applies to one
+//! comparison, constant or group; a comparison is `value op value` where a value may be a
+//! literal, a path, an enum symbol, a converter call or `+ - * /` arithmetic over them.
+
+use super::lexer::{lex, Tok};
+use super::path::{enum_value, resolve, Key, Path};
+use super::ContextKind;
+use regex::Regex;
+
+#[derive(Debug)]
+pub(crate) enum BoolExpr {
+    Or(Vec<BoolExpr>),
+    And(Vec<BoolExpr>),
+    Not(Box<BoolExpr>),
+    Const(bool),
+    Compare(ValueExpr, CmpOp, ValueExpr),
+    Call(Call),
+}
+
+#[derive(Debug)]
+pub(crate) enum ValueExpr {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Path(Path),
+    Call(Call),
+    Math(Box<ValueExpr>, MathOp, Box<ValueExpr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MathOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub func: Func,
+    pub args: Vec<ValueExpr>,
+}
+
+/// The converters a condition may call. `IsMatch`'s pattern is compiled once, here.
+#[derive(Debug)]
+pub(crate) enum Func {
+    IsMatch(Regex),
+    IsString,
+    IsInt,
+    IsDouble,
+    IsBool,
+    IsMap,
+    IsList,
+    ToLowerCase,
+    ToUpperCase,
+}
+
+impl Func {
+    fn returns_bool(&self) -> bool {
+        !matches!(self, Func::ToLowerCase | Func::ToUpperCase)
+    }
+}
+
+pub(crate) fn parse(src: &str, kind: ContextKind) -> Result<BoolExpr, String> {
+    let toks = lex(src)?;
+    if toks.is_empty() {
+        return Err("empty condition".into());
+    }
+    let mut p = Parser { toks, pos: 0, kind };
+    let e = p.bool_expr()?;
+    match p.peek() {
+        None => Ok(e),
+        Some(t) => Err(format!("unexpected {t} after a complete condition")),
+    }
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    kind: ContextKind,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Op(o)) if *o == op)
+    }
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Ident(i)) if i == w)
+    }
+    fn expect_op(&mut self, op: &str) -> Result<(), String> {
+        match self.next() {
+            Some(Tok::Op(o)) if o == op => Ok(()),
+            Some(t) => Err(format!("expected {op:?}, found {t}")),
+            None => Err(format!("expected {op:?} at the end of the condition")),
+        }
+    }
+
+    fn bool_expr(&mut self) -> Result<BoolExpr, String> {
+        let mut terms = vec![self.term()?];
+        while self.is_word("or") {
+            self.pos += 1;
+            terms.push(self.term()?);
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            BoolExpr::Or(terms)
+        })
+    }
+
+    fn term(&mut self) -> Result<BoolExpr, String> {
+        let mut factors = vec![self.factor()?];
+        while self.is_word("and") {
+            self.pos += 1;
+            factors.push(self.factor()?);
+        }
+        Ok(if factors.len() == 1 {
+            factors.remove(0)
+        } else {
+            BoolExpr::And(factors)
+        })
+    }
+
+    fn factor(&mut self) -> Result<BoolExpr, String> {
+        if self.is_word("not") {
+            self.pos += 1;
+            return Ok(BoolExpr::Not(Box::new(self.boolean_value()?)));
+        }
+        self.boolean_value()
+    }
+
+    /// A comparison, a constant, a boolean converter, or a parenthesised condition. A `(` may
+    /// open either a condition or arithmetic (`(a + 1) > 2`): arithmetic is tried first.
+    fn boolean_value(&mut self) -> Result<BoolExpr, String> {
+        let start = self.pos;
+        match self.value() {
+            Ok(v) => {
+                if let Some(op) = self.cmp_op() {
+                    let rhs = self.value()?;
+                    return Ok(BoolExpr::Compare(v, op, rhs));
+                }
+                match v {
+                    ValueExpr::Bool(b) => Ok(BoolExpr::Const(b)),
+                    ValueExpr::Call(c) if c.func.returns_bool() => Ok(BoolExpr::Call(c)),
+                    ValueExpr::Call(c) => Err(format!(
+                        "{:?} does not return a boolean: compare its result instead",
+                        c.func
+                    )),
+                    _ if self.toks.get(start) == Some(&Tok::Op("(")) => {
+                        self.pos = start;
+                        self.group()
+                    }
+                    _ => Err(match self.peek() {
+                        Some(t) => format!("expected a comparison operator, found {t}"),
+                        None => {
+                            "a value alone is not a condition: compare it (==, !=, <, <=, >, >=)"
+                                .into()
+                        }
+                    }),
+                }
+            }
+            Err(e) => {
+                if self.toks.get(start) == Some(&Tok::Op("(")) {
+                    self.pos = start;
+                    self.group()
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn group(&mut self) -> Result<BoolExpr, String> {
+        self.expect_op("(")?;
+        let e = self.bool_expr()?;
+        self.expect_op(")")?;
+        Ok(e)
+    }
+
+    fn cmp_op(&mut self) -> Option<CmpOp> {
+        let op = match self.peek() {
+            Some(Tok::Op("==")) => CmpOp::Eq,
+            Some(Tok::Op("!=")) => CmpOp::Ne,
+            Some(Tok::Op("<")) => CmpOp::Lt,
+            Some(Tok::Op("<=")) => CmpOp::Le,
+            Some(Tok::Op(">")) => CmpOp::Gt,
+            Some(Tok::Op(">=")) => CmpOp::Ge,
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(op)
+    }
+
+    fn value(&mut self) -> Result<ValueExpr, String> {
+        let mut lhs = self.math_term()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Op("+")) => MathOp::Add,
+                Some(Tok::Op("-")) => MathOp::Sub,
+                _ => return Ok(lhs),
+            };
+            self.pos += 1;
+            let rhs = self.math_term()?;
+            lhs = ValueExpr::Math(Box::new(lhs), op, Box::new(rhs));
+        }
+    }
+
+    fn math_term(&mut self) -> Result<ValueExpr, String> {
+        let mut lhs = self.math_factor()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Op("*")) => MathOp::Mul,
+                Some(Tok::Op("/")) => MathOp::Div,
+                _ => return Ok(lhs),
+            };
+            self.pos += 1;
+            let rhs = self.math_factor()?;
+            lhs = ValueExpr::Math(Box::new(lhs), op, Box::new(rhs));
+        }
+    }
+
+    fn math_factor(&mut self) -> Result<ValueExpr, String> {
+        let Some(tok) = self.next() else {
+            return Err("expected a value at the end of the condition".into());
+        };
+        Ok(match tok {
+            Tok::Str(s) => ValueExpr::Str(s),
+            Tok::Int(i) => ValueExpr::Int(i),
+            Tok::Float(f) => ValueExpr::Float(f),
+            Tok::Bytes(b) => ValueExpr::Bytes(b),
+            Tok::Op("-") => match self.next() {
+                Some(Tok::Int(i)) => ValueExpr::Int(-i),
+                Some(Tok::Float(f)) => ValueExpr::Float(-f),
+                _ => return Err("a minus sign must be followed by a number".into()),
+            },
+            Tok::Op("(") => {
+                let v = self.value()?;
+                self.expect_op(")")?;
+                v
+            }
+            Tok::Ident(w) => match w.as_str() {
+                "nil" => ValueExpr::Nil,
+                "true" => ValueExpr::Bool(true),
+                "false" => ValueExpr::Bool(false),
+                "and" | "or" | "not" => return Err(format!("expected a value, found {w:?}")),
+                _ => {
+                    if self.is_op("(") {
+                        return Err(format!(
+                            "{w:?} is an editor; a condition can only call converters (capitalised)"
+                        ));
+                    }
+                    ValueExpr::Path(self.path(w)?)
+                }
+            },
+            Tok::Upper(name) => {
+                if self.is_op("(") {
+                    ValueExpr::Call(self.call(&name)?)
+                } else {
+                    ValueExpr::Int(enum_value(self.kind, &name)?)
+                }
+            }
+            Tok::Op(o) => return Err(format!("expected a value, found {o:?}")),
+        })
+    }
+
+    fn path(&mut self, first: String) -> Result<Path, String> {
+        let mut segments = vec![first];
+        while self.is_op(".") {
+            self.pos += 1;
+            match self.next() {
+                Some(Tok::Ident(s)) => segments.push(s),
+                Some(t) => return Err(format!("expected a path segment after '.', found {t}")),
+                None => return Err("a path cannot end with '.'".into()),
+            }
+        }
+        let mut keys = Vec::new();
+        while self.is_op("[") {
+            self.pos += 1;
+            keys.push(match self.next() {
+                Some(Tok::Str(s)) => Key::Str(s),
+                Some(Tok::Int(i)) => Key::Int(i),
+                Some(t) => {
+                    return Err(format!(
+                        "a key must be a string or an integer literal, found {t}"
+                    ))
+                }
+                None => return Err("unterminated key: expected ']'".into()),
+            });
+            self.expect_op("]")?;
+        }
+        resolve(self.kind, &segments, keys)
+    }
+
+    fn call(&mut self, name: &str) -> Result<Call, String> {
+        self.expect_op("(")?;
+        let mut args = Vec::new();
+        if !self.is_op(")") {
+            loop {
+                args.push(self.value()?);
+                if self.is_op(",") {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        self.expect_op(")")?;
+        let given = args.len();
+        let want = |n: usize| -> Result<(), String> {
+            if given == n {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} takes {n} argument{}, got {}",
+                    if n == 1 { "" } else { "s" },
+                    given
+                ))
+            }
+        };
+        let func = match name {
+            "IsMatch" => {
+                want(2)?;
+                let Some(ValueExpr::Str(pattern)) = args.pop() else {
+                    return Err("IsMatch's pattern must be a string literal".into());
+                };
+                let re = Regex::new(&pattern).map_err(|e| {
+                    format!("the pattern supplied to IsMatch is not a valid regexp pattern: {e}")
+                })?;
+                Func::IsMatch(re)
+            }
+            "IsString" => Func::IsString,
+            "IsInt" => Func::IsInt,
+            "IsDouble" => Func::IsDouble,
+            "IsBool" => Func::IsBool,
+            "IsMap" => Func::IsMap,
+            "IsList" => Func::IsList,
+            "ToLowerCase" => Func::ToLowerCase,
+            "ToUpperCase" => Func::ToUpperCase,
+            _ => {
+                return Err(format!(
+                    "undefined function {name:?} (kakehashi's conditions support IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, ToLowerCase, ToUpperCase)"
+                ))
+            }
+        };
+        if !matches!(func, Func::IsMatch(_)) {
+            want(1)?;
+        }
+        Ok(Call { func, args })
+    }
+}

@@ -1,0 +1,337 @@
+//! Paths (`name`, `attributes["k"]`, `resource.attributes["k"]`, `span.status.code`, ...):
+//! which fields each context has, and reading them from the telemetry.
+//!
+//! A path may name its context (`span.name`, `log.body`) or leave it implicit (`name`), as
+//! OTTL's context inference allows; `resource.` and `instrumentation_scope.` (or `scope.`) reach
+//! the enclosing resource and scope, and a span event's conditions reach its span with `span.`.
+
+use super::value::Val;
+use super::{ContextKind, EvalCtx};
+use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Key {
+    Str(String),
+    Int(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    ResourceAttributes,
+    ResourceDroppedAttributesCount,
+    ScopeName,
+    ScopeVersion,
+    ScopeAttributes,
+    ScopeDroppedAttributesCount,
+    SpanName,
+    SpanKind,
+    SpanStatusCode,
+    SpanStatusMessage,
+    SpanTraceId,
+    SpanId,
+    SpanParentSpanId,
+    SpanTraceState,
+    SpanStartTime,
+    SpanEndTime,
+    SpanAttributes,
+    SpanFlags,
+    SpanDroppedAttributesCount,
+    SpanDroppedEventsCount,
+    SpanDroppedLinksCount,
+    EventName,
+    EventTime,
+    EventAttributes,
+    EventDroppedAttributesCount,
+    LogBody,
+    LogSeverityNumber,
+    LogSeverityText,
+    LogAttributes,
+    LogTime,
+    LogObservedTime,
+    LogFlags,
+    LogTraceId,
+    LogSpanId,
+    LogEventName,
+    LogDroppedAttributesCount,
+}
+
+impl Field {
+    /// Fields whose value may be a map or a list, and so may be followed by `[key]`s.
+    fn indexable(self) -> bool {
+        matches!(
+            self,
+            Field::ResourceAttributes
+                | Field::ScopeAttributes
+                | Field::SpanAttributes
+                | Field::EventAttributes
+                | Field::LogAttributes
+                | Field::LogBody
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Path {
+    pub field: Field,
+    pub keys: Vec<Key>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Object {
+    Resource,
+    Scope,
+    Span,
+    Event,
+    Log,
+}
+
+pub(crate) fn resolve(
+    kind: ContextKind,
+    segments: &[String],
+    keys: Vec<Key>,
+) -> Result<Path, String> {
+    let own = match kind {
+        ContextKind::Span => Object::Span,
+        ContextKind::SpanEvent => Object::Event,
+        ContextKind::Log => Object::Log,
+    };
+    let (object, rest) = match segments[0].as_str() {
+        "resource" => (Object::Resource, &segments[1..]),
+        "instrumentation_scope" | "scope" => (Object::Scope, &segments[1..]),
+        "span" if kind != ContextKind::Log => (Object::Span, &segments[1..]),
+        "spanevent" if kind == ContextKind::SpanEvent => (Object::Event, &segments[1..]),
+        "log" if kind == ContextKind::Log => (Object::Log, &segments[1..]),
+        _ => (own, segments),
+    };
+    let name = rest.join(".");
+    let field = match (object, name.as_str()) {
+        (Object::Resource, "attributes") => Field::ResourceAttributes,
+        (Object::Resource, "dropped_attributes_count") => Field::ResourceDroppedAttributesCount,
+        (Object::Scope, "name") => Field::ScopeName,
+        (Object::Scope, "version") => Field::ScopeVersion,
+        (Object::Scope, "attributes") => Field::ScopeAttributes,
+        (Object::Scope, "dropped_attributes_count") => Field::ScopeDroppedAttributesCount,
+        (Object::Span, "name") => Field::SpanName,
+        (Object::Span, "kind") => Field::SpanKind,
+        (Object::Span, "status.code") => Field::SpanStatusCode,
+        (Object::Span, "status.message") => Field::SpanStatusMessage,
+        (Object::Span, "trace_id.string") => Field::SpanTraceId,
+        (Object::Span, "span_id.string") => Field::SpanId,
+        (Object::Span, "parent_span_id.string") => Field::SpanParentSpanId,
+        (Object::Span, "trace_state") => Field::SpanTraceState,
+        (Object::Span, "start_time_unix_nano") => Field::SpanStartTime,
+        (Object::Span, "end_time_unix_nano") => Field::SpanEndTime,
+        (Object::Span, "attributes") => Field::SpanAttributes,
+        (Object::Span, "flags") => Field::SpanFlags,
+        (Object::Span, "dropped_attributes_count") => Field::SpanDroppedAttributesCount,
+        (Object::Span, "dropped_events_count") => Field::SpanDroppedEventsCount,
+        (Object::Span, "dropped_links_count") => Field::SpanDroppedLinksCount,
+        (Object::Event, "name") => Field::EventName,
+        (Object::Event, "time_unix_nano") => Field::EventTime,
+        (Object::Event, "attributes") => Field::EventAttributes,
+        (Object::Event, "dropped_attributes_count") => Field::EventDroppedAttributesCount,
+        (Object::Log, "body") => Field::LogBody,
+        (Object::Log, "severity_number") => Field::LogSeverityNumber,
+        (Object::Log, "severity_text") => Field::LogSeverityText,
+        (Object::Log, "attributes") => Field::LogAttributes,
+        (Object::Log, "time_unix_nano") => Field::LogTime,
+        (Object::Log, "observed_time_unix_nano") => Field::LogObservedTime,
+        (Object::Log, "flags") => Field::LogFlags,
+        (Object::Log, "trace_id.string") => Field::LogTraceId,
+        (Object::Log, "span_id.string") => Field::LogSpanId,
+        (Object::Log, "event_name") => Field::LogEventName,
+        (Object::Log, "dropped_attributes_count") => Field::LogDroppedAttributesCount,
+        _ => {
+            return Err(format!(
+                "path {:?} is not supported in the {} context",
+                segments.join("."),
+                kind.name()
+            ))
+        }
+    };
+    if !keys.is_empty() && !field.indexable() {
+        return Err(format!(
+            "path {:?} does not take keys (only attributes and a log body do)",
+            segments.join(".")
+        ));
+    }
+    Ok(Path { field, keys })
+}
+
+/// Span kinds and status codes (span and span event contexts); severity numbers (logs).
+pub(crate) fn enum_value(kind: ContextKind, name: &str) -> Result<i64, String> {
+    const SPAN: [(&str, i64); 9] = [
+        ("SPAN_KIND_UNSPECIFIED", 0),
+        ("SPAN_KIND_INTERNAL", 1),
+        ("SPAN_KIND_SERVER", 2),
+        ("SPAN_KIND_CLIENT", 3),
+        ("SPAN_KIND_PRODUCER", 4),
+        ("SPAN_KIND_CONSUMER", 5),
+        ("STATUS_CODE_UNSET", 0),
+        ("STATUS_CODE_OK", 1),
+        ("STATUS_CODE_ERROR", 2),
+    ];
+    let found = match kind {
+        ContextKind::Span | ContextKind::SpanEvent => {
+            SPAN.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        }
+        ContextKind::Log => severity_number(name),
+    };
+    found.ok_or_else(|| {
+        format!(
+            "enum symbol {name} not found in the {} context",
+            kind.name()
+        )
+    })
+}
+
+fn severity_number(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
+    if rest == "UNSPECIFIED" {
+        return Some(0);
+    }
+    let bases = [
+        ("TRACE", 1),
+        ("DEBUG", 5),
+        ("INFO", 9),
+        ("WARN", 13),
+        ("ERROR", 17),
+        ("FATAL", 21),
+    ];
+    bases.iter().find_map(|(b, n)| {
+        let suffix = rest.strip_prefix(b)?;
+        match suffix {
+            "" => Some(*n),
+            "2" => Some(n + 1),
+            "3" => Some(n + 2),
+            "4" => Some(n + 3),
+            _ => None,
+        }
+    })
+}
+
+fn ids(bytes: &[u8]) -> Val<'static> {
+    if bytes.iter().all(|b| *b == 0) {
+        Val::Str(Cow::Borrowed(""))
+    } else {
+        Val::Str(Cow::Owned(hex::encode(bytes)))
+    }
+}
+
+fn attrs<'a>(kvs: Option<&'a Vec<KeyValue>>) -> Val<'a> {
+    Val::Map(kvs.map_or(&[], Vec::as_slice))
+}
+
+/// The value of a path, `Nil` for an absent key.
+pub(crate) fn get<'a>(path: &Path, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
+    let v = field(path.field, ctx)?;
+    index(v, &path.keys)
+}
+
+fn int(n: impl Into<i64>) -> Val<'static> {
+    Val::Int(n.into())
+}
+
+fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
+    let missing = |what: &str| format!("no {what} in this context");
+    let span = || ctx.span.ok_or_else(|| missing("span"));
+    let event = || ctx.event.ok_or_else(|| missing("span event"));
+    let log = || ctx.log.ok_or_else(|| missing("log record"));
+    let str_ = |s: &'a str| Val::Str(Cow::Borrowed(s));
+    Ok(match f {
+        Field::ResourceAttributes => attrs(ctx.resource.map(|r| &r.attributes)),
+        Field::ResourceDroppedAttributesCount => {
+            int(ctx.resource.map_or(0, |r| r.dropped_attributes_count))
+        }
+        Field::ScopeName => str_(ctx.scope.map_or("", |s| s.name.as_str())),
+        Field::ScopeVersion => str_(ctx.scope.map_or("", |s| s.version.as_str())),
+        Field::ScopeAttributes => attrs(ctx.scope.map(|s| &s.attributes)),
+        Field::ScopeDroppedAttributesCount => {
+            int(ctx.scope.map_or(0, |s| s.dropped_attributes_count))
+        }
+        Field::SpanName => str_(&span()?.name),
+        Field::SpanKind => int(span()?.kind),
+        Field::SpanStatusCode => int(span()?.status.as_ref().map_or(0, |s| s.code)),
+        Field::SpanStatusMessage => {
+            str_(span()?.status.as_ref().map_or("", |s| s.message.as_str()))
+        }
+        Field::SpanTraceId => ids(&span()?.trace_id),
+        Field::SpanId => ids(&span()?.span_id),
+        Field::SpanParentSpanId => ids(&span()?.parent_span_id),
+        Field::SpanTraceState => str_(&span()?.trace_state),
+        Field::SpanStartTime => Val::Int(span()?.start_time_unix_nano as i64),
+        Field::SpanEndTime => Val::Int(span()?.end_time_unix_nano as i64),
+        Field::SpanAttributes => attrs(Some(&span()?.attributes)),
+        Field::SpanFlags => int(span()?.flags),
+        Field::SpanDroppedAttributesCount => int(span()?.dropped_attributes_count),
+        Field::SpanDroppedEventsCount => int(span()?.dropped_events_count),
+        Field::SpanDroppedLinksCount => int(span()?.dropped_links_count),
+        Field::EventName => str_(&event()?.name),
+        Field::EventTime => Val::Int(event()?.time_unix_nano as i64),
+        Field::EventAttributes => attrs(Some(&event()?.attributes)),
+        Field::EventDroppedAttributesCount => int(event()?.dropped_attributes_count),
+        Field::LogBody => log()?.body.as_ref().map_or(Val::Nil, Val::from_any),
+        Field::LogSeverityNumber => int(log()?.severity_number),
+        Field::LogSeverityText => str_(&log()?.severity_text),
+        Field::LogAttributes => attrs(Some(&log()?.attributes)),
+        Field::LogTime => Val::Int(log()?.time_unix_nano as i64),
+        Field::LogObservedTime => Val::Int(log()?.observed_time_unix_nano as i64),
+        Field::LogFlags => int(log()?.flags),
+        Field::LogTraceId => ids(&log()?.trace_id),
+        Field::LogSpanId => ids(&log()?.span_id),
+        Field::LogEventName => str_(&log()?.event_name),
+        Field::LogDroppedAttributesCount => int(log()?.dropped_attributes_count),
+    })
+}
+
+/// `[key]` steps into maps (by string) and lists (by index); an absent map key is `nil`.
+fn index<'a>(mut v: Val<'a>, keys: &[Key]) -> Result<Val<'a>, String> {
+    for key in keys {
+        v = match (&v, key) {
+            (Val::Nil, _) => return Ok(Val::Nil),
+            (Val::Map(kvs), Key::Str(k)) => kvs
+                .iter()
+                .find(|kv| &kv.key == k)
+                .and_then(|kv| kv.value.as_ref())
+                .map_or(Val::Nil, Val::from_any),
+            (Val::List(items), Key::Int(i)) => {
+                let item = usize::try_from(*i)
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .ok_or_else(|| format!("index {i} out of bounds"))?;
+                Val::from_any(item)
+            }
+            (other, Key::Str(_)) => {
+                return Err(format!(
+                    "type {} does not support string indexing",
+                    other.type_name()
+                ))
+            }
+            (other, Key::Int(_)) => {
+                return Err(format!(
+                    "type {} does not support integer indexing",
+                    other.type_name()
+                ))
+            }
+        };
+    }
+    Ok(v)
+}
+
+impl<'a> Val<'a> {
+    pub(crate) fn from_any(v: &'a AnyValue) -> Val<'a> {
+        use any_value::Value as V;
+        match &v.value {
+            // A profile's string-table index: nothing a condition can read.
+            None | Some(V::StringValueStrindex(_)) => Val::Nil,
+            Some(V::StringValue(s)) => Val::Str(Cow::Borrowed(s)),
+            Some(V::BoolValue(b)) => Val::Bool(*b),
+            Some(V::IntValue(i)) => Val::Int(*i),
+            Some(V::DoubleValue(d)) => Val::Float(*d),
+            Some(V::BytesValue(b)) => Val::Bytes(Cow::Borrowed(b)),
+            Some(V::ArrayValue(a)) => Val::List(&a.values),
+            Some(V::KvlistValue(m)) => Val::Map(&m.values),
+        }
+    }
+}
