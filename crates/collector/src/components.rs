@@ -12,6 +12,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_processors::AttributesProcessorFactory),
             Arc::new(kakehashi_processors::MemoryLimiterProcessorFactory),
             Arc::new(kakehashi_processors::FilterProcessorFactory),
+            Arc::new(kakehashi_processors::ResourceDetectionProcessorFactory),
         ],
         exporters: vec![
             Arc::new(kakehashi_exporter_otlp::OtlpGrpcExporterFactory),

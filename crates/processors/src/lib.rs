@@ -5,6 +5,8 @@
 //! * [`resource`] / [`attributes`]: the shared [`attraction`] action engine applied to resource
 //!   attributes, or to span / data point / log record attributes with include/exclude filters.
 //! * [`memory_limiter`]: refuses data (retryable) while process memory is above the soft limit.
+//! * [`resourcedetection`]: merges the resource the `env` and `system` detectors find into
+//!   every batch's resources.
 //! * [`filter`]: drops spans, span events and log records matching [`ottl`] conditions (or the
 //!   legacy span include/exclude match).
 
@@ -15,6 +17,7 @@ pub mod filter;
 pub mod memory_limiter;
 pub mod ottl;
 pub mod resource;
+pub mod resourcedetection;
 #[cfg(test)]
 mod test_util;
 
@@ -23,6 +26,7 @@ pub use batch::{BatchConfig, BatchProcessorFactory};
 pub use filter::{FilterConfig, FilterProcessorFactory};
 pub use memory_limiter::{MemoryLimiterConfig, MemoryLimiterProcessorFactory};
 pub use resource::{ResourceConfig, ResourceProcessorFactory};
+pub use resourcedetection::{ResourceDetectionConfig, ResourceDetectionProcessorFactory};
 
 use kakehashi_pdata::Signal;
 

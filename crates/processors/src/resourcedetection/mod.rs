@@ -1,0 +1,244 @@
+//! The `resourcedetection` processor with the `env` and `system` detectors: detects the
+//! resource once at start (and every `refresh_interval` if set) and merges it into the resource
+//! of every batch — replacing attributes the resource already has unless `override: false`.
+//! A detector that fails is logged and adds nothing; the processor still starts, as otelcol's.
+
+mod config;
+mod env;
+mod system;
+
+pub use config::{AttributeToggle, ResourceDetectionConfig, SystemConfig};
+
+use crate::resource::for_each_resource;
+use async_trait::async_trait;
+use kakehashi_component::{
+    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
+    FactoryInfo, Processor, ProcessorFactory,
+};
+use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
+use kakehashi_pdata::Signal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use system::AttrValue;
+
+/// Reads one environment variable.
+pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What the detectors read: the process environment and the root of the file system.
+#[derive(Clone)]
+pub(crate) struct Sources {
+    pub env: EnvLookup,
+    pub root: PathBuf,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            env: Arc::new(|k| std::env::var(k).ok()),
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+pub struct ResourceDetectionProcessor {
+    cfg: ResourceDetectionConfig,
+    sources: Sources,
+    detected: Arc<RwLock<Vec<KeyValue>>>,
+    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    next: Arc<dyn Consumer>,
+}
+
+/// Runs the configured detectors in order; a later detector does not replace what an earlier
+/// one found (otelcol merges detector results without override).
+fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Vec<KeyValue> {
+    let mut out: Vec<KeyValue> = Vec::new();
+    let mut add = |key: String, value: any_value::Value| {
+        if !out.iter().any(|kv| kv.key == key) {
+            out.push(KeyValue {
+                key,
+                value: Some(AnyValue { value: Some(value) }),
+                ..Default::default()
+            });
+        }
+    };
+    tracing::info!("began detecting resource information");
+    for name in &cfg.detectors {
+        let found = match name.as_str() {
+            "env" => env::detect(|k| (sources.env)(k)).map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, any_value::Value::StringValue(v)))
+                    .collect::<Vec<_>>()
+            }),
+            "system" => system::detect(
+                &cfg.system,
+                &system::Host {
+                    root: &sources.root,
+                },
+            )
+            .map(|attrs| {
+                attrs
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            AttrValue::Str(s) => any_value::Value::StringValue(s),
+                            AttrValue::Int(i) => any_value::Value::IntValue(i),
+                        };
+                        (k, v)
+                    })
+                    .collect()
+            }),
+            // Refused by validation.
+            _ => Ok(Vec::new()),
+        };
+        match found {
+            Ok(attrs) => attrs.into_iter().for_each(|(k, v)| add(k, v)),
+            Err(e) => tracing::warn!(detector = %name, error = %e, "failed to detect resource"),
+        }
+    }
+    if let Some(keep) = &cfg.attributes {
+        out.retain(|kv| keep.contains(&kv.key));
+    }
+    let shown: Vec<String> = out
+        .iter()
+        .map(|kv| {
+            format!(
+                "{}={}",
+                kv.key,
+                kakehashi_pdata::go_text::as_string(kv.value.as_ref())
+            )
+        })
+        .collect();
+    tracing::info!(resource = %shown.join(", "), "detected resource information");
+    out
+}
+
+/// otelcol's `MergeResource`: with `override`, detected values replace existing ones;
+/// without, only absent keys are added.
+fn merge(into: &mut Vec<KeyValue>, detected: &[KeyValue], override_: bool) {
+    for kv in detected {
+        match into.iter_mut().find(|e| e.key == kv.key) {
+            Some(existing) if override_ => existing.value = kv.value.clone(),
+            Some(_) => {}
+            None => into.push(kv.clone()),
+        }
+    }
+}
+
+impl ResourceDetectionProcessor {
+    pub(crate) fn new(
+        cfg: &ResourceDetectionConfig,
+        sources: Sources,
+        next: Arc<dyn Consumer>,
+    ) -> Self {
+        ResourceDetectionProcessor {
+            cfg: cfg.clone(),
+            sources,
+            detected: Arc::default(),
+            refresher: Mutex::new(None),
+            next,
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for ResourceDetectionProcessor {
+    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
+        let detected = self
+            .detected
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if !detected.is_empty() {
+            for_each_resource(batch.payload_mut(), |r| {
+                merge(&mut r.attributes, &detected, self.cfg.override_)
+            });
+        }
+        self.next.consume(batch).await
+    }
+
+    /// Adding a few attributes keeps a batch's size close enough: the downstream's room is ours.
+    async fn wait_for_room(&self, batch: &Batch) -> bool {
+        self.next.wait_for_room(batch).await
+    }
+}
+
+#[async_trait]
+impl Processor for ResourceDetectionProcessor {
+    async fn start(&self) -> Result<(), BuildError> {
+        let first = detect(&self.cfg, &self.sources);
+        *self.detected.write().unwrap_or_else(|p| p.into_inner()) = first;
+        let period = self.cfg.refresh_interval.get();
+        if !period.is_zero() {
+            let (cfg, sources, detected) = (
+                self.cfg.clone(),
+                self.sources.clone(),
+                self.detected.clone(),
+            );
+            let task = tokio::spawn(async move {
+                let mut ticker =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                loop {
+                    ticker.tick().await;
+                    let fresh = detect(&cfg, &sources);
+                    *detected.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                }
+            });
+            if let Some(old) = self
+                .refresher
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .replace(task)
+            {
+                old.abort();
+            }
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        if let Some(t) = self
+            .refresher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            t.abort();
+        }
+    }
+}
+
+pub struct ResourceDetectionProcessorFactory;
+
+impl FactoryInfo for ResourceDetectionProcessorFactory {
+    fn type_name(&self) -> &'static str {
+        "resourcedetection"
+    }
+    fn signals(&self) -> &'static [Signal] {
+        crate::ALL_SIGNALS
+    }
+    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
+        decode_config::<ResourceDetectionConfig>(node, path)
+    }
+}
+
+impl ProcessorFactory for ResourceDetectionProcessorFactory {
+    fn build(
+        &self,
+        _ctx: &BuildContext,
+        cfg: &AnyConfig,
+        _signal: Signal,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        let cfg = config_as::<ResourceDetectionConfig>(cfg);
+        Ok(Arc::new(ResourceDetectionProcessor::new(
+            cfg,
+            Sources::default(),
+            next,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests;
