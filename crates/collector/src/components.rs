@@ -13,6 +13,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_processors::MemoryLimiterProcessorFactory),
             Arc::new(kakehashi_processors::FilterProcessorFactory),
             Arc::new(kakehashi_processors::ResourceDetectionProcessorFactory),
+            Arc::new(kakehashi_processors::TransformProcessorFactory),
         ],
         exporters: vec![
             Arc::new(kakehashi_exporter_otlp::OtlpGrpcExporterFactory),

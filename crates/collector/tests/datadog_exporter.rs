@@ -649,19 +649,25 @@ fn invalid_api_key_fails_the_start_when_asked_to() {
     assert_eq!(intake.requests_to("/api/v1/validate").len(), 1);
 }
 
-/// A `filter` processor in the seed pipeline drops the health checks before Datadog sees them:
-/// neither their spans nor their APM stats arrive, every other span does, and the drops are
-/// counted. The conditions are the ones an SRE writes for this (OTTL, as in otelcol-contrib).
+/// `transform` and `filter` in the seed pipeline shape what Datadog sees: the health checks
+/// are dropped (neither their spans nor their APM stats arrive; the drops are counted), the
+/// checkout span gets the resource a statement sets and every span the team a resource
+/// statement adds. The statements and conditions are OTTL, as an SRE writes them for otelcol.
 #[test]
-fn filter_processor_drops_health_checks_before_datadog() {
+fn transform_and_filter_shape_what_datadog_sees() {
     let mut h = start(
         vec![],
         "",
-        // Continues the overlay's `service:` block, then adds the processor.
+        // Continues the overlay's `service:` block, then adds the processors.
         r#"  pipelines:
     traces:
-      processors: [resource, filter/health, batch/datadog]
+      processors: [resource, transform, filter/health, batch/datadog]
 processors:
+  transform:
+    error_mode: ignore
+    trace_statements:
+      - 'set(resource.attributes["team"], "payments")'
+      - 'set(span.attributes["resource.name"], "checkout flow") where span.name == "POST /checkout"'
   filter/health:
     error_mode: ignore
     traces:
@@ -694,13 +700,28 @@ processors:
         .collect();
     want.sort();
     assert_eq!(want.len(), 3);
-    assert_eq!(span_ids(&h.intake.accepted_spans()), want);
+    let spans = h.intake.accepted_spans();
+    assert_eq!(span_ids(&spans), want);
+    for s in &spans {
+        assert_eq!(meta(s, "team"), Some("payments"), "{s:?}");
+    }
+    let checkout: Vec<_> = spans
+        .iter()
+        .filter(|s| s.resource == "checkout flow")
+        .collect();
+    assert_eq!(checkout.len(), 1, "{spans:?}");
     let stats = grouped_stats(&h.intake.accepted_stats());
     assert!(!stats.is_empty());
     assert!(
         stats
             .keys()
             .all(|(_, _, resource)| !resource.contains("/health")),
+        "{stats:?}"
+    );
+    assert!(
+        stats
+            .keys()
+            .any(|(_, _, resource)| resource == "checkout flow"),
         "{stats:?}"
     );
 }

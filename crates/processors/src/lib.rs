@@ -7,6 +7,8 @@
 //! * [`memory_limiter`]: refuses data (retryable) while process memory is above the soft limit.
 //! * [`resourcedetection`]: merges the resource the `env` and `system` detectors find into
 //!   every batch's resources.
+//! * [`transform`]: [`ottl`] statements (`set`, `delete_key`, `replace_pattern`, ...) on
+//!   resources, scopes, spans, span events and log records.
 //! * [`filter`]: drops spans, span events and log records matching [`ottl`] conditions (or the
 //!   legacy span include/exclude match).
 
@@ -20,6 +22,7 @@ pub mod resource;
 pub mod resourcedetection;
 #[cfg(test)]
 mod test_util;
+pub mod transform;
 
 pub use attributes::{AttributesConfig, AttributesProcessorFactory};
 pub use batch::{BatchConfig, BatchProcessorFactory};
@@ -27,6 +30,7 @@ pub use filter::{FilterConfig, FilterProcessorFactory};
 pub use memory_limiter::{MemoryLimiterConfig, MemoryLimiterProcessorFactory};
 pub use resource::{ResourceConfig, ResourceProcessorFactory};
 pub use resourcedetection::{ResourceDetectionConfig, ResourceDetectionProcessorFactory};
+pub use transform::{TransformConfig, TransformProcessorFactory};
 
 use kakehashi_pdata::Signal;
 

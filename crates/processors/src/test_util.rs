@@ -24,6 +24,25 @@ impl Sink {
     }
 }
 
+/// Attributes as (key, value as text) pairs, for comparing.
+pub(crate) fn texts(kvs: &[KeyValue]) -> Vec<(String, String)> {
+    kvs.iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kakehashi_pdata::go_text::as_string(kv.value.as_ref()),
+            )
+        })
+        .collect()
+}
+
+/// Expected (key, value) pairs, owned.
+pub(crate) fn owned_pairs(want: &[(&str, &str)]) -> Vec<(String, String)> {
+    want.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// An attribute with a value of any type.
 pub(crate) fn kv_of(key: &str, v: Value) -> KeyValue {
     KeyValue {

@@ -1,23 +1,10 @@
 //! The `filter` processor's configuration, in otelcol-contrib's shape.
 
 use crate::attributes::{MatchProperties, Matcher};
-use crate::ottl::{Condition, ContextKind};
+use crate::ottl::{Condition, ContextKind, ErrorMode};
 use kakehashi_config::{AnyValue as ConfigValue, Validate};
 use kakehashi_pdata::Signal;
 use serde::Deserialize;
-
-/// What an OTTL condition that fails to evaluate does (`ottl.ErrorMode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorMode {
-    /// The batch is refused with the error (otelcol's default).
-    #[default]
-    Propagate,
-    /// The condition counts as false; the error is logged.
-    Ignore,
-    /// The condition counts as false, nothing is logged.
-    Silent,
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

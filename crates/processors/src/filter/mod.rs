@@ -7,7 +7,8 @@
 
 mod config;
 
-pub use config::{ErrorMode, FilterConfig, LogFilters, SpanMatchConfig, TraceFilters};
+pub use crate::ottl::ErrorMode;
+pub use config::{FilterConfig, LogFilters, SpanMatchConfig, TraceFilters};
 
 use crate::attributes::Matcher;
 use crate::ottl::{Condition, ContextKind, EvalCtx};

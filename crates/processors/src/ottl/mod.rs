@@ -12,20 +12,39 @@
 mod lexer;
 mod parser;
 mod path;
+mod statement;
 mod value;
+
+pub use statement::{MutCtx, Statement};
 
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::logs::v1::LogRecord;
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{span::Event, Span};
 use parser::{BoolExpr, Call, Func, ValueExpr};
+use serde::Deserialize;
 use std::borrow::Cow;
 use value::Val;
+
+/// What a condition or statement that fails to evaluate does (`ottl.ErrorMode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorMode {
+    /// The batch is refused with the error (otelcol's default).
+    #[default]
+    Propagate,
+    /// Logged; a condition counts as false, a statement is skipped.
+    Ignore,
+    /// The same, without the log line.
+    Silent,
+}
 
 /// Which telemetry a condition is evaluated against (otelcol's `ottlspan`, `ottlspanevent`,
 /// `ottllog`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContextKind {
+    Resource,
+    Scope,
     Span,
     SpanEvent,
     Log,
@@ -34,11 +53,52 @@ pub enum ContextKind {
 impl ContextKind {
     fn name(self) -> &'static str {
         match self {
+            ContextKind::Resource => "resource",
+            ContextKind::Scope => "scope",
             ContextKind::Span => "span",
             ContextKind::SpanEvent => "spanevent",
             ContextKind::Log => "log",
         }
     }
+}
+
+/// OTTL's context inference for a statement or condition written without a context: the most
+/// specific context any of its paths names by prefix (`span.`, `resource.`, ...), among
+/// `candidates` ordered from the most specific (e.g. span event, span, scope, resource).
+pub fn infer_context(text: &str, candidates: &[ContextKind]) -> Result<ContextKind, String> {
+    let toks = lexer::lex(text)?;
+    let mut named = Vec::new();
+    for (i, tok) in toks.iter().enumerate() {
+        let lexer::Tok::Ident(word) = tok else {
+            continue;
+        };
+        let starts_path = i == 0 || toks[i - 1] != lexer::Tok::Op(".");
+        if starts_path && toks.get(i + 1) == Some(&lexer::Tok::Op(".")) {
+            let kind = match word.as_str() {
+                "resource" => ContextKind::Resource,
+                "scope" | "instrumentation_scope" => ContextKind::Scope,
+                "span" => ContextKind::Span,
+                "spanevent" => ContextKind::SpanEvent,
+                "log" => ContextKind::Log,
+                _ => continue,
+            };
+            named.push(kind);
+        }
+    }
+    candidates
+        .iter()
+        .find(|c| named.contains(c))
+        .copied()
+        .ok_or_else(|| {
+            let prefixes: Vec<String> = candidates
+                .iter()
+                .map(|c| format!("{}.", c.name()))
+                .collect();
+            format!(
+                "unable to infer a context for {text:?}: its paths must start with one of {}",
+                prefixes.join(", ")
+            )
+        })
 }
 
 /// What a condition sees: the item and what encloses it. Absent parts read as empty.
@@ -120,12 +180,40 @@ fn eval_value<'a>(e: &'a ValueExpr, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String
         ValueExpr::Path(p) => path::get(p, ctx)?,
         ValueExpr::Call(c) => call_func(c, ctx)?,
         ValueExpr::Math(a, op, b) => value::math(eval_value(a, ctx)?, *op, eval_value(b, ctx)?)?,
+        ValueExpr::List(_) => return Err("a list is only a function's argument".into()),
     })
 }
 
 fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
+    if let Func::Concat(delimiter) = &call.func {
+        let ValueExpr::List(items) = &call.args[0] else {
+            unreachable!("the parser checks Concat's list");
+        };
+        let mut parts = Vec::with_capacity(items.len());
+        for item in items {
+            // nil contributes an empty part, as OTTL's Concat.
+            parts.push(value::string_like(&eval_value(item, ctx)?).unwrap_or_default());
+        }
+        return Ok(Val::Str(Cow::Owned(parts.join(delimiter.as_str()))));
+    }
     let arg = eval_value(&call.args[0], ctx)?;
     Ok(match &call.func {
+        Func::Concat(_) => unreachable!("handled above"),
+        Func::Substring(start, length) => {
+            let Val::Str(s) = arg else {
+                return Err(format!("expected string but got {}", arg.type_name()));
+            };
+            let end = start + length;
+            match s.get(*start..end) {
+                Some(sub) => Val::Str(Cow::Owned(sub.to_string())),
+                None => {
+                    return Err(format!(
+                        "invalid range for substring function, {end} cannot be greater than the length of target string({})",
+                        s.len()
+                    ))
+                }
+            }
+        }
         Func::IsMatch(re) => Val::Bool(value::string_like(&arg).is_some_and(|s| re.is_match(&s))),
         Func::IsString => Val::Bool(matches!(arg, Val::Str(_))),
         Func::IsInt => Val::Bool(matches!(arg, Val::Int(_))),

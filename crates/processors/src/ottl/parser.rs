@@ -28,6 +28,8 @@ pub(crate) enum ValueExpr {
     Path(Path),
     Call(Call),
     Math(Box<ValueExpr>, MathOp, Box<ValueExpr>),
+    /// `[a, b]`: only as a function's argument.
+    List(Vec<ValueExpr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,49 +68,65 @@ pub(crate) enum Func {
     IsList,
     ToLowerCase,
     ToUpperCase,
+    /// `Concat([values], delimiter)`: the delimiter, the list being the one argument kept.
+    Concat(String),
+    /// `Substring(target, start, length)`, in bytes.
+    Substring(usize, usize),
 }
 
 impl Func {
     fn returns_bool(&self) -> bool {
-        !matches!(self, Func::ToLowerCase | Func::ToUpperCase)
+        !matches!(
+            self,
+            Func::ToLowerCase | Func::ToUpperCase | Func::Concat(_) | Func::Substring(..)
+        )
     }
 }
 
 pub(crate) fn parse(src: &str, kind: ContextKind) -> Result<BoolExpr, String> {
-    let toks = lex(src)?;
-    if toks.is_empty() {
-        return Err("empty condition".into());
-    }
-    let mut p = Parser { toks, pos: 0, kind };
+    let mut p = Parser::new(src, kind, "condition")?;
     let e = p.bool_expr()?;
-    match p.peek() {
-        None => Ok(e),
-        Some(t) => Err(format!("unexpected {t} after a complete condition")),
-    }
+    p.end("condition")?;
+    Ok(e)
 }
 
-struct Parser {
+pub(super) struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     kind: ContextKind,
 }
 
 impl Parser {
-    fn peek(&self) -> Option<&Tok> {
+    pub(super) fn new(src: &str, kind: ContextKind, what: &str) -> Result<Parser, String> {
+        let toks = lex(src)?;
+        if toks.is_empty() {
+            return Err(format!("empty {what}"));
+        }
+        Ok(Parser { toks, pos: 0, kind })
+    }
+
+    pub(super) fn end(&self, what: &str) -> Result<(), String> {
+        match self.peek() {
+            None => Ok(()),
+            Some(t) => Err(format!("unexpected {t} after a complete {what}")),
+        }
+    }
+
+    pub(super) fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
-    fn next(&mut self) -> Option<Tok> {
+    pub(super) fn next(&mut self) -> Option<Tok> {
         let t = self.toks.get(self.pos).cloned();
         self.pos += 1;
         t
     }
-    fn is_op(&self, op: &str) -> bool {
+    pub(super) fn is_op(&self, op: &str) -> bool {
         matches!(self.peek(), Some(Tok::Op(o)) if *o == op)
     }
-    fn is_word(&self, w: &str) -> bool {
+    pub(super) fn is_word(&self, w: &str) -> bool {
         matches!(self.peek(), Some(Tok::Ident(i)) if i == w)
     }
-    fn expect_op(&mut self, op: &str) -> Result<(), String> {
+    pub(super) fn expect_op(&mut self, op: &str) -> Result<(), String> {
         match self.next() {
             Some(Tok::Op(o)) if o == op => Ok(()),
             Some(t) => Err(format!("expected {op:?}, found {t}")),
@@ -116,7 +134,7 @@ impl Parser {
         }
     }
 
-    fn bool_expr(&mut self) -> Result<BoolExpr, String> {
+    pub(super) fn bool_expr(&mut self) -> Result<BoolExpr, String> {
         let mut terms = vec![self.term()?];
         while self.is_word("or") {
             self.pos += 1;
@@ -212,7 +230,7 @@ impl Parser {
         Some(op)
     }
 
-    fn value(&mut self) -> Result<ValueExpr, String> {
+    pub(super) fn value(&mut self) -> Result<ValueExpr, String> {
         let mut lhs = self.math_term()?;
         loop {
             let op = match self.peek() {
@@ -284,7 +302,7 @@ impl Parser {
         })
     }
 
-    fn path(&mut self, first: String) -> Result<Path, String> {
+    pub(super) fn path(&mut self, first: String) -> Result<Path, String> {
         let mut segments = vec![first];
         while self.is_op(".") {
             self.pos += 1;
@@ -317,7 +335,11 @@ impl Parser {
         let mut args = Vec::new();
         if !self.is_op(")") {
             loop {
-                args.push(self.value()?);
+                args.push(if self.is_op("[") {
+                    self.list()?
+                } else {
+                    self.value()?
+                });
                 if self.is_op(",") {
                     self.pos += 1;
                 } else {
@@ -357,15 +379,69 @@ impl Parser {
             "IsList" => Func::IsList,
             "ToLowerCase" => Func::ToLowerCase,
             "ToUpperCase" => Func::ToUpperCase,
+            "Concat" => {
+                want(2)?;
+                let Some(ValueExpr::Str(delimiter)) = args.pop() else {
+                    return Err("Concat's delimiter must be a string literal".into());
+                };
+                if !matches!(args[0], ValueExpr::List(_)) {
+                    return Err("Concat's first argument must be a list: Concat([a, b], \"-\")".into());
+                }
+                Func::Concat(delimiter)
+            }
+            "Substring" => {
+                want(3)?;
+                let (Some(ValueExpr::Int(length)), Some(ValueExpr::Int(start))) =
+                    (args.pop(), args.pop())
+                else {
+                    return Err("Substring's start and length must be integer literals".into());
+                };
+                if start < 0 {
+                    return Err(format!("invalid start for substring function, {start} cannot be negative"));
+                }
+                if length <= 0 {
+                    return Err(format!("invalid length for substring function, {length} cannot be negative or zero"));
+                }
+                Func::Substring(start as usize, length as usize)
+            }
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi's conditions support IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, ToLowerCase, ToUpperCase)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, ToLowerCase, ToUpperCase, Concat, Substring)"
                 ))
             }
         };
-        if !matches!(func, Func::IsMatch(_)) {
+        if !matches!(
+            func,
+            Func::IsMatch(_) | Func::Concat(_) | Func::Substring(..)
+        ) {
             want(1)?;
         }
+        if args
+            .iter()
+            .skip(usize::from(matches!(func, Func::Concat(_))))
+            .any(|a| matches!(a, ValueExpr::List(_)))
+        {
+            return Err(format!("{name} does not take a list"));
+        }
         Ok(Call { func, args })
+    }
+
+    /// `[value, ...]`.
+    pub(super) fn list(&mut self) -> Result<ValueExpr, String> {
+        self.expect_op("[")?;
+        let mut items = Vec::new();
+        while !self.is_op("]") {
+            items.push(self.value()?);
+            if self.is_op(",") {
+                self.pos += 1;
+            } else if !self.is_op("]") {
+                return Err(match self.peek() {
+                    Some(t) => format!("expected ',' or ']' in a list, found {t}"),
+                    None => "unterminated list: expected ']'".into(),
+                });
+            }
+        }
+        self.pos += 1;
+        Ok(ValueExpr::List(items))
     }
 }

@@ -92,14 +92,20 @@ pub(crate) fn resolve(
     keys: Vec<Key>,
 ) -> Result<Path, String> {
     let own = match kind {
+        ContextKind::Resource => Object::Resource,
+        ContextKind::Scope => Object::Scope,
         ContextKind::Span => Object::Span,
         ContextKind::SpanEvent => Object::Event,
         ContextKind::Log => Object::Log,
     };
     let (object, rest) = match segments[0].as_str() {
         "resource" => (Object::Resource, &segments[1..]),
-        "instrumentation_scope" | "scope" => (Object::Scope, &segments[1..]),
-        "span" if kind != ContextKind::Log => (Object::Span, &segments[1..]),
+        "instrumentation_scope" | "scope" if kind != ContextKind::Resource => {
+            (Object::Scope, &segments[1..])
+        }
+        "span" if matches!(kind, ContextKind::Span | ContextKind::SpanEvent) => {
+            (Object::Span, &segments[1..])
+        }
         "spanevent" if kind == ContextKind::SpanEvent => (Object::Event, &segments[1..]),
         "log" if kind == ContextKind::Log => (Object::Log, &segments[1..]),
         _ => (own, segments),
@@ -177,6 +183,7 @@ pub(crate) fn enum_value(kind: ContextKind, name: &str) -> Result<i64, String> {
             SPAN.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
         }
         ContextKind::Log => severity_number(name),
+        ContextKind::Resource | ContextKind::Scope => None,
     };
     found.ok_or_else(|| {
         format!(

@@ -1,5 +1,5 @@
 use super::*;
-use crate::test_util::Sink;
+use crate::test_util::{owned_pairs as pairs, texts as attrs, Sink};
 use kakehashi_config::{decode_yaml, Validate};
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
@@ -57,23 +57,6 @@ fn sources(root: &Path, vars: &[(&str, &str)]) -> Sources {
         env: Arc::new(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
         root: root.to_path_buf(),
     }
-}
-
-fn attrs(kvs: &[KeyValue]) -> Vec<(String, String)> {
-    kvs.iter()
-        .map(|kv| {
-            (
-                kv.key.clone(),
-                kakehashi_pdata::go_text::as_string(kv.value.as_ref()),
-            )
-        })
-        .collect()
-}
-
-fn pairs(want: &[(&str, &str)]) -> Vec<(String, String)> {
-    want.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]

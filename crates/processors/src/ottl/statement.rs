@@ -1,0 +1,527 @@
+//! OTTL statements, `editor(arguments) [where condition]`: the part of the language the
+//! `transform` processor needs. Editors: `set`, `delete_key`, `delete_matching_keys`,
+//! `keep_keys`, `keep_matching_keys`, `replace_pattern`, `replace_all_patterns`, `truncate_all`,
+//! `limit`. Their targets are checked when the configuration is loaded (a path that cannot be
+//! set, or a map editor on something that is not a map, is an error then).
+
+use super::lexer::Tok;
+use super::parser::{BoolExpr, Parser, ValueExpr};
+use super::path::{Field, Key, Path};
+use super::value::Val;
+use super::{eval_bool, eval_value, ContextKind, EvalCtx};
+use kakehashi_pdata::proto::common::v1::{
+    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+};
+use kakehashi_pdata::proto::logs::v1::LogRecord;
+use kakehashi_pdata::proto::resource::v1::Resource;
+use kakehashi_pdata::proto::trace::v1::{span::Event, Span, Status};
+use regex::Regex;
+
+#[derive(Debug)]
+enum Editor {
+    Set(Path, ValueExpr),
+    DeleteKey(Path, String),
+    DeleteMatchingKeys(Path, Regex),
+    KeepKeys(Path, Vec<String>),
+    KeepMatchingKeys(Path, Regex),
+    ReplacePattern(Path, Regex, String),
+    ReplaceAllPatterns(Path, PatternMode, Regex, String),
+    TruncateAll(Path, usize),
+    Limit(Path, usize, Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatternMode {
+    Key,
+    Value,
+}
+
+/// One parsed statement.
+#[derive(Debug)]
+pub struct Statement {
+    editor: Editor,
+    condition: Option<BoolExpr>,
+    text: String,
+}
+
+/// The telemetry a statement may change: the item and what encloses it. `scope` is absent in
+/// the resource context; `span` is the event's span in the span event context.
+pub struct MutCtx<'a> {
+    pub resource: &'a mut Option<Resource>,
+    pub scope: Option<&'a mut Option<InstrumentationScope>>,
+    pub span: Option<&'a mut Span>,
+    pub event: Option<&'a mut Event>,
+    pub log: Option<&'a mut LogRecord>,
+}
+
+impl MutCtx<'_> {
+    pub fn view(&self) -> EvalCtx<'_> {
+        EvalCtx {
+            resource: self.resource.as_ref(),
+            scope: self.scope.as_ref().and_then(|s| s.as_ref()),
+            span: self.span.as_deref(),
+            event: self.event.as_deref(),
+            log: self.log.as_deref(),
+        }
+    }
+}
+
+impl Statement {
+    pub fn parse(text: &str, kind: ContextKind) -> Result<Statement, String> {
+        let parse = || -> Result<Statement, String> {
+            let mut p = Parser::new(text, kind, "statement")?;
+            let editor = editor(&mut p)?;
+            let condition = if matches!(p.peek(), Some(Tok::Ident(w)) if w == "where") {
+                p.next();
+                Some(p.bool_expr()?)
+            } else {
+                None
+            };
+            p.end("statement")?;
+            Ok(Statement {
+                editor,
+                condition,
+                text: text.to_string(),
+            })
+        };
+        parse().map_err(|e| format!("unable to parse OTTL statement {text:?}: {e}"))
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Runs the statement if its `where` condition holds.
+    pub fn execute(&self, ctx: &mut MutCtx) -> Result<(), String> {
+        if let Some(c) = &self.condition {
+            if !eval_bool(c, &ctx.view())? {
+                return Ok(());
+            }
+        }
+        match &self.editor {
+            Editor::Set(target, value) => {
+                let v = owned(&eval_value(value, &ctx.view())?);
+                if let Some(v) = v {
+                    set(target, ctx, v);
+                }
+            }
+            Editor::DeleteKey(t, key) => map_mut(t, ctx).retain(|kv| &kv.key != key),
+            Editor::DeleteMatchingKeys(t, re) => map_mut(t, ctx).retain(|kv| !re.is_match(&kv.key)),
+            Editor::KeepKeys(t, keys) => map_mut(t, ctx).retain(|kv| keys.contains(&kv.key)),
+            Editor::KeepMatchingKeys(t, re) => map_mut(t, ctx).retain(|kv| re.is_match(&kv.key)),
+            Editor::ReplacePattern(t, re, with) => {
+                let replaced = match super::path::get(t, &ctx.view())? {
+                    Val::Str(s) if re.is_match(&s) => {
+                        Some(re.replace_all(&s, with.as_str()).into_owned())
+                    }
+                    _ => None,
+                };
+                if let Some(r) = replaced {
+                    set(t, ctx, str_value(r));
+                }
+            }
+            Editor::ReplaceAllPatterns(t, mode, re, with) => {
+                for kv in map_mut(t, ctx).iter_mut() {
+                    match mode {
+                        PatternMode::Key if re.is_match(&kv.key) => {
+                            kv.key = re.replace_all(&kv.key, with.as_str()).into_owned();
+                        }
+                        PatternMode::Value => {
+                            if let Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(s)),
+                            }) = &mut kv.value
+                            {
+                                if re.is_match(s) {
+                                    *s = re.replace_all(s, with.as_str()).into_owned();
+                                }
+                            }
+                        }
+                        PatternMode::Key => {}
+                    }
+                }
+            }
+            Editor::TruncateAll(t, limit) => {
+                for kv in map_mut(t, ctx).iter_mut() {
+                    if let Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(s)),
+                    }) = &mut kv.value
+                    {
+                        if s.len() > *limit {
+                            // OTTL cuts at a byte; a Rust string is cut at the char boundary below.
+                            let mut end = *limit;
+                            while !s.is_char_boundary(end) {
+                                end -= 1;
+                            }
+                            s.truncate(end);
+                        }
+                    }
+                }
+            }
+            Editor::Limit(t, limit, priority) => {
+                let attrs = map_mut(t, ctx);
+                if attrs.len() > *limit {
+                    let mut count = attrs.iter().filter(|kv| priority.contains(&kv.key)).count();
+                    attrs.retain(|kv| {
+                        if priority.contains(&kv.key) {
+                            return true;
+                        }
+                        count += 1;
+                        count <= *limit
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn str_value(s: String) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::StringValue(s)),
+    }
+}
+
+/// A value to store; `None` for nil (setting nil does nothing, as OTTL).
+fn owned(v: &Val) -> Option<AnyValue> {
+    use any_value::Value as V;
+    let value = match v {
+        Val::Nil => return None,
+        Val::Bool(b) => V::BoolValue(*b),
+        Val::Int(i) => V::IntValue(*i),
+        Val::Float(f) => V::DoubleValue(*f),
+        Val::Str(s) => V::StringValue(s.to_string()),
+        Val::Bytes(b) => V::BytesValue(b.to_vec()),
+        Val::Map(kvs) => V::KvlistValue(KeyValueList {
+            values: kvs.to_vec(),
+        }),
+        Val::List(items) => V::ArrayValue(ArrayValue {
+            values: items.to_vec(),
+        }),
+    };
+    Some(AnyValue { value: Some(value) })
+}
+
+fn parse_failure(what: &str, path: &Path) -> String {
+    format!("{what} (path {:?})", path.field)
+}
+
+/// Paths a statement can assign to.
+fn settable(path: &Path) -> Result<(), String> {
+    use Field::*;
+    let ok = match path.field {
+        ResourceAttributes | ScopeAttributes | SpanAttributes | EventAttributes | LogAttributes => {
+            matches!(path.keys.as_slice(), [] | [Key::Str(_)])
+        }
+        ScopeName | ScopeVersion | SpanName | SpanKind | SpanStatusCode | SpanStatusMessage
+        | SpanTraceState | SpanStartTime | SpanEndTime | EventName | EventTime | LogBody
+        | LogSeverityNumber | LogSeverityText | LogTime | LogObservedTime | LogEventName => {
+            path.keys.is_empty()
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(parse_failure(
+            "this path cannot be assigned by kakehashi (attributes take one string key)",
+            path,
+        ))
+    }
+}
+
+fn is_map(path: &Path) -> Result<(), String> {
+    use Field::*;
+    match path.field {
+        ResourceAttributes | ScopeAttributes | SpanAttributes | EventAttributes | LogAttributes
+            if path.keys.is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(parse_failure(
+            "the target must be an attributes map, without keys",
+            path,
+        )),
+    }
+}
+
+fn attrs(v: &mut Option<impl HasAttributes + Default>) -> &mut Vec<KeyValue> {
+    v.get_or_insert_with(Default::default).attributes_mut()
+}
+
+trait HasAttributes {
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue>;
+}
+impl HasAttributes for Resource {
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.attributes
+    }
+}
+impl HasAttributes for InstrumentationScope {
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.attributes
+    }
+}
+
+/// The attributes map a (validated) map path names. A part this context does not have (only
+/// possible for a path the parser let through for another context) yields a scratch map.
+fn map_mut<'c>(path: &Path, ctx: &'c mut MutCtx) -> &'c mut Vec<KeyValue> {
+    match path.field {
+        Field::ResourceAttributes => Some(attrs(ctx.resource)),
+        Field::ScopeAttributes => ctx.scope.as_deref_mut().map(attrs),
+        Field::SpanAttributes => ctx.span.as_deref_mut().map(|s| &mut s.attributes),
+        Field::EventAttributes => ctx.event.as_deref_mut().map(|e| &mut e.attributes),
+        Field::LogAttributes => ctx.log.as_deref_mut().map(|l| &mut l.attributes),
+        _ => None,
+    }
+    .unwrap_or_else(|| unreachable!("map paths are checked against the context when parsed"))
+}
+
+fn set(path: &Path, ctx: &mut MutCtx, v: AnyValue) {
+    use any_value::Value as V;
+    let Some(inner) = v.value.clone() else {
+        return;
+    };
+    let text = || match &inner {
+        V::StringValue(s) => Some(s.clone()),
+        _ => None,
+    };
+    let int = || match &inner {
+        V::IntValue(i) => Some(*i),
+        _ => None,
+    };
+    match path.field {
+        Field::ResourceAttributes
+        | Field::ScopeAttributes
+        | Field::SpanAttributes
+        | Field::EventAttributes
+        | Field::LogAttributes => {
+            let map = map_mut(path, ctx);
+            match path.keys.as_slice() {
+                [Key::Str(k)] => match map.iter_mut().find(|kv| &kv.key == k) {
+                    Some(kv) => kv.value = Some(v),
+                    None => map.push(KeyValue {
+                        key: k.clone(),
+                        value: Some(v),
+                        ..Default::default()
+                    }),
+                },
+                // The whole map: only a map replaces it.
+                _ => {
+                    if let V::KvlistValue(m) = inner {
+                        *map = m.values;
+                    }
+                }
+            }
+        }
+        Field::ScopeName | Field::ScopeVersion => {
+            if let (Some(s), Some(scope)) = (text(), ctx.scope.as_deref_mut()) {
+                let scope = scope.get_or_insert_with(Default::default);
+                if path.field == Field::ScopeName {
+                    scope.name = s;
+                } else {
+                    scope.version = s;
+                }
+            }
+        }
+        Field::SpanName | Field::SpanStatusMessage | Field::SpanTraceState => {
+            if let (Some(s), Some(span)) = (text(), ctx.span.as_deref_mut()) {
+                match path.field {
+                    Field::SpanName => span.name = s,
+                    Field::SpanTraceState => span.trace_state = s,
+                    _ => span.status.get_or_insert_with(Status::default).message = s,
+                }
+            }
+        }
+        Field::SpanKind | Field::SpanStatusCode | Field::SpanStartTime | Field::SpanEndTime => {
+            if let (Some(i), Some(span)) = (int(), ctx.span.as_deref_mut()) {
+                match path.field {
+                    Field::SpanKind => span.kind = i as i32,
+                    Field::SpanStatusCode => {
+                        span.status.get_or_insert_with(Status::default).code = i as i32
+                    }
+                    Field::SpanStartTime => span.start_time_unix_nano = i as u64,
+                    _ => span.end_time_unix_nano = i as u64,
+                }
+            }
+        }
+        Field::EventName => {
+            if let (Some(s), Some(e)) = (text(), ctx.event.as_deref_mut()) {
+                e.name = s;
+            }
+        }
+        Field::EventTime => {
+            if let (Some(i), Some(e)) = (int(), ctx.event.as_deref_mut()) {
+                e.time_unix_nano = i as u64;
+            }
+        }
+        Field::LogBody => {
+            if let Some(l) = ctx.log.as_deref_mut() {
+                l.body = Some(v);
+            }
+        }
+        Field::LogSeverityText | Field::LogEventName => {
+            if let (Some(s), Some(l)) = (text(), ctx.log.as_deref_mut()) {
+                if path.field == Field::LogSeverityText {
+                    l.severity_text = s;
+                } else {
+                    l.event_name = s;
+                }
+            }
+        }
+        Field::LogSeverityNumber | Field::LogTime | Field::LogObservedTime => {
+            if let (Some(i), Some(l)) = (int(), ctx.log.as_deref_mut()) {
+                match path.field {
+                    Field::LogSeverityNumber => l.severity_number = i as i32,
+                    Field::LogTime => l.time_unix_nano = i as u64,
+                    _ => l.observed_time_unix_nano = i as u64,
+                }
+            }
+        }
+        // Refused by `settable` when parsed.
+        _ => {}
+    }
+}
+
+fn target(p: &mut Parser) -> Result<Path, String> {
+    match p.next() {
+        Some(Tok::Ident(first)) => p.path(first),
+        Some(t) => Err(format!("expected a path as the target, found {t}")),
+        None => Err("expected a path as the target".into()),
+    }
+}
+
+fn comma(p: &mut Parser) -> Result<(), String> {
+    p.expect_op(",")
+}
+
+fn string_literal(p: &mut Parser, what: &str) -> Result<String, String> {
+    match p.next() {
+        Some(Tok::Str(s)) => Ok(s),
+        _ => Err(format!("{what} must be a string literal")),
+    }
+}
+
+fn int_literal(p: &mut Parser, what: &str) -> Result<i64, String> {
+    match p.next() {
+        Some(Tok::Int(i)) => Ok(i),
+        _ => Err(format!("{what} must be an integer literal")),
+    }
+}
+
+fn regex(p: &mut Parser, editor: &str) -> Result<Regex, String> {
+    let pattern = string_literal(p, &format!("{editor}'s pattern"))?;
+    Regex::new(&pattern)
+        .map_err(|e| format!("the regex pattern supplied to {editor} is not a valid pattern: {e}"))
+}
+
+fn string_list(p: &mut Parser, what: &str) -> Result<Vec<String>, String> {
+    let ValueExpr::List(items) = p.list()? else {
+        unreachable!("list() returns a list");
+    };
+    items
+        .into_iter()
+        .map(|i| match i {
+            ValueExpr::Str(s) => Ok(s),
+            _ => Err(format!("{what} must be a list of string literals")),
+        })
+        .collect()
+}
+
+fn editor(p: &mut Parser) -> Result<Editor, String> {
+    let name = match p.next() {
+        Some(Tok::Ident(n)) => n,
+        Some(Tok::Upper(n)) => {
+            return Err(format!(
+                "{n:?} is a converter; a statement starts with an editor such as set(...)"
+            ))
+        }
+        Some(t) => return Err(format!("expected an editor, found {t}")),
+        None => return Err("empty statement".into()),
+    };
+    p.expect_op("(")?;
+    let t = target(p)?;
+    let editor = match name.as_str() {
+        "set" => {
+            settable(&t)?;
+            comma(p)?;
+            Editor::Set(t, p.value()?)
+        }
+        "delete_key" => {
+            is_map(&t)?;
+            comma(p)?;
+            Editor::DeleteKey(t, string_literal(p, "delete_key's key")?)
+        }
+        "delete_matching_keys" => {
+            is_map(&t)?;
+            comma(p)?;
+            Editor::DeleteMatchingKeys(t, regex(p, "delete_matching_keys")?)
+        }
+        "keep_keys" => {
+            is_map(&t)?;
+            comma(p)?;
+            Editor::KeepKeys(t, string_list(p, "keep_keys's keys")?)
+        }
+        "keep_matching_keys" => {
+            is_map(&t)?;
+            comma(p)?;
+            Editor::KeepMatchingKeys(t, regex(p, "keep_matching_keys")?)
+        }
+        "replace_pattern" => {
+            settable(&t)?;
+            comma(p)?;
+            let re = regex(p, "replace_pattern")?;
+            comma(p)?;
+            Editor::ReplacePattern(t, re, string_literal(p, "replace_pattern's replacement")?)
+        }
+        "replace_all_patterns" => {
+            is_map(&t)?;
+            comma(p)?;
+            let mode = match string_literal(p, "replace_all_patterns's mode")?.as_str() {
+                "key" => PatternMode::Key,
+                "value" => PatternMode::Value,
+                other => return Err(format!("invalid mode {other}, must be key or value")),
+            };
+            comma(p)?;
+            let re = regex(p, "replace_all_patterns")?;
+            comma(p)?;
+            let with = string_literal(p, "replace_all_patterns's replacement")?;
+            Editor::ReplaceAllPatterns(t, mode, re, with)
+        }
+        "truncate_all" => {
+            is_map(&t)?;
+            comma(p)?;
+            let limit = int_literal(p, "truncate_all's limit")?;
+            if limit < 0 {
+                return Err(format!("invalid limit for truncate_all function, {limit} cannot be negative"));
+            }
+            Editor::TruncateAll(t, limit as usize)
+        }
+        "limit" => {
+            is_map(&t)?;
+            comma(p)?;
+            let limit = int_literal(p, "limit's limit")?;
+            if limit < 1 {
+                return Err(format!("invalid limit for limit function, {limit} cannot be less than 1"));
+            }
+            let priority = if matches!(p.peek(), Some(Tok::Op(","))) {
+                comma(p)?;
+                string_list(p, "limit's priority keys")?
+            } else {
+                Vec::new()
+            };
+            if priority.len() > limit as usize {
+                return Err(format!(
+                    "number of priority keys can't be greater than limit ({limit})"
+                ));
+            }
+            Editor::Limit(t, limit as usize, priority)
+        }
+        other => {
+            return Err(format!(
+                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, truncate_all, limit)"
+            ))
+        }
+    };
+    p.expect_op(")")?;
+    Ok(editor)
+}

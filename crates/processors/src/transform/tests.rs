@@ -1,0 +1,365 @@
+use super::*;
+use crate::test_util::{kv_of, owned_pairs as owned, texts as pairs, Sink};
+use kakehashi_config::{decode_yaml, Validate};
+use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, InstrumentationScope};
+use kakehashi_pdata::proto::logs::v1::LogRecord;
+use kakehashi_pdata::proto::resource::v1::Resource;
+use kakehashi_pdata::proto::trace::v1::{span::Event, Span};
+use kakehashi_pdata::{ExportLogsServiceRequest, ExportTraceServiceRequest};
+
+fn s(v: &str) -> Value {
+    Value::StringValue(v.into())
+}
+
+fn config(yaml: &str) -> TransformConfig {
+    let cfg: TransformConfig = decode_yaml("processors::transform", yaml).expect("decodes");
+    assert_eq!(cfg.validate(), Vec::<String>::new());
+    cfg
+}
+
+fn errors(yaml: &str) -> String {
+    match decode_yaml::<TransformConfig>("processors::transform", yaml) {
+        Ok(c) => c.validate().join("\n"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn traces() -> Batch {
+    Batch::new(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv_of("service.name", s("checkout")),
+                    kv_of("deployment.environment", s("prod")),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "io.opentelemetry.http".into(),
+                    ..Default::default()
+                }),
+                spans: vec![
+                    Span {
+                        name: "GET /users/42?debug=1".into(),
+                        kind: 2,
+                        attributes: vec![
+                            kv_of("http.route", s("/users/{id}")),
+                            kv_of("user.email", s("a@example.com")),
+                            kv_of("user.phone", s("555")),
+                            kv_of("http.status_code", Value::IntValue(200)),
+                            kv_of("note", s("héllo wörld")),
+                        ],
+                        events: vec![Event {
+                            name: "debug".into(),
+                            attributes: vec![kv_of("detail", s("x"))],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                    Span {
+                        name: "SELECT users".into(),
+                        kind: 3,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+async fn run(yaml: &str, batch: Batch) -> Result<Batch, ConsumeError> {
+    let sink = Arc::new(Sink::default());
+    let p = TransformProcessor::new(&config(yaml), sink.clone()).expect("builds");
+    p.consume(batch).await?;
+    Ok(sink.taken().remove(0))
+}
+
+fn spans(b: &Batch) -> &[Span] {
+    let Payload::Traces(r) = &*b.payload else {
+        panic!("traces")
+    };
+    &r.resource_spans[0].scope_spans[0].spans
+}
+
+fn resource(b: &Batch) -> Vec<(String, String)> {
+    let Payload::Traces(r) = &*b.payload else {
+        panic!("traces")
+    };
+    pairs(&r.resource_spans[0].resource.as_ref().unwrap().attributes)
+}
+
+#[tokio::test]
+async fn flat_statements_infer_their_context() {
+    let out = run(
+        r#"
+trace_statements:
+  - 'set(resource.attributes["team"], "payments")'
+  - 'set(span.attributes["env"], resource.attributes["deployment.environment"])'
+  - 'replace_pattern(span.name, "\\?.*", "")'
+  - 'set(span.status.code, STATUS_CODE_ERROR) where span.attributes["http.status_code"] >= 200 and span.kind == SPAN_KIND_SERVER'
+  - 'set(spanevent.attributes["span"], span.name)'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        resource(&out),
+        owned(&[
+            ("service.name", "checkout"),
+            ("deployment.environment", "prod"),
+            ("team", "payments")
+        ])
+    );
+    let s = spans(&out);
+    assert_eq!(s[0].name, "GET /users/42");
+    assert_eq!(s[1].name, "SELECT users");
+    assert_eq!(
+        pairs(&s[0].attributes).last().unwrap(),
+        &("env".into(), "prod".into())
+    );
+    assert_eq!(s[0].status.as_ref().map(|st| st.code), Some(2));
+    assert_eq!(s[1].status, None, "where did not hold");
+    assert_eq!(
+        pairs(&s[0].events[0].attributes),
+        owned(&[("detail", "x"), ("span", "GET /users/42")])
+    );
+}
+
+#[tokio::test]
+async fn groups_with_conditions_and_map_editors() {
+    let out = run(
+        r#"
+trace_statements:
+  - context: span
+    conditions:
+      - 'kind == SPAN_KIND_SERVER'
+    statements:
+      - 'delete_key(attributes, "user.phone")'
+      - 'replace_all_patterns(attributes, "value", "^[^@]+@", "***@")'
+      - 'replace_all_patterns(attributes, "key", "^http\\.", "web.")'
+      - 'truncate_all(attributes, 4)'
+      - 'set(attributes["kept"], Concat([name, attributes["web.route"], nil], "|"))'
+      - 'limit(attributes, 3, ["kept"])'
+  - context: resource
+    statements:
+      - 'keep_keys(attributes, ["service.name"])'
+  - context: scope
+    statements:
+      - 'set(name, Substring(name, 0, 16))'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let s = spans(&out);
+    assert_eq!(
+        pairs(&s[0].attributes),
+        owned(&[
+            ("web.route", "/use"),
+            ("user.email", "***@"),
+            ("kept", "GET /users/42?debug=1|/use|")
+        ]),
+        "priority key kept, then the first others up to the limit"
+    );
+    assert!(s[1].attributes.is_empty(), "group condition did not hold");
+    assert_eq!(resource(&out), owned(&[("service.name", "checkout")]));
+    let Payload::Traces(r) = &*out.payload else {
+        panic!()
+    };
+    assert_eq!(
+        r.resource_spans[0].scope_spans[0]
+            .scope
+            .as_ref()
+            .unwrap()
+            .name,
+        "io.opentelemetry"
+    );
+}
+
+#[tokio::test]
+async fn setters_ignore_values_of_the_wrong_type_and_nil() {
+    let out = run(
+        r#"
+trace_statements:
+  - context: span
+    statements:
+      - 'set(name, 1)'
+      - 'set(attributes["absent-copy"], attributes["absent"])'
+      - 'set(status.message, "checked")'
+      - 'set(kind, SPAN_KIND_INTERNAL)'
+      - 'set(attributes["n"], attributes["note"])'
+      - 'keep_matching_keys(attributes, "^(user\\.|n$)")'
+      - 'delete_matching_keys(attributes, "phone$")'
+      - 'truncate_all(attributes, 2)'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let s = &spans(&out)[0];
+    assert_eq!(s.name, "GET /users/42?debug=1");
+    assert_eq!(s.kind, 1);
+    assert_eq!(s.status.as_ref().unwrap().message, "checked");
+    // "héllo" cut at 2 bytes stays whole characters: "h" (é is two bytes).
+    assert_eq!(
+        pairs(&s.attributes),
+        owned(&[("user.email", "a@"), ("n", "h")])
+    );
+}
+
+#[tokio::test]
+async fn log_records() {
+    let batch = Batch::new(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    LogRecord {
+                        severity_number: 13,
+                        body: Some(AnyValue {
+                            value: Some(s("disk almost full")),
+                        }),
+                        ..Default::default()
+                    },
+                    LogRecord {
+                        severity_number: 9,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let out = run(
+        r#"
+log_statements:
+  - 'set(log.severity_text, "WARN") where log.severity_number == SEVERITY_NUMBER_WARN'
+  - 'set(log.body, Concat(["[", log.body, "]"], "")) where log.body != nil'
+  - 'set(resource.attributes["source"], "kakehashi")'
+"#,
+        batch,
+    )
+    .await
+    .unwrap();
+    let Payload::Logs(r) = &*out.payload else {
+        panic!()
+    };
+    let logs = &r.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(logs[0].severity_text, "WARN");
+    assert_eq!(
+        kakehashi_pdata::go_text::as_string(logs[0].body.as_ref()),
+        "[disk almost full]"
+    );
+    assert_eq!(logs[1].severity_text, "");
+    assert_eq!(logs[1].body, None);
+    assert_eq!(
+        pairs(&r.resource_logs[0].resource.as_ref().unwrap().attributes),
+        owned(&[("source", "kakehashi")])
+    );
+}
+
+#[tokio::test]
+async fn error_modes() {
+    // Substring past the end of the second span's name fails.
+    let statements = r#"
+  - 'set(span.attributes["short"], Substring(span.name, 0, 13))'
+  - 'set(span.attributes["after"], "yes")'"#;
+    let e = run(&format!("trace_statements:{statements}"), traces())
+        .await
+        .expect_err("propagate refuses the batch");
+    assert!(e.permanent);
+    assert!(
+        e.message.contains("invalid range for substring"),
+        "{}",
+        e.message
+    );
+    for mode in ["ignore", "silent"] {
+        let out = run(
+            &format!("error_mode: {mode}\ntrace_statements:{statements}"),
+            traces(),
+        )
+        .await
+        .unwrap();
+        let s = spans(&out);
+        assert_eq!(
+            pairs(&s[0].attributes)[5],
+            ("short".into(), "GET /users/42".into())
+        );
+        assert_eq!(
+            pairs(&s[1].attributes),
+            owned(&[("after", "yes")]),
+            "{mode}"
+        );
+    }
+    // A group's own error_mode wins over the processor's.
+    let out = run(
+        &format!(
+            "trace_statements:\n  - context: span\n    error_mode: ignore\n    statements:{}",
+            statements.replace("\n  -", "\n      -")
+        ),
+        traces(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pairs(&spans(&out)[1].attributes),
+        owned(&[("after", "yes")])
+    );
+}
+
+#[test]
+fn config_errors_are_clear() {
+    for (yaml, want) in [
+        (
+            "trace_statements: ['set(attributes[\"x\"], 1)']",
+            "unable to infer a context",
+        ),
+        (
+            "trace_statements: ['drop() where span.name == \"x\"']",
+            "expected a path",
+        ),
+        (
+            "trace_statements: ['merge_maps(span.attributes, span.attributes, \"upsert\")']",
+            "undefined function \"merge_maps\"",
+        ),
+        (
+            "trace_statements: ['set(span.trace_id.string, \"00\")']",
+            "cannot be assigned",
+        ),
+        (
+            "trace_statements: ['delete_key(span.name, \"x\")']",
+            "must be an attributes map",
+        ),
+        (
+            "trace_statements: ['replace_pattern(span.name, \"(\", \"x\")']",
+            "not a valid pattern",
+        ),
+        (
+            "trace_statements: [{context: log, statements: ['set(name, \"x\")']}]",
+            "\"log\" is not a context of this signal",
+        ),
+        (
+            "trace_statements: [{context: span}]",
+            "a group needs statements",
+        ),
+        (
+            "trace_statements: [{context: span, statements: ['set(name, \"x\")'], cache: {}}]",
+            "has invalid keys: cache",
+        ),
+        (
+            "metric_statements: ['set(metric.name, \"x\")']",
+            "transforming metrics is not supported",
+        ),
+        (
+            "log_statements: ['limit(log.attributes, 1, [\"a\", \"b\"])']",
+            "can't be greater than limit",
+        ),
+    ] {
+        let e = errors(yaml);
+        assert!(e.contains(want), "{yaml}: {e}");
+    }
+}
