@@ -1,8 +1,11 @@
-//! The `filter` processor: drops spans, span events and log records that match OTTL conditions
-//! (`traces::span`, `traces::spanevent`, `logs::log_record`; any condition that holds drops the
-//! item), or spans by the legacy `spans::include` / `spans::exclude` match. Resources and scopes
-//! left empty are removed; a batch left with nothing is not sent on, and the sender is told it
-//! was accepted, as otelcol does. Dropped items are counted in
+//! The `filter` processor: drops resources, scopes, spans, span events and log records that
+//! match OTTL conditions — `trace_conditions` / `log_conditions` (context inferred from each
+//! condition's paths, or given by a group), or the older per-context lists (`traces::resource`,
+//! `traces::span`, `traces::spanevent`, `logs::resource`, `logs::log_record`) — or spans by the
+//! legacy `spans::include` / `spans::exclude` match. Any condition that holds drops the item;
+//! levels are evaluated top down, so a dropped resource's spans are never looked at. Resources
+//! and scopes left empty are removed; a batch left with nothing is not sent on, and the sender
+//! is told it was accepted, as otelcol does. Dropped items are counted in
 //! `otelcol_processor_filter_{spans,logs}_filtered`.
 
 mod config;
@@ -11,8 +14,9 @@ pub use crate::ottl::ErrorMode;
 pub use config::{FilterConfig, LogFilters, SpanMatchConfig, TraceFilters};
 
 use crate::attributes::Matcher;
-use crate::ottl::{Condition, ContextKind, EvalCtx};
+use crate::ottl::EvalCtx;
 use async_trait::async_trait;
+use config::{Conditions, Levels};
 use kakehashi_component::{
     config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
     FactoryInfo, Processor, ProcessorFactory,
@@ -25,23 +29,7 @@ use kakehashi_pdata::{Payload, Signal};
 use prometheus::IntCounter;
 use std::sync::Arc;
 
-/// Conditions of one context, evaluated in order; any that holds drops the item.
-struct Conditions {
-    list: Vec<Condition>,
-    error_mode: ErrorMode,
-}
-
 impl Conditions {
-    fn new(
-        list: &Option<Vec<String>>,
-        kind: ContextKind,
-        key: &str,
-        error_mode: ErrorMode,
-    ) -> Result<Option<Self>, BuildError> {
-        let list = FilterConfig::conditions(list, kind, key).map_err(BuildError)?;
-        Ok((!list.is_empty()).then_some(Conditions { list, error_mode }))
-    }
-
     /// Whether to drop the item. With `ignore` and `silent` a failing condition counts as
     /// false and the next one is tried; with `propagate` the error is returned.
     fn any_holds(&self, ctx: &EvalCtx) -> Result<bool, String> {
@@ -66,12 +54,19 @@ impl Conditions {
     }
 }
 
+/// Whether any list of a level holds for the item.
+fn any(level: &[Conditions], ctx: &EvalCtx) -> Result<bool, String> {
+    for conditions in level {
+        if conditions.any_holds(ctx)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// How spans are chosen for dropping.
 enum SpanFilter {
-    Ottl {
-        span: Option<Conditions>,
-        event: Option<Conditions>,
-    },
+    Ottl(Levels),
     /// Legacy: drop what `include` does not match or `exclude` matches.
     Match {
         include: Option<Box<Matcher>>,
@@ -81,7 +76,7 @@ enum SpanFilter {
 
 pub struct FilterProcessor {
     spans: Option<SpanFilter>,
-    logs: Option<Conditions>,
+    logs: Option<Levels>,
     spans_filtered: IntCounter,
     logs_filtered: IntCounter,
     next: Arc<dyn Consumer>,
@@ -93,37 +88,22 @@ impl FilterProcessor {
         ctx: &BuildContext,
         next: Arc<dyn Consumer>,
     ) -> Result<Self, BuildError> {
-        let mode = cfg.error_mode;
-        let span = Conditions::new(&cfg.traces.span, ContextKind::Span, "traces::span", mode)?;
-        let event = Conditions::new(
-            &cfg.traces.spanevent,
-            ContextKind::SpanEvent,
-            "traces::spanevent",
-            mode,
-        )?;
-        let matcher = |m: &Option<_>| -> Result<Option<Matcher>, BuildError> {
+        let (traces, logs) = cfg.levels().map_err(|e| BuildError(e.join("; ")))?;
+        let matcher = |m: &Option<_>| -> Result<Option<Box<Matcher>>, BuildError> {
             Ok(m.as_ref()
                 .map(|m| Matcher::new(m, Signal::Traces))
                 .transpose()?
-                .flatten())
+                .flatten()
+                .map(Box::new))
         };
         let (include, exclude) = (matcher(&cfg.spans.include)?, matcher(&cfg.spans.exclude)?);
-        let spans = if span.is_some() || event.is_some() {
-            Some(SpanFilter::Ottl { span, event })
+        let spans = if !traces.is_empty() {
+            Some(SpanFilter::Ottl(traces))
         } else if include.is_some() || exclude.is_some() {
-            Some(SpanFilter::Match {
-                include: include.map(Box::new),
-                exclude: exclude.map(Box::new),
-            })
+            Some(SpanFilter::Match { include, exclude })
         } else {
             None
         };
-        let logs = Conditions::new(
-            &cfg.logs.log_record,
-            ContextKind::Log,
-            "logs::log_record",
-            mode,
-        )?;
         let counter = |signal: &str| {
             ctx.telemetry
                 .counter_vec(
@@ -135,7 +115,7 @@ impl FilterProcessor {
         };
         Ok(FilterProcessor {
             spans,
-            logs,
+            logs: (!logs.is_empty()).then_some(logs),
             spans_filtered: counter("spans"),
             logs_filtered: counter("logs"),
             next,
@@ -152,10 +132,25 @@ impl FilterProcessor {
                 let Some(filter) = &self.spans else {
                     return Ok(0);
                 };
+                let levels = match filter {
+                    SpanFilter::Ottl(levels) => Some(levels),
+                    SpanFilter::Match { .. } => None,
+                };
                 req.resource_spans.retain_mut(|rs| {
                     let resource = rs.resource.as_ref();
+                    let ctx = EvalCtx {
+                        resource,
+                        ..Default::default()
+                    };
+                    if levels.is_some_and(|l| drops(&l.resource, &ctx, &mut failure)) {
+                        return false;
+                    }
                     rs.scope_spans.retain_mut(|ss| {
                         let scope = ss.scope.as_ref();
+                        let ctx = EvalCtx { scope, ..ctx };
+                        if levels.is_some_and(|l| drops(&l.scope, &ctx, &mut failure)) {
+                            return false;
+                        }
                         ss.spans.retain_mut(|span| {
                             filter
                                 .keep(resource, scope, span)
@@ -167,24 +162,31 @@ impl FilterProcessor {
                 });
             }
             Payload::Logs(req) => {
-                let Some(conds) = &self.logs else {
+                let Some(levels) = &self.logs else {
                     return Ok(0);
                 };
                 req.resource_logs.retain_mut(|rl| {
-                    let resource = rl.resource.as_ref();
+                    let ctx = EvalCtx {
+                        resource: rl.resource.as_ref(),
+                        ..Default::default()
+                    };
+                    if drops(&levels.resource, &ctx, &mut failure) {
+                        return false;
+                    }
                     rl.scope_logs.retain_mut(|sl| {
-                        let scope = sl.scope.as_ref();
+                        let ctx = EvalCtx {
+                            scope: sl.scope.as_ref(),
+                            ..ctx
+                        };
+                        if drops(&levels.scope, &ctx, &mut failure) {
+                            return false;
+                        }
                         sl.log_records.retain(|log| {
                             let ctx = EvalCtx {
-                                resource,
-                                scope,
                                 log: Some(log),
-                                ..Default::default()
+                                ..ctx
                             };
-                            conds
-                                .any_holds(&ctx)
-                                .map(|drop| !drop)
-                                .unwrap_or_else(|e| keep_after(&mut failure, e))
+                            !drops(&levels.item, &ctx, &mut failure)
                         });
                         !sl.log_records.is_empty()
                     });
@@ -198,6 +200,11 @@ impl FilterProcessor {
             None => Ok(before - payload.item_count()),
         }
     }
+}
+
+/// Whether a level drops the item; a failure keeps it and is remembered for the batch.
+fn drops(level: &[Conditions], ctx: &EvalCtx, failure: &mut Option<String>) -> bool {
+    any(level, ctx).unwrap_or_else(|e| !keep_after(failure, e))
 }
 
 /// An item whose condition failed is kept; the first error is remembered for the batch.
@@ -220,19 +227,17 @@ impl SpanFilter {
                 let m = |m: &Matcher| m.matches_span(res, scope, span);
                 Ok(include.as_deref().is_none_or(m) && !exclude.as_deref().is_some_and(m))
             }
-            SpanFilter::Ottl { span: conds, event } => {
+            SpanFilter::Ottl(levels) => {
                 let ctx = EvalCtx {
                     resource,
                     scope,
                     span: Some(&*span),
                     ..Default::default()
                 };
-                if let Some(conds) = conds {
-                    if conds.any_holds(&ctx)? {
-                        return Ok(false);
-                    }
+                if any(&levels.item, &ctx)? {
+                    return Ok(false);
                 }
-                if let Some(event_conds) = event {
+                if !levels.event.is_empty() {
                     // Taken out so the conditions can read the span while its events shrink.
                     let mut events = std::mem::take(&mut span.events);
                     let mut failure = None;
@@ -244,10 +249,7 @@ impl SpanFilter {
                             event: Some(ev),
                             log: None,
                         };
-                        event_conds
-                            .any_holds(&ctx)
-                            .map(|drop| !drop)
-                            .unwrap_or_else(|e| keep_after(&mut failure, e))
+                        !drops(&levels.event, &ctx, &mut failure)
                     });
                     span.events = events;
                     if let Some(e) = failure {

@@ -192,8 +192,8 @@ async fn error_modes() {
         }
         b
     };
-    // propagate (the default): the batch is refused, nothing goes on.
-    let (p, sink, _) = build(&format!("traces: {{span: [{bad}]}}"));
+    // propagate: the batch is refused, nothing goes on.
+    let (p, sink, _) = build(&format!("error_mode: propagate\ntraces: {{span: [{bad}]}}"));
     let e = p.consume(batch()).await.expect_err("refused");
     assert!(e.permanent);
     assert!(
@@ -202,10 +202,11 @@ async fn error_modes() {
         e.message
     );
     assert!(sink.taken().is_empty());
-    // ignore / silent: the failing condition is false and the next one is still tried.
-    for mode in ["ignore", "silent"] {
+    // ignore (the default) / silent: the failing condition is false and the next one is
+    // still tried.
+    for mode in ["", "error_mode: ignore", "error_mode: silent"] {
         let (p, sink, _) = build(&format!(
-            "error_mode: {mode}\ntraces: {{span: [{bad}, 'name == \"POST /vote\"']}}"
+            "{mode}\ntraces: {{span: [{bad}, 'name == \"POST /vote\"']}}"
         ));
         p.consume(batch()).await.expect("accepted");
         assert_eq!(
@@ -285,6 +286,115 @@ async fn other_signals_pass_untouched() {
     assert_eq!(sink.taken(), vec![metrics, logs]);
 }
 
+#[tokio::test]
+async fn inferred_conditions_run_top_down() {
+    // Each condition's context comes from its paths: the resource one drops `worker` whole,
+    // the cross-context one (resource or span event) drops only span events.
+    let (p, sink, t) = build(
+        r#"
+trace_conditions:
+  - 'resource.attributes["service.name"] == "worker"'
+  - 'span.name == "GET /health"'
+  - 'resource.attributes["service.name"] == "nope" or spanevent.name == "debug-log"'
+"#,
+    );
+    p.consume(traces()).await.expect("accepted");
+    let out = sink.taken();
+    assert_eq!(span_names(&out[0]), ["POST /vote[\"exception\"]"]);
+    assert_eq!(filtered(&t, "spans"), Some(2));
+}
+
+#[tokio::test]
+async fn condition_groups_and_resource_and_scope_levels() {
+    let bad = r#"'ToLowerCase(span.attributes["n"]) == "x"'"#;
+    let batch = || {
+        let mut b = traces();
+        if let Payload::Traces(r) = b.payload_mut() {
+            for ss in &mut r.resource_spans[1].scope_spans {
+                ss.scope = Some(kakehashi_pdata::proto::common::v1::InstrumentationScope {
+                    name: "noisy.lib".into(),
+                    ..Default::default()
+                });
+            }
+            r.resource_spans[0].scope_spans[0].spans[1]
+                .attributes
+                .push(kv("n", Value::IntValue(1)));
+        }
+        b
+    };
+    // A group with an explicit context and its own error mode; the scope level.
+    let (p, sink, _) = build(&format!(
+        r#"
+error_mode: propagate
+trace_conditions:
+  - context: scope
+    conditions: ['name == "noisy.lib"']
+  - error_mode: ignore
+    conditions: [{bad}, 'span.name == "GET /health"']
+"#
+    ));
+    p.consume(batch())
+        .await
+        .expect("the group ignores its failure");
+    assert_eq!(
+        span_names(&sink.taken()[0]),
+        ["POST /vote[\"debug-log\", \"exception\"]"]
+    );
+    // The same failing condition under the processor's propagate refuses the batch.
+    let (p, _, _) = build(&format!("error_mode: propagate\ntrace_conditions: [{bad}]"));
+    assert!(p.consume(batch()).await.is_err());
+    // The older per-context list for resources.
+    let (p, sink, _) =
+        build("traces: {resource: ['attributes[\"service.name\"] == \"vote-app\"']}");
+    p.consume(traces()).await.expect("accepted");
+    assert_eq!(span_names(&sink.taken()[0]), ["GET /health[\"debug-log\"]"]);
+}
+
+#[tokio::test]
+async fn log_conditions_and_resources() {
+    let (p, sink, t) = build(
+        r#"
+log_conditions:
+  - 'resource.attributes["service.name"] == "noisy"'
+  - 'log.severity_number < SEVERITY_NUMBER_WARN'
+"#,
+    );
+    let rl = |service: &str, sevs: &[i32]| ResourceLogs {
+        resource: Some(Resource {
+            attributes: vec![kv("service.name", s(service))],
+            ..Default::default()
+        }),
+        scope_logs: vec![ScopeLogs {
+            log_records: sevs
+                .iter()
+                .map(|sev| LogRecord {
+                    severity_number: *sev,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    p.consume(Batch::new(ExportLogsServiceRequest {
+        resource_logs: vec![rl("noisy", &[17, 17]), rl("api", &[9, 17, 13])],
+    }))
+    .await
+    .expect("accepted");
+    let out = sink.taken();
+    let Payload::Logs(r) = &*out[0].payload else {
+        panic!()
+    };
+    assert_eq!(r.resource_logs.len(), 1);
+    let sevs: Vec<i32> = r.resource_logs[0].scope_logs[0]
+        .log_records
+        .iter()
+        .map(|l| l.severity_number)
+        .collect();
+    assert_eq!(sevs, [17, 13]);
+    assert_eq!(filtered(&t, "logs"), Some(3));
+}
+
 #[test]
 fn config_errors_are_clear() {
     let errs = |yaml: &str| -> String {
@@ -317,8 +427,22 @@ fn config_errors_are_clear() {
     );
     let e = errs("error_mode: loud");
     assert!(e.contains("loud"), "{e}");
-    let e = errs("trace_conditions: ['true']");
-    assert!(e.contains("trace_conditions"), "{e}");
+    let e = errs("trace_conditions: ['name == \"x\"']");
+    assert!(
+        e.contains("trace_conditions::0: unable to infer a context"),
+        "{e}"
+    );
+    let e = errs("trace_conditions: ['span.name == \"x\"']\ntraces: {span: ['true']}");
+    assert!(
+        e.contains("trace_conditions cannot be used together with traces"),
+        "{e}"
+    );
+    let e = errs("trace_conditions: [{context: log, conditions: ['true']}]");
+    assert!(e.contains("is not a context of this signal"), "{e}");
+    let e = errs("log_conditions: [{context: log}]");
+    assert!(e.contains("a group needs conditions"), "{e}");
+    let e = errs("metric_conditions: ['metric.name == \"x\"']");
+    assert!(e.contains("filtering metrics is not supported"), "{e}");
     let e = errs("spans: {exclude: {match_type: strict}}");
     assert!(e.contains(r#"at least one of "attributes""#), "{e}");
 }

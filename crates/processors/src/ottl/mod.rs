@@ -9,6 +9,7 @@
 //! `IsDouble`, `IsBool`, `IsMap`, `IsList`, `ToLowerCase` and `ToUpperCase`. Anything else is an
 //! error when the configuration is loaded, never a condition that silently never matches.
 
+pub mod groups;
 mod lexer;
 mod parser;
 mod path;
@@ -30,10 +31,12 @@ use value::Val;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorMode {
-    /// The batch is refused with the error (otelcol's default).
-    #[default]
+    /// The batch is refused with the error.
     Propagate,
-    /// Logged; a condition counts as false, a statement is skipped.
+    /// Logged; a condition counts as false, a statement is skipped. The default of the filter
+    /// and transform processors since otelcol-contrib made it permanent (v0.15x; the
+    /// `processor.{filter,transform}.defaultErrorModeIgnore` gates went stable in July 2026).
+    #[default]
     Ignore,
     /// The same, without the log line.
     Silent,

@@ -2,7 +2,8 @@
 //! items are either a statement (its context inferred from its paths' prefixes) or a group
 //! `{context, conditions, statements, error_mode}`.
 
-use crate::ottl::{infer_context, Condition, ContextKind, ErrorMode, Statement};
+use crate::ottl::groups::{inferred, raw_group, Items, LOG_CONTEXTS, TRACE_CONTEXTS};
+use crate::ottl::{Condition, ContextKind, ErrorMode, Statement};
 use kakehashi_config::{AnyValue as ConfigValue, Validate};
 use serde::Deserialize;
 
@@ -27,47 +28,6 @@ pub(crate) struct Group {
     pub conditions: Vec<Condition>,
     pub statements: Vec<Statement>,
     pub error_mode: ErrorMode,
-}
-
-pub(crate) const TRACE_CONTEXTS: &[ContextKind] = &[
-    ContextKind::SpanEvent,
-    ContextKind::Span,
-    ContextKind::Scope,
-    ContextKind::Resource,
-];
-pub(crate) const LOG_CONTEXTS: &[ContextKind] =
-    &[ContextKind::Log, ContextKind::Scope, ContextKind::Resource];
-
-fn strings(v: &ConfigValue, key: &str) -> Result<Vec<String>, String> {
-    match v {
-        ConfigValue::Null => Ok(Vec::new()),
-        ConfigValue::List(items) => items
-            .iter()
-            .map(|i| match i {
-                ConfigValue::Str(s) => Ok(s.clone()),
-                _ => Err(format!("{key}: every item must be a string")),
-            })
-            .collect(),
-        _ => Err(format!("{key}: expected a list of strings")),
-    }
-}
-
-fn context_named(name: &str, allowed: &[ContextKind], key: &str) -> Result<ContextKind, String> {
-    let kind = match name {
-        "resource" => ContextKind::Resource,
-        "scope" | "instrumentation_scope" => ContextKind::Scope,
-        "span" => ContextKind::Span,
-        "spanevent" => ContextKind::SpanEvent,
-        "log" => ContextKind::Log,
-        _ => return Err(format!("{key}::context: unknown context {name:?}")),
-    };
-    if allowed.contains(&kind) {
-        Ok(kind)
-    } else {
-        Err(format!(
-            "{key}::context: {name:?} is not a context of this signal"
-        ))
-    }
 }
 
 /// Parses one signal's statement list into groups.
@@ -99,54 +59,15 @@ fn group(
     key: &str,
     default_mode: ErrorMode,
 ) -> Result<Group, Vec<String>> {
-    let one = |e: String| vec![e];
-    let (context, conditions, statements, mode) = match item {
-        ConfigValue::Str(s) => (None, Vec::new(), vec![s.clone()], default_mode),
-        ConfigValue::Map(entries) => {
-            let (mut context, mut conditions, mut statements, mut mode) =
-                (None, Vec::new(), Vec::new(), default_mode);
-            for (k, v) in entries {
-                match (k.as_str(), v) {
-                    ("context", ConfigValue::Str(c)) if !c.is_empty() => context = Some(c.clone()),
-                    ("context", ConfigValue::Str(_) | ConfigValue::Null) => {}
-                    ("conditions", v) => {
-                        conditions = strings(v, &format!("{key}::conditions")).map_err(one)?
-                    }
-                    ("statements", v) => {
-                        statements = strings(v, &format!("{key}::statements")).map_err(one)?
-                    }
-                    ("error_mode", ConfigValue::Str(m)) => {
-                        mode = match m.as_str() {
-                            "propagate" => ErrorMode::Propagate,
-                            "ignore" => ErrorMode::Ignore,
-                            "silent" => ErrorMode::Silent,
-                            other => {
-                                return Err(one(format!(
-                                    "{key}::error_mode: unknown error mode {other:?}"
-                                )))
-                            }
-                        }
-                    }
-                    // No statement cache exists here to share.
-                    ("shared_cache", ConfigValue::Bool(_)) => {}
-                    (k, _) => return Err(one(format!("{key}: has invalid keys: {k}"))),
-                }
-            }
-            if statements.is_empty() {
-                return Err(one(format!("{key}: a group needs statements")));
-            }
-            (context, conditions, statements, mode)
-        }
-        _ => return Err(one(format!("{key}: expected a statement or a group"))),
-    };
-    let kind = match &context {
-        Some(c) => context_named(c, allowed, key).map_err(one)?,
+    let raw = raw_group(item, allowed, key, Items::Statements).map_err(|e| vec![e])?;
+    let kind = match raw.context {
+        Some(k) => k,
         None => {
             // Inferred from every statement and condition: the most specific context named.
-            let mut kind = None;
-            for text in statements.iter().chain(&conditions) {
-                let k = infer_context(text, allowed).map_err(|e| one(format!("{key}: {e}")))?;
-                let rank = |k: ContextKind| allowed.iter().position(|a| *a == k);
+            let rank = |k: ContextKind| allowed.iter().position(|a| *a == k);
+            let mut kind: Option<ContextKind> = None;
+            for text in raw.statements.iter().chain(&raw.conditions) {
+                let k = inferred(text, allowed, key).map_err(|e| vec![e])?;
                 if kind.is_none_or(|cur| rank(k) < rank(cur)) {
                     kind = Some(k);
                 }
@@ -155,7 +76,8 @@ fn group(
         }
     };
     let mut errs = Vec::new();
-    let conditions = conditions
+    let conditions = raw
+        .conditions
         .iter()
         .filter_map(|c| {
             Condition::parse(c, kind)
@@ -163,7 +85,8 @@ fn group(
                 .ok()
         })
         .collect();
-    let statements = statements
+    let statements = raw
+        .statements
         .iter()
         .filter_map(|s| {
             Statement::parse(s, kind)
@@ -176,7 +99,7 @@ fn group(
             kind,
             conditions,
             statements,
-            error_mode: mode,
+            error_mode: raw.error_mode.unwrap_or(default_mode),
         })
     } else {
         Err(errs)

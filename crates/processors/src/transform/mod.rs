@@ -7,9 +7,10 @@ mod config;
 
 pub use config::TransformConfig;
 
+use crate::ottl::groups::{LOG_CONTEXTS, TRACE_CONTEXTS};
 use crate::ottl::{ContextKind, ErrorMode, MutCtx};
 use async_trait::async_trait;
-use config::{groups, Group, LOG_CONTEXTS, TRACE_CONTEXTS};
+use config::{groups, Group};
 use kakehashi_component::{
     config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
     FactoryInfo, Processor, ProcessorFactory,

@@ -268,22 +268,23 @@ async fn error_modes() {
     let statements = r#"
   - 'set(span.attributes["short"], Substring(span.name, 0, 13))'
   - 'set(span.attributes["after"], "yes")'"#;
-    let e = run(&format!("trace_statements:{statements}"), traces())
-        .await
-        .expect_err("propagate refuses the batch");
+    let e = run(
+        &format!("error_mode: propagate\ntrace_statements:{statements}"),
+        traces(),
+    )
+    .await
+    .expect_err("propagate refuses the batch");
     assert!(e.permanent);
     assert!(
         e.message.contains("invalid range for substring"),
         "{}",
         e.message
     );
-    for mode in ["ignore", "silent"] {
-        let out = run(
-            &format!("error_mode: {mode}\ntrace_statements:{statements}"),
-            traces(),
-        )
-        .await
-        .unwrap();
+    // ignore is the default.
+    for mode in ["", "error_mode: ignore", "error_mode: silent"] {
+        let out = run(&format!("{mode}\ntrace_statements:{statements}"), traces())
+            .await
+            .unwrap();
         let s = spans(&out);
         assert_eq!(
             pairs(&s[0].attributes)[5],
@@ -298,7 +299,7 @@ async fn error_modes() {
     // A group's own error_mode wins over the processor's.
     let out = run(
         &format!(
-            "trace_statements:\n  - context: span\n    error_mode: ignore\n    statements:{}",
+            "error_mode: propagate\ntrace_statements:\n  - context: span\n    error_mode: ignore\n    statements:{}",
             statements.replace("\n  -", "\n      -")
         ),
         traces(),
