@@ -199,9 +199,19 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         }
         return Ok(Val::Str(Cow::Owned(parts.join(delimiter.as_str()))));
     }
+    if let Func::IsRootSpan = &call.func {
+        let parent = ctx.span.map_or(&[][..], |s| s.parent_span_id.as_slice());
+        return Ok(Val::Bool(parent.iter().all(|b| *b == 0)));
+    }
     let arg = eval_value(&call.args[0], ctx)?;
     Ok(match &call.func {
-        Func::Concat(_) => unreachable!("handled above"),
+        Func::Concat(_) | Func::IsRootSpan => unreachable!("handled above"),
+        Func::Len => Val::Int(match &arg {
+            Val::Str(s) => s.len(),
+            Val::List(items) => items.len(),
+            Val::Map(kvs) => kvs.len(),
+            other => return Err(format!("unsupported type {} for Len", other.type_name())),
+        } as i64),
         Func::Substring(start, length) => {
             let Val::Str(s) = arg else {
                 return Err(format!("expected string but got {}", arg.type_name()));

@@ -68,6 +68,10 @@ pub(crate) enum Func {
     IsList,
     ToLowerCase,
     ToUpperCase,
+    /// A string's length in bytes, a list's or a map's number of items.
+    Len,
+    /// Whether the span has no parent.
+    IsRootSpan,
     /// `Concat([values], delimiter)`: the delimiter, the list being the one argument kept.
     Concat(String),
     /// `Substring(target, start, length)`, in bytes.
@@ -78,8 +82,20 @@ impl Func {
     fn returns_bool(&self) -> bool {
         !matches!(
             self,
-            Func::ToLowerCase | Func::ToUpperCase | Func::Concat(_) | Func::Substring(..)
+            Func::ToLowerCase
+                | Func::ToUpperCase
+                | Func::Concat(_)
+                | Func::Substring(..)
+                | Func::Len
         )
+    }
+}
+
+fn id_length(converter: &str) -> Option<usize> {
+    match converter {
+        "SpanID" => Some(8),
+        "TraceID" => Some(16),
+        _ => None,
     }
 }
 
@@ -292,7 +308,9 @@ impl Parser {
                 }
             },
             Tok::Upper(name) => {
-                if self.is_op("(") {
+                if let Some(len) = id_length(&name).filter(|_| self.is_op("(")) {
+                    ValueExpr::Bytes(self.id_literal(&name, len)?)
+                } else if self.is_op("(") {
                     ValueExpr::Call(self.call(&name)?)
                 } else {
                     ValueExpr::Int(enum_value(self.kind, &name)?)
@@ -372,6 +390,14 @@ impl Parser {
                 Func::IsMatch(re)
             }
             "IsString" => Func::IsString,
+            "Len" => Func::Len,
+            "IsRootSpan" => {
+                want(0)?;
+                if self.kind != ContextKind::Span {
+                    return Err("IsRootSpan is only available in the span context".into());
+                }
+                Func::IsRootSpan
+            }
             "IsInt" => Func::IsInt,
             "IsDouble" => Func::IsDouble,
             "IsBool" => Func::IsBool,
@@ -406,13 +432,13 @@ impl Parser {
             }
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, ToLowerCase, ToUpperCase, Concat, Substring)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SpanID, TraceID)"
                 ))
             }
         };
         if !matches!(
             func,
-            Func::IsMatch(_) | Func::Concat(_) | Func::Substring(..)
+            Func::IsMatch(_) | Func::Concat(_) | Func::Substring(..) | Func::IsRootSpan
         ) {
             want(1)?;
         }
@@ -424,6 +450,22 @@ impl Parser {
             return Err(format!("{name} does not take a list"));
         }
         Ok(Call { func, args })
+    }
+
+    /// `SpanID(0x...)` / `TraceID(0x...)`: an id literal of exactly its length.
+    fn id_literal(&mut self, name: &str, len: usize) -> Result<Vec<u8>, String> {
+        self.expect_op("(")?;
+        let Some(Tok::Bytes(b)) = self.next() else {
+            return Err(format!(
+                "{name} takes a bytes literal such as 0x{}",
+                "00".repeat(len)
+            ));
+        };
+        self.expect_op(")")?;
+        if b.len() != len {
+            return Err(format!("{name} needs exactly {len} bytes, got {}", b.len()));
+        }
+        Ok(b)
     }
 
     /// `[value, ...]`.

@@ -31,6 +31,10 @@ pub(crate) enum Field {
     SpanTraceId,
     SpanId,
     SpanParentSpanId,
+    /// The ids as bytes (`trace_id == TraceID(0x...)`).
+    SpanTraceIdBytes,
+    SpanIdBytes,
+    SpanParentSpanIdBytes,
     SpanTraceState,
     SpanStartTime,
     SpanEndTime,
@@ -125,6 +129,9 @@ pub(crate) fn resolve(
         (Object::Span, "trace_id.string") => Field::SpanTraceId,
         (Object::Span, "span_id.string") => Field::SpanId,
         (Object::Span, "parent_span_id.string") => Field::SpanParentSpanId,
+        (Object::Span, "trace_id") => Field::SpanTraceIdBytes,
+        (Object::Span, "span_id") => Field::SpanIdBytes,
+        (Object::Span, "parent_span_id") => Field::SpanParentSpanIdBytes,
         (Object::Span, "trace_state") => Field::SpanTraceState,
         (Object::Span, "start_time_unix_nano") => Field::SpanStartTime,
         (Object::Span, "end_time_unix_nano") => Field::SpanEndTime,
@@ -226,6 +233,15 @@ fn ids(bytes: &[u8]) -> Val<'static> {
     }
 }
 
+/// An id as pdata holds it: fixed length, all zeros when absent.
+fn id_bytes(id: &[u8], len: usize) -> Val<'_> {
+    if id.len() == len {
+        Val::Bytes(Cow::Borrowed(id))
+    } else {
+        Val::Bytes(Cow::Owned(vec![0; len]))
+    }
+}
+
 fn attrs<'a>(kvs: Option<&'a Vec<KeyValue>>) -> Val<'a> {
     Val::Map(kvs.map_or(&[], Vec::as_slice))
 }
@@ -266,6 +282,9 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Field::SpanTraceId => ids(&span()?.trace_id),
         Field::SpanId => ids(&span()?.span_id),
         Field::SpanParentSpanId => ids(&span()?.parent_span_id),
+        Field::SpanTraceIdBytes => id_bytes(&span()?.trace_id, 16),
+        Field::SpanIdBytes => id_bytes(&span()?.span_id, 8),
+        Field::SpanParentSpanIdBytes => id_bytes(&span()?.parent_span_id, 8),
         Field::SpanTraceState => str_(&span()?.trace_state),
         Field::SpanStartTime => Val::Int(span()?.start_time_unix_nano as i64),
         Field::SpanEndTime => Val::Int(span()?.end_time_unix_nano as i64),

@@ -154,6 +154,13 @@ fn span_fields_and_attributes() {
         "1.5 > 1",
         "nil == nil",
         "nil <= nil",
+        "IsRootSpan()",
+        "parent_span_id == SpanID(0x0000000000000000)",
+        "span_id == SpanID(0x0102030405060708)",
+        "trace_id == TraceID(0xabababababababababababababababab)",
+        "Len(name) == 11",
+        r#"Len(attributes["list"]) == 1"#,
+        r#"Len(attributes["nested"]) == 1"#,
     ] {
         assert!(on_span(cond), "{cond} should hold");
     }
@@ -169,6 +176,9 @@ fn span_fields_and_attributes() {
         "false",
         "nil < nil",
         r#""a" < 1"#,
+        "not IsRootSpan()",
+        "span_id == SpanID(0x0000000000000000)",
+        "trace_id == nil",
     ] {
         assert!(!on_span(cond), "{cond} should not hold");
     }
@@ -249,6 +259,10 @@ fn evaluation_errors() {
             r#"ToLowerCase(attributes["http.status_code"]) == "x""#,
             "expected string but got int64",
         ),
+        (
+            r#"Len(attributes["http.status_code"]) > 1"#,
+            "unsupported type int64 for Len",
+        ),
     ] {
         let c = Condition::parse(cond, ContextKind::Span).unwrap();
         let err = c.eval(&span_ctx(&f)).unwrap_err();
@@ -302,9 +316,29 @@ fn parse_errors_say_what_is_wrong() {
             "does not take keys",
         ),
         (
-            r#"Len(name) > 3"#,
+            r#"Split(name, ",") == nil"#,
             ContextKind::Span,
-            r#"undefined function "Len""#,
+            r#"undefined function "Split""#,
+        ),
+        (
+            "span_id == SpanID(0x01)",
+            ContextKind::Span,
+            "SpanID needs exactly 8 bytes, got 1",
+        ),
+        (
+            "trace_id == TraceID(name)",
+            ContextKind::Span,
+            "TraceID takes a bytes literal",
+        ),
+        (
+            "IsRootSpan()",
+            ContextKind::SpanEvent,
+            "only available in the span context",
+        ),
+        (
+            "IsRootSpan(name)",
+            ContextKind::Span,
+            "IsRootSpan takes 0 arguments, got 1",
         ),
         (
             r#"IsMatch(name, "(")"#,
@@ -334,7 +368,11 @@ fn parse_errors_say_what_is_wrong() {
             ContextKind::Span,
             "after a complete condition",
         ),
-        (r#"trace_id == nil"#, ContextKind::Span, "not supported"),
+        (
+            r#"trace_state["k"] == nil"#,
+            ContextKind::Span,
+            "does not take keys",
+        ),
     ] {
         let err = Condition::parse(cond, kind).unwrap_err();
         assert!(err.contains(want), "{cond}: {err}");
