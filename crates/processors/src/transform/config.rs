@@ -37,17 +37,30 @@ pub(crate) fn groups(
     key: &str,
     default_mode: ErrorMode,
 ) -> Result<Vec<Group>, Vec<String>> {
-    let mut out = Vec::new();
+    let mut out: Vec<(bool, Group)> = Vec::new();
     let mut errs = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let key = format!("{key}::{i}");
         match group(item, allowed, &key, default_mode) {
-            Ok(g) => out.push(g),
+            Ok(g) => {
+                // Consecutive bare statements of one context run in one pass over the items:
+                // each item is independent of the others, so the result is the same as one
+                // pass per statement, and the items are walked (and cached) once.
+                let bare = matches!(item, ConfigValue::Str(_));
+                match out.last_mut() {
+                    Some((true, last))
+                        if bare && last.kind == g.kind && last.error_mode == g.error_mode =>
+                    {
+                        last.statements.extend(g.statements)
+                    }
+                    _ => out.push((bare, g)),
+                }
+            }
             Err(e) => errs.extend(e),
         }
     }
     if errs.is_empty() {
-        Ok(out)
+        Ok(out.into_iter().map(|(_, g)| g).collect())
     } else {
         Err(errs)
     }
