@@ -110,7 +110,12 @@ pub(super) struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     kind: ContextKind,
+    /// Nesting of conditions and values, bounded so a pathological config cannot overflow the
+    /// stack while it is parsed.
+    depth: usize,
 }
+
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     pub(super) fn new(src: &str, kind: ContextKind, what: &str) -> Result<Parser, String> {
@@ -118,7 +123,12 @@ impl Parser {
         if toks.is_empty() {
             return Err(format!("empty {what}"));
         }
-        Ok(Parser { toks, pos: 0, kind })
+        Ok(Parser {
+            toks,
+            pos: 0,
+            kind,
+            depth: 0,
+        })
     }
 
     pub(super) fn end(&self, what: &str) -> Result<(), String> {
@@ -150,7 +160,21 @@ impl Parser {
         }
     }
 
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth == MAX_DEPTH {
+            return Err(format!("nested more than {MAX_DEPTH} levels deep"));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     pub(super) fn bool_expr(&mut self) -> Result<BoolExpr, String> {
+        self.nested(Self::or_terms)
+    }
+
+    fn or_terms(&mut self) -> Result<BoolExpr, String> {
         let mut terms = vec![self.term()?];
         while self.is_word("or") {
             self.pos += 1;
@@ -247,6 +271,10 @@ impl Parser {
     }
 
     pub(super) fn value(&mut self) -> Result<ValueExpr, String> {
+        self.nested(Self::sum)
+    }
+
+    fn sum(&mut self) -> Result<ValueExpr, String> {
         let mut lhs = self.math_term()?;
         loop {
             let op = match self.peek() {

@@ -379,3 +379,35 @@ fn parse_errors_say_what_is_wrong() {
         assert!(err.contains("unable to parse OTTL condition"), "{err}");
     }
 }
+
+#[test]
+fn pathological_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000));
+    let e = Condition::parse(&deep, ContextKind::Span).unwrap_err();
+    assert!(e.contains("nested more than 64 levels"), "{e}");
+    let fine = format!("{}true{}", "(".repeat(20), ")".repeat(20));
+    assert!(Condition::parse(&fine, ContextKind::Span).is_ok());
+    // Any text at all: an error or a condition, never a panic.
+    for text in [
+        "\u{e9}",
+        "\"\u{e9}",
+        "a.\u{e9}",
+        "0x",
+        "1e",
+        "\\",
+        "[",
+        "IsMatch(",
+        "-",
+        "a[",
+        "a[1",
+        "\"\\u12",
+        "set(",
+        "set(name",
+        "limit(attributes, 1, [",
+        "Concat([",
+        "SpanID(",
+    ] {
+        let _ = Condition::parse(text, ContextKind::Span);
+        let _ = crate::ottl::Statement::parse(text, ContextKind::Span);
+    }
+}
