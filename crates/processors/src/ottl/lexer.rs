@@ -112,7 +112,8 @@ fn number(src: &str, start: usize) -> Result<(Tok, usize), String> {
     Ok((tok, end))
 }
 
-/// A double-quoted string with Go's escapes (`\"`, `\\`, `\n`, `\t`, `\r`, `\uXXXX`, ...).
+/// A double-quoted string with Go's escapes (`\"`, `\\`, `\n`, `\t`, `\r`, `\xHH` below 0x80,
+/// `\uXXXX`, ...).
 fn string(src: &str, start: usize) -> Result<(String, usize), String> {
     let mut out = String::new();
     let mut chars = src[start + 1..].char_indices();
@@ -134,6 +135,17 @@ fn string(src: &str, start: usize) -> Result<(String, usize), String> {
                     'b' => out.push('\x08'),
                     'f' => out.push('\x0c'),
                     'v' => out.push('\x0b'),
+                    '\'' => out.push('\''),
+                    'x' => {
+                        let hex: String = (0..2)
+                            .filter_map(|_| chars.next().map(|(_, c)| c))
+                            .collect();
+                        let b = u8::from_str_radix(&hex, 16)
+                            .ok()
+                            .filter(|b| hex.len() == 2 && b.is_ascii())
+                            .ok_or_else(|| format!("invalid escape \\x{hex} in string literal"))?;
+                        out.push(char::from(b));
+                    }
                     'u' | 'U' => {
                         let n = if e == 'u' { 4 } else { 8 };
                         let hex: String = (0..n)
@@ -190,6 +202,7 @@ mod tests {
             ]
         );
         assert_eq!(lex(r#""\u00e9\t""#).unwrap(), vec![Tok::Str("é\t".into())]);
+        assert_eq!(lex(r#""\x41\'""#).unwrap(), vec![Tok::Str("A'".into())]);
     }
 
     #[test]
