@@ -47,21 +47,6 @@ service:
     )
 }
 
-/// The Python SDK's three spans (tests/python/send.py) over OTLP/gRPC.
-fn send_three_spans(recv_grpc: u16) {
-    let mut cmd = Command::new(python());
-    cmd.arg(python_script("send.py")).args([
-        "--protocol",
-        "grpc",
-        "--endpoint",
-        &format!("http://127.0.0.1:{recv_grpc}"),
-        "--signal",
-        "traces",
-    ]);
-    let (status, _, stderr) = run_bounded(cmd, Duration::from_secs(60));
-    assert!(status.success(), "send.py failed: {stderr}");
-}
-
 #[test]
 fn seed_pipeline_holds_small_batches_and_flushes_all_on_sigterm() {
     let dir = tempfile::Builder::new()
@@ -77,7 +62,7 @@ fn seed_pipeline_holds_small_batches_and_flushes_all_on_sigterm() {
         &[recv_grpc],
     );
 
-    send_three_spans(recv_grpc);
+    send_with_python_sdk(recv_grpc, "traces");
 
     // 3 spans < send_batch_size 10: the batch processor holds them for up to 20 s.
     std::thread::sleep(Duration::from_secs(2));
@@ -117,67 +102,4 @@ fn seed_pipeline_holds_small_batches_and_flushes_all_on_sigterm() {
         let env = attr(&item.resource["attributes"], "env").unwrap();
         assert_eq!(env["stringValue"], "staging");
     }
-}
-
-/// `resourcedetection` with `env` and `system` in front of the seed's processors: the
-/// collector's own `OTEL_RESOURCE_ATTRIBUTES` and its host's name reach every resource; with
-/// `override: false` the SDK's `service.name` stays, and the detected `host.name` is the
-/// kernel's (`hostname_sources: [os]`).
-#[test]
-fn resource_detection_adds_the_collectors_environment_and_host() {
-    let dir = tempfile::Builder::new()
-        .prefix("kakehashi-rd-")
-        .tempdir()
-        .unwrap();
-    let sink = Sink::start(dir.path());
-    let recv_grpc = free_port();
-    let config = seed_config(recv_grpc, &sink)
-        .replace(
-            "processors:\n",
-            "processors:\n  resourcedetection:\n    detectors: [env, system]\n    override: false\n    system:\n      hostname_sources: [os]\n",
-        )
-        .replace(
-            "processors: [resource, batch/datadog]",
-            "processors: [resourcedetection, resource, batch/datadog]",
-        )
-        .replace("send_batch_size: 10\n", "send_batch_size: 1\n");
-    let config_path = dir.path().join("kakehashi.yaml");
-    std::fs::write(&config_path, config).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
-    cmd.arg("--config").arg(&config_path).env(
-        "OTEL_RESOURCE_ATTRIBUTES",
-        "deployment.environment=prod-e2e,service.name=from-collector,k8s.cluster.name=c%2D1",
-    );
-    let mut collector = ProcessGuard::spawn("kakehashi", cmd, dir.path());
-    wait_for_port(recv_grpc, Duration::from_secs(20), Some(&mut collector));
-
-    send_three_spans(recv_grpc);
-    let items = poll_until(Duration::from_secs(15), || {
-        let items = sink_items(&sink, "traces");
-        (items.len() == 3).then_some(items)
-    })
-    .unwrap_or_else(|| panic!("3 spans\n{}", collector.output_tail(4000)));
-    let kernel_hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string();
-    for item in &items {
-        let a = |k: &str| attr(&item.resource["attributes"], k).map(|v| v["stringValue"].clone());
-        assert_eq!(a("deployment.environment").unwrap(), "prod-e2e");
-        assert_eq!(a("k8s.cluster.name").unwrap(), "c-1");
-        assert_eq!(
-            a("service.name").unwrap(),
-            "interop-test",
-            "override: false"
-        );
-        assert_eq!(a("host.name").unwrap(), kernel_hostname.as_str());
-        assert_eq!(a("os.type").unwrap(), "linux");
-        assert_eq!(
-            a("env").unwrap(),
-            "staging",
-            "the resource processor still runs after"
-        );
-    }
-    let log = collector.stderr();
-    assert!(log.contains("detected resource information"), "{log}");
 }

@@ -330,6 +330,22 @@ pub fn run_bounded(
     (status, stdout, stderr)
 }
 
+/// tests/python/send.py (the OpenTelemetry Python SDK) sends `signal` ("traces", "metrics",
+/// "logs" or "all") over OTLP/gRPC to `127.0.0.1:port`, and must succeed.
+pub fn send_with_python_sdk(port: u16, signal: &str) {
+    let mut cmd = Command::new(python());
+    cmd.arg(python_script("send.py")).args([
+        "--protocol",
+        "grpc",
+        "--endpoint",
+        &format!("http://127.0.0.1:{port}"),
+        "--signal",
+        signal,
+    ]);
+    let (status, _, stderr) = run_bounded(cmd, Duration::from_secs(60));
+    assert!(status.success(), "send.py failed: {stderr}");
+}
+
 /// Starts kakehashi on `config` (written to `<dir>/<name>.yaml`) and waits until every port in
 /// `wait_ports` accepts TCP connections (20 s at most).
 pub fn start_kakehashi(dir: &Path, name: &str, config: &str, wait_ports: &[u16]) -> ProcessGuard {

@@ -2,9 +2,12 @@
 //! condition lists per level (resource, scope, item, span event).
 
 use crate::attributes::{MatchProperties, Matcher};
-use crate::ottl::groups::{inferred, raw_group, Items, LOG_CONTEXTS, TRACE_CONTEXTS};
+use crate::ottl::groups::{
+    inferred, raw_group, Items, LOG_CONTEXTS, METRIC_CONTEXTS, TRACE_CONTEXTS,
+};
 use crate::ottl::{Condition, ContextKind, ErrorMode};
 use kakehashi_config::{AnyValue as ConfigValue, Validate};
+use kakehashi_pdata::proto::common::v1::KeyValue;
 use kakehashi_pdata::Signal;
 use serde::Deserialize;
 
@@ -15,8 +18,8 @@ pub struct FilterConfig {
     /// Conditions with their context inferred (or grouped): otelcol-contrib ≥ 0.146.
     pub trace_conditions: Vec<ConfigValue>,
     pub log_conditions: Vec<ConfigValue>,
-    /// Not supported yet: refused when set.
     pub metric_conditions: Vec<ConfigValue>,
+    /// Profiles are not a signal kakehashi carries: refused when set.
     pub profile_conditions: Vec<ConfigValue>,
     pub traces: TraceFilters,
     pub logs: LogFilters,
@@ -49,15 +52,31 @@ pub struct LogFilters {
     pub exclude: Option<ConfigValue>,
 }
 
-/// Metric filtering is not supported yet: every key is refused with a clear error.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricFilters {
-    pub resource: Option<ConfigValue>,
-    pub metric: Option<ConfigValue>,
-    pub datapoint: Option<ConfigValue>,
-    pub include: Option<ConfigValue>,
-    pub exclude: Option<ConfigValue>,
+    /// Drop a resource (with all its metrics) when any of these holds.
+    pub resource: Option<Vec<String>>,
+    /// Drop a metric when any of these holds.
+    pub metric: Option<Vec<String>>,
+    /// Drop a data point when any of these holds (a metric left without any goes too).
+    pub datapoint: Option<Vec<String>>,
+    /// Legacy: keep only the metrics this matches / drop those it matches.
+    pub include: Option<MetricMatchProperties>,
+    pub exclude: Option<MetricMatchProperties>,
+    /// Accepted for compatibility; the `regex` crate needs no result cache.
+    pub regexp: Option<ConfigValue>,
+}
+
+/// `filterconfig.MetricMatchProperties`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricMatchProperties {
+    /// `strict` or `regexp` (`expr` is refused).
+    pub match_type: String,
+    pub metric_names: Vec<String>,
+    pub expressions: Vec<String>,
+    pub resource_attributes: Vec<crate::attributes::AttributeMatch>,
     pub regexp: Option<ConfigValue>,
 }
 
@@ -101,8 +120,8 @@ impl Levels {
         match kind {
             ContextKind::Resource => &mut self.resource,
             ContextKind::Scope => &mut self.scope,
-            ContextKind::Span | ContextKind::Log => &mut self.item,
-            ContextKind::SpanEvent => &mut self.event,
+            ContextKind::Span | ContextKind::Log | ContextKind::Metric => &mut self.item,
+            ContextKind::SpanEvent | ContextKind::DataPoint => &mut self.event,
         }
     }
 
@@ -172,59 +191,54 @@ impl Levels {
 }
 
 impl FilterConfig {
-    /// The trace and log levels, or every error in the conditions.
-    pub(crate) fn levels(&self) -> Result<(Levels, Levels), Vec<String>> {
+    /// The trace, log and metric levels, or every error in the conditions.
+    pub(crate) fn levels(&self) -> Result<[Levels; 3], Vec<String>> {
+        use ContextKind::*;
+        const NONE: &Option<Vec<String>> = &None;
+        let (t, l, m) = (&self.traces, &self.logs, &self.metrics);
+        let signals = [
+            (
+                [
+                    (&t.resource, Resource, "traces::resource"),
+                    (&t.span, Span, "traces::span"),
+                    (&t.spanevent, SpanEvent, "traces::spanevent"),
+                ],
+                &self.trace_conditions,
+                TRACE_CONTEXTS,
+                "trace_conditions",
+            ),
+            (
+                [
+                    (&l.resource, Resource, "logs::resource"),
+                    (&l.log_record, Log, "logs::log_record"),
+                    (NONE, Log, ""),
+                ],
+                &self.log_conditions,
+                LOG_CONTEXTS,
+                "log_conditions",
+            ),
+            (
+                [
+                    (&m.resource, Resource, "metrics::resource"),
+                    (&m.metric, Metric, "metrics::metric"),
+                    (&m.datapoint, DataPoint, "metrics::datapoint"),
+                ],
+                &self.metric_conditions,
+                METRIC_CONTEXTS,
+                "metric_conditions",
+            ),
+        ];
         let mut errs = Vec::new();
-        let mode = self.error_mode;
-        let mut traces = Levels::default();
-        let t = &self.traces;
-        traces.add_list(
-            &t.resource,
-            ContextKind::Resource,
-            "traces::resource",
-            mode,
-            &mut errs,
-        );
-        traces.add_list(&t.span, ContextKind::Span, "traces::span", mode, &mut errs);
-        traces.add_list(
-            &t.spanevent,
-            ContextKind::SpanEvent,
-            "traces::spanevent",
-            mode,
-            &mut errs,
-        );
-        traces.add_groups(
-            &self.trace_conditions,
-            TRACE_CONTEXTS,
-            "trace_conditions",
-            mode,
-            &mut errs,
-        );
-        let mut logs = Levels::default();
-        let l = &self.logs;
-        logs.add_list(
-            &l.resource,
-            ContextKind::Resource,
-            "logs::resource",
-            mode,
-            &mut errs,
-        );
-        logs.add_list(
-            &l.log_record,
-            ContextKind::Log,
-            "logs::log_record",
-            mode,
-            &mut errs,
-        );
-        logs.add_groups(
-            &self.log_conditions,
-            LOG_CONTEXTS,
-            "log_conditions",
-            mode,
-            &mut errs,
-        );
+        let levels = signals.map(|(lists, groups, contexts, groups_key)| {
+            let mut levels = Levels::default();
+            for (list, kind, key) in lists {
+                levels.add_list(list, kind, key, self.error_mode, &mut errs);
+            }
+            levels.add_groups(groups, contexts, groups_key, self.error_mode, &mut errs);
+            levels
+        });
         if errs.is_empty() {
-            Ok((traces, logs))
+            Ok(levels)
         } else {
             Err(errs)
         }
@@ -267,22 +281,108 @@ impl Validate for FilterConfig {
             );
         }
         let m = &self.metrics;
-        let metrics_set = [
-            &m.resource,
-            &m.metric,
-            &m.datapoint,
-            &m.include,
-            &m.exclude,
-            &m.regexp,
-        ]
-        .into_iter()
-        .any(set);
-        if metrics_set || !self.metric_conditions.is_empty() {
-            errs.push("metrics: filtering metrics is not supported by kakehashi yet (traces and logs are)".into());
+        let metric_ottl = m.resource.is_some() || m.metric.is_some() || m.datapoint.is_some();
+        let metric_match = m.include.is_some() || m.exclude.is_some();
+        if metric_ottl && metric_match {
+            errs.push(
+                "cannot use ottl conditions and include/exclude for metrics at the same time"
+                    .into(),
+            );
+        }
+        if !self.metric_conditions.is_empty() && (metric_ottl || metric_match) {
+            errs.push("metric_conditions cannot be used together with metrics".into());
+        }
+        for (props, key) in [(&m.include, "include"), (&m.exclude, "exclude")] {
+            if let Some(Err(e)) = props.as_ref().map(MetricMatcher::new) {
+                errs.push(format!("metrics::{key}: {e}"));
+            }
         }
         if set(&self.profiles) || !self.profile_conditions.is_empty() {
             errs.push("profiles: profiles are not supported by kakehashi".into());
         }
         errs
+    }
+}
+
+/// The legacy metric match: names (strict or regexp) and resource attributes.
+#[derive(Debug)]
+pub(crate) struct MetricMatcher {
+    names: Vec<NameMatch>,
+    resource: Vec<(String, NameMatch)>,
+}
+
+#[derive(Debug)]
+enum NameMatch {
+    Strict(String),
+    Regexp(regex::Regex),
+}
+
+impl NameMatch {
+    fn new(regexp: bool, text: &str) -> Result<NameMatch, String> {
+        if regexp {
+            regex::Regex::new(text)
+                .map(NameMatch::Regexp)
+                .map_err(|e| format!("error parsing regexp {text:?}: {e}"))
+        } else {
+            Ok(NameMatch::Strict(text.to_string()))
+        }
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            NameMatch::Strict(t) => t == s,
+            NameMatch::Regexp(r) => r.is_match(s),
+        }
+    }
+}
+
+impl MetricMatcher {
+    pub fn new(p: &MetricMatchProperties) -> Result<MetricMatcher, String> {
+        let regexp = match p.match_type.as_str() {
+            "strict" => false,
+            "regexp" => true,
+            "expr" => {
+                return Err("match_type expr (the expr language) is not supported by kakehashi; write the match as metric_conditions".into())
+            }
+            other => {
+                return Err(format!(
+                    "unrecognized match_type: '{other}', valid types are: [regexp strict expr]"
+                ))
+            }
+        };
+        if !p.expressions.is_empty() {
+            return Err(
+                "expressions: only used with match_type expr, which kakehashi does not support"
+                    .into(),
+            );
+        }
+        let names = p
+            .metric_names
+            .iter()
+            .map(|n| NameMatch::new(regexp, n))
+            .collect::<Result<_, _>>()?;
+        let resource = p
+            .resource_attributes
+            .iter()
+            .map(|a| {
+                let value = a.value.as_ref().map_or_else(String::new, |v| {
+                    crate::attraction::value::as_string(&crate::attraction::value::from_config(v))
+                });
+                Ok((a.key.clone(), NameMatch::new(regexp, &value)?))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(MetricMatcher { names, resource })
+    }
+
+    /// Whether the metric's name is one of the names (if any are listed) and its resource has
+    /// every listed attribute with a matching value.
+    pub fn matches(&self, name: &str, resource: &[KeyValue]) -> bool {
+        (self.names.is_empty() || self.names.iter().any(|n| n.matches(name)))
+            && self.resource.iter().all(|(key, want)| {
+                resource.iter().any(|kv| {
+                    &kv.key == key
+                        && want.matches(&kakehashi_pdata::go_text::as_string(kv.value.as_ref()))
+                })
+            })
     }
 }

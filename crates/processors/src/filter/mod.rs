@@ -1,12 +1,12 @@
-//! The `filter` processor: drops resources, scopes, spans, span events and log records that
-//! match OTTL conditions — `trace_conditions` / `log_conditions` (context inferred from each
-//! condition's paths, or given by a group), or the older per-context lists (`traces::resource`,
-//! `traces::span`, `traces::spanevent`, `logs::resource`, `logs::log_record`) — or spans by the
-//! legacy `spans::include` / `spans::exclude` match. Any condition that holds drops the item;
+//! The `filter` processor: drops resources, scopes, spans, span events, log records, metrics
+//! and data points that match OTTL conditions — `trace_conditions` / `log_conditions` /
+//! `metric_conditions` (context inferred from each condition's paths, or given by a group), or
+//! the older per-context lists (`traces::span`, `logs::log_record`, `metrics::datapoint`, ...)
+//! — or spans and metrics by the legacy `spans::*` / `metrics::*` include/exclude match. Any condition that holds drops the item;
 //! levels are evaluated top down, so a dropped resource's spans are never looked at. Resources
 //! and scopes left empty are removed; a batch left with nothing is not sent on, and the sender
-//! is told it was accepted, as otelcol does. Dropped items are counted in
-//! `otelcol_processor_filter_{spans,logs}_filtered`.
+//! is told it was accepted, as otelcol does; a metric left without data points goes too.
+//! Dropped items are counted in `otelcol_processor_filter_{spans,logs,datapoints}_filtered`.
 
 mod config;
 
@@ -14,17 +14,19 @@ pub use crate::ottl::ErrorMode;
 pub use config::{FilterConfig, LogFilters, SpanMatchConfig, TraceFilters};
 
 use crate::attributes::Matcher;
-use crate::ottl::EvalCtx;
+use crate::ottl::{datapoints, EvalCtx};
 use async_trait::async_trait;
-use config::{Conditions, Levels};
+use config::{Conditions, Levels, MetricMatcher};
 use kakehashi_component::{
     config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
     FactoryInfo, Processor, ProcessorFactory,
 };
 use kakehashi_config::{ConfigErrors, Node};
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
+use kakehashi_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use kakehashi_pdata::proto::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use kakehashi_pdata::proto::resource::v1::Resource;
-use kakehashi_pdata::proto::trace::v1::Span;
+use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use kakehashi_pdata::{Payload, Signal};
 use prometheus::IntCounter;
 use std::sync::Arc;
@@ -64,6 +66,16 @@ fn any(level: &[Conditions], ctx: &EvalCtx) -> Result<bool, String> {
     Ok(false)
 }
 
+/// How metrics are chosen for dropping.
+enum MetricFilter {
+    Ottl(Levels),
+    /// Legacy: drop what `include` does not match or `exclude` matches.
+    Match {
+        include: Option<MetricMatcher>,
+        exclude: Option<MetricMatcher>,
+    },
+}
+
 /// How spans are chosen for dropping.
 enum SpanFilter {
     Ottl(Levels),
@@ -77,8 +89,10 @@ enum SpanFilter {
 pub struct FilterProcessor {
     spans: Option<SpanFilter>,
     logs: Option<Levels>,
+    metrics: Option<MetricFilter>,
     spans_filtered: IntCounter,
     logs_filtered: IntCounter,
+    datapoints_filtered: IntCounter,
     next: Arc<dyn Consumer>,
 }
 
@@ -88,7 +102,7 @@ impl FilterProcessor {
         ctx: &BuildContext,
         next: Arc<dyn Consumer>,
     ) -> Result<Self, BuildError> {
-        let (traces, logs) = cfg.levels().map_err(|e| BuildError(e.join("; ")))?;
+        let [traces, logs, metric_levels] = cfg.levels().map_err(|e| BuildError(e.join("; ")))?;
         let matcher = |m: &Option<_>| -> Result<Option<Box<Matcher>>, BuildError> {
             Ok(m.as_ref()
                 .map(|m| Matcher::new(m, Signal::Traces))
@@ -104,6 +118,26 @@ impl FilterProcessor {
         } else {
             None
         };
+        let metric_matcher = |m: &Option<config::MetricMatchProperties>| {
+            m.as_ref()
+                .map(MetricMatcher::new)
+                .transpose()
+                .map_err(BuildError)
+        };
+        let (m_include, m_exclude) = (
+            metric_matcher(&cfg.metrics.include)?,
+            metric_matcher(&cfg.metrics.exclude)?,
+        );
+        let metrics = if !metric_levels.is_empty() {
+            Some(MetricFilter::Ottl(metric_levels))
+        } else if m_include.is_some() || m_exclude.is_some() {
+            Some(MetricFilter::Match {
+                include: m_include,
+                exclude: m_exclude,
+            })
+        } else {
+            None
+        };
         let counter = |signal: &str| {
             ctx.telemetry
                 .counter_vec(
@@ -116,8 +150,10 @@ impl FilterProcessor {
         Ok(FilterProcessor {
             spans,
             logs: (!logs.is_empty()).then_some(logs),
+            metrics,
             spans_filtered: counter("spans"),
             logs_filtered: counter("logs"),
+            datapoints_filtered: counter("datapoints"),
             next,
         })
     }
@@ -136,70 +172,128 @@ impl FilterProcessor {
                     SpanFilter::Ottl(levels) => Some(levels),
                     SpanFilter::Match { .. } => None,
                 };
-                req.resource_spans.retain_mut(|rs| {
-                    let resource = rs.resource.as_ref();
-                    let ctx = EvalCtx {
-                        resource,
-                        ..Default::default()
-                    };
-                    if levels.is_some_and(|l| drops(&l.resource, &ctx, &mut failure)) {
-                        return false;
-                    }
-                    rs.scope_spans.retain_mut(|ss| {
-                        let scope = ss.scope.as_ref();
-                        let ctx = EvalCtx { scope, ..ctx };
-                        if levels.is_some_and(|l| drops(&l.scope, &ctx, &mut failure)) {
-                            return false;
-                        }
-                        ss.spans.retain_mut(|span| {
-                            filter
-                                .keep(resource, scope, span)
-                                .unwrap_or_else(|e| keep_after(&mut failure, e))
-                        });
-                        !ss.spans.is_empty()
-                    });
-                    !rs.scope_spans.is_empty()
-                });
+                walk(
+                    &mut req.resource_spans,
+                    levels,
+                    &mut failure,
+                    |r, s, span| filter.keep(r, s, span),
+                );
             }
             Payload::Logs(req) => {
                 let Some(levels) = &self.logs else {
                     return Ok(0);
                 };
-                req.resource_logs.retain_mut(|rl| {
-                    let ctx = EvalCtx {
-                        resource: rl.resource.as_ref(),
-                        ..Default::default()
-                    };
-                    if drops(&levels.resource, &ctx, &mut failure) {
-                        return false;
-                    }
-                    rl.scope_logs.retain_mut(|sl| {
+                walk(
+                    &mut req.resource_logs,
+                    Some(levels),
+                    &mut failure,
+                    |r, s, log| {
                         let ctx = EvalCtx {
-                            scope: sl.scope.as_ref(),
-                            ..ctx
+                            resource: r,
+                            scope: s,
+                            log: Some(&*log),
+                            ..Default::default()
                         };
-                        if drops(&levels.scope, &ctx, &mut failure) {
-                            return false;
-                        }
-                        sl.log_records.retain(|log| {
-                            let ctx = EvalCtx {
-                                log: Some(log),
-                                ..ctx
-                            };
-                            !drops(&levels.item, &ctx, &mut failure)
-                        });
-                        !sl.log_records.is_empty()
-                    });
-                    !rl.scope_logs.is_empty()
-                });
+                        any(&levels.item, &ctx).map(|drop| !drop)
+                    },
+                );
             }
-            Payload::Metrics(_) => return Ok(0),
+            Payload::Metrics(req) => {
+                let Some(filter) = &self.metrics else {
+                    return Ok(0);
+                };
+                let levels = match filter {
+                    MetricFilter::Ottl(levels) => Some(levels),
+                    MetricFilter::Match { .. } => None,
+                };
+                walk(
+                    &mut req.resource_metrics,
+                    levels,
+                    &mut failure,
+                    |r, s, metric| filter.keep(r, s, metric),
+                );
+            }
         }
         match failure {
             Some(e) => Err(e),
             None => Ok(before - payload.item_count()),
         }
     }
+}
+
+/// The resource → scope → item shape all three signals share.
+trait ResourceTree {
+    type Scope: ScopeTree;
+    fn parts(&mut self) -> (Option<&Resource>, &mut Vec<Self::Scope>);
+}
+
+trait ScopeTree {
+    type Item;
+    fn parts(&mut self) -> (Option<&InstrumentationScope>, &mut Vec<Self::Item>);
+}
+
+macro_rules! tree {
+    ($resource:ty, $scopes:ident, $scope:ty, $items:ident, $item:ty) => {
+        impl ResourceTree for $resource {
+            type Scope = $scope;
+            fn parts(&mut self) -> (Option<&Resource>, &mut Vec<$scope>) {
+                (self.resource.as_ref(), &mut self.$scopes)
+            }
+        }
+        impl ScopeTree for $scope {
+            type Item = $item;
+            fn parts(&mut self) -> (Option<&InstrumentationScope>, &mut Vec<$item>) {
+                (self.scope.as_ref(), &mut self.$items)
+            }
+        }
+    };
+}
+
+tree!(ResourceSpans, scope_spans, ScopeSpans, spans, Span);
+tree!(ResourceLogs, scope_logs, ScopeLogs, log_records, LogRecord);
+tree!(
+    ResourceMetrics,
+    scope_metrics,
+    ScopeMetrics,
+    metrics,
+    Metric
+);
+
+/// Drops, top down, the resources and scopes `levels` match and the items `keep` refuses;
+/// removes resources and scopes left empty. A failed evaluation keeps what it was about and
+/// leaves its error in `failure`.
+fn walk<R: ResourceTree>(
+    resources: &mut Vec<R>,
+    levels: Option<&Levels>,
+    failure: &mut Option<String>,
+    mut keep: impl FnMut(
+        Option<&Resource>,
+        Option<&InstrumentationScope>,
+        &mut <R::Scope as ScopeTree>::Item,
+    ) -> Result<bool, String>,
+) {
+    resources.retain_mut(|r| {
+        let (resource, scopes) = r.parts();
+        let ctx = EvalCtx {
+            resource,
+            ..Default::default()
+        };
+        if levels.is_some_and(|l| drops(&l.resource, &ctx, failure)) {
+            return false;
+        }
+        scopes.retain_mut(|s| {
+            let (scope, items) = s.parts();
+            let ctx = EvalCtx { scope, ..ctx };
+            if levels.is_some_and(|l| drops(&l.scope, &ctx, failure)) {
+                return false;
+            }
+            items.retain_mut(|item| {
+                keep(resource, scope, item).unwrap_or_else(|e| keep_after(failure, e))
+            });
+            !items.is_empty()
+        });
+        !scopes.is_empty()
+    });
 }
 
 /// Whether a level drops the item; a failure keeps it and is remembered for the batch.
@@ -211,6 +305,74 @@ fn drops(level: &[Conditions], ctx: &EvalCtx, failure: &mut Option<String>) -> b
 fn keep_after(failure: &mut Option<String>, e: String) -> bool {
     failure.get_or_insert(e);
     true
+}
+
+impl MetricFilter {
+    /// Whether the metric stays; with data point conditions, drops its matching points (and
+    /// the metric when none is left).
+    fn keep(
+        &self,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+        metric: &mut Metric,
+    ) -> Result<bool, String> {
+        let levels = match self {
+            MetricFilter::Match { include, exclude } => {
+                let res = resource.map_or(&[][..], |r| &r.attributes);
+                let m = |m: &MetricMatcher| m.matches(&metric.name, res);
+                return Ok(include.as_ref().is_none_or(m) && !exclude.as_ref().is_some_and(m));
+            }
+            MetricFilter::Ottl(levels) => levels,
+        };
+        let ctx = EvalCtx {
+            resource,
+            scope,
+            metric: Some(&*metric),
+            ..Default::default()
+        };
+        if any(&levels.item, &ctx)? {
+            return Ok(false);
+        }
+        if levels.event.is_empty() {
+            return Ok(true);
+        }
+        // Decided with the whole metric readable (`metric.type` in a data point condition),
+        // then applied.
+        let mut failure = None;
+        let keep: Vec<bool> = datapoints(metric)
+            .into_iter()
+            .map(|dp| {
+                let ctx = EvalCtx {
+                    datapoint: Some(dp),
+                    ..ctx
+                };
+                !drops(&levels.event, &ctx, &mut failure)
+            })
+            .collect();
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let remaining = retain_points(metric, &keep);
+        Ok(remaining > 0)
+    }
+}
+
+/// Keeps the data points whose flag is set; how many are left.
+fn retain_points(metric: &mut Metric, keep: &[bool]) -> usize {
+    use kakehashi_pdata::proto::metrics::v1::metric::Data;
+    fn retain<T>(points: &mut Vec<T>, keep: &[bool]) -> usize {
+        let mut flags = keep.iter();
+        points.retain(|_| *flags.next().unwrap_or(&true));
+        points.len()
+    }
+    match &mut metric.data {
+        None => 0,
+        Some(Data::Gauge(g)) => retain(&mut g.data_points, keep),
+        Some(Data::Sum(s)) => retain(&mut s.data_points, keep),
+        Some(Data::Histogram(h)) => retain(&mut h.data_points, keep),
+        Some(Data::ExponentialHistogram(h)) => retain(&mut h.data_points, keep),
+        Some(Data::Summary(s)) => retain(&mut s.data_points, keep),
+    }
 }
 
 impl SpanFilter {
@@ -247,7 +409,7 @@ impl SpanFilter {
                             scope,
                             span: Some(&*span),
                             event: Some(ev),
-                            log: None,
+                            ..Default::default()
                         };
                         !drops(&levels.event, &ctx, &mut failure)
                     });
@@ -268,7 +430,7 @@ impl Consumer for FilterProcessor {
         let active = match batch.signal() {
             Signal::Traces => self.spans.is_some(),
             Signal::Logs => self.logs.is_some(),
-            Signal::Metrics => false,
+            Signal::Metrics => self.metrics.is_some(),
         };
         if !active {
             return self.next.consume(batch).await;
@@ -280,7 +442,8 @@ impl Consumer for FilterProcessor {
         })?;
         match batch.signal() {
             Signal::Traces => self.spans_filtered.inc_by(dropped as u64),
-            _ => self.logs_filtered.inc_by(dropped as u64),
+            Signal::Logs => self.logs_filtered.inc_by(dropped as u64),
+            Signal::Metrics => self.datapoints_filtered.inc_by(dropped as u64),
         }
         if batch.item_count() == 0 {
             // Nothing left to send: accepted, as otelcol's ErrSkipProcessingData.

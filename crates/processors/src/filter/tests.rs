@@ -395,6 +395,158 @@ log_conditions:
     assert_eq!(filtered(&t, "logs"), Some(3));
 }
 
+fn metrics_batch() -> Batch {
+    use kakehashi_pdata::proto::metrics::v1::{
+        metric::Data, number_data_point, Gauge, Histogram, HistogramDataPoint, NumberDataPoint, Sum,
+    };
+    let point = |env: &str, v: f64| NumberDataPoint {
+        attributes: vec![kv("env", s(env))],
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    };
+    let rm = |service: &str, metrics: Vec<Metric>| ResourceMetrics {
+        resource: Some(Resource {
+            attributes: vec![kv("service.name", s(service))],
+            ..Default::default()
+        }),
+        scope_metrics: vec![ScopeMetrics {
+            metrics,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    Batch::new(ExportMetricsServiceRequest {
+        resource_metrics: vec![
+            rm(
+                "api",
+                vec![
+                    Metric {
+                        name: "http.server.duration".into(),
+                        data: Some(Data::Histogram(Histogram {
+                            data_points: vec![HistogramDataPoint {
+                                count: 3,
+                                sum: Some(1.5),
+                                attributes: vec![kv("env", s("prod"))],
+                                ..Default::default()
+                            }],
+                            aggregation_temporality: 2,
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "queue.depth".into(),
+                        data: Some(Data::Gauge(Gauge {
+                            data_points: vec![point("prod", 4.0), point("dev", 9.0)],
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "requests".into(),
+                        data: Some(Data::Sum(Sum {
+                            data_points: vec![point("dev", 1.0)],
+                            aggregation_temporality: 1,
+                            is_monotonic: true,
+                        })),
+                        ..Default::default()
+                    },
+                ],
+            ),
+            rm(
+                "batch-job",
+                vec![Metric {
+                    name: "queue.depth".into(),
+                    data: Some(Data::Gauge(Gauge {
+                        data_points: vec![point("prod", 1.0)],
+                    })),
+                    ..Default::default()
+                }],
+            ),
+        ],
+    })
+}
+
+/// Each kept metric as "service/name[env of each point]".
+fn metric_summary(b: &Batch) -> Vec<String> {
+    let Payload::Metrics(r) = &*b.payload else {
+        panic!("metrics")
+    };
+    let mut out = Vec::new();
+    for rm in &r.resource_metrics {
+        let service = rm.resource.as_ref().unwrap().attributes[0].clone();
+        let service = kakehashi_pdata::go_text::as_string(service.value.as_ref());
+        for sm in &rm.scope_metrics {
+            for m in &sm.metrics {
+                let envs: Vec<String> = crate::ottl::datapoints(m)
+                    .iter()
+                    .map(|dp| {
+                        kakehashi_pdata::go_text::as_string(dp.attributes()[0].value.as_ref())
+                    })
+                    .collect();
+                out.push(format!("{service}/{}{envs:?}", m.name));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn metrics_by_resource_metric_and_data_point() {
+    let (p, sink, t) = build(
+        r#"
+metric_conditions:
+  - 'resource.attributes["service.name"] == "batch-job"'
+  - 'metric.type == METRIC_DATA_TYPE_HISTOGRAM and HasAttrOnDatapoint("env", "prod")'
+  - 'datapoint.attributes["env"] == "dev" and metric.is_monotonic == false'
+  - 'datapoint.value_double > 5.0 and metric.aggregation_temporality == AGGREGATION_TEMPORALITY_UNSPECIFIED'
+"#,
+    );
+    p.consume(metrics_batch()).await.expect("accepted");
+    // batch-job: its resource; the histogram: metric level; queue.depth's dev point (9.0 > 5,
+    // a gauge has no temporality); requests' dev point is monotonic, so it stays.
+    assert_eq!(
+        metric_summary(&sink.taken()[0]),
+        ["api/queue.depth[\"prod\"]", "api/requests[\"dev\"]"]
+    );
+    assert_eq!(filtered(&t, "datapoints"), Some(3));
+    // A metric whose every point is dropped goes too.
+    let (p, sink, _) = build("metrics: {datapoint: ['attributes[\"env\"] == \"dev\"']}");
+    p.consume(metrics_batch()).await.expect("accepted");
+    assert_eq!(
+        metric_summary(&sink.taken()[0]),
+        [
+            "api/http.server.duration[\"prod\"]",
+            "api/queue.depth[\"prod\"]",
+            "batch-job/queue.depth[\"prod\"]"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn metrics_legacy_include_exclude() {
+    let (p, sink, _) = build(
+        r#"
+metrics:
+  include:
+    match_type: regexp
+    metric_names: ["^queue\\.", "^http\\."]
+  exclude:
+    match_type: strict
+    metric_names: [queue.depth]
+    resource_attributes:
+      - key: service.name
+        value: batch-job
+"#,
+    );
+    p.consume(metrics_batch()).await.expect("accepted");
+    assert_eq!(
+        metric_summary(&sink.taken()[0]),
+        [
+            "api/http.server.duration[\"prod\"]",
+            "api/queue.depth[\"prod\", \"dev\"]"
+        ]
+    );
+}
+
 #[test]
 fn config_errors_are_clear() {
     let errs = |yaml: &str| -> String {
@@ -418,8 +570,15 @@ fn config_errors_are_clear() {
         e.contains("cannot use ottl conditions and include/exclude"),
         "{e}"
     );
-    let e = errs("metrics: {metric: ['name == \"x\"']}");
-    assert!(e.contains("filtering metrics is not supported"), "{e}");
+    let e = errs("metrics: {exclude: {match_type: expr, expressions: ['MetricName == \"x\"']}}");
+    assert!(e.contains("metrics::exclude: match_type expr"), "{e}");
+    let e = errs("metrics: {metric: ['true'], include: {match_type: strict, metric_names: [a]}}");
+    assert!(
+        e.contains("ottl conditions and include/exclude for metrics"),
+        "{e}"
+    );
+    let e = errs("metrics: {metric: ['HasAttrKeyOnDatapoint(\"k\")'], datapoint: ['HasAttrKeyOnDatapoint(\"k\")']}");
+    assert!(e.contains("only available in the metric context"), "{e}");
     let e = errs("logs: {include: {match_type: strict, bodies: [x]}}");
     assert!(
         e.contains("legacy include/exclude form for logs is not supported"),
@@ -441,8 +600,13 @@ fn config_errors_are_clear() {
     assert!(e.contains("is not a context of this signal"), "{e}");
     let e = errs("log_conditions: [{context: log}]");
     assert!(e.contains("a group needs conditions"), "{e}");
-    let e = errs("metric_conditions: ['metric.name == \"x\"']");
-    assert!(e.contains("filtering metrics is not supported"), "{e}");
+    let e = errs("metric_conditions: ['metric.name == \"x\"']\nmetrics: {metric: ['true']}");
+    assert!(
+        e.contains("metric_conditions cannot be used together with metrics"),
+        "{e}"
+    );
+    let e = errs("profile_conditions: ['true']");
+    assert!(e.contains("profiles are not supported"), "{e}");
     let e = errs("spans: {exclude: {match_type: strict}}");
     assert!(e.contains(r#"at least one of "attributes""#), "{e}");
 }

@@ -31,6 +31,12 @@ pub(crate) const TRACE_CONTEXTS: &[ContextKind] = &[
 ];
 pub(crate) const LOG_CONTEXTS: &[ContextKind] =
     &[ContextKind::Log, ContextKind::Scope, ContextKind::Resource];
+pub(crate) const METRIC_CONTEXTS: &[ContextKind] = &[
+    ContextKind::DataPoint,
+    ContextKind::Metric,
+    ContextKind::Scope,
+    ContextKind::Resource,
+];
 
 fn strings(v: &ConfigValue, key: &str) -> Result<Vec<String>, String> {
     match v {
@@ -53,6 +59,8 @@ fn context_named(name: &str, allowed: &[ContextKind], key: &str) -> Result<Conte
         "span" => ContextKind::Span,
         "spanevent" => ContextKind::SpanEvent,
         "log" => ContextKind::Log,
+        "metric" => ContextKind::Metric,
+        "datapoint" => ContextKind::DataPoint,
         _ => return Err(format!("{key}::context: unknown context {name}")),
     };
     if allowed.contains(&kind) {

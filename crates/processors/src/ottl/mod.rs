@@ -19,7 +19,11 @@ mod value;
 pub use statement::{MutCtx, Statement};
 
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
+use kakehashi_pdata::proto::common::v1::{any_value, AnyValue};
 use kakehashi_pdata::proto::logs::v1::LogRecord;
+use kakehashi_pdata::proto::metrics::v1::{
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
+};
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{span::Event, Span};
 use parser::{BoolExpr, Call, Func, ValueExpr};
@@ -51,6 +55,8 @@ pub enum ContextKind {
     Span,
     SpanEvent,
     Log,
+    Metric,
+    DataPoint,
 }
 
 impl ContextKind {
@@ -61,6 +67,8 @@ impl ContextKind {
             ContextKind::Span => "span",
             ContextKind::SpanEvent => "spanevent",
             ContextKind::Log => "log",
+            ContextKind::Metric => "metric",
+            ContextKind::DataPoint => "datapoint",
         }
     }
 }
@@ -83,6 +91,8 @@ pub fn infer_context(text: &str, candidates: &[ContextKind]) -> Result<ContextKi
                 "span" => ContextKind::Span,
                 "spanevent" => ContextKind::SpanEvent,
                 "log" => ContextKind::Log,
+                "metric" => ContextKind::Metric,
+                "datapoint" => ContextKind::DataPoint,
                 _ => continue,
             };
             named.push(kind);
@@ -112,6 +122,45 @@ pub struct EvalCtx<'a> {
     pub span: Option<&'a Span>,
     pub event: Option<&'a Event>,
     pub log: Option<&'a LogRecord>,
+    pub metric: Option<&'a Metric>,
+    pub datapoint: Option<DataPoint<'a>>,
+}
+
+/// A metric's data points, whatever its type.
+pub fn datapoints(m: &Metric) -> Vec<DataPoint<'_>> {
+    use kakehashi_pdata::proto::metrics::v1::metric::Data;
+    match &m.data {
+        None => Vec::new(),
+        Some(Data::Gauge(g)) => g.data_points.iter().map(DataPoint::Number).collect(),
+        Some(Data::Sum(s)) => s.data_points.iter().map(DataPoint::Number).collect(),
+        Some(Data::Histogram(h)) => h.data_points.iter().map(DataPoint::Histogram).collect(),
+        Some(Data::ExponentialHistogram(h)) => h
+            .data_points
+            .iter()
+            .map(DataPoint::ExponentialHistogram)
+            .collect(),
+        Some(Data::Summary(s)) => s.data_points.iter().map(DataPoint::Summary).collect(),
+    }
+}
+
+impl<'a> DataPoint<'a> {
+    pub fn attributes(self) -> &'a [kakehashi_pdata::proto::common::v1::KeyValue] {
+        match self {
+            DataPoint::Number(p) => &p.attributes,
+            DataPoint::Histogram(p) => &p.attributes,
+            DataPoint::ExponentialHistogram(p) => &p.attributes,
+            DataPoint::Summary(p) => &p.attributes,
+        }
+    }
+}
+
+/// One data point of any metric type.
+#[derive(Debug, Clone, Copy)]
+pub enum DataPoint<'a> {
+    Number(&'a NumberDataPoint),
+    Histogram(&'a HistogramDataPoint),
+    ExponentialHistogram(&'a ExponentialHistogramDataPoint),
+    Summary(&'a SummaryDataPoint),
 }
 
 /// One parsed condition.
@@ -199,13 +248,36 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         }
         return Ok(Val::Str(Cow::Owned(parts.join(delimiter.as_str()))));
     }
-    if let Func::IsRootSpan = &call.func {
-        let parent = ctx.span.map_or(&[][..], |s| s.parent_span_id.as_slice());
-        return Ok(Val::Bool(parent.iter().all(|b| *b == 0)));
+    match &call.func {
+        Func::IsRootSpan => {
+            let parent = ctx.span.map_or(&[][..], |s| s.parent_span_id.as_slice());
+            return Ok(Val::Bool(parent.iter().all(|b| *b == 0)));
+        }
+        Func::HasAttrKeyOnDatapoint(key) | Func::HasAttrOnDatapoint(key, _) => {
+            let want = match &call.func {
+                Func::HasAttrOnDatapoint(_, v) => Some(v.as_str()),
+                _ => None,
+            };
+            let found = ctx.metric.is_some_and(|m| {
+                datapoints(m).iter().any(|dp| {
+                    dp.attributes().iter().any(|kv| {
+                        &kv.key == key
+                            && want.is_none_or(|w| {
+                                matches!(&kv.value, Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) if s == w)
+                            })
+                    })
+                })
+            });
+            return Ok(Val::Bool(found));
+        }
+        _ => {}
     }
     let arg = eval_value(&call.args[0], ctx)?;
     Ok(match &call.func {
-        Func::Concat(_) | Func::IsRootSpan => unreachable!("handled above"),
+        Func::Concat(_)
+        | Func::IsRootSpan
+        | Func::HasAttrKeyOnDatapoint(_)
+        | Func::HasAttrOnDatapoint(..) => unreachable!("handled above"),
         Func::Len => Val::Int(match &arg {
             Val::Str(s) => s.len(),
             Val::List(items) => items.len(),

@@ -72,6 +72,9 @@ pub(crate) enum Func {
     Len,
     /// Whether the span has no parent.
     IsRootSpan,
+    /// Metric context: whether a data point has the attribute (with this string value).
+    HasAttrKeyOnDatapoint(String),
+    HasAttrOnDatapoint(String, String),
     /// `Concat([values], delimiter)`: the delimiter, the list being the one argument kept.
     Concat(String),
     /// `Substring(target, start, length)`, in bytes.
@@ -426,6 +429,22 @@ impl Parser {
                 }
                 Func::IsRootSpan
             }
+            "HasAttrKeyOnDatapoint" | "HasAttrOnDatapoint" => {
+                if self.kind != ContextKind::Metric {
+                    return Err(format!("{name} is only available in the metric context"));
+                }
+                let n = if name == "HasAttrKeyOnDatapoint" { 1 } else { 2 };
+                want(n)?;
+                let mut literals = args.drain(..).map(|a| match a {
+                    ValueExpr::Str(s) => Ok(s),
+                    _ => Err(format!("{name}'s arguments must be string literals")),
+                });
+                let key = literals.next().expect("checked count")?;
+                match literals.next() {
+                    Some(value) => Func::HasAttrOnDatapoint(key, value?),
+                    None => Func::HasAttrKeyOnDatapoint(key),
+                }
+            }
             "IsInt" => Func::IsInt,
             "IsDouble" => Func::IsDouble,
             "IsBool" => Func::IsBool,
@@ -460,13 +479,18 @@ impl Parser {
             }
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SpanID, TraceID)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
                 ))
             }
         };
         if !matches!(
             func,
-            Func::IsMatch(_) | Func::Concat(_) | Func::Substring(..) | Func::IsRootSpan
+            Func::IsMatch(_)
+                | Func::Concat(_)
+                | Func::Substring(..)
+                | Func::IsRootSpan
+                | Func::HasAttrKeyOnDatapoint(_)
+                | Func::HasAttrOnDatapoint(..)
         ) {
             want(1)?;
         }

@@ -6,8 +6,9 @@
 //! the enclosing resource and scope, and a span event's conditions reach its span with `span.`.
 
 use super::value::Val;
-use super::{ContextKind, EvalCtx};
+use super::{ContextKind, DataPoint, EvalCtx};
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
+use kakehashi_pdata::proto::metrics::v1::Metric;
 use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +59,20 @@ pub(crate) enum Field {
     LogSpanId,
     LogEventName,
     LogDroppedAttributesCount,
+    MetricName,
+    MetricDescription,
+    MetricUnit,
+    MetricType,
+    MetricAggregationTemporality,
+    MetricIsMonotonic,
+    DataPointAttributes,
+    DataPointStartTime,
+    DataPointTime,
+    DataPointValueDouble,
+    DataPointValueInt,
+    DataPointCount,
+    DataPointSum,
+    DataPointFlags,
 }
 
 impl Field {
@@ -71,6 +86,7 @@ impl Field {
                 | Field::EventAttributes
                 | Field::LogAttributes
                 | Field::LogBody
+                | Field::DataPointAttributes
         )
     }
 }
@@ -88,6 +104,8 @@ enum Object {
     Span,
     Event,
     Log,
+    Metric,
+    DataPoint,
 }
 
 pub(crate) fn resolve(
@@ -101,6 +119,8 @@ pub(crate) fn resolve(
         ContextKind::Span => Object::Span,
         ContextKind::SpanEvent => Object::Event,
         ContextKind::Log => Object::Log,
+        ContextKind::Metric => Object::Metric,
+        ContextKind::DataPoint => Object::DataPoint,
     };
     let (object, rest) = match segments[0].as_str() {
         "resource" => (Object::Resource, &segments[1..]),
@@ -112,6 +132,10 @@ pub(crate) fn resolve(
         }
         "spanevent" if kind == ContextKind::SpanEvent => (Object::Event, &segments[1..]),
         "log" if kind == ContextKind::Log => (Object::Log, &segments[1..]),
+        "metric" if matches!(kind, ContextKind::Metric | ContextKind::DataPoint) => {
+            (Object::Metric, &segments[1..])
+        }
+        "datapoint" if kind == ContextKind::DataPoint => (Object::DataPoint, &segments[1..]),
         _ => (own, segments),
     };
     let name = rest.join(".");
@@ -155,6 +179,20 @@ pub(crate) fn resolve(
         (Object::Log, "span_id.string") => Field::LogSpanId,
         (Object::Log, "event_name") => Field::LogEventName,
         (Object::Log, "dropped_attributes_count") => Field::LogDroppedAttributesCount,
+        (Object::Metric, "name") => Field::MetricName,
+        (Object::Metric, "description") => Field::MetricDescription,
+        (Object::Metric, "unit") => Field::MetricUnit,
+        (Object::Metric, "type") => Field::MetricType,
+        (Object::Metric, "aggregation_temporality") => Field::MetricAggregationTemporality,
+        (Object::Metric, "is_monotonic") => Field::MetricIsMonotonic,
+        (Object::DataPoint, "attributes") => Field::DataPointAttributes,
+        (Object::DataPoint, "start_time_unix_nano") => Field::DataPointStartTime,
+        (Object::DataPoint, "time_unix_nano") => Field::DataPointTime,
+        (Object::DataPoint, "value_double") => Field::DataPointValueDouble,
+        (Object::DataPoint, "value_int") => Field::DataPointValueInt,
+        (Object::DataPoint, "count") => Field::DataPointCount,
+        (Object::DataPoint, "sum") => Field::DataPointSum,
+        (Object::DataPoint, "flags") => Field::DataPointFlags,
         _ => {
             return Err(format!(
                 "path {:?} is not supported in the {} context",
@@ -190,6 +228,9 @@ pub(crate) fn enum_value(kind: ContextKind, name: &str) -> Result<i64, String> {
             SPAN.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
         }
         ContextKind::Log => severity_number(name),
+        ContextKind::Metric | ContextKind::DataPoint => {
+            METRIC.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        }
         ContextKind::Resource | ContextKind::Scope => None,
     };
     found.ok_or_else(|| {
@@ -199,6 +240,19 @@ pub(crate) fn enum_value(kind: ContextKind, name: &str) -> Result<i64, String> {
         )
     })
 }
+
+/// pdata's metric types and the proto's temporalities (metric and data point contexts).
+const METRIC: [(&str, i64); 9] = [
+    ("METRIC_DATA_TYPE_NONE", 0),
+    ("METRIC_DATA_TYPE_GAUGE", 1),
+    ("METRIC_DATA_TYPE_SUM", 2),
+    ("METRIC_DATA_TYPE_HISTOGRAM", 3),
+    ("METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM", 4),
+    ("METRIC_DATA_TYPE_SUMMARY", 5),
+    ("AGGREGATION_TEMPORALITY_UNSPECIFIED", 0),
+    ("AGGREGATION_TEMPORALITY_DELTA", 1),
+    ("AGGREGATION_TEMPORALITY_CUMULATIVE", 2),
+];
 
 fn severity_number(name: &str) -> Option<i64> {
     let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
@@ -308,7 +362,99 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Field::LogSpanId => ids(&log()?.span_id),
         Field::LogEventName => str_(&log()?.event_name),
         Field::LogDroppedAttributesCount => int(log()?.dropped_attributes_count),
+        Field::MetricName => str_(&ctx.metric.ok_or_else(|| missing("metric"))?.name),
+        Field::MetricDescription => str_(&ctx.metric.ok_or_else(|| missing("metric"))?.description),
+        Field::MetricUnit => str_(&ctx.metric.ok_or_else(|| missing("metric"))?.unit),
+        Field::MetricType | Field::MetricAggregationTemporality | Field::MetricIsMonotonic => {
+            metric_shape(f, ctx.metric.ok_or_else(|| missing("metric"))?)
+        }
+        Field::DataPointAttributes
+        | Field::DataPointStartTime
+        | Field::DataPointTime
+        | Field::DataPointValueDouble
+        | Field::DataPointValueInt
+        | Field::DataPointCount
+        | Field::DataPointSum
+        | Field::DataPointFlags => {
+            datapoint_field(f, ctx.datapoint.ok_or_else(|| missing("data point"))?)
+        }
     })
+}
+
+/// A metric's type (pdata's numbering), temporality and monotonicity.
+fn metric_shape(f: Field, m: &Metric) -> Val<'static> {
+    use kakehashi_pdata::proto::metrics::v1::metric::Data;
+    let (ty, temporality, monotonic) = match &m.data {
+        None => (0, 0, false),
+        Some(Data::Gauge(_)) => (1, 0, false),
+        Some(Data::Sum(s)) => (2, s.aggregation_temporality, s.is_monotonic),
+        Some(Data::Histogram(h)) => (3, h.aggregation_temporality, false),
+        Some(Data::ExponentialHistogram(h)) => (4, h.aggregation_temporality, false),
+        Some(Data::Summary(_)) => (5, 0, false),
+    };
+    match f {
+        Field::MetricType => Val::Int(ty),
+        Field::MetricAggregationTemporality => Val::Int(temporality.into()),
+        _ => Val::Bool(monotonic),
+    }
+}
+
+/// A data point's field; `nil` where the point's type has no such field (as OTTL).
+fn datapoint_field(f: Field, dp: DataPoint<'_>) -> Val<'_> {
+    use kakehashi_pdata::proto::metrics::v1::number_data_point::Value as N;
+    let (attrs, start, time, flags) = match dp {
+        DataPoint::Number(p) => (
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+            p.flags,
+        ),
+        DataPoint::Histogram(p) => (
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+            p.flags,
+        ),
+        DataPoint::ExponentialHistogram(p) => (
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+            p.flags,
+        ),
+        DataPoint::Summary(p) => (
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+            p.flags,
+        ),
+    };
+    match f {
+        Field::DataPointAttributes => Val::Map(attrs),
+        Field::DataPointStartTime => Val::Int(start as i64),
+        Field::DataPointTime => Val::Int(time as i64),
+        Field::DataPointFlags => Val::Int(flags.into()),
+        Field::DataPointValueDouble | Field::DataPointValueInt => match dp {
+            DataPoint::Number(p) => match (f, p.value) {
+                (Field::DataPointValueDouble, Some(N::AsDouble(d))) => Val::Float(d),
+                (Field::DataPointValueDouble, _) => Val::Float(0.0),
+                (_, Some(N::AsInt(i))) => Val::Int(i),
+                _ => Val::Int(0),
+            },
+            _ => Val::Nil,
+        },
+        Field::DataPointCount => match dp {
+            DataPoint::Histogram(p) => Val::Int(p.count as i64),
+            DataPoint::ExponentialHistogram(p) => Val::Int(p.count as i64),
+            DataPoint::Summary(p) => Val::Int(p.count as i64),
+            DataPoint::Number(_) => Val::Nil,
+        },
+        _ => match dp {
+            DataPoint::Histogram(p) => Val::Float(p.sum.unwrap_or(0.0)),
+            DataPoint::ExponentialHistogram(p) => Val::Float(p.sum.unwrap_or(0.0)),
+            DataPoint::Summary(p) => Val::Float(p.sum),
+            DataPoint::Number(_) => Val::Nil,
+        },
+    }
 }
 
 /// `[key]` steps into maps (by string) and lists (by index); an absent map key is `nil`.

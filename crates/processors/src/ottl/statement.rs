@@ -62,6 +62,8 @@ impl MutCtx<'_> {
             span: self.span.as_deref(),
             event: self.event.as_deref(),
             log: self.log.as_deref(),
+            metric: None,
+            datapoint: None,
         }
     }
 }

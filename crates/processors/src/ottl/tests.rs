@@ -411,3 +411,72 @@ fn pathological_nesting_is_an_error_not_a_stack_overflow() {
         let _ = crate::ottl::Statement::parse(text, ContextKind::Span);
     }
 }
+
+#[test]
+fn metric_and_data_point_paths() {
+    use kakehashi_pdata::proto::metrics::v1::{
+        metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, Summary, SummaryDataPoint,
+    };
+    let gauge = Metric {
+        name: "queue.depth".into(),
+        description: "items waiting".into(),
+        unit: "{item}".into(),
+        data: Some(Data::Gauge(Gauge {
+            data_points: vec![NumberDataPoint {
+                value: Some(number_data_point::Value::AsInt(7)),
+                time_unix_nano: 42,
+                flags: 1,
+                ..Default::default()
+            }],
+        })),
+        ..Default::default()
+    };
+    let summary = Metric {
+        name: "latency".into(),
+        data: Some(Data::Summary(Summary {
+            data_points: vec![SummaryDataPoint {
+                count: 4,
+                sum: 2.5,
+                ..Default::default()
+            }],
+        })),
+        ..Default::default()
+    };
+    let holds = |m: &Metric, kind: ContextKind, cond: &str| -> bool {
+        let dp = datapoints(m)[0];
+        let ctx = EvalCtx {
+            metric: Some(m),
+            datapoint: (kind == ContextKind::DataPoint).then_some(dp),
+            ..Default::default()
+        };
+        Condition::parse(cond, kind)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .eval(&ctx)
+            .unwrap_or_else(|e| panic!("{cond}: {e}"))
+    };
+    for cond in [
+        r#"name == "queue.depth" and unit == "{item}" and description == "items waiting""#,
+        "type == METRIC_DATA_TYPE_GAUGE",
+        "aggregation_temporality == AGGREGATION_TEMPORALITY_UNSPECIFIED",
+        "is_monotonic == false",
+        r#"not HasAttrKeyOnDatapoint("env")"#,
+    ] {
+        assert!(holds(&gauge, ContextKind::Metric, cond), "{cond}");
+    }
+    for cond in [
+        "value_int == 7",
+        "value_double == 0.0",
+        "time_unix_nano == 42 and flags == 1",
+        "count == nil and sum == nil",
+        r#"metric.name == "queue.depth""#,
+    ] {
+        assert!(holds(&gauge, ContextKind::DataPoint, cond), "{cond}");
+    }
+    for cond in [
+        "count == 4 and sum == 2.5",
+        "value_int == nil",
+        "metric.type == METRIC_DATA_TYPE_SUMMARY",
+    ] {
+        assert!(holds(&summary, ContextKind::DataPoint, cond), "{cond}");
+    }
+}
