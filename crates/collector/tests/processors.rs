@@ -93,9 +93,10 @@ fn resource_detection_adds_the_collectors_environment_and_host() {
 }
 
 /// `metric_conditions` drop a whole metric (its context inferred from `metric.`) and single
-/// data points (`datapoint.`): the SDK's gauge is gone, its counter keeps one route.
+/// data points (`datapoint.`): the SDK's gauge is gone, its counter keeps one route; then
+/// `metric_statements` rename the metrics and label every data point.
 #[test]
-fn filter_drops_metrics_and_data_points() {
+fn filter_and_transform_metrics() {
     let dir = tempfile::Builder::new()
         .prefix("kakehashi-fm-")
         .tempdir()
@@ -105,11 +106,15 @@ fn filter_drops_metrics_and_data_points() {
     let processors = r#"  filter:
     metric_conditions:
       - 'metric.name == "interop.temperature"'
-      - 'datapoint.attributes["route"] == "/b" and metric.type == METRIC_DATA_TYPE_SUM'"#;
+      - 'datapoint.attributes["route"] == "/b" and metric.type == METRIC_DATA_TYPE_SUM'
+  transform:
+    metric_statements:
+      - 'replace_pattern(metric.name, "^interop\\.", "app.")'
+      - 'set(datapoint.attributes["collector"], "kakehashi")'"#;
     let mut collector = start_kakehashi(
         dir.path(),
         "kakehashi",
-        &config(recv_grpc, &sink, processors, "filter", "metrics"),
+        &config(recv_grpc, &sink, processors, "filter, transform", "metrics"),
         &[recv_grpc],
     );
     send_with_python_sdk(recv_grpc, "metrics");
@@ -123,13 +128,10 @@ fn filter_drops_metrics_and_data_points() {
         .map(|i| i.item["name"].as_str().unwrap())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        ["interop.latency", "interop.queue_depth", "interop.requests"]
-    );
+    assert_eq!(names, ["app.latency", "app.queue_depth", "app.requests"]);
     let requests = items
         .iter()
-        .find(|i| i.item["name"] == "interop.requests")
+        .find(|i| i.item["name"] == "app.requests")
         .unwrap();
     let routes: Vec<&str> = requests.item["sum"]["dataPoints"]
         .as_array()
@@ -142,5 +144,15 @@ fn filter_drops_metrics_and_data_points() {
         })
         .collect();
     assert_eq!(routes, ["/a"]);
+    for item in &items {
+        let data = ["sum", "gauge", "histogram"]
+            .iter()
+            .find_map(|k| item.item.get(*k))
+            .unwrap();
+        for point in data["dataPoints"].as_array().unwrap() {
+            let collector = attr(&point["attributes"], "collector").unwrap();
+            assert_eq!(collector["stringValue"], "kakehashi", "{point}");
+        }
+    }
     collector.assert_running();
 }

@@ -8,9 +8,9 @@
 //! * [`resourcedetection`]: merges the resource the `env` and `system` detectors find into
 //!   every batch's resources.
 //! * [`transform`]: [`ottl`] statements (`set`, `delete_key`, `replace_pattern`, ...) on
-//!   resources, scopes, spans, span events and log records.
-//! * [`filter`]: drops spans, span events and log records matching [`ottl`] conditions (or the
-//!   legacy span include/exclude match).
+//!   resources, scopes, spans, span events, log records, metrics and data points.
+//! * [`filter`]: drops what [`ottl`] conditions match, at any level of any signal (or by the
+//!   legacy span and metric include/exclude matches).
 
 pub mod attraction;
 pub mod attributes;
@@ -23,6 +23,7 @@ pub mod resourcedetection;
 #[cfg(test)]
 mod test_util;
 pub mod transform;
+mod tree;
 
 pub use attributes::{AttributesConfig, AttributesProcessorFactory};
 pub use batch::{BatchConfig, BatchProcessorFactory};

@@ -15,6 +15,7 @@ pub use config::{FilterConfig, LogFilters, SpanMatchConfig, TraceFilters};
 
 use crate::attributes::Matcher;
 use crate::ottl::{datapoints, EvalCtx};
+use crate::tree::{ItemOf, ResourceTree, ScopeTree};
 use async_trait::async_trait;
 use config::{Conditions, Levels, MetricMatcher};
 use kakehashi_component::{
@@ -23,10 +24,9 @@ use kakehashi_component::{
 };
 use kakehashi_config::{ConfigErrors, Node};
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
-use kakehashi_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use kakehashi_pdata::proto::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
+use kakehashi_pdata::proto::metrics::v1::Metric;
 use kakehashi_pdata::proto::resource::v1::Resource;
-use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use kakehashi_pdata::proto::trace::v1::Span;
 use kakehashi_pdata::{Payload, Signal};
 use prometheus::IntCounter;
 use std::sync::Arc;
@@ -221,44 +221,6 @@ impl FilterProcessor {
     }
 }
 
-/// The resource → scope → item shape all three signals share.
-trait ResourceTree {
-    type Scope: ScopeTree;
-    fn parts(&mut self) -> (Option<&Resource>, &mut Vec<Self::Scope>);
-}
-
-trait ScopeTree {
-    type Item;
-    fn parts(&mut self) -> (Option<&InstrumentationScope>, &mut Vec<Self::Item>);
-}
-
-macro_rules! tree {
-    ($resource:ty, $scopes:ident, $scope:ty, $items:ident, $item:ty) => {
-        impl ResourceTree for $resource {
-            type Scope = $scope;
-            fn parts(&mut self) -> (Option<&Resource>, &mut Vec<$scope>) {
-                (self.resource.as_ref(), &mut self.$scopes)
-            }
-        }
-        impl ScopeTree for $scope {
-            type Item = $item;
-            fn parts(&mut self) -> (Option<&InstrumentationScope>, &mut Vec<$item>) {
-                (self.scope.as_ref(), &mut self.$items)
-            }
-        }
-    };
-}
-
-tree!(ResourceSpans, scope_spans, ScopeSpans, spans, Span);
-tree!(ResourceLogs, scope_logs, ScopeLogs, log_records, LogRecord);
-tree!(
-    ResourceMetrics,
-    scope_metrics,
-    ScopeMetrics,
-    metrics,
-    Metric
-);
-
 /// Drops, top down, the resources and scopes `levels` match and the items `keep` refuses;
 /// removes resources and scopes left empty. A failed evaluation keeps what it was about and
 /// leaves its error in `failure`.
@@ -269,11 +231,12 @@ fn walk<R: ResourceTree>(
     mut keep: impl FnMut(
         Option<&Resource>,
         Option<&InstrumentationScope>,
-        &mut <R::Scope as ScopeTree>::Item,
+        &mut ItemOf<R>,
     ) -> Result<bool, String>,
 ) {
     resources.retain_mut(|r| {
         let (resource, scopes) = r.parts();
+        let resource = resource.as_ref();
         let ctx = EvalCtx {
             resource,
             ..Default::default()
@@ -283,6 +246,7 @@ fn walk<R: ResourceTree>(
         }
         scopes.retain_mut(|s| {
             let (scope, items) = s.parts();
+            let scope = scope.as_ref();
             let ctx = EvalCtx { scope, ..ctx };
             if levels.is_some_and(|l| drops(&l.scope, &ctx, failure)) {
                 return false;

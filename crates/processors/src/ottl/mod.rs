@@ -16,7 +16,7 @@ mod path;
 mod statement;
 mod value;
 
-pub use statement::{MutCtx, Statement};
+pub use statement::{DataPointMut, MutCtx, Statement};
 
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue};
@@ -124,6 +124,36 @@ pub struct EvalCtx<'a> {
     pub log: Option<&'a LogRecord>,
     pub metric: Option<&'a Metric>,
     pub datapoint: Option<DataPoint<'a>>,
+    /// The metric's type, temporality and monotonicity when its data is not in `metric`
+    /// (taken out while the transform processor changes its data points).
+    pub metric_shape: Option<MetricShape>,
+}
+
+/// What a metric's data says about it: pdata's type number, temporality, monotonicity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricShape {
+    pub type_: i64,
+    pub temporality: i32,
+    pub monotonic: bool,
+}
+
+impl MetricShape {
+    pub fn of(m: &Metric) -> MetricShape {
+        use kakehashi_pdata::proto::metrics::v1::metric::Data;
+        let (type_, temporality, monotonic) = match &m.data {
+            None => (0, 0, false),
+            Some(Data::Gauge(_)) => (1, 0, false),
+            Some(Data::Sum(s)) => (2, s.aggregation_temporality, s.is_monotonic),
+            Some(Data::Histogram(h)) => (3, h.aggregation_temporality, false),
+            Some(Data::ExponentialHistogram(h)) => (4, h.aggregation_temporality, false),
+            Some(Data::Summary(_)) => (5, 0, false),
+        };
+        MetricShape {
+            type_,
+            temporality,
+            monotonic,
+        }
+    }
 }
 
 /// A metric's data points, whatever its type.

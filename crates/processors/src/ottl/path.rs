@@ -6,9 +6,8 @@
 //! the enclosing resource and scope, and a span event's conditions reach its span with `span.`.
 
 use super::value::Val;
-use super::{ContextKind, DataPoint, EvalCtx};
+use super::{ContextKind, DataPoint, EvalCtx, MetricShape};
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
-use kakehashi_pdata::proto::metrics::v1::Metric;
 use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -366,7 +365,15 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Field::MetricDescription => str_(&ctx.metric.ok_or_else(|| missing("metric"))?.description),
         Field::MetricUnit => str_(&ctx.metric.ok_or_else(|| missing("metric"))?.unit),
         Field::MetricType | Field::MetricAggregationTemporality | Field::MetricIsMonotonic => {
-            metric_shape(f, ctx.metric.ok_or_else(|| missing("metric"))?)
+            let shape = match ctx.metric_shape {
+                Some(shape) => shape,
+                None => MetricShape::of(ctx.metric.ok_or_else(|| missing("metric"))?),
+            };
+            match f {
+                Field::MetricType => Val::Int(shape.type_),
+                Field::MetricAggregationTemporality => Val::Int(shape.temporality.into()),
+                _ => Val::Bool(shape.monotonic),
+            }
         }
         Field::DataPointAttributes
         | Field::DataPointStartTime
@@ -379,24 +386,6 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
             datapoint_field(f, ctx.datapoint.ok_or_else(|| missing("data point"))?)
         }
     })
-}
-
-/// A metric's type (pdata's numbering), temporality and monotonicity.
-fn metric_shape(f: Field, m: &Metric) -> Val<'static> {
-    use kakehashi_pdata::proto::metrics::v1::metric::Data;
-    let (ty, temporality, monotonic) = match &m.data {
-        None => (0, 0, false),
-        Some(Data::Gauge(_)) => (1, 0, false),
-        Some(Data::Sum(s)) => (2, s.aggregation_temporality, s.is_monotonic),
-        Some(Data::Histogram(h)) => (3, h.aggregation_temporality, false),
-        Some(Data::ExponentialHistogram(h)) => (4, h.aggregation_temporality, false),
-        Some(Data::Summary(_)) => (5, 0, false),
-    };
-    match f {
-        Field::MetricType => Val::Int(ty),
-        Field::MetricAggregationTemporality => Val::Int(temporality.into()),
-        _ => Val::Bool(monotonic),
-    }
 }
 
 /// A data point's field; `nil` where the point's type has no such field (as OTTL).

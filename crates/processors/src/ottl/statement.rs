@@ -8,11 +8,14 @@ use super::lexer::Tok;
 use super::parser::{BoolExpr, Parser, ValueExpr};
 use super::path::{Field, Key, Path};
 use super::value::Val;
-use super::{eval_bool, eval_value, ContextKind, EvalCtx};
+use super::{eval_bool, eval_value, ContextKind, DataPoint, EvalCtx, MetricShape};
 use kakehashi_pdata::proto::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
 };
 use kakehashi_pdata::proto::logs::v1::LogRecord;
+use kakehashi_pdata::proto::metrics::v1::{
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
+};
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{span::Event, Span, Status};
 use regex::Regex;
@@ -52,6 +55,50 @@ pub struct MutCtx<'a> {
     pub span: Option<&'a mut Span>,
     pub event: Option<&'a mut Event>,
     pub log: Option<&'a mut LogRecord>,
+    /// In the data point context, the metric without its data (taken out so its points can
+    /// change) and, in `metric_shape`, what that data said.
+    pub metric: Option<&'a mut Metric>,
+    pub datapoint: Option<DataPointMut<'a>>,
+    pub metric_shape: Option<MetricShape>,
+}
+
+/// One data point of any metric type, to change.
+pub enum DataPointMut<'a> {
+    Number(&'a mut NumberDataPoint),
+    Histogram(&'a mut HistogramDataPoint),
+    ExponentialHistogram(&'a mut ExponentialHistogramDataPoint),
+    Summary(&'a mut SummaryDataPoint),
+}
+
+impl DataPointMut<'_> {
+    fn view(&self) -> DataPoint<'_> {
+        match self {
+            DataPointMut::Number(p) => DataPoint::Number(p),
+            DataPointMut::Histogram(p) => DataPoint::Histogram(p),
+            DataPointMut::ExponentialHistogram(p) => DataPoint::ExponentialHistogram(p),
+            DataPointMut::Summary(p) => DataPoint::Summary(p),
+        }
+    }
+
+    fn attributes(&mut self) -> &mut Vec<KeyValue> {
+        match self {
+            DataPointMut::Number(p) => &mut p.attributes,
+            DataPointMut::Histogram(p) => &mut p.attributes,
+            DataPointMut::ExponentialHistogram(p) => &mut p.attributes,
+            DataPointMut::Summary(p) => &mut p.attributes,
+        }
+    }
+
+    fn times(&mut self) -> (&mut u64, &mut u64) {
+        match self {
+            DataPointMut::Number(p) => (&mut p.start_time_unix_nano, &mut p.time_unix_nano),
+            DataPointMut::Histogram(p) => (&mut p.start_time_unix_nano, &mut p.time_unix_nano),
+            DataPointMut::ExponentialHistogram(p) => {
+                (&mut p.start_time_unix_nano, &mut p.time_unix_nano)
+            }
+            DataPointMut::Summary(p) => (&mut p.start_time_unix_nano, &mut p.time_unix_nano),
+        }
+    }
 }
 
 impl MutCtx<'_> {
@@ -62,8 +109,9 @@ impl MutCtx<'_> {
             span: self.span.as_deref(),
             event: self.event.as_deref(),
             log: self.log.as_deref(),
-            metric: None,
-            datapoint: None,
+            metric: self.metric.as_deref(),
+            datapoint: self.datapoint.as_ref().map(DataPointMut::view),
+            metric_shape: self.metric_shape,
         }
     }
 }
@@ -216,9 +264,11 @@ fn settable(path: &Path) -> Result<(), String> {
         }
         ScopeName | ScopeVersion | SpanName | SpanKind | SpanStatusCode | SpanStatusMessage
         | SpanTraceState | SpanStartTime | SpanEndTime | EventName | EventTime | LogBody
-        | LogSeverityNumber | LogSeverityText | LogTime | LogObservedTime | LogEventName => {
+        | LogSeverityNumber | LogSeverityText | LogTime | LogObservedTime | LogEventName
+        | MetricName | MetricDescription | MetricUnit | DataPointStartTime | DataPointTime => {
             path.keys.is_empty()
         }
+        DataPointAttributes => matches!(path.keys.as_slice(), [] | [Key::Str(_)]),
         _ => false,
     };
     if ok {
@@ -235,6 +285,7 @@ fn is_map(path: &Path) -> Result<(), String> {
     use Field::*;
     match path.field {
         ResourceAttributes | ScopeAttributes | SpanAttributes | EventAttributes | LogAttributes
+        | DataPointAttributes
             if path.keys.is_empty() =>
         {
             Ok(())
@@ -273,6 +324,7 @@ fn map_mut<'c>(path: &Path, ctx: &'c mut MutCtx) -> &'c mut Vec<KeyValue> {
         Field::SpanAttributes => ctx.span.as_deref_mut().map(|s| &mut s.attributes),
         Field::EventAttributes => ctx.event.as_deref_mut().map(|e| &mut e.attributes),
         Field::LogAttributes => ctx.log.as_deref_mut().map(|l| &mut l.attributes),
+        Field::DataPointAttributes => ctx.datapoint.as_mut().map(DataPointMut::attributes),
         _ => None,
     }
     .unwrap_or_else(|| unreachable!("map paths are checked against the context when parsed"))
@@ -296,7 +348,8 @@ fn set(path: &Path, ctx: &mut MutCtx, v: AnyValue) {
         | Field::ScopeAttributes
         | Field::SpanAttributes
         | Field::EventAttributes
-        | Field::LogAttributes => {
+        | Field::LogAttributes
+        | Field::DataPointAttributes => {
             let map = map_mut(path, ctx);
             match path.keys.as_slice() {
                 [Key::Str(k)] => match map.iter_mut().find(|kv| &kv.key == k) {
@@ -376,6 +429,25 @@ fn set(path: &Path, ctx: &mut MutCtx, v: AnyValue) {
                     Field::LogSeverityNumber => l.severity_number = i as i32,
                     Field::LogTime => l.time_unix_nano = i as u64,
                     _ => l.observed_time_unix_nano = i as u64,
+                }
+            }
+        }
+        Field::MetricName | Field::MetricDescription | Field::MetricUnit => {
+            if let (Some(s), Some(m)) = (text(), ctx.metric.as_deref_mut()) {
+                match path.field {
+                    Field::MetricName => m.name = s,
+                    Field::MetricDescription => m.description = s,
+                    _ => m.unit = s,
+                }
+            }
+        }
+        Field::DataPointStartTime | Field::DataPointTime => {
+            if let (Some(i), Some(dp)) = (int(), ctx.datapoint.as_mut()) {
+                let (start, time) = dp.times();
+                if path.field == Field::DataPointStartTime {
+                    *start = i as u64;
+                } else {
+                    *time = i as u64;
                 }
             }
         }

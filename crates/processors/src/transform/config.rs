@@ -2,7 +2,9 @@
 //! items are either a statement (its context inferred from its paths' prefixes) or a group
 //! `{context, conditions, statements, error_mode}`.
 
-use crate::ottl::groups::{inferred, raw_group, Items, LOG_CONTEXTS, TRACE_CONTEXTS};
+use crate::ottl::groups::{
+    inferred, raw_group, Items, LOG_CONTEXTS, METRIC_CONTEXTS, TRACE_CONTEXTS,
+};
 use crate::ottl::{Condition, ContextKind, ErrorMode, Statement};
 use kakehashi_config::{AnyValue as ConfigValue, Validate};
 use serde::Deserialize;
@@ -13,7 +15,6 @@ pub struct TransformConfig {
     pub error_mode: ErrorMode,
     pub trace_statements: Vec<ConfigValue>,
     pub log_statements: Vec<ConfigValue>,
-    /// Not supported yet: refused when not empty.
     pub metric_statements: Vec<ConfigValue>,
     pub profile_statements: Vec<ConfigValue>,
     /// Logs only in otelcol; refused when true.
@@ -125,13 +126,15 @@ impl Validate for TransformConfig {
         for (items, allowed, key) in [
             (&self.trace_statements, TRACE_CONTEXTS, "trace_statements"),
             (&self.log_statements, LOG_CONTEXTS, "log_statements"),
+            (
+                &self.metric_statements,
+                METRIC_CONTEXTS,
+                "metric_statements",
+            ),
         ] {
             if let Err(e) = groups(items, allowed, key, self.error_mode) {
                 errs.extend(e);
             }
-        }
-        if !self.metric_statements.is_empty() {
-            errs.push("metric_statements: transforming metrics is not supported by kakehashi yet (traces and logs are)".into());
         }
         if !self.profile_statements.is_empty() {
             errs.push("profile_statements: profiles are not supported by kakehashi".into());

@@ -1,14 +1,15 @@
 //! The `transform` processor: OTTL statements (`set`, `delete_key`, `replace_pattern`, ...) run
-//! on resources, scopes, spans, span events and log records, group by group in configuration
-//! order. A statement that fails follows `error_mode`: `propagate` refuses the batch,
+//! on resources, scopes, spans, span events, log records, metrics and data points, group by
+//! group in configuration order. A statement that fails follows `error_mode`: `propagate` refuses the batch,
 //! `ignore` logs and goes on with the next statement, `silent` goes on quietly.
 
 mod config;
 
 pub use config::TransformConfig;
 
-use crate::ottl::groups::{LOG_CONTEXTS, TRACE_CONTEXTS};
-use crate::ottl::{ContextKind, ErrorMode, MutCtx};
+use crate::ottl::groups::{LOG_CONTEXTS, METRIC_CONTEXTS, TRACE_CONTEXTS};
+use crate::ottl::{ContextKind, DataPointMut, ErrorMode, MetricShape, MutCtx};
+use crate::tree::{ItemOf, ResourceTree, ScopeTree};
 use async_trait::async_trait;
 use config::{groups, Group};
 use kakehashi_component::{
@@ -16,15 +17,18 @@ use kakehashi_component::{
     FactoryInfo, Processor, ProcessorFactory,
 };
 use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::logs::v1::ResourceLogs;
-use kakehashi_pdata::proto::logs::v1::ScopeLogs;
-use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans};
+use kakehashi_pdata::proto::metrics::v1::{metric::Data, ResourceMetrics};
+use kakehashi_pdata::proto::resource::v1::Resource;
+use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use kakehashi_pdata::{Payload, Signal};
 use std::sync::Arc;
 
 pub struct TransformProcessor {
     traces: Vec<Group>,
     logs: Vec<Group>,
+    metrics: Vec<Group>,
     next: Arc<dyn Consumer>,
 }
 
@@ -67,19 +71,25 @@ impl Group {
         }
     }
 
-    fn run_traces(&self, resource_spans: &mut [ResourceSpans]) -> Result<(), String> {
-        for rs in resource_spans {
-            let ResourceSpans {
-                resource,
-                scope_spans,
-                ..
-            } = rs;
+    /// Runs the group over every item of its context: resources and scopes here, the items
+    /// (and what they contain) through `on_item`.
+    fn walk<R: ResourceTree>(
+        &self,
+        resources: &mut [R],
+        mut on_item: impl FnMut(
+            &mut Option<Resource>,
+            &mut Option<InstrumentationScope>,
+            &mut ItemOf<R>,
+        ) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for r in resources {
+            let (resource, scopes) = r.parts();
             if self.kind == ContextKind::Resource {
                 self.run(&mut ctx(resource))?;
                 continue;
             }
-            for ss in scope_spans {
-                let ScopeSpans { scope, spans, .. } = ss;
+            for s in scopes {
+                let (scope, items) = s.parts();
                 if self.kind == ContextKind::Scope {
                     self.run(&mut MutCtx {
                         scope: Some(scope),
@@ -87,65 +97,103 @@ impl Group {
                     })?;
                     continue;
                 }
-                for span in spans {
-                    if self.kind == ContextKind::Span {
-                        self.run(&mut MutCtx {
-                            scope: Some(scope),
-                            span: Some(span),
-                            ..ctx(resource)
-                        })?;
-                        continue;
-                    }
-                    // Span events: taken out so the span and the event can both be reached.
-                    let mut events = std::mem::take(&mut span.events);
-                    let result = events.iter_mut().try_for_each(|event| {
-                        self.run(&mut MutCtx {
-                            scope: Some(&mut *scope),
-                            span: Some(&mut *span),
-                            event: Some(event),
-                            ..ctx(&mut *resource)
-                        })
-                    });
-                    span.events = events;
-                    result?;
+                for item in items {
+                    on_item(resource, scope, item)?;
                 }
             }
         }
         Ok(())
     }
 
+    fn run_traces(&self, resource_spans: &mut [ResourceSpans]) -> Result<(), String> {
+        self.walk(resource_spans, |resource, scope, span| {
+            if self.kind == ContextKind::Span {
+                return self.run(&mut MutCtx {
+                    scope: Some(scope),
+                    span: Some(span),
+                    ..ctx(resource)
+                });
+            }
+            // Span events: taken out so the span and the event can both be reached.
+            let mut events = std::mem::take(&mut span.events);
+            let result = events.iter_mut().try_for_each(|event| {
+                self.run(&mut MutCtx {
+                    scope: Some(&mut *scope),
+                    span: Some(&mut *span),
+                    event: Some(event),
+                    ..ctx(&mut *resource)
+                })
+            });
+            span.events = events;
+            result
+        })
+    }
+
     fn run_logs(&self, resource_logs: &mut [ResourceLogs]) -> Result<(), String> {
-        for rl in resource_logs {
-            let ResourceLogs {
-                resource,
-                scope_logs,
-                ..
-            } = rl;
-            if self.kind == ContextKind::Resource {
-                self.run(&mut ctx(resource))?;
-                continue;
+        self.walk(resource_logs, |resource, scope, log| {
+            self.run(&mut MutCtx {
+                scope: Some(scope),
+                log: Some(log),
+                ..ctx(resource)
+            })
+        })
+    }
+
+    fn run_metrics(&self, resource_metrics: &mut [ResourceMetrics]) -> Result<(), String> {
+        self.walk(resource_metrics, |resource, scope, metric| {
+            if self.kind == ContextKind::Metric {
+                return self.run(&mut MutCtx {
+                    scope: Some(scope),
+                    metric: Some(metric),
+                    ..ctx(resource)
+                });
             }
-            for sl in scope_logs {
-                let ScopeLogs {
-                    scope, log_records, ..
-                } = sl;
-                if self.kind == ContextKind::Scope {
-                    self.run(&mut MutCtx {
-                        scope: Some(scope),
-                        ..ctx(resource)
-                    })?;
-                    continue;
-                }
-                for log in log_records {
-                    self.run(&mut MutCtx {
-                        scope: Some(&mut *scope),
-                        log: Some(log),
-                        ..ctx(&mut *resource)
-                    })?;
-                }
-            }
-        }
-        Ok(())
+            // Data points: the data is taken out so the metric and a point can both be
+            // reached; what it said about the metric (type, ...) travels alongside.
+            let shape = MetricShape::of(metric);
+            let mut data = metric.data.take();
+            let result = each_point(&mut data, |point| {
+                self.run(&mut MutCtx {
+                    scope: Some(&mut *scope),
+                    metric: Some(&mut *metric),
+                    datapoint: Some(point),
+                    metric_shape: Some(shape),
+                    ..ctx(&mut *resource)
+                })
+            });
+            metric.data = data;
+            result
+        })
+    }
+}
+
+/// Runs `f` on every data point of a metric's data, stopping at the first error.
+fn each_point(
+    data: &mut Option<Data>,
+    mut f: impl FnMut(DataPointMut) -> Result<(), String>,
+) -> Result<(), String> {
+    match data {
+        None => Ok(()),
+        Some(Data::Gauge(g)) => g
+            .data_points
+            .iter_mut()
+            .try_for_each(|p| f(DataPointMut::Number(p))),
+        Some(Data::Sum(s)) => s
+            .data_points
+            .iter_mut()
+            .try_for_each(|p| f(DataPointMut::Number(p))),
+        Some(Data::Histogram(h)) => h
+            .data_points
+            .iter_mut()
+            .try_for_each(|p| f(DataPointMut::Histogram(p))),
+        Some(Data::ExponentialHistogram(h)) => h
+            .data_points
+            .iter_mut()
+            .try_for_each(|p| f(DataPointMut::ExponentialHistogram(p))),
+        Some(Data::Summary(s)) => s
+            .data_points
+            .iter_mut()
+            .try_for_each(|p| f(DataPointMut::Summary(p))),
     }
 }
 
@@ -157,6 +205,9 @@ fn ctx(resource: &mut Option<kakehashi_pdata::proto::resource::v1::Resource>) ->
         span: None,
         event: None,
         log: None,
+        metric: None,
+        datapoint: None,
+        metric_shape: None,
     }
 }
 
@@ -168,6 +219,7 @@ impl TransformProcessor {
         Ok(TransformProcessor {
             traces: build(&cfg.trace_statements, TRACE_CONTEXTS, "trace_statements")?,
             logs: build(&cfg.log_statements, LOG_CONTEXTS, "log_statements")?,
+            metrics: build(&cfg.metric_statements, METRIC_CONTEXTS, "metric_statements")?,
             next,
         })
     }
@@ -179,7 +231,7 @@ impl Consumer for TransformProcessor {
         let groups = match batch.signal() {
             Signal::Traces => &self.traces,
             Signal::Logs => &self.logs,
-            Signal::Metrics => return self.next.consume(batch).await,
+            Signal::Metrics => &self.metrics,
         };
         if !groups.is_empty() {
             let result = match batch.payload_mut() {
@@ -189,7 +241,9 @@ impl Consumer for TransformProcessor {
                 Payload::Logs(r) => groups
                     .iter()
                     .try_for_each(|g| g.run_logs(&mut r.resource_logs)),
-                Payload::Metrics(_) => Ok(()),
+                Payload::Metrics(r) => groups
+                    .iter()
+                    .try_for_each(|g| g.run_metrics(&mut r.resource_metrics)),
             };
             if let Err(e) = result {
                 tracing::error!(error = %e, "failed processing {}", batch.signal().as_str());

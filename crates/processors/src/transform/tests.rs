@@ -2,9 +2,9 @@ use super::*;
 use crate::test_util::{kv_of, owned_pairs as owned, texts as pairs, Sink};
 use kakehashi_config::{decode_yaml, Validate};
 use kakehashi_pdata::proto::common::v1::{any_value::Value, AnyValue, InstrumentationScope};
-use kakehashi_pdata::proto::logs::v1::LogRecord;
+use kakehashi_pdata::proto::logs::v1::{LogRecord, ScopeLogs};
 use kakehashi_pdata::proto::resource::v1::Resource;
-use kakehashi_pdata::proto::trace::v1::{span::Event, Span};
+use kakehashi_pdata::proto::trace::v1::{span::Event, ScopeSpans, Span};
 use kakehashi_pdata::{ExportLogsServiceRequest, ExportTraceServiceRequest};
 
 fn s(v: &str) -> Value {
@@ -312,6 +312,96 @@ async fn error_modes() {
     );
 }
 
+#[tokio::test]
+async fn metrics_resource_metric_and_data_point() {
+    use kakehashi_pdata::proto::metrics::v1::{
+        metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics,
+        ScopeMetrics, Sum,
+    };
+    use kakehashi_pdata::ExportMetricsServiceRequest;
+    let point = |route: &str| NumberDataPoint {
+        attributes: vec![kv_of("route", s(route)), kv_of("pod", s("web-1"))],
+        value: Some(number_data_point::Value::AsInt(1)),
+        ..Default::default()
+    };
+    let batch = Batch::new(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    Metric {
+                        name: "interop.requests".into(),
+                        data: Some(Data::Sum(Sum {
+                            data_points: vec![point("/a"), point("/b")],
+                            aggregation_temporality: 2,
+                            is_monotonic: true,
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "interop.temperature".into(),
+                        data: Some(Data::Gauge(Gauge {
+                            data_points: vec![point("/c")],
+                        })),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let out = run(
+        r#"
+metric_statements:
+  - 'set(resource.attributes["cluster"], "c1")'
+  - 'replace_pattern(metric.name, "^interop\\.", "app.")'
+  - 'set(metric.description, "requests served") where metric.type == METRIC_DATA_TYPE_SUM'
+  - 'set(datapoint.attributes["kind"], "counter") where metric.type == METRIC_DATA_TYPE_SUM and metric.is_monotonic == true'
+  - 'delete_key(datapoint.attributes, "pod")'
+  - 'set(datapoint.attributes["metric"], metric.name)'
+"#,
+        batch,
+    )
+    .await
+    .unwrap();
+    let Payload::Metrics(r) = &*out.payload else {
+        panic!()
+    };
+    assert_eq!(
+        pairs(&r.resource_metrics[0].resource.as_ref().unwrap().attributes),
+        owned(&[("cluster", "c1")])
+    );
+    let metrics = &r.resource_metrics[0].scope_metrics[0].metrics;
+    assert_eq!(metrics[0].name, "app.requests");
+    assert_eq!(metrics[0].description, "requests served");
+    assert_eq!(metrics[1].name, "app.temperature");
+    assert_eq!(metrics[1].description, "");
+    let attrs: Vec<_> = crate::ottl::datapoints(&metrics[0])
+        .iter()
+        .map(|p| pairs(p.attributes()))
+        .collect();
+    assert_eq!(
+        attrs,
+        [
+            owned(&[
+                ("route", "/a"),
+                ("kind", "counter"),
+                ("metric", "app.requests")
+            ]),
+            owned(&[
+                ("route", "/b"),
+                ("kind", "counter"),
+                ("metric", "app.requests")
+            ])
+        ]
+    );
+    assert_eq!(
+        pairs(crate::ottl::datapoints(&metrics[1])[0].attributes()),
+        owned(&[("route", "/c"), ("metric", "app.temperature")]),
+        "a gauge: not a monotonic sum"
+    );
+}
+
 #[test]
 fn config_errors_are_clear() {
     for (yaml, want) in [
@@ -352,8 +442,12 @@ fn config_errors_are_clear() {
             "has invalid keys: cache",
         ),
         (
-            "metric_statements: ['set(metric.name, \"x\")']",
-            "transforming metrics is not supported",
+            "metric_statements: ['convert_sum_to_gauge() where metric.name == \"x\"']",
+            "expected a path as the target",
+        ),
+        (
+            "metric_statements: ['set(metric.type, METRIC_DATA_TYPE_GAUGE)']",
+            "cannot be assigned",
         ),
         (
             "log_statements: ['limit(log.attributes, 1, [\"a\", \"b\"])']",
