@@ -4,7 +4,7 @@ use crate::cli::IntakeArgs;
 use kakehashi_intake::IntakeConfig;
 
 pub async fn run(args: &IntakeArgs) -> Result<(), String> {
-    kakehashi_telemetry::logs::init(&kakehashi_telemetry::config::LogsConfig::default())?;
+    kakehashi_telemetry::logs::init(&kakehashi_telemetry::config::LogsConfig::default(), &[])?;
     if args.count_only {
         return run_sink(args).await;
     }

@@ -81,8 +81,13 @@ impl Collector {
         let root = load(sources, set, &env).map_err(|e| format!("failed to get config: {e}"))?;
         let resolved =
             resolve(&root, &factories).map_err(|e| format!("invalid configuration:\n{e}"))?;
+        let own_resource = &resolved.service.telemetry.resource;
         if init_logs {
-            kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs)
+            let resource = kakehashi_telemetry::resource::attributes(
+                own_resource,
+                kakehashi_telemetry::resource::instance_id(),
+            );
+            kakehashi_telemetry::logs::init(&resolved.service.telemetry.logs, &resource)
                 .map_err(|e| format!("failed to get logger: {e}"))?;
         }
         // Warnings otelcol logs while loading; ours wait until the log output is configured.
@@ -97,7 +102,7 @@ impl Collector {
         }
         let telemetry = Telemetry::with_level(resolved.service.telemetry.metrics.level)
             .with_resource(kakehashi_telemetry::resource::labels(
-                &resolved.service.telemetry.resource,
+                own_resource,
                 kakehashi_telemetry::resource::instance_id(),
             ));
         let opts = BuildOptions {

@@ -5,7 +5,8 @@
 //!   Datadog intake that is down, a sending queue of one request, and a client that keeps
 //!   sending. Every refused request logs "Exporting failed. Rejecting data."; sampled, only the
 //!   first lines and then one in `thereafter` are written, and turned off every one is.
-//! * `encoding: json`: every line is one JSON object with zap's keys and the `initial_fields`.
+//! * `encoding: json`: every line is one JSON object with zap's keys, the `initial_fields` and
+//!   the collector's `resource`.
 //! * The debug exporter's output through the collector's logger is data, and is never sampled.
 //! * `output_paths`: every line goes to each output, files appended to; an output that cannot be
 //!   opened stops the start with a message naming it.
@@ -143,6 +144,19 @@ fn json_lines_carry_zaps_keys_and_the_initial_fields() {
             assert!(line[key].is_string(), "{key} missing: {line}");
         }
         assert_eq!(line["cluster"], "ap1-prod", "{line}");
+        // The collector's own resource, as otelcol ≥ 0.134 puts it on every line.
+        let resource = &line["resource"];
+        assert_eq!(resource["service.name"], "kakehashi", "{line}");
+        assert_eq!(
+            resource["service.version"],
+            env!("CARGO_PKG_VERSION"),
+            "{line}"
+        );
+        assert_eq!(
+            resource["service.instance.id"].as_str().map(str::len),
+            Some(36),
+            "a UUID: {line}"
+        );
     }
     let ready = lines.iter().find(|l| l["msg"] == READY).unwrap();
     assert_eq!(ready["level"], "info", "{ready}");

@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level (useful
 /// to debug one module). Safe to call once per process; later calls are ignored. An output that
 /// cannot be opened is the error.
-pub fn init(cfg: &LogsConfig) -> Result<(), String> {
+/// Installs the collector's logger; `resource` (from [`crate::resource::attributes`]) goes on
+/// every line as a `resource` object, as otelcol ≥ 0.134 writes it (empty: none).
+pub fn init(cfg: &LogsConfig, resource: &[(String, String)]) -> Result<(), String> {
     let outputs = LogOutputs::open(&cfg.output_paths, &cfg.error_output_paths)?;
     let filter = std::env::var("RUST_LOG")
         .ok()
@@ -24,7 +26,14 @@ pub fn init(cfg: &LogsConfig) -> Result<(), String> {
         .with_writer(outputs);
     // The sampler sits outside the formatting subscriber, so a dropped line is never formatted.
     let sampler = cfg.sampling.as_ref().and_then(LogSampler::new);
-    let initial = initial_fields(&cfg.initial_fields);
+    let mut initial = initial_fields(&cfg.initial_fields);
+    if !resource.is_empty() {
+        let object = resource
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        initial.push(("resource".into(), serde_json::Value::Object(object)));
+    }
     let result = match cfg.encoding {
         LogEncoding::Json => builder
             .event_format(ZapJson {

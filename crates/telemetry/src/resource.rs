@@ -32,6 +32,18 @@ pub fn check(cfg: &BTreeMap<String, AnyValue>) -> Vec<String> {
 /// The resource's labels, sorted by label name, with `instance_id` as the default
 /// `service.instance.id`.
 pub fn labels(cfg: &BTreeMap<String, AnyValue>, instance_id: &str) -> Vec<(String, String)> {
+    let mut labels: Vec<(String, String)> = attributes(cfg, instance_id)
+        .into_iter()
+        .map(|(k, v)| (label_name(&k), v))
+        .collect();
+    labels.sort();
+    labels.dedup_by(|a, b| a.0 == b.0);
+    labels
+}
+
+/// The resource's attributes by key (sorted), with `instance_id` as the default
+/// `service.instance.id`: what every log line carries under `resource`, as otelcol's do.
+pub fn attributes(cfg: &BTreeMap<String, AnyValue>, instance_id: &str) -> Vec<(String, String)> {
     let mut attrs: BTreeMap<String, Option<String>> = BTreeMap::from([
         ("service.name".to_owned(), Some(SERVICE_NAME.to_owned())),
         (
@@ -55,13 +67,10 @@ pub fn labels(cfg: &BTreeMap<String, AnyValue>, instance_id: &str) -> Vec<(Strin
         };
         attrs.insert(k.clone(), value);
     }
-    let mut labels: Vec<(String, String)> = attrs
+    attrs
         .into_iter()
-        .filter_map(|(k, v)| Some((label_name(&k), v?)))
-        .collect();
-    labels.sort();
-    labels.dedup_by(|a, b| a.0 == b.0);
-    labels
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
 }
 
 /// A Prometheus label name for an attribute key, as OpenTelemetry's Prometheus exporter makes
@@ -130,6 +139,25 @@ mod tests {
         assert_eq!(
             check(&cfg),
             vec!["resource::bad: a resource attribute is a string (or null to remove it)"]
+        );
+    }
+
+    #[test]
+    fn attributes_keep_their_dotted_keys_for_log_lines() {
+        let cfg = BTreeMap::from([
+            ("service.version".to_string(), AnyValue::Null),
+            (
+                "k8s.pod.name".to_string(),
+                AnyValue::Str("collector-0".into()),
+            ),
+        ]);
+        assert_eq!(
+            attributes(&cfg, "id-1"),
+            vec![
+                ("k8s.pod.name".to_string(), "collector-0".to_string()),
+                ("service.instance.id".to_string(), "id-1".to_string()),
+                ("service.name".to_string(), "kakehashi".to_string()),
+            ]
         );
     }
 }
