@@ -304,11 +304,13 @@ impl Validate for FilterConfig {
     }
 }
 
-/// The legacy metric match: names (strict or regexp) and resource attributes.
+/// The legacy metric match (`filtermetric`): metric names and resource attributes, each
+/// applied only when listed. Names decide per metric; resource attributes decide per resource
+/// (every listed attribute must be there, with a matching value when one is given).
 #[derive(Debug)]
 pub(crate) struct MetricMatcher {
     names: Vec<NameMatch>,
-    resource: Vec<(String, NameMatch)>,
+    resource: Vec<(String, Option<ValueMatch>)>,
 }
 
 #[derive(Debug)]
@@ -317,23 +319,16 @@ enum NameMatch {
     Regexp(regex::Regex),
 }
 
-impl NameMatch {
-    fn new(regexp: bool, text: &str) -> Result<NameMatch, String> {
-        if regexp {
-            regex::Regex::new(text)
-                .map(NameMatch::Regexp)
-                .map_err(|e| format!("error parsing regexp {text:?}: {e}"))
-        } else {
-            Ok(NameMatch::Strict(text.to_string()))
-        }
-    }
+#[derive(Debug)]
+enum ValueMatch {
+    /// Typed equality with the configured value (`1` is not `"1"`).
+    Strict(kakehashi_pdata::proto::common::v1::AnyValue),
+    /// A string attribute matching the pattern.
+    Regexp(regex::Regex),
+}
 
-    fn matches(&self, s: &str) -> bool {
-        match self {
-            NameMatch::Strict(t) => t == s,
-            NameMatch::Regexp(r) => r.is_match(s),
-        }
-    }
+fn regex(text: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(text).map_err(|e| format!("error parsing regexp {text:?}: {e}"))
 }
 
 impl MetricMatcher {
@@ -359,30 +354,61 @@ impl MetricMatcher {
         let names = p
             .metric_names
             .iter()
-            .map(|n| NameMatch::new(regexp, n))
-            .collect::<Result<_, _>>()?;
+            .map(|n| {
+                Ok(if regexp {
+                    NameMatch::Regexp(regex(n)?)
+                } else {
+                    NameMatch::Strict(n.clone())
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let resource = p
             .resource_attributes
             .iter()
             .map(|a| {
-                let value = a.value.as_ref().map_or_else(String::new, |v| {
-                    crate::attraction::value::as_string(&crate::attraction::value::from_config(v))
-                });
-                Ok((a.key.clone(), NameMatch::new(regexp, &value)?))
+                let value = match &a.value {
+                    None => None,
+                    Some(v) if regexp => {
+                        let text = crate::attraction::value::as_string(
+                            &crate::attraction::value::from_config(v),
+                        );
+                        Some(ValueMatch::Regexp(regex(&text)?))
+                    }
+                    Some(v) => Some(ValueMatch::Strict(crate::attraction::value::from_config(v))),
+                };
+                Ok((a.key.clone(), value))
             })
             .collect::<Result<_, String>>()?;
         Ok(MetricMatcher { names, resource })
     }
 
-    /// Whether the metric's name is one of the names (if any are listed) and its resource has
-    /// every listed attribute with a matching value.
-    pub fn matches(&self, name: &str, resource: &[KeyValue]) -> bool {
-        (self.names.is_empty() || self.names.iter().any(|n| n.matches(name)))
-            && self.resource.iter().all(|(key, want)| {
-                resource.iter().any(|kv| {
-                    &kv.key == key
-                        && want.matches(&kakehashi_pdata::go_text::as_string(kv.value.as_ref()))
-                })
+    /// Whether the metric's name matches; `None` when no names are listed.
+    pub fn name_matches(&self, name: &str) -> Option<bool> {
+        (!self.names.is_empty()).then(|| {
+            self.names.iter().any(|n| match n {
+                NameMatch::Strict(t) => t == name,
+                NameMatch::Regexp(r) => r.is_match(name),
             })
+        })
+    }
+
+    /// Whether the resource matches; `None` when no resource attributes are listed.
+    pub fn resource_matches(&self, resource: &[KeyValue]) -> Option<bool> {
+        use kakehashi_pdata::proto::common::v1::any_value::Value;
+        (!self.resource.is_empty()).then(|| {
+            self.resource.iter().all(|(key, want)| {
+                let Some(kv) = resource.iter().find(|kv| &kv.key == key) else {
+                    return false;
+                };
+                match want {
+                    None => true,
+                    Some(ValueMatch::Strict(v)) => kv.value.as_ref() == Some(v),
+                    Some(ValueMatch::Regexp(r)) => matches!(
+                        kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                        Some(Value::StringValue(s)) if r.is_match(s)
+                    ),
+                }
+            })
+        })
     }
 }

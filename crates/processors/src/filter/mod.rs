@@ -206,6 +206,16 @@ impl FilterProcessor {
                     MetricFilter::Ottl(levels) => Some(levels),
                     MetricFilter::Match { .. } => None,
                 };
+                if let MetricFilter::Match { include, exclude } = filter {
+                    // The legacy match drops whole resources by their attributes.
+                    req.resource_metrics.retain(|rm| {
+                        let attrs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+                        let m = |m: &Option<MetricMatcher>| {
+                            m.as_ref().and_then(|m| m.resource_matches(attrs))
+                        };
+                        m(include) != Some(false) && m(exclude) != Some(true)
+                    });
+                }
                 walk(
                     &mut req.resource_metrics,
                     levels,
@@ -260,6 +270,16 @@ fn walk<R: ResourceTree>(
     });
 }
 
+/// Whether nothing is left to send (otelcol checks the resources, not the items: a metric
+/// without data points still goes on).
+fn is_empty(payload: &Payload) -> bool {
+    match payload {
+        Payload::Traces(r) => r.resource_spans.is_empty(),
+        Payload::Logs(r) => r.resource_logs.is_empty(),
+        Payload::Metrics(r) => r.resource_metrics.is_empty(),
+    }
+}
+
 /// Whether a level drops the item; a failure keeps it and is remembered for the batch.
 fn drops(level: &[Conditions], ctx: &EvalCtx, failure: &mut Option<String>) -> bool {
     any(level, ctx).unwrap_or_else(|e| !keep_after(failure, e))
@@ -281,10 +301,12 @@ impl MetricFilter {
         metric: &mut Metric,
     ) -> Result<bool, String> {
         let levels = match self {
+            // Resources were decided before (`keep_resource`); names decide here.
             MetricFilter::Match { include, exclude } => {
-                let res = resource.map_or(&[][..], |r| &r.attributes);
-                let m = |m: &MetricMatcher| m.matches(&metric.name, res);
-                return Ok(include.as_ref().is_none_or(m) && !exclude.as_ref().is_some_and(m));
+                let name = &metric.name;
+                let included = include.as_ref().and_then(|m| m.name_matches(name)) != Some(false);
+                let excluded = exclude.as_ref().and_then(|m| m.name_matches(name)) == Some(true);
+                return Ok(included && !excluded);
             }
             MetricFilter::Ottl(levels) => levels,
         };
@@ -297,7 +319,8 @@ impl MetricFilter {
         if any(&levels.item, &ctx)? {
             return Ok(false);
         }
-        if levels.event.is_empty() {
+        // A metric without data has no points to decide on; otelcol keeps it.
+        if levels.event.is_empty() || metric.data.is_none() {
             return Ok(true);
         }
         // Decided with the whole metric readable (`metric.type` in a data point condition),
@@ -409,7 +432,7 @@ impl Consumer for FilterProcessor {
             Signal::Logs => self.logs_filtered.inc_by(dropped as u64),
             Signal::Metrics => self.datapoints_filtered.inc_by(dropped as u64),
         }
-        if batch.item_count() == 0 {
+        if is_empty(&batch.payload) {
             // Nothing left to send: accepted, as otelcol's ErrSkipProcessingData.
             return Ok(());
         }

@@ -496,13 +496,13 @@ async fn metrics_by_resource_metric_and_data_point() {
 metric_conditions:
   - 'resource.attributes["service.name"] == "batch-job"'
   - 'metric.type == METRIC_DATA_TYPE_HISTOGRAM and HasAttrOnDatapoint("env", "prod")'
-  - 'datapoint.attributes["env"] == "dev" and metric.is_monotonic == false'
-  - 'datapoint.value_double > 5.0 and metric.aggregation_temporality == AGGREGATION_TEMPORALITY_UNSPECIFIED'
+  - 'datapoint.attributes["env"] == "dev" and metric.is_monotonic != true'
+  - 'datapoint.value_double > 5.0 and metric.aggregation_temporality == nil'
 "#,
     );
     p.consume(metrics_batch()).await.expect("accepted");
-    // batch-job: its resource; the histogram: metric level; queue.depth's dev point (9.0 > 5,
-    // a gauge has no temporality); requests' dev point is monotonic, so it stays.
+    // batch-job: its resource; the histogram: metric level; queue.depth's dev point (a gauge
+    // has no monotonicity or temporality: nil); requests' dev point is monotonic, so it stays.
     assert_eq!(
         metric_summary(&sink.taken()[0]),
         ["api/queue.depth[\"prod\"]", "api/requests[\"dev\"]"]
@@ -538,13 +538,56 @@ metrics:
 "#,
     );
     p.consume(metrics_batch()).await.expect("accepted");
+    // As otelcol: names decide per metric (queue.depth goes everywhere), the resource
+    // attributes per resource (batch-job goes whole); `requests` is not included.
     assert_eq!(
         metric_summary(&sink.taken()[0]),
-        [
-            "api/http.server.duration[\"prod\"]",
-            "api/queue.depth[\"prod\", \"dev\"]"
-        ]
+        ["api/http.server.duration[\"prod\"]"]
     );
+    // A resource attribute listed without a value only has to be there; strict is typed.
+    let (p, sink, _) = build(
+        r#"
+metrics:
+  include:
+    match_type: strict
+    resource_attributes:
+      - key: service.name
+  exclude:
+    match_type: strict
+    resource_attributes:
+      - key: service.name
+        value: api
+"#,
+    );
+    p.consume(metrics_batch()).await.expect("accepted");
+    assert_eq!(
+        metric_summary(&sink.taken()[0]),
+        ["batch-job/queue.depth[\"prod\"]"]
+    );
+}
+
+#[tokio::test]
+async fn a_metric_without_data_points_still_goes_on() {
+    let (p, sink, t) = build("metrics: {datapoint: ['true']}");
+    let empty = Batch::new(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "no.data".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    p.consume(empty.clone()).await.expect("accepted");
+    assert_eq!(
+        sink.taken(),
+        vec![empty],
+        "0 items, but a metric: sent on, unchanged"
+    );
+    assert_eq!(filtered(&t, "datapoints"), Some(0));
 }
 
 #[test]

@@ -97,7 +97,8 @@ pub fn raw_group(
             ("context", ConfigValue::Str(c)) if !c.is_empty() => {
                 g.context = Some(context_named(c, allowed, key)?)
             }
-            ("context", ConfigValue::Str(_) | ConfigValue::Null) => {}
+            ("context" | "error_mode", ConfigValue::Str(_) | ConfigValue::Null) if !matches!(v, ConfigValue::Str(x) if !x.is_empty()) =>
+                {}
             ("conditions", v) => g.conditions = strings(v, &format!("{key}::conditions"))?,
             ("statements", v) if items == Items::Statements => {
                 g.statements = strings(v, &format!("{key}::statements"))?

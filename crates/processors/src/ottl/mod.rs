@@ -129,24 +129,25 @@ pub struct EvalCtx<'a> {
     pub metric_shape: Option<MetricShape>,
 }
 
-/// What a metric's data says about it: pdata's type number, temporality, monotonicity.
+/// What a metric's data says about it: pdata's type number, and the temporality and
+/// monotonicity where its type has them (`nil` otherwise, as OTTL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricShape {
     pub type_: i64,
-    pub temporality: i32,
-    pub monotonic: bool,
+    pub temporality: Option<i32>,
+    pub monotonic: Option<bool>,
 }
 
 impl MetricShape {
     pub fn of(m: &Metric) -> MetricShape {
         use kakehashi_pdata::proto::metrics::v1::metric::Data;
         let (type_, temporality, monotonic) = match &m.data {
-            None => (0, 0, false),
-            Some(Data::Gauge(_)) => (1, 0, false),
-            Some(Data::Sum(s)) => (2, s.aggregation_temporality, s.is_monotonic),
-            Some(Data::Histogram(h)) => (3, h.aggregation_temporality, false),
-            Some(Data::ExponentialHistogram(h)) => (4, h.aggregation_temporality, false),
-            Some(Data::Summary(_)) => (5, 0, false),
+            None => (0, None, None),
+            Some(Data::Gauge(_)) => (1, None, None),
+            Some(Data::Sum(s)) => (2, Some(s.aggregation_temporality), Some(s.is_monotonic)),
+            Some(Data::Histogram(h)) => (3, Some(h.aggregation_temporality), None),
+            Some(Data::ExponentialHistogram(h)) => (4, Some(h.aggregation_temporality), None),
+            Some(Data::Summary(_)) => (5, None, None),
         };
         MetricShape {
             type_,
@@ -273,8 +274,9 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         };
         let mut parts = Vec::with_capacity(items.len());
         for item in items {
-            // nil contributes an empty part, as OTTL's Concat.
-            parts.push(value::string_like(&eval_value(item, ctx)?).unwrap_or_default());
+            // nil is written as Go formats it, as OTTL's Concat.
+            let part = value::string_like(&eval_value(item, ctx)?);
+            parts.push(part.unwrap_or(Cow::Borrowed("<nil>")));
         }
         return Ok(Val::Str(Cow::Owned(parts.join(delimiter.as_str()))));
     }
@@ -288,14 +290,19 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
                 Func::HasAttrOnDatapoint(_, v) => Some(v.as_str()),
                 _ => None,
             };
-            let found = ctx.metric.is_some_and(|m| {
-                datapoints(m).iter().any(|dp| {
-                    dp.attributes().iter().any(|kv| {
-                        &kv.key == key
-                            && want.is_none_or(|w| {
-                                matches!(&kv.value, Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) if s == w)
-                            })
-                    })
+            let Some(metric) = ctx.metric else {
+                return Err("no metric in this context".into());
+            };
+            if metric.data.is_none() {
+                return Err("unknown metric type: Empty".into());
+            }
+            // As OTTL: the first data point that has the key decides.
+            let first = datapoints(metric)
+                .into_iter()
+                .find_map(|dp| dp.attributes().iter().find(|kv| &kv.key == key).cloned());
+            let found = first.is_some_and(|kv| {
+                want.is_none_or(|w| {
+                    matches!(&kv.value, Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) if s == w)
                 })
             });
             return Ok(Val::Bool(found));

@@ -119,12 +119,17 @@ pub(super) struct Parser {
 }
 
 const MAX_DEPTH: usize = 64;
+const MAX_TOKENS: usize = 4096;
 
 impl Parser {
     pub(super) fn new(src: &str, kind: ContextKind, what: &str) -> Result<Parser, String> {
         let toks = lex(src)?;
         if toks.is_empty() {
             return Err(format!("empty {what}"));
+        }
+        // Long `a + b + c ...` chains nest as deep as they are long.
+        if toks.len() > MAX_TOKENS {
+            return Err(format!("a {what} of more than {MAX_TOKENS} tokens"));
         }
         Ok(Parser {
             toks,

@@ -278,12 +278,15 @@ fn severity_number(name: &str) -> Option<i64> {
     })
 }
 
-fn ids(bytes: &[u8]) -> Val<'static> {
-    if bytes.iter().all(|b| *b == 0) {
-        Val::Str(Cow::Borrowed(""))
+/// An id's `.string`: the hex of its bytes as pdata holds them (an absent id is all zeros, as
+/// OTTL shows it: `parent_span_id.string == "0000000000000000"` for a root span).
+fn ids(bytes: &[u8], len: usize) -> Val<'static> {
+    let hex = if bytes.len() == len {
+        hex::encode(bytes)
     } else {
-        Val::Str(Cow::Owned(hex::encode(bytes)))
-    }
+        "0".repeat(2 * len)
+    };
+    Val::Str(Cow::Owned(hex))
 }
 
 /// An id as pdata holds it: fixed length, all zeros when absent.
@@ -332,9 +335,9 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Field::SpanStatusMessage => {
             str_(span()?.status.as_ref().map_or("", |s| s.message.as_str()))
         }
-        Field::SpanTraceId => ids(&span()?.trace_id),
-        Field::SpanId => ids(&span()?.span_id),
-        Field::SpanParentSpanId => ids(&span()?.parent_span_id),
+        Field::SpanTraceId => ids(&span()?.trace_id, 16),
+        Field::SpanId => ids(&span()?.span_id, 8),
+        Field::SpanParentSpanId => ids(&span()?.parent_span_id, 8),
         Field::SpanTraceIdBytes => id_bytes(&span()?.trace_id, 16),
         Field::SpanIdBytes => id_bytes(&span()?.span_id, 8),
         Field::SpanParentSpanIdBytes => id_bytes(&span()?.parent_span_id, 8),
@@ -357,8 +360,8 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Field::LogTime => Val::Int(log()?.time_unix_nano as i64),
         Field::LogObservedTime => Val::Int(log()?.observed_time_unix_nano as i64),
         Field::LogFlags => int(log()?.flags),
-        Field::LogTraceId => ids(&log()?.trace_id),
-        Field::LogSpanId => ids(&log()?.span_id),
+        Field::LogTraceId => ids(&log()?.trace_id, 16),
+        Field::LogSpanId => ids(&log()?.span_id, 8),
         Field::LogEventName => str_(&log()?.event_name),
         Field::LogDroppedAttributesCount => int(log()?.dropped_attributes_count),
         Field::MetricName => str_(&ctx.metric.ok_or_else(|| missing("metric"))?.name),
@@ -371,8 +374,10 @@ fn field<'a>(f: Field, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
             };
             match f {
                 Field::MetricType => Val::Int(shape.type_),
-                Field::MetricAggregationTemporality => Val::Int(shape.temporality.into()),
-                _ => Val::Bool(shape.monotonic),
+                Field::MetricAggregationTemporality => {
+                    shape.temporality.map_or(Val::Nil, |t| Val::Int(t.into()))
+                }
+                _ => shape.monotonic.map_or(Val::Nil, Val::Bool),
             }
         }
         Field::DataPointAttributes

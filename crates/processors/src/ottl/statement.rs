@@ -152,7 +152,7 @@ impl Statement {
             Editor::Set(target, value) => {
                 let v = owned(&eval_value(value, &ctx.view())?);
                 if let Some(v) = v {
-                    set(target, ctx, v);
+                    set(target, ctx, v)?;
                 }
             }
             Editor::DeleteKey(t, key) => map_mut(t, ctx).retain(|kv| &kv.key != key),
@@ -167,26 +167,34 @@ impl Statement {
                     _ => None,
                 };
                 if let Some(r) = replaced {
-                    set(t, ctx, str_value(r));
+                    set(t, ctx, str_value(r))?;
                 }
             }
-            Editor::ReplaceAllPatterns(t, mode, re, with) => {
+            Editor::ReplaceAllPatterns(t, PatternMode::Key, re, with) => {
+                // Rebuilt as OTTL rebuilds the map: a renamed key that meets an existing one
+                // keeps the first one's place and the later value.
+                let map = map_mut(t, ctx);
+                let mut rebuilt: Vec<KeyValue> = Vec::with_capacity(map.len());
+                for mut kv in map.drain(..) {
+                    if re.is_match(&kv.key) {
+                        kv.key = re.replace_all(&kv.key, with.as_str()).into_owned();
+                    }
+                    match rebuilt.iter_mut().find(|e| e.key == kv.key) {
+                        Some(existing) => existing.value = kv.value,
+                        None => rebuilt.push(kv),
+                    }
+                }
+                *map = rebuilt;
+            }
+            Editor::ReplaceAllPatterns(t, PatternMode::Value, re, with) => {
                 for kv in map_mut(t, ctx).iter_mut() {
-                    match mode {
-                        PatternMode::Key if re.is_match(&kv.key) => {
-                            kv.key = re.replace_all(&kv.key, with.as_str()).into_owned();
+                    if let Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(s)),
+                    }) = &mut kv.value
+                    {
+                        if re.is_match(s) {
+                            *s = re.replace_all(s, with.as_str()).into_owned();
                         }
-                        PatternMode::Value => {
-                            if let Some(AnyValue {
-                                value: Some(any_value::Value::StringValue(s)),
-                            }) = &mut kv.value
-                            {
-                                if re.is_match(s) {
-                                    *s = re.replace_all(s, with.as_str()).into_owned();
-                                }
-                            }
-                        }
-                        PatternMode::Key => {}
                     }
                 }
             }
@@ -330,11 +338,36 @@ fn map_mut<'c>(path: &Path, ctx: &'c mut MutCtx) -> &'c mut Vec<KeyValue> {
     .unwrap_or_else(|| unreachable!("map paths are checked against the context when parsed"))
 }
 
-fn set(path: &Path, ctx: &mut MutCtx, v: AnyValue) {
+/// The type a settable field takes, named as OTTL's errors name it; `None`: any value.
+fn expected_type(path: &Path) -> Option<&'static str> {
+    use Field::*;
+    match path.field {
+        ResourceAttributes | ScopeAttributes | SpanAttributes | EventAttributes | LogAttributes
+        | DataPointAttributes => path.keys.is_empty().then_some("map"),
+        LogBody => None,
+        SpanKind | SpanStatusCode | SpanStartTime | SpanEndTime | EventTime | LogSeverityNumber
+        | LogTime | LogObservedTime | DataPointStartTime | DataPointTime => Some("int64"),
+        _ => Some("string"),
+    }
+}
+
+/// Assigns a value; one of the wrong type for the field is an error, as in OTTL (since
+/// otelcol-contrib's typed setters), handled per `error_mode`.
+fn set(path: &Path, ctx: &mut MutCtx, v: AnyValue) -> Result<(), String> {
     use any_value::Value as V;
     let Some(inner) = v.value.clone() else {
-        return;
+        return Ok(());
     };
+    if let Some(want) = expected_type(path) {
+        let got = Val::from_any(&v).type_name();
+        let ok = matches!(
+            (want, &inner),
+            ("map", V::KvlistValue(_)) | ("int64", V::IntValue(_)) | ("string", V::StringValue(_))
+        );
+        if !ok {
+            return Err(format!("expected {want} but got {got}"));
+        }
+    }
     let text = || match &inner {
         V::StringValue(s) => Some(s.clone()),
         _ => None,
@@ -454,6 +487,7 @@ fn set(path: &Path, ctx: &mut MutCtx, v: AnyValue) {
         // Refused by `settable` when parsed.
         _ => {}
     }
+    Ok(())
 }
 
 fn target(p: &mut Parser) -> Result<Path, String> {
@@ -574,8 +608,8 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
             is_map(&t)?;
             comma(p)?;
             let limit = int_literal(p, "limit's limit")?;
-            if limit < 1 {
-                return Err(format!("invalid limit for limit function, {limit} cannot be less than 1"));
+            if limit < 0 {
+                return Err(format!("invalid limit for limit function, {limit} cannot be negative"));
             }
             let priority = if matches!(p.peek(), Some(Tok::Op(","))) {
                 comma(p)?;

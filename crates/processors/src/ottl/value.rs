@@ -102,9 +102,14 @@ fn values_equal(a: Option<&AnyValue>, b: Option<&AnyValue>) -> bool {
     }
 }
 
-/// `+ - * /` as OTTL: int with int, double with double; integer division truncates and
-/// dividing an int by zero is an error.
+/// `+ - * /` as OTTL: int with int stays int (division truncates), a double on either side
+/// makes both doubles; dividing by zero is an error either way.
 pub(crate) fn math<'a>(a: Val<'a>, op: MathOp, b: Val<'a>) -> Result<Val<'a>, String> {
+    let (a, b) = match (a, b) {
+        (Val::Int(x), Val::Float(y)) => (Val::Float(x as f64), Val::Float(y)),
+        (Val::Float(x), Val::Int(y)) => (Val::Float(x), Val::Float(y as f64)),
+        pair => pair,
+    };
     match (a, b) {
         (Val::Int(x), Val::Int(y)) => Ok(Val::Int(match op {
             MathOp::Add => x.wrapping_add(y),
@@ -117,6 +122,7 @@ pub(crate) fn math<'a>(a: Val<'a>, op: MathOp, b: Val<'a>) -> Result<Val<'a>, St
             MathOp::Add => x + y,
             MathOp::Sub => x - y,
             MathOp::Mul => x * y,
+            MathOp::Div if y == 0.0 => return Err("attempted to divide by 0".into()),
             MathOp::Div => x / y,
         })),
         (Val::Int(_), other) => Err(format!("{} must be int64", other.type_name())),

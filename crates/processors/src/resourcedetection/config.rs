@@ -133,7 +133,7 @@ impl Validate for ResourceDetectionConfig {
             }
         }
         for key in self.other_detectors.keys() {
-            if !UNSUPPORTED_DETECTORS.contains(&key.as_str()) && key != "env" {
+            if !UNSUPPORTED_DETECTORS.contains(&key.as_str()) {
                 errs.push(format!("has invalid keys: {key}"));
             }
         }

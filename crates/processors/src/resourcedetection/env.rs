@@ -47,7 +47,11 @@ fn parse(s: &str) -> Result<Vec<(String, String)>, String> {
                 whole.as_str()
             )
         })?;
-        out.push((caps[1].to_string(), value));
+        // A key given twice: the later value, in the first one's place (pcommon's PutStr).
+        match out.iter_mut().find(|(k, _)| k == &caps[1]) {
+            Some(existing) => existing.1 = value,
+            None => out.push((caps[1].to_string(), value)),
+        }
         prev = whole.end();
     }
     if out.is_empty() {

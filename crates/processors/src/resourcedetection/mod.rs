@@ -1,7 +1,8 @@
 //! The `resourcedetection` processor with the `env` and `system` detectors: detects the
 //! resource once at start (and every `refresh_interval` if set) and merges it into the resource
 //! of every batch — replacing attributes the resource already has unless `override: false`.
-//! A detector that fails is logged and adds nothing; the processor still starts, as otelcol's.
+//! A detector that fails stops the collector's start, as otelcol's; a refresh that fails keeps
+//! the last resource detected.
 
 mod config;
 mod env;
@@ -51,7 +52,8 @@ pub struct ResourceDetectionProcessor {
 
 /// Runs the configured detectors in order; a later detector does not replace what an earlier
 /// one found (otelcol merges detector results without override).
-fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Vec<KeyValue> {
+fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Result<Vec<KeyValue>, String> {
+    let mut failures = Vec::new();
     let mut out: Vec<KeyValue> = Vec::new();
     let mut add = |key: String, value: any_value::Value| {
         if !out.iter().any(|kv| kv.key == key) {
@@ -94,10 +96,17 @@ fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Vec<KeyValue> {
         };
         match found {
             Ok(attrs) => attrs.into_iter().for_each(|(k, v)| add(k, v)),
-            Err(e) => tracing::warn!(detector = %name, error = %e, "failed to detect resource"),
+            Err(e) => {
+                tracing::warn!(detector = %name, error = %e, "failed to detect resource");
+                failures.push(format!("{name}: {e}"));
+            }
         }
     }
-    if let Some(keep) = &cfg.attributes {
+    if !failures.is_empty() {
+        return Err(failures.join("; "));
+    }
+    // An empty list filters nothing, as otelcol.
+    if let Some(keep) = cfg.attributes.as_ref().filter(|k| !k.is_empty()) {
         out.retain(|kv| keep.contains(&kv.key));
     }
     let shown: Vec<String> = out
@@ -111,7 +120,7 @@ fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Vec<KeyValue> {
         })
         .collect();
     tracing::info!(resource = %shown.join(", "), "detected resource information");
-    out
+    Ok(out)
 }
 
 /// otelcol's `MergeResource`: with `override`, detected values replace existing ones;
@@ -166,8 +175,11 @@ impl Consumer for ResourceDetectionProcessor {
 
 #[async_trait]
 impl Processor for ResourceDetectionProcessor {
+    /// A detector that fails stops the start, as otelcol's `Start` does once its retries run out
+    /// (ours read local files, so a retry would fail the same way).
     async fn start(&self) -> Result<(), BuildError> {
-        let first = detect(&self.cfg, &self.sources);
+        let first = detect(&self.cfg, &self.sources)
+            .map_err(|e| BuildError(format!("failed to detect resource: {e}")))?;
         *self.detected.write().unwrap_or_else(|p| p.into_inner()) = first;
         let period = self.cfg.refresh_interval.get();
         if !period.is_zero() {
@@ -181,8 +193,14 @@ impl Processor for ResourceDetectionProcessor {
                     tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     ticker.tick().await;
-                    let fresh = detect(&cfg, &sources);
-                    *detected.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                    // A refresh that fails keeps the last good resource.
+                    match detect(&cfg, &sources) {
+                        Ok(fresh) => *detected.write().unwrap_or_else(|p| p.into_inner()) = fresh,
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "resource refresh failed; keeping previous snapshot"
+                        ),
+                    }
                 }
             });
             if let Some(old) = self

@@ -62,7 +62,7 @@ fn sources(root: &Path, vars: &[(&str, &str)]) -> Sources {
 #[test]
 fn system_defaults_name_and_os_type() {
     let root = host(LINUX);
-    let got = detect(&config("detectors: [system]"), &sources(root.path(), &[]));
+    let got = detect(&config("detectors: [system]"), &sources(root.path(), &[])).unwrap();
     // `dns` first: the canonical name of the /etc/hosts line listing the hostname.
     assert_eq!(
         attrs(&got),
@@ -79,21 +79,23 @@ fn system_hostname_sources_in_order() {
     let got = detect(
         &config("detectors: [system]\nsystem: {hostname_sources: [os, dns]}"),
         &sources(root.path(), &[]),
-    );
+    )
+    .unwrap();
     assert_eq!(attrs(&got)[0], ("host.name".into(), "web-7f9c".into()));
     // Not in /etc/hosts: `dns` fails and `os` answers.
     let root = host(&[
         ("proc/sys/kernel/hostname", "lonely\n"),
         ("etc/hosts", "127.0.0.1 localhost\n"),
     ]);
-    let got = detect(&config("detectors: [system]"), &sources(root.path(), &[]));
+    let got = detect(&config("detectors: [system]"), &sources(root.path(), &[])).unwrap();
     assert_eq!(attrs(&got)[0], ("host.name".into(), "lonely".into()));
-    // No source gives a name: the detector adds nothing at all.
-    let got = detect(
+    // No source gives a name: the detector fails.
+    let e = detect(
         &config("detectors: [system]\nsystem: {hostname_sources: [dns]}"),
         &sources(root.path(), &[]),
-    );
-    assert!(got.is_empty());
+    )
+    .unwrap_err();
+    assert!(e.contains("system: all hostname sources failed"), "{e}");
 }
 
 #[test]
@@ -117,7 +119,7 @@ system:
     host.cpu.cache.l2.size: {enabled: true}
 "#,
     );
-    let got = attrs(&detect(&cfg, &sources(root.path(), &[])));
+    let got = attrs(&detect(&cfg, &sources(root.path(), &[])).unwrap());
     let arch = host_arch_for_test();
     let description = format!(
         "Ubuntu 24.04.1 LTS (Linux web-7f9c 6.8.0-45-generic #45-Ubuntu SMP PREEMPT_DYNAMIC {})",
@@ -158,7 +160,8 @@ fn earlier_detectors_win_and_attributes_filter() {
     let got = detect(
         &config("detectors: [env, system]"),
         &sources(root.path(), &env),
-    );
+    )
+    .unwrap();
     assert_eq!(
         attrs(&got),
         pairs(&[
@@ -170,17 +173,27 @@ fn earlier_detectors_win_and_attributes_filter() {
     let got = detect(
         &config("detectors: [env, system]\nattributes: [os.type, team]"),
         &sources(root.path(), &env),
-    );
+    )
+    .unwrap();
     assert_eq!(
         attrs(&got),
         pairs(&[("team", "payments"), ("os.type", "linux")])
     );
-    // A malformed variable is a failed detector: the others still add theirs.
+    // An empty `attributes` filters nothing, as otelcol; a key given twice keeps the later value.
+    let twice = [("OTEL_RESOURCE_ATTRIBUTES", "team=a,team=b")];
     let got = detect(
+        &config("detectors: [env]\nattributes: []"),
+        &sources(root.path(), &twice),
+    )
+    .unwrap();
+    assert_eq!(attrs(&got), pairs(&[("team", "b")]));
+    // A malformed variable is a failed detector, and the detection fails.
+    let e = detect(
         &config("detectors: [env, system]"),
         &sources(root.path(), &[("OTEL_RESOURCE_ATTRIBUTES", "oops")]),
-    );
-    assert_eq!(attrs(&got)[0].0, "host.name");
+    )
+    .unwrap_err();
+    assert!(e.contains("env: invalid resource format"), "{e}");
 }
 
 fn batch_with(resource: &[(&str, &str)]) -> Batch {
@@ -287,6 +300,10 @@ async fn refresh_interval_detects_again() {
     assert_eq!(release().await, pairs(&[("release", "v1")]), "not yet");
     tokio::time::sleep(std::time::Duration::from_secs(31)).await;
     assert_eq!(release().await, pairs(&[("release", "v2")]));
+    // A refresh that fails keeps the last good resource.
+    *value.lock().unwrap() = "%zz".into();
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    assert_eq!(release().await, pairs(&[("release", "v2")]));
     p.shutdown().await;
 }
 
@@ -303,6 +320,7 @@ fn config_defaults_and_errors() {
             r#"the "ec2" detector is not supported by kakehashi yet"#,
         ),
         ("detectors: [nope]", "invalid detector key: nope"),
+        ("detectors: [env]\nenv: {}", "has invalid keys: env"),
         (
             "detectors: [system]\nendpoint: x",
             "has invalid keys: endpoint",
@@ -333,4 +351,23 @@ fn config_defaults_and_errors() {
     }
     // Asking for an unsupported attribute to stay off is fine.
     config("detectors: [system]\nsystem: {resource_attributes: {host.ip: {enabled: false}}}");
+}
+
+#[tokio::test]
+async fn a_failing_detector_stops_the_start() {
+    let root = host(LINUX);
+    let p = ResourceDetectionProcessor::new(
+        &config("detectors: [env]"),
+        sources(
+            root.path(),
+            &[("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign")],
+        ),
+        Arc::new(Sink::default()),
+    );
+    let e = p.start().await.unwrap_err();
+    assert!(
+        e.0.contains("failed to detect resource: env: invalid resource format"),
+        "{}",
+        e.0
+    );
 }

@@ -161,7 +161,7 @@ trace_statements:
         owned(&[
             ("web.route", "/use"),
             ("user.email", "***@"),
-            ("kept", "GET /users/42?debug=1|/use|")
+            ("kept", "GET /users/42?debug=1|/use|<nil>")
         ]),
         "priority key kept, then the first others up to the limit"
     );
@@ -209,6 +209,49 @@ trace_statements:
         pairs(&s.attributes),
         owned(&[("user.email", "a@"), ("n", "h")])
     );
+}
+
+#[tokio::test]
+async fn wrong_types_are_errors_and_renamed_keys_merge() {
+    // A value of the wrong type for a field is an error (skipped under the default `ignore`,
+    // refused under `propagate`), as OTTL's typed setters.
+    let e = run(
+        "error_mode: propagate\ntrace_statements: ['set(span.name, 1)']",
+        traces(),
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        e.message.contains("expected string but got int64"),
+        "{}",
+        e.message
+    );
+    // Two keys renamed to one: the first one's place, the later one's value.
+    let out = run(
+        r#"
+trace_statements:
+  - 'replace_all_patterns(span.attributes, "key", "^user\\.(email|phone)$", "user.contact")'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pairs(&spans(&out)[0].attributes)[..3],
+        owned(&[
+            ("http.route", "/users/{id}"),
+            ("user.contact", "555"),
+            ("http.status_code", "200")
+        ])
+    );
+    // limit 1 keeps the priority key; limit 0 then empties the map.
+    let out = run(
+        "trace_statements: ['limit(span.attributes, 1, [\"note\"])', 'limit(span.attributes, 0)']",
+        traces(),
+    )
+    .await
+    .unwrap();
+    assert!(spans(&out)[0].attributes.is_empty());
 }
 
 #[tokio::test]
