@@ -13,10 +13,12 @@ pub mod groups;
 mod lexer;
 mod parser;
 mod path;
+mod setter;
 mod statement;
 mod value;
 
-pub use statement::{DataPointMut, MutCtx, Statement};
+pub use setter::{DataPointMut, MutCtx};
+pub use statement::Statement;
 
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue};
