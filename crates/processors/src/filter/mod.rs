@@ -475,4 +475,6 @@ impl ProcessorFactory for FilterProcessorFactory {
 }
 
 #[cfg(test)]
+mod metric_tests;
+#[cfg(test)]
 mod tests;
