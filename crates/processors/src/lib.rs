@@ -12,6 +12,49 @@
 //! * [`filter`]: drops what [`ottl`] conditions match, at any level of any signal (or by the
 //!   legacy span and metric include/exclude matches).
 
+/// A processor's factory: its type name, its config type (decoded and validated with otelcol's
+/// rules) and how an instance is built from the typed config (`cfg`) for one pipeline. Every
+/// processor here handles all three signals.
+macro_rules! processor_factory {
+    ($factory:ident, $type_name:literal, $config:ty,
+     |$ctx:ident, $cfg:ident, $signal:ident, $next:ident| $build:block) => {
+        pub struct $factory;
+
+        impl kakehashi_component::FactoryInfo for $factory {
+            fn type_name(&self) -> &'static str {
+                $type_name
+            }
+            fn signals(&self) -> &'static [kakehashi_pdata::Signal] {
+                crate::ALL_SIGNALS
+            }
+            fn decode(
+                &self,
+                node: &kakehashi_config::Node,
+                path: &str,
+            ) -> Result<kakehashi_component::AnyConfig, kakehashi_config::ConfigErrors> {
+                kakehashi_component::decode_config::<$config>(node, path)
+            }
+        }
+
+        impl kakehashi_component::ProcessorFactory for $factory {
+            fn build(
+                &self,
+                $ctx: &kakehashi_component::BuildContext,
+                cfg: &kakehashi_component::AnyConfig,
+                $signal: kakehashi_pdata::Signal,
+                $next: std::sync::Arc<dyn kakehashi_component::Consumer>,
+            ) -> Result<
+                std::sync::Arc<dyn kakehashi_component::Processor>,
+                kakehashi_component::BuildError,
+            > {
+                let $cfg = kakehashi_component::config_as::<$config>(cfg);
+                $build
+            }
+        }
+    };
+}
+pub(crate) use processor_factory;
+
 pub mod attraction;
 pub mod attributes;
 pub mod batch;

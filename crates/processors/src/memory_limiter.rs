@@ -5,11 +5,8 @@
 //! We measure RSS (there is no Go heap); "forcing a GC" has no analogue and only logs.
 
 use async_trait::async_trait;
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
-    FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Duration, Node, Validate};
+use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
+use kakehashi_config::{Duration, Validate};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::MemoryLimiterMetrics;
 use serde::Deserialize;
@@ -286,29 +283,11 @@ impl Processor for MemoryLimiterProcessor {
     }
 }
 
-pub struct MemoryLimiterProcessorFactory;
-
-impl FactoryInfo for MemoryLimiterProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "memory_limiter"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<MemoryLimiterConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for MemoryLimiterProcessorFactory {
-    fn build(
-        &self,
-        ctx: &BuildContext,
-        cfg: &AnyConfig,
-        signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<MemoryLimiterConfig>(cfg);
+crate::processor_factory!(
+    MemoryLimiterProcessorFactory,
+    "memory_limiter",
+    MemoryLimiterConfig,
+    |ctx, cfg, signal, next| {
         let total = if cfg.limit_mib == 0 {
             total_memory_bytes()
         } else {
@@ -325,7 +304,7 @@ impl ProcessorFactory for MemoryLimiterProcessorFactory {
             Arc::new(RssProbe),
         )))
     }
-}
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,13 +2,10 @@
 
 use crate::attraction::{ActionKeyValue, AttrProc};
 use async_trait::async_trait;
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
-    FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Node, Validate};
+use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
+use kakehashi_config::Validate;
 use kakehashi_pdata::proto::resource::v1::Resource;
-use kakehashi_pdata::{Payload, Signal};
+use kakehashi_pdata::Payload;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -78,32 +75,12 @@ impl Consumer for ResourceProcessor {
 
 impl Processor for ResourceProcessor {}
 
-pub struct ResourceProcessorFactory;
-
-impl FactoryInfo for ResourceProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "resource"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<ResourceConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for ResourceProcessorFactory {
-    fn build(
-        &self,
-        _ctx: &BuildContext,
-        cfg: &AnyConfig,
-        _signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<ResourceConfig>(cfg);
-        Ok(Arc::new(ResourceProcessor::new(cfg, next)?))
-    }
-}
+crate::processor_factory!(
+    ResourceProcessorFactory,
+    "resource",
+    ResourceConfig,
+    |_ctx, cfg, _signal, next| { Ok(Arc::new(ResourceProcessor::new(cfg, next)?)) }
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,11 +8,8 @@ pub use matcher::{AttributeMatch, LibraryMatch, MatchProperties, Matcher, Severi
 
 use crate::attraction::{ActionKeyValue, AttrProc};
 use async_trait::async_trait;
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ClientMetadata,
-    ConsumeError, Consumer, FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Node, Validate};
+use kakehashi_component::{Batch, BuildError, ClientMetadata, ConsumeError, Consumer, Processor};
+use kakehashi_config::Validate;
 use kakehashi_pdata::proto::common::v1::KeyValue;
 use kakehashi_pdata::proto::metrics::v1::{metric::Data, Metric};
 use kakehashi_pdata::proto::resource::v1::Resource;
@@ -145,32 +142,12 @@ impl Consumer for AttributesProcessor {
 
 impl Processor for AttributesProcessor {}
 
-pub struct AttributesProcessorFactory;
-
-impl FactoryInfo for AttributesProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "attributes"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<AttributesConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for AttributesProcessorFactory {
-    fn build(
-        &self,
-        _ctx: &BuildContext,
-        cfg: &AnyConfig,
-        signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<AttributesConfig>(cfg);
-        Ok(Arc::new(AttributesProcessor::new(cfg, signal, next)?))
-    }
-}
+crate::processor_factory!(
+    AttributesProcessorFactory,
+    "attributes",
+    AttributesConfig,
+    |_ctx, cfg, signal, next| { Ok(Arc::new(AttributesProcessor::new(cfg, signal, next)?)) }
+);
 
 #[cfg(test)]
 mod tests;

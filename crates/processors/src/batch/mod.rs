@@ -11,11 +11,7 @@ mod shard;
 pub use config::BatchConfig;
 
 use async_trait::async_trait;
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ClientMetadata,
-    ConsumeError, Consumer, FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_component::{Batch, ClientMetadata, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::Signal;
 use kakehashi_telemetry::BatchMetrics;
 use shard::{Shard, ShardSettings};
@@ -182,33 +178,15 @@ impl Processor for BatchProcessor {
     }
 }
 
-pub struct BatchProcessorFactory;
-
-impl FactoryInfo for BatchProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "batch"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<BatchConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for BatchProcessorFactory {
-    fn build(
-        &self,
-        ctx: &BuildContext,
-        cfg: &AnyConfig,
-        signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<BatchConfig>(cfg);
+crate::processor_factory!(
+    BatchProcessorFactory,
+    "batch",
+    BatchConfig,
+    |ctx, cfg, signal, next| {
         let metrics = ctx.telemetry.batch_processor(&ctx.id.to_string());
         Ok(Arc::new(BatchProcessor::new(cfg, signal, next, metrics)))
     }
-}
+);
 
 #[cfg(test)]
 mod tests;

@@ -18,11 +18,7 @@ use crate::ottl::{datapoints, EvalCtx};
 use crate::tree::{ItemOf, ResourceTree, ScopeTree};
 use async_trait::async_trait;
 use config::{Conditions, Levels, MetricMatcher};
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
-    FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_component::{Batch, BuildContext, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::metrics::v1::Metric;
 use kakehashi_pdata::proto::resource::v1::Resource;
@@ -447,32 +443,12 @@ impl Consumer for FilterProcessor {
 
 impl Processor for FilterProcessor {}
 
-pub struct FilterProcessorFactory;
-
-impl FactoryInfo for FilterProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "filter"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<FilterConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for FilterProcessorFactory {
-    fn build(
-        &self,
-        ctx: &BuildContext,
-        cfg: &AnyConfig,
-        _signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<FilterConfig>(cfg);
-        Ok(Arc::new(FilterProcessor::new(cfg, ctx, next)?))
-    }
-}
+crate::processor_factory!(
+    FilterProcessorFactory,
+    "filter",
+    FilterConfig,
+    |ctx, cfg, _signal, next| { Ok(Arc::new(FilterProcessor::new(cfg, ctx, next)?)) }
+);
 
 #[cfg(test)]
 mod metric_tests;

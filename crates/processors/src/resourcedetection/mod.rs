@@ -12,13 +12,8 @@ pub use config::{AttributeToggle, ResourceDetectionConfig, SystemConfig};
 
 use crate::resource::for_each_resource;
 use async_trait::async_trait;
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
-    FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
-use kakehashi_pdata::Signal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use system::AttrValue;
@@ -227,36 +222,18 @@ impl Processor for ResourceDetectionProcessor {
     }
 }
 
-pub struct ResourceDetectionProcessorFactory;
-
-impl FactoryInfo for ResourceDetectionProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "resourcedetection"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<ResourceDetectionConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for ResourceDetectionProcessorFactory {
-    fn build(
-        &self,
-        _ctx: &BuildContext,
-        cfg: &AnyConfig,
-        _signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<ResourceDetectionConfig>(cfg);
+crate::processor_factory!(
+    ResourceDetectionProcessorFactory,
+    "resourcedetection",
+    ResourceDetectionConfig,
+    |_ctx, cfg, _signal, next| {
         Ok(Arc::new(ResourceDetectionProcessor::new(
             cfg,
             Sources::default(),
             next,
         )))
     }
-}
+);
 
 #[cfg(test)]
 mod tests;

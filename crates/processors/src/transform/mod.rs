@@ -12,11 +12,7 @@ use crate::ottl::{ContextKind, DataPointMut, ErrorMode, MetricShape, MutCtx};
 use crate::tree::{ItemOf, ResourceTree, ScopeTree};
 use async_trait::async_trait;
 use config::{groups, Group};
-use kakehashi_component::{
-    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer,
-    FactoryInfo, Processor, ProcessorFactory,
-};
-use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
 use kakehashi_pdata::proto::logs::v1::ResourceLogs;
 use kakehashi_pdata::proto::metrics::v1::{metric::Data, ResourceMetrics};
@@ -262,32 +258,12 @@ impl Consumer for TransformProcessor {
 
 impl Processor for TransformProcessor {}
 
-pub struct TransformProcessorFactory;
-
-impl FactoryInfo for TransformProcessorFactory {
-    fn type_name(&self) -> &'static str {
-        "transform"
-    }
-    fn signals(&self) -> &'static [Signal] {
-        crate::ALL_SIGNALS
-    }
-    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
-        decode_config::<TransformConfig>(node, path)
-    }
-}
-
-impl ProcessorFactory for TransformProcessorFactory {
-    fn build(
-        &self,
-        _ctx: &BuildContext,
-        cfg: &AnyConfig,
-        _signal: Signal,
-        next: Arc<dyn Consumer>,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<TransformConfig>(cfg);
-        Ok(Arc::new(TransformProcessor::new(cfg, next)?))
-    }
-}
+crate::processor_factory!(
+    TransformProcessorFactory,
+    "transform",
+    TransformConfig,
+    |_ctx, cfg, _signal, next| { Ok(Arc::new(TransformProcessor::new(cfg, next)?)) }
+);
 
 #[cfg(test)]
 mod tests;
