@@ -345,6 +345,28 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Func::IsBool => Val::Bool(matches!(arg, Val::Bool(_))),
         Func::IsMap => Val::Bool(matches!(arg, Val::Map(_))),
         Func::IsList => Val::Bool(matches!(arg, Val::List(_))),
+        Func::Sha256 => {
+            use sha2::Digest;
+            let Val::Str(s) = arg else {
+                return Err(format!("expected string but got {}", arg.type_name()));
+            };
+            Val::Str(Cow::Owned(hex::encode(sha2::Sha256::digest(s.as_bytes()))))
+        }
+        // As OTTL: a value that cannot be converted is nil, not an error.
+        Func::Int => match arg {
+            Val::Int(i) => Val::Int(i),
+            Val::Float(f) => Val::Int(f.trunc() as i64),
+            Val::Bool(b) => Val::Int(i64::from(b)),
+            Val::Str(s) => s.parse::<i64>().map_or(Val::Nil, Val::Int),
+            _ => Val::Nil,
+        },
+        Func::Double => match arg {
+            Val::Float(f) => Val::Float(f),
+            Val::Int(i) => Val::Float(i as f64),
+            Val::Bool(b) => Val::Float(if b { 1.0 } else { 0.0 }),
+            Val::Str(s) => s.parse::<f64>().map_or(Val::Nil, Val::Float),
+            _ => Val::Nil,
+        },
         Func::ToLowerCase | Func::ToUpperCase => {
             let Val::Str(s) = arg else {
                 return Err(format!("expected string but got {}", arg.type_name()));

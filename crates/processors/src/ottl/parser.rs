@@ -70,6 +70,11 @@ pub(crate) enum Func {
     ToUpperCase,
     /// A string's length in bytes, a list's or a map's number of items.
     Len,
+    /// The lowercase hex SHA-256 of a string.
+    Sha256,
+    /// A value as an int / a double (`nil` when it cannot be one).
+    Int,
+    Double,
     /// Whether the span has no parent.
     IsRootSpan,
     /// Metric context: whether a data point has the attribute (with this string value).
@@ -90,6 +95,9 @@ impl Func {
                 | Func::Concat(_)
                 | Func::Substring(..)
                 | Func::Len
+                | Func::Sha256
+                | Func::Int
+                | Func::Double
         )
     }
 }
@@ -457,6 +465,9 @@ impl Parser {
             "IsList" => Func::IsList,
             "ToLowerCase" => Func::ToLowerCase,
             "ToUpperCase" => Func::ToUpperCase,
+            "SHA256" => Func::Sha256,
+            "Int" => Func::Int,
+            "Double" => Func::Double,
             "Concat" => {
                 want(2)?;
                 let Some(ValueExpr::Str(delimiter)) = args.pop() else {
@@ -484,7 +495,7 @@ impl Parser {
             }
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SHA256, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
                 ))
             }
         };

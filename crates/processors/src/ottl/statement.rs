@@ -22,6 +22,10 @@ enum Editor {
     KeepMatchingKeys(Path, Regex),
     ReplacePattern(Path, Regex, String),
     ReplaceAllPatterns(Path, PatternMode, Regex, String),
+    /// `replace_match` / `replace_all_matches`: a glob over the whole value (kept as an
+    /// anchored regex), replaced by the string as it is.
+    ReplaceMatch(Path, Regex, String),
+    ReplaceAllMatches(Path, Regex, String),
     TruncateAll(Path, usize),
     Limit(Path, usize, Vec<String>),
 }
@@ -122,6 +126,25 @@ impl Statement {
                     }
                 }
             }
+            Editor::ReplaceMatch(t, glob, with) => {
+                let matched =
+                    matches!(super::path::get(t, &ctx.view())?, Val::Str(s) if glob.is_match(&s));
+                if matched {
+                    set(t, ctx, str_value(with.clone()))?;
+                }
+            }
+            Editor::ReplaceAllMatches(t, glob, with) => {
+                for kv in map_mut(t, ctx).iter_mut() {
+                    if let Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(s)),
+                    }) = &mut kv.value
+                    {
+                        if glob.is_match(s) {
+                            s.clone_from(with);
+                        }
+                    }
+                }
+            }
             Editor::TruncateAll(t, limit) => {
                 for kv in map_mut(t, ctx).iter_mut() {
                     if let Some(AnyValue {
@@ -187,6 +210,62 @@ fn regex(p: &mut Parser, editor: &str) -> Result<Regex, String> {
     let pattern = string_literal(p, &format!("{editor}'s pattern"))?;
     Regex::new(&pattern)
         .map_err(|e| format!("the regex pattern supplied to {editor} is not a valid pattern: {e}"))
+}
+
+/// A glob as OTTL compiles it (gobwas/glob, no separators): `*` any run of characters, `?` one
+/// character, `[abc]` / `[!abc]` / `[a-z]` a class, `{a,b}` alternatives, `\` escapes; the
+/// whole value must match.
+fn glob(pattern: &str) -> Result<Regex, String> {
+    let mut re = String::from("^(?s:");
+    let mut chars = pattern.chars().peekable();
+    let mut braces = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            '\\' => match chars.next() {
+                Some(e) => re.push_str(&regex::escape(&e.to_string())),
+                None => return Err(format!("invalid glob {pattern:?}: a trailing \\")),
+            },
+            '[' => {
+                re.push('[');
+                if chars.peek() == Some(&'!') {
+                    chars.next();
+                    re.push('^');
+                }
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == ']' {
+                        closed = true;
+                        break;
+                    }
+                    if c == '\\' || c == '[' || c == '^' {
+                        re.push('\\');
+                    }
+                    re.push(c);
+                }
+                if !closed {
+                    return Err(format!("invalid glob {pattern:?}: unclosed ["));
+                }
+                re.push(']');
+            }
+            '{' => {
+                braces += 1;
+                re.push_str("(?:");
+            }
+            ',' if braces > 0 => re.push('|'),
+            '}' if braces > 0 => {
+                braces -= 1;
+                re.push(')');
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    if braces > 0 {
+        return Err(format!("invalid glob {pattern:?}: unclosed {{"));
+    }
+    re.push_str(")$");
+    Regex::new(&re).map_err(|e| format!("invalid glob {pattern:?}: {e}"))
 }
 
 fn string_list(p: &mut Parser, what: &str) -> Result<Vec<String>, String> {
@@ -262,6 +341,21 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
             let with = string_literal(p, "replace_all_patterns's replacement")?;
             Editor::ReplaceAllPatterns(t, mode, re, with)
         }
+        "replace_match" => {
+            settable(&t)?;
+            comma(p)?;
+            let glob = glob(&string_literal(p, "replace_match's pattern")?)?;
+            comma(p)?;
+            Editor::ReplaceMatch(t, glob, string_literal(p, "replace_match's replacement")?)
+        }
+        "replace_all_matches" => {
+            is_map(&t)?;
+            comma(p)?;
+            let glob = glob(&string_literal(p, "replace_all_matches's pattern")?)?;
+            comma(p)?;
+            let with = string_literal(p, "replace_all_matches's replacement")?;
+            Editor::ReplaceAllMatches(t, glob, with)
+        }
         "truncate_all" => {
             is_map(&t)?;
             comma(p)?;
@@ -293,7 +387,7 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
         }
         other => {
             return Err(format!(
-                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, truncate_all, limit)"
+                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, replace_match, replace_all_matches, truncate_all, limit)"
             ))
         }
     };

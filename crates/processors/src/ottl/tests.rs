@@ -487,3 +487,26 @@ fn metric_and_data_point_paths() {
         assert!(holds(&summary, ContextKind::DataPoint, cond), "{cond}");
     }
 }
+
+#[test]
+fn conversion_and_hashing_converters() {
+    for cond in [
+        r#"SHA256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad""#,
+        r#"Int("42") == 42"#,
+        "Int(2.9) == 2 and Int(-2.9) == -2",
+        "Int(true) == 1",
+        r#"Int("4x") == nil"#,
+        r#"Double("1.5") == 1.5"#,
+        "Double(3) == 3.0",
+        r#"Int(attributes["http.status_code"]) == 200"#,
+        r#"Double(attributes["missing"]) == nil"#,
+    ] {
+        assert!(on_span(cond), "{cond}");
+    }
+    let f = fixture();
+    let e = Condition::parse("SHA256(1) == nil", ContextKind::Span)
+        .unwrap()
+        .eval(&span_ctx(&f))
+        .unwrap_err();
+    assert!(e.contains("expected string but got int64"), "{e}");
+}

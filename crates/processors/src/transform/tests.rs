@@ -255,6 +255,29 @@ trace_statements:
 }
 
 #[tokio::test]
+async fn glob_editors() {
+    let out = run(
+        r#"
+trace_statements:
+  - 'replace_match(span.attributes["http.route"], "/users/*", "/users/{userId}")'
+  - 'replace_match(span.name, "GET /users/[0-9]?\\?*", "GET /users/{id}")'
+  - 'replace_all_matches(span.attributes, "*@{example,test}.com", "redacted")'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let s = spans(&out);
+    assert_eq!(s[0].name, "GET /users/{id}");
+    assert_eq!(s[1].name, "SELECT users", "no match: unchanged");
+    let attrs = pairs(&s[0].attributes);
+    assert_eq!(attrs[0], ("http.route".into(), "/users/{userId}".into()));
+    assert_eq!(attrs[1], ("user.email".into(), "redacted".into()));
+    let e = errors("trace_statements: ['replace_match(span.name, \"[abc\", \"x\")']");
+    assert!(e.contains("unclosed ["), "{e}");
+}
+
+#[tokio::test]
 async fn log_records() {
     let batch = Batch::new(ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
