@@ -25,9 +25,19 @@ enum Editor {
     /// `replace_match` / `replace_all_matches`: a glob over the whole value (kept as an
     /// anchored regex), replaced by the string as it is.
     ReplaceMatch(Path, Regex, String),
+    /// `merge_maps(target, source, strategy)`.
+    MergeMaps(Path, ValueExpr, MergeStrategy),
     ReplaceAllMatches(Path, Regex, String),
     TruncateAll(Path, usize),
     Limit(Path, usize, Vec<String>),
+}
+
+/// `insert` adds missing keys, `update` changes present ones, `upsert` does both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MergeStrategy {
+    Insert,
+    Update,
+    Upsert,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +133,29 @@ impl Statement {
                         if re.is_match(s) {
                             *s = re.replace_all(s, with.as_str()).into_owned();
                         }
+                    }
+                }
+            }
+            Editor::MergeMaps(t, source, strategy) => {
+                // Copied out first: the source may be a map of the same item.
+                let source: Vec<KeyValue> = match eval_value(source, &ctx.view())? {
+                    Val::Map(kvs) => kvs.to_vec(),
+                    other => {
+                        return Err(format!(
+                            "expected pcommon.Map but got {}",
+                            other.type_name()
+                        ))
+                    }
+                };
+                let target = map_mut(t, ctx);
+                for kv in source {
+                    match target.iter_mut().find(|e| e.key == kv.key) {
+                        Some(existing) if *strategy != MergeStrategy::Insert => {
+                            existing.value = kv.value
+                        }
+                        Some(_) => {}
+                        None if *strategy != MergeStrategy::Update => target.push(kv),
+                        None => {}
                     }
                 }
             }
@@ -341,6 +374,23 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
             let with = string_literal(p, "replace_all_patterns's replacement")?;
             Editor::ReplaceAllPatterns(t, mode, re, with)
         }
+        "merge_maps" => {
+            is_map(&t)?;
+            comma(p)?;
+            let source = p.value()?;
+            comma(p)?;
+            let strategy = match string_literal(p, "merge_maps's strategy")?.as_str() {
+                "insert" => MergeStrategy::Insert,
+                "update" => MergeStrategy::Update,
+                "upsert" => MergeStrategy::Upsert,
+                other => {
+                    return Err(format!(
+                        "invalid value for strategy, {other:?}, must be 'insert', 'update' or 'upsert'"
+                    ))
+                }
+            };
+            Editor::MergeMaps(t, source, strategy)
+        }
         "replace_match" => {
             settable(&t)?;
             comma(p)?;
@@ -387,7 +437,7 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
         }
         other => {
             return Err(format!(
-                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, replace_match, replace_all_matches, truncate_all, limit)"
+                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, replace_match, replace_all_matches, merge_maps, truncate_all, limit)"
             ))
         }
     };

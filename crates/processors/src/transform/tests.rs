@@ -278,6 +278,46 @@ trace_statements:
 }
 
 #[tokio::test]
+async fn merge_maps_by_strategy() {
+    let out = run(
+        r#"
+trace_statements:
+  - 'merge_maps(span.attributes, resource.attributes, "insert")'
+  - 'set(resource.attributes["service.name"], "renamed")'
+  - 'merge_maps(span.attributes, resource.attributes, "update")'
+  - 'merge_maps(resource.attributes, span.attributes, "upsert") where span.kind == SPAN_KIND_CLIENT'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let attrs = pairs(&spans(&out)[0].attributes);
+    // Inserted, then updated to the renamed value; deployment.environment inserted once.
+    assert!(
+        attrs.contains(&("service.name".into(), "renamed".into())),
+        "{attrs:?}"
+    );
+    assert!(
+        attrs.contains(&("deployment.environment".into(), "prod".into())),
+        "{attrs:?}"
+    );
+    assert_eq!(attrs.len(), 7);
+    let e = errors("trace_statements: ['merge_maps(span.attributes, span.attributes, \"merge\")']");
+    assert!(e.contains("must be 'insert', 'update' or 'upsert'"), "{e}");
+    let e = run(
+        "error_mode: propagate\ntrace_statements: ['merge_maps(span.attributes, span.name, \"upsert\")']",
+        traces(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.message.contains("expected pcommon.Map but got string"),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
 async fn log_records() {
     let batch = Batch::new(ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
@@ -480,8 +520,8 @@ fn config_errors_are_clear() {
             "expected a path",
         ),
         (
-            "trace_statements: ['merge_maps(span.attributes, span.attributes, \"upsert\")']",
-            "undefined function \"merge_maps\"",
+            "trace_statements: ['flatten(span.attributes)']",
+            "undefined function \"flatten\"",
         ),
         (
             "trace_statements: ['set(span.trace_id.string, \"00\")']",
