@@ -53,16 +53,8 @@ fn strings(v: &ConfigValue, key: &str) -> Result<Vec<String>, String> {
 }
 
 fn context_named(name: &str, allowed: &[ContextKind], key: &str) -> Result<ContextKind, String> {
-    let kind = match name.to_ascii_lowercase().as_str() {
-        "resource" => ContextKind::Resource,
-        "scope" | "instrumentation_scope" => ContextKind::Scope,
-        "span" => ContextKind::Span,
-        "spanevent" => ContextKind::SpanEvent,
-        "log" => ContextKind::Log,
-        "metric" => ContextKind::Metric,
-        "datapoint" => ContextKind::DataPoint,
-        _ => return Err(format!("{key}::context: unknown context {name}")),
-    };
+    let kind = ContextKind::named(&name.to_ascii_lowercase())
+        .ok_or_else(|| format!("{key}::context: unknown context {name}"))?;
     if allowed.contains(&kind) {
         Ok(kind)
     } else {

@@ -62,6 +62,20 @@ pub enum ContextKind {
 }
 
 impl ContextKind {
+    /// The context a path prefix or a group's `context` names.
+    pub fn named(name: &str) -> Option<ContextKind> {
+        Some(match name {
+            "resource" => ContextKind::Resource,
+            "scope" | "instrumentation_scope" => ContextKind::Scope,
+            "span" => ContextKind::Span,
+            "spanevent" => ContextKind::SpanEvent,
+            "log" => ContextKind::Log,
+            "metric" => ContextKind::Metric,
+            "datapoint" => ContextKind::DataPoint,
+            _ => return None,
+        })
+    }
+
     fn name(self) -> &'static str {
         match self {
             ContextKind::Resource => "resource",
@@ -87,17 +101,9 @@ pub fn infer_context(text: &str, candidates: &[ContextKind]) -> Result<ContextKi
         };
         let starts_path = i == 0 || toks[i - 1] != lexer::Tok::Op(".");
         if starts_path && toks.get(i + 1) == Some(&lexer::Tok::Op(".")) {
-            let kind = match word.as_str() {
-                "resource" => ContextKind::Resource,
-                "scope" | "instrumentation_scope" => ContextKind::Scope,
-                "span" => ContextKind::Span,
-                "spanevent" => ContextKind::SpanEvent,
-                "log" => ContextKind::Log,
-                "metric" => ContextKind::Metric,
-                "datapoint" => ContextKind::DataPoint,
-                _ => continue,
-            };
-            named.push(kind);
+            if let Some(kind) = ContextKind::named(word) {
+                named.push(kind);
+            }
         }
     }
     candidates
