@@ -91,6 +91,25 @@ impl Payload {
         }
     }
 
+    /// Calls `f` with every resource (an absent one is created empty first).
+    pub fn for_each_resource(&mut self, mut f: impl FnMut(&mut proto::resource::v1::Resource)) {
+        use proto::resource::v1::Resource;
+        match self {
+            Payload::Traces(r) => r
+                .resource_spans
+                .iter_mut()
+                .for_each(|rs| f(rs.resource.get_or_insert_with(Resource::default))),
+            Payload::Metrics(r) => r
+                .resource_metrics
+                .iter_mut()
+                .for_each(|rm| f(rm.resource.get_or_insert_with(Resource::default))),
+            Payload::Logs(r) => r
+                .resource_logs
+                .iter_mut()
+                .for_each(|rl| f(rl.resource.get_or_insert_with(Resource::default))),
+        }
+    }
+
     /// An empty payload of the given signal.
     pub fn empty(signal: Signal) -> Payload {
         match signal {

@@ -4,8 +4,6 @@ use crate::attraction::{ActionKeyValue, AttrProc};
 use async_trait::async_trait;
 use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_config::Validate;
-use kakehashi_pdata::proto::resource::v1::Resource;
-use kakehashi_pdata::Payload;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -22,24 +20,6 @@ impl Validate for ResourceConfig {
         } else {
             Vec::new()
         }
-    }
-}
-
-/// Calls `f` on every Resource of the payload, creating absent ones (pdata always has one).
-pub(crate) fn for_each_resource(payload: &mut Payload, mut f: impl FnMut(&mut Resource)) {
-    match payload {
-        Payload::Traces(r) => r
-            .resource_spans
-            .iter_mut()
-            .for_each(|rs| f(rs.resource.get_or_insert_with(Resource::default))),
-        Payload::Metrics(r) => r
-            .resource_metrics
-            .iter_mut()
-            .for_each(|rm| f(rm.resource.get_or_insert_with(Resource::default))),
-        Payload::Logs(r) => r
-            .resource_logs
-            .iter_mut()
-            .for_each(|rl| f(rl.resource.get_or_insert_with(Resource::default))),
     }
 }
 
@@ -61,9 +41,8 @@ impl ResourceProcessor {
 impl Consumer for ResourceProcessor {
     async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
         let Batch { payload, metadata } = &mut batch;
-        for_each_resource(std::sync::Arc::make_mut(payload), |r| {
-            self.actions.process(&mut r.attributes, metadata)
-        });
+        std::sync::Arc::make_mut(payload)
+            .for_each_resource(|r| self.actions.process(&mut r.attributes, metadata));
         self.next.consume(batch).await
     }
 
@@ -89,8 +68,10 @@ mod tests {
     use crate::test_util::Sink;
     use kakehashi_config::AnyValue as ConfigValue;
     use kakehashi_pdata::proto::common::v1::KeyValue;
+    use kakehashi_pdata::proto::resource::v1::Resource;
     use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
     use kakehashi_pdata::ExportTraceServiceRequest;
+    use kakehashi_pdata::Payload;
 
     fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {

@@ -10,7 +10,6 @@ mod system;
 
 pub use config::{AttributeToggle, ResourceDetectionConfig, SystemConfig};
 
-use crate::resource::for_each_resource;
 use async_trait::async_trait;
 use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
@@ -155,9 +154,9 @@ impl Consumer for ResourceDetectionProcessor {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if !detected.is_empty() {
-            for_each_resource(batch.payload_mut(), |r| {
-                merge(&mut r.attributes, &detected, self.cfg.override_)
-            });
+            batch
+                .payload_mut()
+                .for_each_resource(|r| merge(&mut r.attributes, &detected, self.cfg.override_));
         }
         self.next.consume(batch).await
     }
