@@ -221,6 +221,9 @@ A="$WORK/apiserver"; mkdir -p "$A"
 openssl genrsa -out "$A/sa.key" 2048 2>/dev/null
 openssl rsa -in "$A/sa.key" -pubout -out "$A/sa.pub" 2>/dev/null
 echo 'deploy-check-token,admin,admin,system:masters' > "$A/tokens.csv"
+# The collector's identity in the k8sattributes check below: a static token whose user name is
+# the shipped ServiceAccount's, so the shipped ClusterRoleBinding is what grants its reads.
+echo 'deploy-check-sa-token,system:serviceaccount:kakehashi:kakehashi,kakehashi-sa,system:serviceaccounts' >> "$A/tokens.csv"
 ETCD_PORT=$((23000 + $$ % 1000)); ETCD_PEER=$((ETCD_PORT + 1000)); API_PORT=$((16000 + $$ % 1000))
 etcd --name dc --data-dir "$A/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" \
@@ -267,6 +270,16 @@ fi
 if kubectl apply --dry-run=server -f "$A/bad-selector.yaml" >/dev/null 2>&1; then
     echo "deploy-check: the API server accepted a selector that misses its template" >&2; exit 1
 fi
+# k8sattributes against this API server as the shipped ServiceAccount: the base applied for real
+# (nothing runs it: no controller manager, no kubelet), then the API-server tests of
+# crates/collector/tests/k8sattributes.rs, the collector reading with the ServiceAccount's rights.
+kubectl apply -f "$A/kustomize-base.yaml" >/dev/null
+sed 's/token: deploy-check-token/token: deploy-check-sa-token/' "$A/kubeconfig" > "$A/collector-kubeconfig"
+if ! out="$(KAKEHASHI_TEST_KUBECONFIG="$A/kubeconfig" KAKEHASHI_TEST_COLLECTOR_KUBECONFIG="$A/collector-kubeconfig" \
+        cargo test -q -p kakehashi-collector --test k8sattributes -- --ignored 2>&1)"; then
+    tail -60 <<<"$out"; echo "deploy-check: the k8sattributes API-server test failed" >&2; exit 1
+fi
+grep 'test result' <<<"$out"
 echo "API server $("$APISERVER" --version)"
 for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done
 PIDS=()
@@ -301,7 +314,8 @@ wait_http() { # wait_http URL SECONDS
     echo "deploy-check: $1 did not answer within $2 s"; logs; return 1
 }
 # The collector runs the config of the shipped ConfigMap, with the datadog exporter pointed at the
-# intake on the namespace's loopback instead of ap1.datadoghq.com (--set, merged last).
+# intake on the namespace's loopback instead of ap1.datadoghq.com (--set, merged last), and
+# k8sattributes in passthrough mode: no API server runs here (stage 8 tests it against one).
 cp "$C/kustomize-base--kakehashi-config.yaml" "$E/config.yaml"
 chmod 0644 "$E/config.yaml"
 chown 65532:65532 "$E/intake-data"
@@ -312,7 +326,8 @@ INTAKE=127.0.0.1:8126
     -e DD_API_KEY=$DUMMY_DD_API_KEY -v "$E/config.yaml:/etc/kakehashi/config.yaml:ro" "$KK_IMAGE" \
     --config=/etc/kakehashi/config.yaml \
     --set "exporters.datadog.traces.endpoint=http://$INTAKE" \
-    --set "exporters.datadog.metrics.endpoint=http://$INTAKE" >/dev/null
+    --set "exporters.datadog.metrics.endpoint=http://$INTAKE" \
+    --set "processors.k8sattributes.passthrough=true" >/dev/null
 "${PODMAN[@]}" run -d --name kk-app --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" \
     -e OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 "$APP_IMAGE" >/dev/null
 wait_http "http://$INTAKE/api/summary" 30

@@ -84,8 +84,6 @@ def check_stream(label, docs):
         sel = wl["spec"]["selector"].get("matchLabels", {})
         c.check(sel and all(labels.get(k) == v for k, v in sel.items()),
                 f"{wname}: selector {sel} does not match the template labels {labels}")
-        c.check(spec.get("automountServiceAccountToken") is False,
-                f"{wname}: automountServiceAccountToken should be false (no API access needed)")
         psc = spec.get("securityContext") or {}
         c.check(psc.get("runAsNonRoot") is True, f"{wname}: pod securityContext.runAsNonRoot")
         c.check((psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
@@ -134,6 +132,7 @@ def check_stream(label, docs):
             if "DD_API_KEY" in env:
                 c.check("secretKeyRef" in (env["DD_API_KEY"].get("valueFrom") or {}),
                         f"{cname}: DD_API_KEY must come from a Secret (valueFrom.secretKeyRef)")
+            check_api_access(c, wname, spec, conf, by_kind)
             health = ((conf.get("extensions") or {}).get("health_check") or {}).get("endpoint", "localhost:13133")
             c.check(not str(health).startswith(("localhost", "127.")),
                     f"{cname}: health_check endpoint {health} is unreachable for the kubelet")
@@ -190,6 +189,40 @@ def check_stream(label, docs):
                 c.check(host in services and any(p["port"] == u.port for p in services[host]["spec"]["ports"]),
                         f"{wl['metadata']['name']}: OTEL_EXPORTER_OTLP_ENDPOINT {e['value']} is no Service port here")
     return c
+
+
+def reads_the_api(conf):
+    """Whether a pipeline of this collector config runs k8sattributes outside passthrough mode."""
+    processors = conf.get("processors") or {}
+    used = {p for pl in ((conf.get("service") or {}).get("pipelines") or {}).values()
+            for p in (pl or {}).get("processors") or []}
+    return any(p.split("/")[0] in ("k8sattributes", "k8s_attributes")
+               and not (processors.get(p) or {}).get("passthrough", False) for p in used)
+
+
+def check_api_access(c, wname, spec, conf, by_kind):
+    """A collector gets an API token exactly when its config reads the API, and then its
+    ServiceAccount is bound to a role that may get, list and watch pods and namespaces."""
+    needs = reads_the_api(conf)
+    c.check(spec.get("automountServiceAccountToken") is needs,
+            f"{wname}: automountServiceAccountToken should be {str(needs).lower()} "
+            f"({'k8sattributes reads the API' if needs else 'no API access needed'})")
+    if not needs:
+        return
+    sa = spec.get("serviceAccountName")
+    c.check(sa in by_kind.get("ServiceAccount", {}), f"{wname}: serviceAccountName {sa!r} is no ServiceAccount here")
+    granted = set()
+    for binding in list(by_kind.get("ClusterRoleBinding", {}).values()):
+        if not any(s.get("kind") == "ServiceAccount" and s.get("name") == sa for s in binding.get("subjects") or []):
+            continue
+        role = by_kind.get("ClusterRole", {}).get(binding["roleRef"]["name"]) or {}
+        for rule in role.get("rules") or []:
+            if "" in rule.get("apiGroups", []):
+                granted |= {(r, v) for r in rule.get("resources", []) for v in rule.get("verbs", [])}
+    for resource in ("pods", "namespaces"):
+        for verb in ("get", "list", "watch"):
+            c.check((resource, verb) in granted,
+                    f"{wname}: ServiceAccount {sa} may not {verb} {resource} (k8sattributes needs it)")
 
 
 def cmd_invariants(label, path):

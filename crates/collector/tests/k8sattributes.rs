@@ -6,7 +6,8 @@
 //! `wait_for_metadata` makes it a start error).
 //!
 //! Against a real kube-apiserver (`api_server_*`, `#[ignore]`d: `scripts/deploy-check.sh`
-//! runs them with the kube-apiserver + etcd it starts, through `KAKEHASHI_TEST_KUBECONFIG`):
+//! runs them with the kube-apiserver + etcd it starts, through `KAKEHASHI_TEST_KUBECONFIG`, and
+//! `KAKEHASHI_TEST_COLLECTOR_KUBECONFIG` for the collector's own, less privileged, identity):
 //! a pod created with `kubectl` is found by the sender's IP, and its namespace's label
 //! change and its deletion reach the collector through the watch.
 
@@ -286,7 +287,8 @@ spec:
         - key: team
           from: namespace"#
     );
-    let kc = kubeconfig();
+    // The collector's own identity when given (deploy-check: the shipped ServiceAccount's).
+    let kc = std::env::var("KAKEHASHI_TEST_COLLECTOR_KUBECONFIG").unwrap_or_else(|_| kubeconfig());
     let mut collector = start(
         dir.path(),
         &config(recv, &sink, &processor),

@@ -117,7 +117,8 @@ async fn drive<K, S>(
     while let Some(event) = stream.next().await {
         match event {
             Ok(e) => {
-                if failing {
+                // `Init` comes before the list is attempted: not yet a sign of recovery.
+                if failing && !matches!(e, Event::Init) {
                     tracing::info!(kind, "Kubernetes watch recovered");
                     failing = false;
                 }

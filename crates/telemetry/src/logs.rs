@@ -71,13 +71,22 @@ const TRANSPORT_CRATES: &[&str] = &[
     "want",
 ];
 
+/// Libraries whose warnings a component reports itself, once per outage instead of once per
+/// retry: kube's watcher warns on every failed list (each with the API's whole status object),
+/// while the k8s_attributes processor logs the first failure and the recovery.
+const SELF_REPORTED_CRATES: &[&str] = &["kube_runtime"];
+
 impl crate::config::LogLevel {
     fn level_directive(self) -> String {
         let level = self.directive();
+        let quiet: String = SELF_REPORTED_CRATES
+            .iter()
+            .map(|c| format!(",{c}=error"))
+            .collect();
         if level != "debug" {
-            return level.to_owned();
+            return format!("{level}{quiet}");
         }
-        let mut d = level.to_owned();
+        let mut d = format!("{level}{quiet}");
         for c in TRANSPORT_CRATES {
             d.push_str(&format!(",{c}=info"));
         }
@@ -95,6 +104,6 @@ mod tests {
         assert!(d.starts_with("debug,"), "{d}");
         assert!(d.contains(",h2=info") && d.contains(",hyper=info"), "{d}");
         assert!(tracing_subscriber::EnvFilter::try_new(&d).is_ok());
-        assert_eq!(LogLevel::Info.level_directive(), "info");
+        assert_eq!(LogLevel::Info.level_directive(), "info,kube_runtime=error");
     }
 }
