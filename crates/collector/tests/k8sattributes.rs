@@ -236,8 +236,55 @@ fn api_server_pod_found_by_the_senders_ip_and_kept_current_by_the_watch() {
             "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}, labels: {{team: payments}}}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: default, namespace: {ns}}}\n"
         ),
     );
-    // A Deployment's replica, as the controllers would have made it (none run here), placed
-    // on a node and given the loopback address the sender connects from.
+    // A Deployment, its ReplicaSet and a replica, as the controllers would have made them (none
+    // run here); the pod placed on a node and given the loopback address the sender connects from.
+    apply(
+        dir.path(),
+        "deployment.yaml",
+        &format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: checkout, namespace: {ns}, labels: {{owner: payments-team}}}}
+spec:
+  selector: {{matchLabels: {{app: checkout}}}}
+  template:
+    metadata: {{labels: {{app: checkout}}}}
+    spec: {{containers: [{{name: app, image: "registry.example.com/shop/checkout:1.4.2"}}]}}
+"#
+        ),
+    );
+    let uid_of = |kind: &str, name: &str| {
+        kubectl(&[
+            "get",
+            kind,
+            name,
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+    };
+    let deployment_uid = uid_of("deployment", "checkout");
+    apply(
+        dir.path(),
+        "replicaset.yaml",
+        &format!(
+            r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: checkout-5f7b8c9d4
+  namespace: {ns}
+  ownerReferences:
+  - {{apiVersion: apps/v1, kind: Deployment, name: checkout, uid: {deployment_uid}, controller: true}}
+spec:
+  selector: {{matchLabels: {{app: checkout, pod-template-hash: 5f7b8c9d4}}}}
+  template:
+    metadata: {{labels: {{app: checkout, pod-template-hash: 5f7b8c9d4}}}}
+    spec: {{containers: [{{name: app, image: "registry.example.com/shop/checkout:1.4.2"}}]}}
+"#
+        ),
+    );
+    let replicaset_uid = uid_of("replicaset", "checkout-5f7b8c9d4");
     apply(
         dir.path(),
         "pod.yaml",
@@ -249,7 +296,7 @@ metadata:
   namespace: {ns}
   labels: {{app: checkout, pod-template-hash: 5f7b8c9d4}}
   ownerReferences:
-  - {{apiVersion: apps/v1, kind: ReplicaSet, name: checkout-5f7b8c9d4, uid: 6a1f0a62-7d0c-4a53-9d55-1f2e3d4c5b6a, controller: true}}
+  - {{apiVersion: apps/v1, kind: ReplicaSet, name: checkout-5f7b8c9d4, uid: {replicaset_uid}, controller: true}}
 spec:
   nodeName: node-a
   automountServiceAccountToken: false
@@ -281,19 +328,22 @@ spec:
     filter:
       namespace: {ns}
     extract:
-      metadata: [k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.deployment.name, k8s.node.name, container.image.name, container.image.tag, container.id]
+      metadata: [k8s.namespace.name, k8s.pod.name, k8s.pod.uid, k8s.deployment.name, k8s.deployment.uid, k8s.node.name, container.image.name, container.image.tag, container.id]
       labels:
         - key: app
         - key: team
-          from: namespace"#
+          from: namespace
+        - key: owner
+          from: deployment"#
     );
     // The collector's own identity when given (deploy-check: the shipped ServiceAccount's).
     let kc = std::env::var("KAKEHASHI_TEST_COLLECTOR_KUBECONFIG").unwrap_or_else(|_| kubeconfig());
-    let mut collector = start(
-        dir.path(),
-        &config(recv, &sink, &processor),
-        &[("KUBECONFIG", &kc)],
+    let metrics = free_port();
+    let yaml = config(recv, &sink, &processor).replace(
+        "      level: none\n",
+        &format!("      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: {metrics}\n"),
     );
+    let mut collector = start(dir.path(), &yaml, &[("KUBECONFIG", &kc)]);
     wait_for_port(recv, Duration::from_secs(30), Some(&mut collector));
 
     send_with_python_sdk(recv, "traces");
@@ -319,10 +369,38 @@ spec:
             ("container.id", "0f1e2d3c4b5a"),
             ("k8s.pod.labels.app", "checkout"),
             ("k8s.namespace.labels.team", "payments"),
+            ("k8s.deployment.uid", deployment_uid.as_str()),
+            ("k8s.deployment.label.owner", "payments-team"),
         ] {
             assert_eq!(text(&attrs, k), Some(v), "{k} in {attrs}");
         }
     }
+
+    // otelcol's self-metrics of the watches and the lookups.
+    use common::fault::metric_sum;
+    assert_eq!(metric_sum(metrics, "otelcol_otelsvc_k8s_pod_added"), 1);
+    assert_eq!(metric_sum(metrics, "otelcol_otelsvc_k8s_pod_table_size"), 1);
+    assert_eq!(
+        metric_sum(metrics, "otelcol_otelsvc_k8s_replicaset_added"),
+        1
+    );
+    assert_eq!(
+        metric_sum(metrics, "otelcol_otelsvc_k8s_namespace_added"),
+        1
+    );
+    assert!(
+        metric_sum(
+            metrics,
+            "otelcol_processor_k8sattributes_pod_association_success"
+        ) >= 1
+    );
+    assert_eq!(
+        metric_sum(
+            metrics,
+            "otelcol_processor_k8sattributes_pod_association_error"
+        ),
+        0
+    );
 
     // A label change arrives through the namespace watch.
     kubectl(&["label", "namespace", &ns, "team=checkout", "--overwrite"]);
@@ -360,5 +438,8 @@ spec:
         "the deleted pod was still attributed\n{}",
         collector.output_tail(4000)
     );
+    assert_eq!(metric_sum(metrics, "otelcol_otelsvc_k8s_pod_deleted"), 1);
+    assert_eq!(metric_sum(metrics, "otelcol_otelsvc_k8s_pod_table_size"), 0);
+    assert!(metric_sum(metrics, "otelcol_otelsvc_k8s_ip_lookup_miss") >= 1);
     kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }

@@ -25,6 +25,7 @@ pub const SUPPORTED_METADATA: &[&str] = &[
     "k8s.pod.ip",
     "k8s.pod.start_time",
     "k8s.deployment.name",
+    "k8s.deployment.uid",
     "k8s.replicaset.name",
     "k8s.replicaset.uid",
     "k8s.daemonset.name",
@@ -34,6 +35,7 @@ pub const SUPPORTED_METADATA: &[&str] = &[
     "k8s.job.name",
     "k8s.job.uid",
     "k8s.cronjob.name",
+    "k8s.cronjob.uid",
     "k8s.node.name",
     "k8s.node.uid",
     "k8s.cluster.uid",
@@ -48,13 +50,8 @@ pub const SUPPORTED_METADATA: &[&str] = &[
     "service.instance.id",
 ];
 
-/// Values otelcol accepts that need a watch kakehashi does not run yet (Deployments through
-/// ReplicaSets, CronJobs through Jobs) or a semantic-convention feature gate.
-const UNSUPPORTED_METADATA: &[&str] = &[
-    "k8s.deployment.uid",
-    "k8s.cronjob.uid",
-    "container.image.tags",
-];
+/// Values otelcol accepts only with its semantic-convention feature gates.
+const UNSUPPORTED_METADATA: &[&str] = &["container.image.tags"];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -116,9 +113,8 @@ pub struct ExtractConfig {
     /// Every pod annotation `resource.opentelemetry.io/<key>` becomes the attribute `<key>`.
     pub otel_annotations: bool,
     /// Deprecated in otelcol (and `true` by default there): the Deployment's name is the
-    /// ReplicaSet's without its `pod-template-hash` suffix. kakehashi always derives it so;
-    /// for a ReplicaSet that a Deployment created this is the same name as reading the
-    /// ReplicaSet's owner.
+    /// ReplicaSet's without the pod's `pod-template-hash` suffix. `false` reads it from the
+    /// ReplicaSet object's owner instead (a watch of ReplicaSets).
     pub deployment_name_from_replicaset: Option<bool>,
 }
 
@@ -132,7 +128,7 @@ pub struct FieldExtractConfig {
     pub key: String,
     /// Matched against whole keys (as if wrapped in `^(?:...)$`).
     pub key_regex: String,
-    /// `pod` (default) or `namespace`, `node`.
+    /// `pod` (default), `namespace`, `node`, `deployment`, `statefulset`, `daemonset`, `job`.
     pub from: String,
 }
 
@@ -226,11 +222,7 @@ fn validate_field_extract(kind: &str, i: usize, r: &FieldExtractConfig, errs: &m
         }
     }
     match r.from.as_str() {
-        "" | "pod" | "namespace" | "node" => {}
-        "deployment" | "statefulset" | "daemonset" | "job" => errs.push(format!(
-            "{at}::from: {:?} is not supported by kakehashi yet (pod, namespace and node are)",
-            r.from
-        )),
+        "" | "pod" | "namespace" | "node" | "deployment" | "statefulset" | "daemonset" | "job" => {}
         other => errs.push(format!(
             "{at}::from: {other} is not a valid choice for From. Must be one of: pod, namespace, node, deployment, statefulset, daemonset, job"
         )),
@@ -416,18 +408,14 @@ pod_delete_grace_period: 60s
                 "\"k8s.pod.nam\" is not a supported metadata field",
             ),
             (
-                "extract: {metadata: [k8s.deployment.uid]}",
-                "\"k8s.deployment.uid\" is not supported by kakehashi yet",
+                "extract: {metadata: [container.image.tags]}",
+                "\"container.image.tags\" is not supported by kakehashi yet",
             ),
             (
                 "extract: {labels: [{key: a, key_regex: b}]}",
                 "Out of Key or KeyRegex only one option",
             ),
             ("extract: {labels: [{key_regex: '('}]}", "extract::labels::0::key_regex"),
-            (
-                "extract: {annotations: [{key: a, from: deployment}]}",
-                "\"deployment\" is not supported by kakehashi yet",
-            ),
             (
                 "extract: {labels: [{key: a, from: cluster}]}",
                 "cluster is not a valid choice for From",

@@ -15,6 +15,7 @@
 //! per processor id, not one per pipeline).
 
 pub mod config;
+pub mod metrics;
 pub mod pod;
 pub mod processor;
 pub mod rules;
@@ -30,6 +31,9 @@ use kakehashi_component::{
 };
 use kakehashi_config::{ConfigErrors, Node};
 use kakehashi_pdata::Signal;
+use kakehashi_telemetry::Telemetry;
+use metrics::Metrics;
+use processor::Lookup;
 use rules::Rules;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock, Weak};
@@ -46,12 +50,19 @@ pub struct K8sAttributesProcessor {
     /// The processor id and its configuration: the key of [`SHARED`].
     key: String,
     watches: RwLock<Option<Arc<Watches>>>,
+    metrics: Metrics,
     next: Arc<dyn Consumer>,
 }
 
 impl K8sAttributesProcessor {
-    pub fn new(id: &str, cfg: &K8sAttributesConfig, next: Arc<dyn Consumer>) -> Self {
+    pub fn new(
+        id: &str,
+        cfg: &K8sAttributesConfig,
+        telemetry: &Telemetry,
+        next: Arc<dyn Consumer>,
+    ) -> Self {
         K8sAttributesProcessor {
+            metrics: Metrics::new(telemetry),
             rules: Arc::new(Rules::new(cfg)),
             key: format!("{id}\n{cfg:?}"),
             cfg: cfg.clone(),
@@ -68,7 +79,13 @@ impl K8sAttributesProcessor {
         }
         let client = watch::client(&self.cfg).await.map_err(BuildError)?;
         let node = self.cfg.filter_node(|k| std::env::var(k).ok());
-        let w = Arc::new(watch::start(client, &self.cfg, self.rules.clone(), &node));
+        let w = Arc::new(watch::start(
+            client,
+            &self.cfg,
+            self.rules.clone(),
+            &node,
+            self.metrics.clone(),
+        ));
         shared.insert(self.key.clone(), Arc::downgrade(&w));
         Ok(w)
     }
@@ -91,13 +108,21 @@ impl Consumer for K8sAttributesProcessor {
             let store = watches
                 .as_ref()
                 .map(|w| w.store.read().unwrap_or_else(|p| p.into_inner()));
+            let signal = batch.payload.signal();
             batch.payload_mut().for_each_resource(|r| {
-                processor::annotate(
+                let lookup = processor::annotate(
                     &mut r.attributes,
                     conn.as_deref(),
                     &self.rules,
                     store.as_deref(),
-                )
+                );
+                if lookup == Lookup::NotFound {
+                    self.metrics.ip_lookup_miss.inc();
+                }
+                if lookup != Lookup::Skipped {
+                    self.metrics
+                        .associated(signal.as_str(), lookup == Lookup::Found);
+                }
             });
         }
         self.next.consume(batch).await
@@ -170,6 +195,7 @@ impl ProcessorFactory for K8sAttributesProcessorFactory {
         Ok(Arc::new(K8sAttributesProcessor::new(
             &ctx.id.to_string(),
             cfg,
+            &ctx.telemetry,
             next,
         )))
     }

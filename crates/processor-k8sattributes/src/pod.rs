@@ -26,6 +26,9 @@ pub struct PodInfo {
     pub ignore: bool,
     pub attributes: BTreeMap<String, String>,
     pub containers: Containers,
+    /// The owners' uids by kind (`ReplicaSet`, `StatefulSet`, `DaemonSet`, `Job`): the keys to
+    /// the workload tables.
+    pub owners: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -193,6 +196,7 @@ impl PodInfo {
             put("k8s.pod.uid", &uid);
         }
         let service_name = rules.wants("service.name");
+        let mut owners = BTreeMap::new();
         for owner in meta.owner_references.iter().flatten() {
             let (kind, oname, ouid) = (owner.kind.as_str(), &owner.name, &owner.uid);
             let lower = match kind {
@@ -202,6 +206,7 @@ impl PodInfo {
                 "Job" => "job",
                 _ => continue,
             };
+            owners.insert(kind.to_string(), ouid.clone());
             if rules.wants(&format!("k8s.{lower}.uid")) {
                 put(&format!("k8s.{lower}.uid"), ouid);
             }
@@ -274,6 +279,7 @@ impl PodInfo {
             start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
             ignore: excluded,
             attributes: a,
+            owners,
         }
     }
 

@@ -87,6 +87,18 @@ pub fn pod_identifier(attrs: &[KeyValue], conn: Option<&str>, rules: &Rules) -> 
     Vec::new()
 }
 
+/// How a resource's pod was looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Passthrough mode: no lookup.
+    Skipped,
+    /// No association rule had all its values.
+    NoIdentifier,
+    /// Looked up and not found (a miss, as otelcol's `ip_lookup_miss` counts them).
+    NotFound,
+    Found,
+}
+
 /// Adds what is known about the resource's pod, namespace and node. `store` is `None` in
 /// passthrough mode.
 pub fn annotate(
@@ -94,19 +106,27 @@ pub fn annotate(
     conn: Option<&str>,
     rules: &Rules,
     store: Option<&Store>,
-) {
+) -> Lookup {
     let id = pod_identifier(attrs, conn, rules);
     if let Some((_, ip)) = id.iter().find(|(s, _)| *s == Source::Connection) {
         if store.is_none() || rules.wants("k8s.pod.ip") {
             set_if_unset(attrs, "k8s.pod.ip", ip);
         }
     }
-    let Some(store) = store else { return };
+    let Some(store) = store else {
+        return Lookup::Skipped;
+    };
     let pod = (!id.is_empty())
         .then(|| store.pods.get(&id))
         .flatten()
         .cloned();
+    let lookup = match (&pod, id.is_empty()) {
+        (Some(_), _) => Lookup::Found,
+        (None, true) => Lookup::NoIdentifier,
+        (None, false) => Lookup::NotFound,
+    };
     if let Some(pod) = &pod {
+        add_controller_attributes(attrs, pod, rules, store);
         for (k, v) in &pod.attributes {
             set_if_unset(attrs, k, v);
         }
@@ -143,6 +163,68 @@ pub fn annotate(
         }
         if rules.wants("k8s.node.uid") && !n.uid.is_empty() {
             set_if_unset(attrs, "k8s.node.uid", &n.uid);
+        }
+    }
+
+    // The workloads' own labels/annotations, found by the pod's owners (a Deployment through
+    // its ReplicaSet), else by the uid attributes the resource carries.
+    let owner = |kind: &str| pod.as_ref().and_then(|p| p.owners.get(kind).cloned());
+    let deployment = owner("ReplicaSet")
+        .and_then(|rs| store.replicasets.get(&rs).cloned())
+        .and_then(|rs| rs.controller.clone())
+        .filter(|c| c.kind == "Deployment")
+        .map(|c| c.uid);
+    for (uid, attr, table) in [
+        (deployment, "k8s.deployment.uid", &store.deployments),
+        (
+            owner("StatefulSet"),
+            "k8s.statefulset.uid",
+            &store.statefulsets,
+        ),
+        (owner("DaemonSet"), "k8s.daemonset.uid", &store.daemonsets),
+        (owner("Job"), "k8s.job.uid", &store.jobs),
+    ] {
+        let uid = uid.unwrap_or_else(|| str_attr(attrs, attr).to_string());
+        if let Some(w) = (!uid.is_empty()).then(|| table.get(&uid)).flatten() {
+            for (k, v) in &w.attributes {
+                set_if_unset(attrs, k, v);
+            }
+        }
+    }
+    lookup
+}
+
+/// What the ReplicaSet and Job objects say, when they are watched: the Deployment's and the
+/// CronJob's name and uid. Set before the pod's own attributes, so the object's word beats the
+/// name derived from the owner's name.
+fn add_controller_attributes(
+    attrs: &mut Vec<KeyValue>,
+    pod: &PodInfo,
+    rules: &Rules,
+    store: &Store,
+) {
+    for (kind, table, parent, prefix) in [
+        (
+            "ReplicaSet",
+            &store.replicasets,
+            "Deployment",
+            "k8s.deployment",
+        ),
+        ("Job", &store.jobs, "CronJob", "k8s.cronjob"),
+    ] {
+        let controller = pod
+            .owners
+            .get(kind)
+            .and_then(|uid| table.get(uid))
+            .and_then(|o| o.controller.as_ref())
+            .filter(|c| c.kind == parent);
+        if let Some(c) = controller {
+            for (suffix, value) in [("name", &c.name), ("uid", &c.uid)] {
+                let attr = format!("{prefix}.{suffix}");
+                if rules.wants(&attr) && !value.is_empty() {
+                    set_if_unset(attrs, &attr, value);
+                }
+            }
         }
     }
 }

@@ -314,3 +314,125 @@ fn a_deleted_pod_is_still_found_during_the_grace_period() {
     annotate(&mut attrs, Some("10.0.0.1"), &rules, Some(&s));
     assert_eq!(get(&attrs, "k8s.pod.name"), Some("a"));
 }
+
+/// A workload object as a metadata watch delivers it.
+fn workload(
+    uid: &str,
+    labels: serde_json::Value,
+    controller: Option<(&str, &str, &str)>,
+) -> ObjectMeta {
+    let owners: Vec<_> = controller
+        .into_iter()
+        .map(|(kind, name, uid)| {
+            json!({"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": true})
+        })
+        .collect();
+    serde_json::from_value(json!({"uid": uid, "labels": labels, "ownerReferences": owners}))
+        .unwrap()
+}
+
+#[test]
+fn workload_objects_give_uids_names_and_their_labels() {
+    let mut c = cfg(&[
+        "k8s.deployment.name",
+        "k8s.deployment.uid",
+        "k8s.cronjob.name",
+        "k8s.cronjob.uid",
+    ]);
+    c.extract.labels = vec![
+        FieldExtractConfig {
+            key: "team".into(),
+            from: "deployment".into(),
+            ..Default::default()
+        },
+        FieldExtractConfig {
+            key: "tier".into(),
+            from: "statefulset".into(),
+            ..Default::default()
+        },
+        FieldExtractConfig {
+            key: "kind".into(),
+            from: "job".into(),
+            ..Default::default()
+        },
+    ];
+    let rules = Rules::new(&c);
+    let owned = |name: &str, kind: &str, owner: &str, uid: &str| -> Pod {
+        let mut p = pod(name, &format!("10.0.1.{}", name.len()), &[]);
+        p.metadata.owner_references = Some(vec![serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": kind, "name": owner, "uid": uid}),
+        )
+        .unwrap()]);
+        p
+    };
+    let mut s = store(
+        &rules,
+        &[
+            // A ReplicaSet whose name is not <deployment>-<hash>: only the object knows.
+            owned("web", "ReplicaSet", "odd-rs-name", "rs-1"),
+            owned("db-0", "StatefulSet", "db", "ss-1"),
+            owned("report-x", "Job", "report-29943540", "job-1"),
+        ],
+    );
+    let rs = workload(
+        "rs-1",
+        json!({}),
+        Some(("Deployment", "web-deploy", "dep-1")),
+    );
+    s.replicasets
+        .apply("rs-1".into(), ObjectInfo::new(&rs, &rules, From::Pod));
+    let dep = workload("dep-1", json!({"team": "payments"}), None);
+    s.deployments.apply(
+        "dep-1".into(),
+        ObjectInfo::new(&dep, &rules, From::Deployment),
+    );
+    let ss = workload("ss-1", json!({"tier": "data"}), None);
+    s.statefulsets.apply(
+        "ss-1".into(),
+        ObjectInfo::new(&ss, &rules, From::StatefulSet),
+    );
+    let job = workload(
+        "job-1",
+        json!({"kind": "batch"}),
+        Some(("CronJob", "report", "cj-1")),
+    );
+    s.jobs
+        .apply("job-1".into(), ObjectInfo::new(&job, &rules, From::Job));
+
+    let run = |ip: &str| {
+        let mut attrs = Vec::new();
+        assert_eq!(
+            annotate(&mut attrs, Some(ip), &rules, Some(&s)),
+            Lookup::Found
+        );
+        attrs
+    };
+    let web = run("10.0.1.3");
+    assert_eq!(get(&web, "k8s.deployment.name"), Some("web-deploy"));
+    assert_eq!(get(&web, "k8s.deployment.uid"), Some("dep-1"));
+    assert_eq!(get(&web, "k8s.deployment.label.team"), Some("payments"));
+    let db = run("10.0.1.4");
+    assert_eq!(get(&db, "k8s.statefulset.label.tier"), Some("data"));
+    assert_eq!(get(&db, "k8s.deployment.name"), None);
+    let report = run("10.0.1.8");
+    assert_eq!(get(&report, "k8s.cronjob.name"), Some("report"));
+    assert_eq!(get(&report, "k8s.cronjob.uid"), Some("cj-1"));
+    assert_eq!(get(&report, "k8s.job.label.kind"), Some("batch"));
+
+    // Without a pod, the resource's own uid attributes find the workload.
+    let mut attrs = vec![kv("k8s.statefulset.uid", "ss-1")];
+    assert_eq!(
+        annotate(&mut attrs, None, &rules, Some(&s)),
+        Lookup::NoIdentifier
+    );
+    assert_eq!(get(&attrs, "k8s.statefulset.label.tier"), Some("data"));
+    let mut attrs = Vec::new();
+    assert_eq!(
+        annotate(&mut attrs, Some("10.9.9.9"), &rules, Some(&s)),
+        Lookup::NotFound
+    );
+    assert_eq!(
+        annotate(&mut attrs, Some("10.9.9.9"), &rules, None),
+        Lookup::Skipped
+    );
+}

@@ -12,6 +12,10 @@ pub enum From {
     Pod,
     Namespace,
     Node,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
 }
 
 impl From {
@@ -19,6 +23,10 @@ impl From {
         match s {
             "namespace" => From::Namespace,
             "node" => From::Node,
+            "deployment" => From::Deployment,
+            "statefulset" => From::StatefulSet,
+            "daemonset" => From::DaemonSet,
+            "job" => From::Job,
             _ => From::Pod,
         }
     }
@@ -27,7 +35,17 @@ impl From {
             From::Pod => "pod",
             From::Namespace => "namespace",
             From::Node => "node",
+            From::Deployment => "deployment",
+            From::StatefulSet => "statefulset",
+            From::DaemonSet => "daemonset",
+            From::Job => "job",
         }
+    }
+    /// Pods, namespaces and nodes name their attributes `k8s.<kind>.labels.<key>` (otelcol's
+    /// default, pre-1.0 conventions); the workload kinds came later and only have the singular
+    /// `k8s.<kind>.label.<key>` of the semantic conventions.
+    fn plural(self) -> bool {
+        matches!(self, From::Pod | From::Namespace | From::Node)
     }
 }
 
@@ -67,7 +85,12 @@ impl FieldRule {
     }
 
     fn default_name(&self, key: &str) -> String {
-        format!("k8s.{}.{}.{key}", self.from.name(), self.kind)
+        let kind = if self.from.plural() {
+            self.kind
+        } else {
+            self.kind.trim_end_matches('s')
+        };
+        format!("k8s.{}.{kind}.{key}", self.from.name())
     }
 
     /// Adds what this rule takes from `fields` (an object's labels or annotations) to `out`.
@@ -118,6 +141,9 @@ pub type Association = Vec<Source>;
 #[derive(Debug, Clone)]
 pub struct Rules {
     metadata: BTreeSet<String>,
+    /// `deployment_name_from_replicaset: false`: the Deployment's name from the ReplicaSet
+    /// object's owner rather than from the ReplicaSet's name.
+    deployment_from_replicaset_object: bool,
     pub labels: Vec<FieldRule>,
     pub annotations: Vec<FieldRule>,
     pub excluded_pods: Vec<Regex>,
@@ -150,6 +176,8 @@ impl Rules {
         };
         Rules {
             metadata: cfg.metadata().into_iter().collect(),
+            deployment_from_replicaset_object: cfg.extract.deployment_name_from_replicaset
+                == Some(false),
             labels: cfg
                 .extract
                 .labels
@@ -226,6 +254,19 @@ impl Rules {
     pub fn nodes_needed(&self) -> bool {
         self.reads(From::Node) || self.wants("k8s.node.uid")
     }
+
+    /// ReplicaSets are watched for their Deployment: its uid, its labels/annotations (found by
+    /// that uid), or its name with `deployment_name_from_replicaset: false`.
+    pub fn replicasets_needed(&self) -> bool {
+        self.wants("k8s.deployment.uid")
+            || self.reads(From::Deployment)
+            || (self.deployment_from_replicaset_object && self.wants("k8s.deployment.name"))
+    }
+
+    /// Jobs are watched for their CronJob's uid, or for their own labels/annotations.
+    pub fn jobs_needed(&self) -> bool {
+        self.wants("k8s.cronjob.uid") || self.reads(From::Job)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +313,34 @@ mod tests {
                 ("k8s.pod.labels.app", "shop"),
                 ("k8s.namespace.labels.tier", ""),
                 ("my.app", "shop"),
+            ])
+        );
+    }
+
+    #[test]
+    fn workload_kinds_use_the_singular_convention() {
+        let f = fields(&[("app", "shop")]);
+        let mut out = BTreeMap::new();
+        rule("deployment", "", "app", "").extract(&f, &mut out);
+        rule("job", "", "", "a.*").extract(&f, &mut out);
+        let mut ann = FieldRule::compile(
+            "annotations",
+            &FieldExtractConfig {
+                key: "app".into(),
+                from: "statefulset".into(),
+                ..Default::default()
+            },
+        );
+        ann.extract(&f, &mut out);
+        ann.from = From::DaemonSet;
+        ann.extract(&f, &mut out);
+        assert_eq!(
+            out,
+            fields(&[
+                ("k8s.daemonset.annotation.app", "shop"),
+                ("k8s.deployment.label.app", "shop"),
+                ("k8s.job.label.app", "shop"),
+                ("k8s.statefulset.annotation.app", "shop"),
             ])
         );
     }
@@ -338,5 +407,17 @@ mod tests {
         assert_eq!(r.namespaces_needed(), NamespaceWatch::KubeSystem);
         assert!(r.nodes_needed());
         assert!(!r.wants_containers());
+        assert!(!r.replicasets_needed() && !r.jobs_needed());
+
+        let mut cfg = K8sAttributesConfig::default();
+        assert!(
+            !Rules::new(&cfg).replicasets_needed(),
+            "the name is derived"
+        );
+        cfg.extract.deployment_name_from_replicaset = Some(false);
+        assert!(Rules::new(&cfg).replicasets_needed());
+        cfg.extract.metadata = Some(vec!["k8s.cronjob.uid".into()]);
+        let r = Rules::new(&cfg);
+        assert!(!r.replicasets_needed() && r.jobs_needed());
     }
 }

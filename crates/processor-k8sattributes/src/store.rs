@@ -9,11 +9,21 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A namespace or node: its uid and the attributes its labels/annotations give.
+/// An object's controller (a ReplicaSet's Deployment, a Job's CronJob).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owner {
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+}
+
+/// A namespace, node or workload: its uid, the attributes its labels/annotations give, and its
+/// controller.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectInfo {
     pub uid: String,
     pub attributes: BTreeMap<String, String>,
+    pub controller: Option<Owner>,
 }
 
 impl ObjectInfo {
@@ -27,14 +37,25 @@ impl ObjectInfo {
                 &mut attributes,
             );
         }
+        let controller = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| Owner {
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+                uid: o.uid.clone(),
+            });
         ObjectInfo {
             uid: meta.uid.clone().unwrap_or_default(),
             attributes,
+            controller,
         }
     }
 }
 
-/// Objects by name, replaced wholesale after a re-list.
+/// Objects by name (namespaces, nodes) or uid (workloads), replaced wholesale after a re-list.
 #[derive(Debug, Default)]
 pub struct Table {
     live: HashMap<String, Arc<ObjectInfo>>,
@@ -45,11 +66,12 @@ impl Table {
     pub fn get(&self, name: &str) -> Option<&Arc<ObjectInfo>> {
         self.live.get(name)
     }
-    pub fn apply(&mut self, name: String, info: ObjectInfo) {
+    /// Adds or replaces an object; whether it was known already.
+    pub fn apply(&mut self, name: String, info: ObjectInfo) -> bool {
         if let Some(seen) = &mut self.relisting {
             seen.insert(name.clone());
         }
-        self.live.insert(name, Arc::new(info));
+        self.live.insert(name, Arc::new(info)).is_some()
     }
     pub fn delete(&mut self, name: &str) {
         self.live.remove(name);
@@ -85,14 +107,16 @@ impl Pods {
         self.live.len()
     }
 
-    /// Files a new or changed pod under its identifiers. Where another pod holds an
-    /// identifier (a reused IP), the later-started pod keeps it.
-    pub fn apply(&mut self, info: PodInfo, ids: Vec<PodId>) {
+    /// Files a new or changed pod under its identifiers; whether it was known already. Where
+    /// another pod holds an identifier (a reused IP), the later-started pod keeps it.
+    pub fn apply(&mut self, info: PodInfo, ids: Vec<PodId>) -> bool {
         let info = Arc::new(info);
         if let Some(seen) = &mut self.relisting {
             seen.insert(info.uid.clone());
         }
-        if let Some((_, old_ids)) = self.live.remove(&info.uid) {
+        let old = self.live.remove(&info.uid);
+        let known = old.is_some();
+        if let Some((_, old_ids)) = old {
             for id in old_ids.iter().filter(|id| !ids.contains(id)) {
                 self.remove_if_owned(id, &info.uid);
             }
@@ -109,6 +133,7 @@ impl Pods {
             }
         }
         self.live.insert(info.uid.clone(), (info, ids));
+        known
     }
 
     /// The pod is gone: it stays findable until [`Pods::evict`] runs after the grace period.
@@ -164,8 +189,15 @@ impl Pods {
 #[derive(Debug, Default)]
 pub struct Store {
     pub pods: Pods,
+    /// By name.
     pub namespaces: Table,
     pub nodes: Table,
+    /// By uid.
+    pub replicasets: Table,
+    pub deployments: Table,
+    pub statefulsets: Table,
+    pub daemonsets: Table,
+    pub jobs: Table,
 }
 
 #[cfg(test)]
@@ -198,8 +230,8 @@ mod tests {
         let mut p = Pods::default();
         let (old, old_ids) = pod("a", "10.0.0.1", 100);
         let (new, new_ids) = pod("b", "10.0.0.1", 200);
-        p.apply(new.clone(), new_ids.clone());
-        p.apply(old.clone(), old_ids.clone()); // a late update of the old pod
+        assert!(!p.apply(new.clone(), new_ids.clone()));
+        assert!(!p.apply(old.clone(), old_ids.clone())); // a late update of the old pod
         assert_eq!(by_ip(&p, "10.0.0.1"), Some("b"));
         let mut p = Pods::default();
         p.apply(old, old_ids);
@@ -240,7 +272,7 @@ mod tests {
         let (a, ids) = pod("a", "10.0.0.1", 100);
         p.apply(a, ids);
         let (a2, ids2) = pod("a", "10.0.0.2", 100);
-        p.apply(a2, ids2);
+        assert!(p.apply(a2, ids2), "an update");
         assert_eq!(by_ip(&p, "10.0.0.1"), None);
         assert_eq!(by_ip(&p, "10.0.0.2"), Some("a"));
     }

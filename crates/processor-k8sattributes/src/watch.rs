@@ -1,18 +1,24 @@
 //! The Kubernetes side: a client from in-cluster or kubeconfig credentials, and one list +
-//! watch per kind (pods; namespaces and nodes when the rules need them) keeping the
+//! watch per kind (pods; namespaces, nodes, ReplicaSets, the workloads and Jobs only when the
+//! rules need them) keeping the
 //! [`Store`] current. A lost watch lists again (with backoff) and the re-list replaces the
 //! table, so deletions missed in between are not kept.
 
 use crate::config::K8sAttributesConfig;
+use crate::metrics::{KindEvents, Metrics};
 use crate::pod::PodInfo;
 use crate::rules::{From, NamespaceWatch, Rules};
-use crate::store::{ObjectInfo, Store};
+use crate::store::{ObjectInfo, Store, Table};
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use serde::de::DeserializeOwned;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch as signal;
@@ -138,47 +144,162 @@ async fn drive<K, S>(
     }
 }
 
+/// Which table of the [`Store`] a metadata watch fills, and by what key.
+#[derive(Clone, Copy)]
+enum Slot {
+    Namespaces,
+    Nodes,
+    ReplicaSets,
+    Deployments,
+    StatefulSets,
+    DaemonSets,
+    Jobs,
+}
+
+impl Slot {
+    fn table(self, s: &mut Store) -> &mut Table {
+        match self {
+            Slot::Namespaces => &mut s.namespaces,
+            Slot::Nodes => &mut s.nodes,
+            Slot::ReplicaSets => &mut s.replicasets,
+            Slot::Deployments => &mut s.deployments,
+            Slot::StatefulSets => &mut s.statefulsets,
+            Slot::DaemonSets => &mut s.daemonsets,
+            Slot::Jobs => &mut s.jobs,
+        }
+    }
+    /// Namespaces and nodes are looked up by name; workloads by uid (owner references).
+    fn key(self, meta: &ObjectMeta) -> String {
+        let key = match self {
+            Slot::Namespaces | Slot::Nodes => &meta.name,
+            _ => &meta.uid,
+        };
+        key.clone().unwrap_or_default()
+    }
+}
+
+/// Everything a watch needs besides its API.
+struct Ctx {
+    store: Arc<RwLock<Store>>,
+    rules: Arc<Rules>,
+    synced: Vec<signal::Receiver<bool>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Ctx {
+    /// A metadata-only list + watch of one kind into its table (labels, annotations, uid and
+    /// owners are all in the metadata; the specs are never transferred).
+    fn watch_meta<K>(
+        &mut self,
+        kind: &'static str,
+        api: Api<PartialObjectMeta<K>>,
+        wc: watcher::Config,
+        slot: Slot,
+        from: From,
+        events: Option<KindEvents>,
+    ) where
+        K: kube::Resource<DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + DeserializeOwned
+            + Send
+            + Sync
+            + 'static,
+    {
+        let stream = kube::runtime::watcher(api, wc).default_backoff();
+        let (tx, rx) = signal::channel(false);
+        self.synced.push(rx);
+        let (st, r) = (self.store.clone(), self.rules.clone());
+        self.tasks
+            .push(tokio::spawn(drive(kind, stream, tx, move |e| {
+                let mut s = st.write().unwrap_or_else(|p| p.into_inner());
+                let table = slot.table(&mut s);
+                match e {
+                    Event::Init => table.relist_started(),
+                    Event::InitDone => table.relist_done(),
+                    Event::Apply(o) | Event::InitApply(o) => {
+                        let known = table.apply(
+                            slot.key(&o.metadata),
+                            ObjectInfo::new(&o.metadata, &r, from),
+                        );
+                        if let Some(m) = &events {
+                            m.applied(known);
+                        }
+                    }
+                    Event::Delete(o) => {
+                        table.delete(&slot.key(&o.metadata));
+                        if let Some(m) = &events {
+                            m.deleted.inc();
+                        }
+                    }
+                }
+            })));
+    }
+}
+
 pub fn start(
     client: kube::Client,
     cfg: &K8sAttributesConfig,
     rules: Arc<Rules>,
     node: &str,
+    metrics: Metrics,
 ) -> Watches {
     let store = Arc::new(RwLock::new(Store::default()));
-    let mut synced = Vec::new();
-    let mut tasks = Vec::new();
+    let mut ctx = Ctx {
+        store: store.clone(),
+        rules: rules.clone(),
+        synced: Vec::new(),
+        tasks: Vec::new(),
+    };
     let ns_filter = cfg.filter.namespace.clone();
+    let in_scope = |c: &kube::Client| -> (kube::Client, Option<String>) {
+        (
+            c.clone(),
+            (!ns_filter.is_empty()).then(|| ns_filter.clone()),
+        )
+    };
+    fn api<K>(scope: (kube::Client, Option<String>)) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match scope.1 {
+            Some(ns) => Api::namespaced(scope.0, &ns),
+            None => Api::all(scope.0),
+        }
+    }
 
     // Pods.
-    let pods: Api<Pod> = if ns_filter.is_empty() {
-        Api::all(client.clone())
-    } else {
-        Api::namespaced(client.clone(), &ns_filter)
-    };
+    let pods: Api<Pod> = api(in_scope(&client));
     let (fields, labels) = pod_selectors(cfg, node);
     let stream = kube::runtime::watcher(pods, watch_config(fields, labels)).default_backoff();
     let (tx, rx) = signal::channel(false);
-    synced.push(rx);
-    let (st, r) = (store.clone(), rules.clone());
-    tasks.push(tokio::spawn(drive("pods", stream, tx, move |e| {
-        let now = Instant::now();
-        let mut s = st.write().unwrap_or_else(|p| p.into_inner());
-        match e {
-            Event::Init => s.pods.relist_started(),
-            Event::InitDone => s.pods.relist_done(now),
-            Event::Apply(p) | Event::InitApply(p) => {
-                let info = PodInfo::new(&p, &r);
-                let ids = info.identifiers(&r);
-                s.pods.apply(info, ids);
+    ctx.synced.push(rx);
+    let (st, r, m) = (store.clone(), rules.clone(), metrics.clone());
+    ctx.tasks
+        .push(tokio::spawn(drive("pods", stream, tx, move |e| {
+            let now = Instant::now();
+            let mut s = st.write().unwrap_or_else(|p| p.into_inner());
+            match e {
+                Event::Init => s.pods.relist_started(),
+                Event::InitDone => s.pods.relist_done(now),
+                Event::Apply(p) | Event::InitApply(p) => {
+                    let info = PodInfo::new(&p, &r);
+                    let ids = info.identifiers(&r);
+                    m.pods.applied(s.pods.apply(info, ids));
+                }
+                Event::Delete(p) => {
+                    s.pods.delete(p.metadata.uid.as_deref().unwrap_or(""), now);
+                    m.pods.deleted.inc();
+                }
             }
-            Event::Delete(p) => s.pods.delete(p.metadata.uid.as_deref().unwrap_or(""), now),
-        }
-    })));
+            m.pod_table_size.set(s.pods.live_count() as i64);
+        })));
 
     // Deleted pods leave after the grace period.
     let grace = cfg.pod_delete_grace_period.get();
     let st = store.clone();
-    tasks.push(tokio::spawn(async move {
+    ctx.tasks.push(tokio::spawn(async move {
         let every = grace.clamp(Duration::from_millis(100), Duration::from_secs(30));
         let mut tick = tokio::time::interval(every);
         loop {
@@ -196,55 +317,86 @@ pub fn start(
         (NamespaceWatch::KubeSystem, _) => Some(Some("kube-system".to_string())),
     };
     if let Some(only) = ns_name {
-        let api: Api<PartialObjectMeta<Namespace>> = Api::all(client.clone());
         let wc = watch_config(only.map(|n| format!("metadata.name={n}")), None);
-        let stream = kube::runtime::watcher(api, wc).default_backoff();
-        let (tx, rx) = signal::channel(false);
-        synced.push(rx);
-        let (st, r) = (store.clone(), rules.clone());
-        tasks.push(tokio::spawn(drive("namespaces", stream, tx, move |e| {
-            let mut s = st.write().unwrap_or_else(|p| p.into_inner());
-            match e {
-                Event::Init => s.namespaces.relist_started(),
-                Event::InitDone => s.namespaces.relist_done(),
-                Event::Apply(o) | Event::InitApply(o) => {
-                    let name = o.metadata.name.clone().unwrap_or_default();
-                    s.namespaces
-                        .apply(name, ObjectInfo::new(&o.metadata, &r, From::Namespace));
-                }
-                Event::Delete(o) => s
-                    .namespaces
-                    .delete(o.metadata.name.as_deref().unwrap_or("")),
-            }
-        })));
+        let api: Api<PartialObjectMeta<Namespace>> = Api::all(client.clone());
+        ctx.watch_meta(
+            "namespaces",
+            api,
+            wc,
+            Slot::Namespaces,
+            From::Namespace,
+            Some(metrics.namespaces.clone()),
+        );
     }
 
     // Nodes, for their labels/annotations and uid.
     if rules.nodes_needed() {
-        let api: Api<PartialObjectMeta<Node>> = Api::all(client);
         let only = (!node.is_empty()).then(|| format!("metadata.name={node}"));
-        let stream = kube::runtime::watcher(api, watch_config(only, None)).default_backoff();
-        let (tx, rx) = signal::channel(false);
-        synced.push(rx);
-        let (st, r) = (store.clone(), rules);
-        tasks.push(tokio::spawn(drive("nodes", stream, tx, move |e| {
-            let mut s = st.write().unwrap_or_else(|p| p.into_inner());
-            match e {
-                Event::Init => s.nodes.relist_started(),
-                Event::InitDone => s.nodes.relist_done(),
-                Event::Apply(o) | Event::InitApply(o) => {
-                    let name = o.metadata.name.clone().unwrap_or_default();
-                    s.nodes
-                        .apply(name, ObjectInfo::new(&o.metadata, &r, From::Node));
-                }
-                Event::Delete(o) => s.nodes.delete(o.metadata.name.as_deref().unwrap_or("")),
-            }
-        })));
+        let api: Api<PartialObjectMeta<Node>> = Api::all(client.clone());
+        ctx.watch_meta(
+            "nodes",
+            api,
+            watch_config(only, None),
+            Slot::Nodes,
+            From::Node,
+            Some(metrics.nodes.clone()),
+        );
+    }
+
+    // Workloads: ReplicaSets for their Deployment, the workloads' own labels/annotations.
+    let wc = || watcher::Config::default();
+    if rules.replicasets_needed() {
+        let api: Api<PartialObjectMeta<ReplicaSet>> = api(in_scope(&client));
+        ctx.watch_meta(
+            "replicasets",
+            api,
+            wc(),
+            Slot::ReplicaSets,
+            From::Pod,
+            Some(metrics.replicasets.clone()),
+        );
+    }
+    if rules.reads(From::Deployment) {
+        let api: Api<PartialObjectMeta<Deployment>> = api(in_scope(&client));
+        ctx.watch_meta(
+            "deployments",
+            api,
+            wc(),
+            Slot::Deployments,
+            From::Deployment,
+            None,
+        );
+    }
+    if rules.reads(From::StatefulSet) {
+        let api: Api<PartialObjectMeta<StatefulSet>> = api(in_scope(&client));
+        ctx.watch_meta(
+            "statefulsets",
+            api,
+            wc(),
+            Slot::StatefulSets,
+            From::StatefulSet,
+            None,
+        );
+    }
+    if rules.reads(From::DaemonSet) {
+        let api: Api<PartialObjectMeta<DaemonSet>> = api(in_scope(&client));
+        ctx.watch_meta(
+            "daemonsets",
+            api,
+            wc(),
+            Slot::DaemonSets,
+            From::DaemonSet,
+            None,
+        );
+    }
+    if rules.jobs_needed() {
+        let api: Api<PartialObjectMeta<Job>> = api(in_scope(&client));
+        ctx.watch_meta("jobs", api, wc(), Slot::Jobs, From::Job, None);
     }
 
     Watches {
         store,
-        synced,
-        tasks,
+        synced: ctx.synced,
+        tasks: ctx.tasks,
     }
 }

@@ -52,6 +52,8 @@ struct Inner {
     process_rss: IntGauge,
     /// Families that components define for themselves (see [`Telemetry::counter_vec`]).
     custom_counters: std::sync::Mutex<std::collections::HashMap<String, IntCounterVec>>,
+    /// The same for gauges (see [`Telemetry::gauge_vec`]).
+    custom_gauges: std::sync::Mutex<std::collections::HashMap<String, IntGaugeVec>>,
     /// `service.telemetry.resource` as labels on every series (see [`crate::resource`]).
     resource: Vec<(String, String)>,
 }
@@ -294,6 +296,7 @@ impl Telemetry {
             process_uptime,
             process_rss,
             custom_counters: Default::default(),
+            custom_gauges: Default::default(),
             started: Instant::now(),
             detailed: false,
             resource: Vec::new(),
@@ -312,6 +315,16 @@ impl Telemetry {
         custom
             .entry(name.to_string())
             .or_insert_with(|| counter(&self.inner.registry, name, help, labels))
+            .clone()
+    }
+
+    /// A gauge family that one component type defines for itself, shared as
+    /// [`Telemetry::counter_vec`].
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        let mut custom = self.inner.custom_gauges.lock().expect("not poisoned");
+        custom
+            .entry(name.to_string())
+            .or_insert_with(|| gauge(&self.inner.registry, name, help, labels))
             .clone()
     }
 
