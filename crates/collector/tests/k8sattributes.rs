@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::dd_intake::{Decoded, FakeIntake};
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -339,11 +340,26 @@ spec:
     // The collector's own identity when given (deploy-check: the shipped ServiceAccount's).
     let kc = std::env::var("KAKEHASHI_TEST_COLLECTOR_KUBECONFIG").unwrap_or_else(|_| kubeconfig());
     let metrics = free_port();
-    let yaml = config(recv, &sink, &processor).replace(
-        "      level: none\n",
-        &format!("      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: {metrics}\n"),
+    // The same spans to the Datadog exporter too: the metadata becomes Datadog's container tags.
+    let intake = FakeIntake::start();
+    let yaml = config(recv, &sink, &processor)
+        .replace(
+            "      level: none\n",
+            &format!("      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: {metrics}\n"),
+        )
+        .replace(
+            "exporters:\n",
+            &format!("exporters:\n  datadog:\n    api:\n      key: ${{env:DD_API_KEY}}\n    traces:\n      endpoint: {url}\n    metrics:\n      endpoint: {url}\n    host_metadata:\n      enabled: false\n", url = intake.url()),
+        )
+        .replace("exporters: [otlphttp]", "exporters: [otlphttp, datadog]");
+    let mut collector = start(
+        dir.path(),
+        &yaml,
+        &[
+            ("KUBECONFIG", &kc),
+            ("DD_API_KEY", "a1b2c3d4e5f60718293a4b5c6d7e8f90"),
+        ],
     );
-    let mut collector = start(dir.path(), &yaml, &[("KUBECONFIG", &kc)]);
     wait_for_port(recv, Duration::from_secs(30), Some(&mut collector));
 
     send_with_python_sdk(recv, "traces");
@@ -374,6 +390,38 @@ spec:
         ] {
             assert_eq!(text(&attrs, k), Some(v), "{k} in {attrs}");
         }
+    }
+
+    let container_tags = poll_until(Duration::from_secs(15), || {
+        intake
+            .requests_to("/api/v0.2/traces")
+            .iter()
+            .find_map(|r| match &r.decoded {
+                Decoded::Traces(p) => p
+                    .tracer_payloads
+                    .first()
+                    .and_then(|tp| tp.tags.get("_dd.tags.container").cloned()),
+                _ => None,
+            })
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no trace payload at the intake\n{}",
+            collector.output_tail(4000)
+        )
+    });
+    for tag in [
+        format!("kube_namespace:{ns}"),
+        "kube_deployment:checkout".into(),
+        "pod_name:checkout-5f7b8c9d4-q8x2p".into(),
+        "image_name:registry.example.com/shop/checkout".into(),
+        "image_tag:1.4.2".into(),
+        "container_id:0f1e2d3c4b5a".into(),
+    ] {
+        assert!(
+            container_tags.split(',').any(|t| t == tag),
+            "{tag} not in {container_tags}"
+        );
     }
 
     // otelcol's self-metrics of the watches and the lookups.
