@@ -213,18 +213,16 @@ fn validate_field_extract(kind: &str, i: usize, r: &FieldExtractConfig, errs: &m
             r.key, r.key_regex
         ));
     }
-    if r.key.is_empty() && r.key_regex.is_empty() {
-        errs.push(format!("{at}: one of key or key_regex is required"));
-    }
     if !r.key_regex.is_empty() {
         if let Err(e) = regex::Regex::new(&format!("^(?:{})$", r.key_regex)) {
             errs.push(format!("{at}::key_regex: {e}"));
         }
     }
     match r.from.as_str() {
-        "" | "pod" | "namespace" | "node" | "deployment" | "statefulset" | "daemonset" | "job" => {}
+        "" | "pod" | "namespace" | "node" | "replicaset" | "deployment" | "statefulset"
+        | "daemonset" | "job" | "cronjob" => {}
         other => errs.push(format!(
-            "{at}::from: {other} is not a valid choice for From. Must be one of: pod, namespace, node, deployment, statefulset, daemonset, job"
+            "{at}::from: {other} is not a valid choice for From. Must be one of: pod, namespace, node, replicaset, deployment, statefulset, daemonset, job, cronjob"
         )),
     }
 }
@@ -239,9 +237,6 @@ impl Validate for K8sAttributesConfig {
                 self.auth_type
             )),
             other => errs.push(format!("invalid authType for kubernetes: {other}")),
-        }
-        if !self.context.is_empty() && self.auth_type != "kubeConfig" {
-            errs.push("context: only used with auth_type: kubeConfig".into());
         }
         if self.kube_api_qps < 0.0 {
             errs.push(format!(
@@ -276,34 +271,30 @@ impl Validate for K8sAttributesConfig {
             validate_field_extract("annotations", i, r, &mut errs);
         }
         for (i, f) in self.filter.fields.iter().enumerate() {
-            match f.op.as_str() {
-                "" | "equals" | "not-equals" => {}
-                op => errs.push(format!(
-                    "filter::fields::{i}: invalid filter op: {op} (equals and not-equals are)"
-                )),
-            }
-            if f.key.is_empty() {
-                errs.push(format!("filter::fields::{i}: key is required"));
+            if !matches!(f.op.as_str(), "" | "equals" | "not-equals") {
+                errs.push(format!(
+                    "filter::fields::{i}: '{}' is not a valid field filter operation for key={}, value={}",
+                    f.op, f.key, f.value
+                ));
             }
         }
         for (i, f) in self.filter.labels.iter().enumerate() {
-            match f.op.as_str() {
-                "" | "equals" | "not-equals" | "exists" | "does-not-exist" => {}
-                op => errs.push(format!(
-                    "filter::labels::{i}: invalid filter op: {op} (equals, not-equals, exists and does-not-exist are)"
-                )),
-            }
-            if f.key.is_empty() {
-                errs.push(format!("filter::labels::{i}: key is required"));
+            if !matches!(
+                f.op.as_str(),
+                "" | "equals" | "not-equals" | "exists" | "does-not-exist"
+            ) {
+                errs.push(format!(
+                    "filter::labels::{i}: '{}' is not a valid label filter operation for key={}, value={}",
+                    f.op, f.key, f.value
+                ));
             }
         }
+        // As otelcol's os.LookupEnv: unset is an error, set but empty is not.
         if !self.filter.node_from_env_var.is_empty()
-            && std::env::var(&self.filter.node_from_env_var)
-                .unwrap_or_default()
-                .is_empty()
+            && std::env::var_os(&self.filter.node_from_env_var).is_none()
         {
             errs.push(format!(
-                "filter::node_from_env_var: {} is not set or empty",
+                "filter::node_from_env_var: {} is not set",
                 self.filter.node_from_env_var
             ));
         }
@@ -392,6 +383,14 @@ pod_delete_grace_period: 60s
         assert_eq!(cfg.wait_for_metadata_timeout, Duration::from_secs(30));
         assert_eq!(cfg.filter_node(|_| Some("node-7".into())), "node-7");
         assert_eq!(cfg.metadata().len(), 6);
+        // What otelcol accepts although it does nothing: a context without kubeConfig, rules
+        // without a key, filters without a key, from: replicaset / cronjob.
+        assert_eq!(
+            errors(
+                "context: other\nextract: {labels: [{}, {key: a, from: replicaset}, {key: b, from: cronjob}]}\nfilter: {fields: [{value: x}]}"
+            ),
+            ""
+        );
         let default: K8sAttributesConfig = decode_yaml("p", "{}").unwrap();
         assert_eq!(default, K8sAttributesConfig::default());
         assert_eq!(default.metadata().len(), DEFAULT_METADATA.len());
@@ -402,7 +401,6 @@ pod_delete_grace_period: 60s
         for (yaml, want) in [
             ("auth_type: certs", "invalid authType for kubernetes: certs"),
             ("auth_type: tls", "\"tls\" is not supported by kakehashi yet"),
-            ("context: x", "context: only used with auth_type: kubeConfig"),
             (
                 "extract: {metadata: [k8s.pod.nam]}",
                 "\"k8s.pod.nam\" is not a supported metadata field",
@@ -420,12 +418,17 @@ pod_delete_grace_period: 60s
                 "extract: {labels: [{key: a, from: cluster}]}",
                 "cluster is not a valid choice for From",
             ),
-            ("extract: {labels: [{}]}", "one of key or key_regex is required"),
-            ("filter: {fields: [{key: a, op: exists}]}", "invalid filter op: exists"),
-            ("filter: {labels: [{key: a, op: like}]}", "invalid filter op: like"),
+            (
+                "filter: {fields: [{key: a, op: exists}]}",
+                "'exists' is not a valid field filter operation for key=a, value=",
+            ),
+            (
+                "filter: {labels: [{key: a, value: b, op: like}]}",
+                "'like' is not a valid label filter operation for key=a, value=b",
+            ),
             (
                 "filter: {node_from_env_var: KAKEHASHI_TEST_SURELY_UNSET}",
-                "KAKEHASHI_TEST_SURELY_UNSET is not set or empty",
+                "KAKEHASHI_TEST_SURELY_UNSET is not set",
             ),
             (
                 "pod_association: [{sources: [{from: connection}, {from: connection}, {from: connection}, {from: connection}, {from: connection}]}]",
@@ -439,7 +442,10 @@ pod_delete_grace_period: 60s
                 "pod_association: [{sources: [{from: header}]}]",
                 "from: \"header\" is not one of",
             ),
-            ("pod_association: [{from: connection}]", "from"),
+            (
+                "pod_association: [{from: connection}]",
+                "pod_association::0::from: unknown key \"from\"; valid keys: sources",
+            ),
             ("exclude: {pods: [{name: '['}]}", "exclude::pods::0::name"),
             ("kube_api_qps: -1", "kube_api_qps: must not be negative"),
             ("extract: {metdata: []}", "metdata"),

@@ -15,6 +15,7 @@
 //! per processor id, not one per pipeline).
 
 pub mod config;
+pub mod image;
 pub mod metrics;
 pub mod pod;
 pub mod processor;
@@ -108,7 +109,6 @@ impl Consumer for K8sAttributesProcessor {
             let store = watches
                 .as_ref()
                 .map(|w| w.store.read().unwrap_or_else(|p| p.into_inner()));
-            let signal = batch.payload.signal();
             batch.payload_mut().for_each_resource(|r| {
                 let lookup = processor::annotate(
                     &mut r.attributes,
@@ -118,10 +118,6 @@ impl Consumer for K8sAttributesProcessor {
                 );
                 if lookup == Lookup::NotFound {
                     self.metrics.ip_lookup_miss.inc();
-                }
-                if lookup != Lookup::Skipped {
-                    self.metrics
-                        .associated(signal.as_str(), lookup == Lookup::Found);
                 }
             });
         }

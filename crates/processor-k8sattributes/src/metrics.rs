@@ -1,9 +1,9 @@
 //! otelcol's self-metrics of the processor, by its names: the watches' events
 //! (`otelcol_otelsvc_k8s_<kind>_{added,updated,deleted}`), the pod table's size, lookups by IP
-//! that found no pod, and pod associations by outcome and signal.
+//! that found no pod.
 
 use kakehashi_telemetry::Telemetry;
-use prometheus::{IntCounter, IntCounterVec, IntGauge};
+use prometheus::{IntCounter, IntGauge};
 
 /// One kind's event counters.
 #[derive(Clone)]
@@ -48,19 +48,10 @@ pub struct Metrics {
     pub replicasets: KindEvents,
     pub pod_table_size: IntGauge,
     pub ip_lookup_miss: IntCounter,
-    association_success: IntCounterVec,
-    association_error: IntCounterVec,
 }
 
 impl Metrics {
     pub fn new(t: &Telemetry) -> Metrics {
-        let association = |outcome: &str, what: &str| {
-            t.counter_vec(
-                &format!("otelcol_processor_k8sattributes_pod_association_{outcome}"),
-                &format!("Number of {what} pod associations"),
-                &["k8s_telemetry_type"],
-            )
-        };
         Metrics {
             pods: KindEvents::new(t, "pod", "pod"),
             namespaces: KindEvents::new(t, "namespace", "namespace"),
@@ -80,18 +71,6 @@ impl Metrics {
                     &[],
                 )
                 .with_label_values(&[] as &[&str]),
-            association_success: association("success", "successful"),
-            association_error: association("error", "failed"),
         }
-    }
-
-    /// One resource's association: found a pod or not.
-    pub fn associated(&self, signal: &str, found: bool) {
-        let c = if found {
-            &self.association_success
-        } else {
-            &self.association_error
-        };
-        c.with_label_values(&[signal]).inc();
     }
 }

@@ -1,6 +1,7 @@
 //! What kakehashi keeps of a pod: the attributes it gives a resource (computed once, when the
 //! pod is listed or changes), its containers, and the identifiers it is found by.
 
+use crate::image;
 use crate::rules::{From, Rules, Source};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
@@ -75,74 +76,6 @@ fn cronjob_from_job(job: &str, created: Option<Timestamp>) -> Option<String> {
     ((pod_minutes - minutes).abs() <= CRONJOB_SUFFIX_SKEW_MINUTES).then(|| prefix.to_string())
 }
 
-/// An image reference split as otelcol's `ParseImageName` (distribution's `reference.Parse`,
-/// not normalised): the repository as written, the tag (`latest` when there is none) and the
-/// digest. `None` for what is not a reference.
-pub fn parse_image(image: &str) -> Option<(String, String, String)> {
-    if image.is_empty() {
-        return None;
-    }
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, d.to_string()),
-        None => (image, String::new()),
-    };
-    // A ':' after the last '/' separates the tag (one before it is a registry's port).
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (
-            &rest[..last_slash + i],
-            rest[last_slash + i + 1..].to_string(),
-        ),
-        None => (rest, String::new()),
-    };
-    // Repository path components are lowercase (the registry host may not be).
-    let path = name.split_once('/').map_or(name, |(host, path)| {
-        if host.contains('.') || host.contains(':') || host == "localhost" {
-            path
-        } else {
-            name
-        }
-    });
-    let valid = !name.is_empty()
-        && path.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-        })
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && tag.len() <= 128;
-    if !valid {
-        return None;
-    }
-    let tag = if tag.is_empty() { "latest".into() } else { tag };
-    Some((name.to_string(), tag, digest))
-}
-
-/// `service.version` from an image: `tag@digest`, the digest, or the tag as written.
-fn service_version(image: &str) -> Option<String> {
-    let (rest, digest) = image.split_once('@').unwrap_or((image, ""));
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let tag = rest[last_slash..].rsplit_once(':').map(|(_, t)| t);
-    parse_image(image)?;
-    match (tag, digest) {
-        (Some(t), d) if !d.is_empty() => Some(format!("{t}@{d}")),
-        (None, d) if !d.is_empty() => Some(d.to_string()),
-        (Some(t), _) => Some(t.to_string()),
-        (None, _) => None,
-    }
-}
-
-/// A `docker-pullable://repo@sha256:...` image id as a canonical `repo@sha256:...`.
-fn repo_digest(image_id: &str) -> Option<String> {
-    let id = image_id.split_once("://").map_or(image_id, |(_, r)| r);
-    let (repo, digest) = id.split_once('@')?;
-    (parse_image(repo).is_some() && digest.starts_with("sha256:") && digest.len() == 71)
-        .then(|| id.to_string())
-}
-
 fn strip_runtime(id: &str) -> &str {
     id.split_once("://").map_or(id, |(_, rest)| rest)
 }
@@ -160,7 +93,13 @@ impl PodInfo {
         let labels = meta.labels.clone().unwrap_or_default();
         let annotations = meta.annotations.clone().unwrap_or_default();
         let created = meta.creation_timestamp.as_ref().map(|t| t.0);
-        let node_name = spec.and_then(|s| s.node_name.clone()).unwrap_or_default();
+        // Kept only when asked for, as otelcol: otherwise node labels are found through the
+        // resource's own `k8s.node.name`.
+        let node_name = if rules.wants("k8s.node.name") || rules.wants("k8s.node.uid") {
+            spec.and_then(|s| s.node_name.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
         let ip = status.and_then(|s| s.pod_ip.clone()).unwrap_or_default();
 
         let mut a = BTreeMap::new();
@@ -263,7 +202,7 @@ impl PodInfo {
         let excluded = rules.excluded_pods.iter().any(|re| re.is_match(&name))
             || annotations
                 .get("opentelemetry.io/k8s-processor/ignore")
-                .is_some_and(|v| v == "true");
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         PodInfo {
             containers: if rules.wants_containers() {
                 containers(pod, rules, &namespace, &name)
@@ -354,7 +293,7 @@ fn containers(pod: &Pod, rules: &Rules, namespace: &str, pod_name: &str) -> Cont
             .flatten();
         for c in specs {
             let mut container = Container::default();
-            if let Some((name, tag, _)) = c.image.as_deref().and_then(parse_image) {
+            if let Some((name, tag)) = c.image.as_deref().and_then(image::name_and_tag) {
                 if rules.wants("container.image.name") {
                     container.image_name = name;
                 }
@@ -365,7 +304,7 @@ fn containers(pod: &Pod, rules: &Rules, namespace: &str, pod_name: &str) -> Cont
                     container.service_version = c
                         .image
                         .as_deref()
-                        .and_then(service_version)
+                        .and_then(image::service_version)
                         .unwrap_or_default();
                 }
             }
@@ -393,7 +332,7 @@ fn containers(pod: &Pod, rules: &Rules, namespace: &str, pod_name: &str) -> Cont
         let id = strip_runtime(s.container_id.as_deref().unwrap_or("")).to_string();
         if rules.wants("container.id") || rules.wants("container.image.repo_digests") {
             let digest = if rules.wants("container.image.repo_digests") {
-                repo_digest(&s.image_id).unwrap_or_default()
+                image::canonical(&s.image_id).unwrap_or_default()
             } else {
                 String::new()
             };
@@ -406,9 +345,9 @@ fn containers(pod: &Pod, rules: &Rules, namespace: &str, pod_name: &str) -> Cont
                 .statuses
                 .insert(i64::from(s.restart_count), (shown_id, digest));
         }
-        if !id.is_empty() {
-            out.by_id.insert(id, s.name.clone());
-        }
+        // An empty id (a container not started yet) is a key too, as in otelcol: it decides
+        // whether the pod has "only one" container to fall back to.
+        out.by_id.insert(id, s.name.clone());
     }
     out
 }

@@ -96,6 +96,8 @@ pub enum Lookup {
     NoIdentifier,
     /// Looked up and not found (a miss, as otelcol's `ip_lookup_miss` counts them).
     NotFound,
+    /// Found an excluded pod: not attributed, and not a miss.
+    Excluded,
     Found,
 }
 
@@ -123,6 +125,7 @@ pub fn annotate(
     let lookup = match (&pod, id.is_empty()) {
         (Some(_), _) => Lookup::Found,
         (None, true) => Lookup::NoIdentifier,
+        (None, false) if store.pods.holds(&id) => Lookup::Excluded,
         (None, false) => Lookup::NotFound,
     };
     if let Some(pod) = &pod {
@@ -169,12 +172,23 @@ pub fn annotate(
     // The workloads' own labels/annotations, found by the pod's owners (a Deployment through
     // its ReplicaSet), else by the uid attributes the resource carries.
     let owner = |kind: &str| pod.as_ref().and_then(|p| p.owners.get(kind).cloned());
-    let deployment = owner("ReplicaSet")
-        .and_then(|rs| store.replicasets.get(&rs).cloned())
-        .and_then(|rs| rs.controller.clone())
-        .filter(|c| c.kind == "Deployment")
-        .map(|c| c.uid);
+    // The uid of what controls the pod's `kind` owner (a ReplicaSet's Deployment, a Job's
+    // CronJob), from the owner's object.
+    let controller = |kind: &str, table: &crate::store::Table, parent: &str| {
+        owner(kind)
+            .and_then(|uid| table.get(&uid).cloned())
+            .and_then(|o| o.controller.clone())
+            .filter(|c| c.kind == parent)
+            .map(|c| c.uid)
+    };
+    let deployment = controller("ReplicaSet", &store.replicasets, "Deployment");
+    let cronjob = controller("Job", &store.jobs, "CronJob");
     for (uid, attr, table) in [
+        (
+            owner("ReplicaSet"),
+            "k8s.replicaset.uid",
+            &store.replicasets,
+        ),
         (deployment, "k8s.deployment.uid", &store.deployments),
         (
             owner("StatefulSet"),
@@ -183,6 +197,7 @@ pub fn annotate(
         ),
         (owner("DaemonSet"), "k8s.daemonset.uid", &store.daemonsets),
         (owner("Job"), "k8s.job.uid", &store.jobs),
+        (cronjob, "k8s.cronjob.uid", &store.cronjobs),
     ] {
         let uid = uid.unwrap_or_else(|| str_attr(attrs, attr).to_string());
         if let Some(w) = (!uid.is_empty()).then(|| table.get(&uid)).flatten() {

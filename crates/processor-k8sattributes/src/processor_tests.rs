@@ -436,3 +436,116 @@ fn workload_objects_give_uids_names_and_their_labels() {
         Lookup::Skipped
     );
 }
+
+#[test]
+fn containers_not_started_yet_count_as_otelcol_counts_them() {
+    let rules = Rules::new(&cfg(&["container.image.name", "k8s.container.name"]));
+    let s = store(
+        &rules,
+        &[
+            pod(
+                "running-and-waiting",
+                "10.0.2.1",
+                &[("app", "id-app", 0), ("sidecar", "", 0)],
+            ),
+            pod(
+                "all-waiting",
+                "10.0.2.2",
+                &[("app", "", 0), ("sidecar", "", 0)],
+            ),
+        ],
+    );
+    let run = |ip: &str| {
+        let mut attrs = Vec::new();
+        annotate(&mut attrs, Some(ip), &rules, Some(&s));
+        attrs
+    };
+    // Two ids (one empty): not "the only container".
+    assert_eq!(get(&run("10.0.2.1"), "container.image.name"), None);
+    // One (empty) id: the last container holding it.
+    assert_eq!(get(&run("10.0.2.2"), "k8s.container.name"), Some("sidecar"));
+}
+
+#[test]
+fn node_labels_follow_the_pod_only_when_the_node_name_is_extracted() {
+    let mut c = cfg(&["k8s.pod.name"]);
+    c.extract.labels = vec![FieldExtractConfig {
+        key: "zone".into(),
+        from: "node".into(),
+        ..Default::default()
+    }];
+    let rules = Rules::new(&c);
+    let s = store(&rules, &[pod("a", "10.0.0.1", &[])]);
+    let mut attrs = Vec::new();
+    annotate(&mut attrs, Some("10.0.0.1"), &rules, Some(&s));
+    assert_eq!(get(&attrs, "k8s.node.labels.zone"), None);
+    let mut attrs = vec![kv("k8s.node.name", "node-a")];
+    annotate(&mut attrs, Some("10.0.0.1"), &rules, Some(&s));
+    assert_eq!(get(&attrs, "k8s.node.labels.zone"), Some("z1"));
+}
+
+#[test]
+fn replicaset_and_cronjob_labels_through_the_pods_owners() {
+    let mut c = cfg(&[]);
+    c.extract.labels = vec![
+        FieldExtractConfig {
+            key: "rs".into(),
+            from: "replicaset".into(),
+            ..Default::default()
+        },
+        FieldExtractConfig {
+            key: "cj".into(),
+            from: "cronjob".into(),
+            ..Default::default()
+        },
+    ];
+    let rules = Rules::new(&c);
+    let owned = |name: &str, ip: &str, kind: &str, uid: &str| -> Pod {
+        let mut p = pod(name, ip, &[]);
+        p.metadata.owner_references = Some(vec![serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": kind, "name": "x", "uid": uid}),
+        )
+        .unwrap()]);
+        p
+    };
+    let mut s = store(
+        &rules,
+        &[
+            owned("a", "10.0.3.1", "ReplicaSet", "rs-1"),
+            owned("b", "10.0.3.2", "Job", "job-1"),
+        ],
+    );
+    let rs = workload("rs-1", json!({"rs": "one"}), None);
+    s.replicasets.apply(
+        "rs-1".into(),
+        ObjectInfo::new(&rs, &rules, From::ReplicaSet),
+    );
+    let job = workload("job-1", json!({}), Some(("CronJob", "nightly", "cj-1")));
+    s.jobs
+        .apply("job-1".into(), ObjectInfo::new(&job, &rules, From::Job));
+    let cj = workload("cj-1", json!({"cj": "nightly"}), None);
+    s.cronjobs
+        .apply("cj-1".into(), ObjectInfo::new(&cj, &rules, From::CronJob));
+    let mut attrs = Vec::new();
+    annotate(&mut attrs, Some("10.0.3.1"), &rules, Some(&s));
+    assert_eq!(get(&attrs, "k8s.replicaset.label.rs"), Some("one"));
+    let mut attrs = Vec::new();
+    annotate(&mut attrs, Some("10.0.3.2"), &rules, Some(&s));
+    assert_eq!(get(&attrs, "k8s.cronjob.label.cj"), Some("nightly"));
+}
+
+#[test]
+fn an_excluded_pod_is_not_a_lookup_miss() {
+    let mut c = cfg(&["k8s.pod.name"]);
+    c.exclude.pods = vec![crate::config::ExcludePodConfig {
+        name: "^istio".into(),
+    }];
+    let rules = Rules::new(&c);
+    let s = store(&rules, &[pod("istio-gw", "10.0.4.1", &[])]);
+    let mut attrs = Vec::new();
+    assert_eq!(
+        annotate(&mut attrs, Some("10.0.4.1"), &rules, Some(&s)),
+        Lookup::Excluded
+    );
+    assert!(attrs.is_empty());
+}

@@ -12,10 +12,12 @@ pub enum From {
     Pod,
     Namespace,
     Node,
+    ReplicaSet,
     Deployment,
     StatefulSet,
     DaemonSet,
     Job,
+    CronJob,
 }
 
 impl From {
@@ -23,10 +25,12 @@ impl From {
         match s {
             "namespace" => From::Namespace,
             "node" => From::Node,
+            "replicaset" => From::ReplicaSet,
             "deployment" => From::Deployment,
             "statefulset" => From::StatefulSet,
             "daemonset" => From::DaemonSet,
             "job" => From::Job,
+            "cronjob" => From::CronJob,
             _ => From::Pod,
         }
     }
@@ -35,10 +39,12 @@ impl From {
             From::Pod => "pod",
             From::Namespace => "namespace",
             From::Node => "node",
+            From::ReplicaSet => "replicaset",
             From::Deployment => "deployment",
             From::StatefulSet => "statefulset",
             From::DaemonSet => "daemonset",
             From::Job => "job",
+            From::CronJob => "cronjob",
         }
     }
     /// Pods, namespaces and nodes name their attributes `k8s.<kind>.labels.<key>` (otelcol's
@@ -113,7 +119,9 @@ impl FieldRule {
                 continue;
             }
             let Some(caps) = re.captures(k) else { continue };
-            let name = if self.tag_name.contains('$') {
+            // otelcol expands `tag_name` when the regex has capture groups; otherwise (or
+            // without a `tag_name`) each key gets its default name.
+            let name = if !self.tag_name.is_empty() && re.captures_len() > 1 {
                 let mut name = String::new();
                 caps.expand(&self.tag_name, &mut name);
                 name
@@ -259,13 +267,15 @@ impl Rules {
     /// that uid), or its name with `deployment_name_from_replicaset: false`.
     pub fn replicasets_needed(&self) -> bool {
         self.wants("k8s.deployment.uid")
+            || self.reads(From::ReplicaSet)
             || self.reads(From::Deployment)
             || (self.deployment_from_replicaset_object && self.wants("k8s.deployment.name"))
     }
 
-    /// Jobs are watched for their CronJob's uid, or for their own labels/annotations.
+    /// Jobs are watched for their CronJob's uid, their own labels/annotations, or their
+    /// CronJob's (found by the Job's owner).
     pub fn jobs_needed(&self) -> bool {
-        self.wants("k8s.cronjob.uid") || self.reads(From::Job)
+        self.wants("k8s.cronjob.uid") || self.reads(From::Job) || self.reads(From::CronJob)
     }
 }
 
@@ -367,6 +377,18 @@ mod tests {
         let mut out = BTreeMap::new();
         rule("", "${part}_x", "", r"app\.kubernetes\.io/(?P<part>name)").extract(&f, &mut out);
         assert_eq!(out, fields(&[("name_x", "shop")]));
+
+        // No capture group: default names, whatever `tag_name` says; a group and a literal
+        // `tag_name`: every match under that one name.
+        let mut out = BTreeMap::new();
+        rule("", "$1", "", r"app\.kubernetes\.io/name").extract(&f, &mut out);
+        assert_eq!(
+            out,
+            fields(&[("k8s.pod.labels.app.kubernetes.io/name", "shop")])
+        );
+        let mut out = BTreeMap::new();
+        rule("", "app.part", "", r"app\.kubernetes\.io/(na)me").extract(&f, &mut out);
+        assert_eq!(out, fields(&[("app.part", "shop")]));
     }
 
     #[test]

@@ -102,6 +102,17 @@ impl Pods {
         self.by_id.get(id).filter(|p| !p.ignore)
     }
 
+    /// Whether a pod holds this identifier, attributed or not (an excluded pod).
+    pub fn holds(&self, id: &PodId) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Entries of the lookup table: identifiers, deleted pods' included until evicted
+    /// (otelcol's `otelcol_otelsvc_k8s_pod_table_size`).
+    pub fn table_size(&self) -> usize {
+        self.by_id.len()
+    }
+
     /// Pods that exist now (deleted ones in their grace period not counted).
     pub fn live_count(&self) -> usize {
         self.live.len()
@@ -198,6 +209,7 @@ pub struct Store {
     pub statefulsets: Table,
     pub daemonsets: Table,
     pub jobs: Table,
+    pub cronjobs: Table,
 }
 
 #[cfg(test)]

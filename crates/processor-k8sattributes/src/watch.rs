@@ -11,7 +11,7 @@ use crate::rules::{From, NamespaceWatch, Rules};
 use crate::store::{ObjectInfo, Store, Table};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
@@ -47,7 +47,7 @@ pub async fn client(cfg: &K8sAttributesConfig) -> Result<kube::Client, String> {
 /// The running watches. Dropping this stops them.
 pub struct Watches {
     pub store: Arc<RwLock<Store>>,
-    synced: Vec<signal::Receiver<bool>>,
+    pods_synced: signal::Receiver<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -60,13 +60,12 @@ impl Drop for Watches {
 }
 
 impl Watches {
-    /// Waits until every watch has listed its objects once.
+    /// Waits until the pods have been listed once (as otelcol's start waits for its pod
+    /// informer only: the other tables are read at lookup time and fill in as they come).
     pub async fn wait_synced(&self) {
-        for s in &self.synced {
-            let mut s = s.clone();
-            // An Err means the task ended, which only happens when the watches are dropped.
-            let _ = s.wait_for(|synced| *synced).await;
-        }
+        let mut s = self.pods_synced.clone();
+        // An Err means the task ended, which only happens when the watches are dropped.
+        let _ = s.wait_for(|synced| *synced).await;
     }
 }
 
@@ -154,6 +153,7 @@ enum Slot {
     StatefulSets,
     DaemonSets,
     Jobs,
+    CronJobs,
 }
 
 impl Slot {
@@ -166,6 +166,7 @@ impl Slot {
             Slot::StatefulSets => &mut s.statefulsets,
             Slot::DaemonSets => &mut s.daemonsets,
             Slot::Jobs => &mut s.jobs,
+            Slot::CronJobs => &mut s.cronjobs,
         }
     }
     /// Namespaces and nodes are looked up by name; workloads by uid (owner references).
@@ -182,7 +183,6 @@ impl Slot {
 struct Ctx {
     store: Arc<RwLock<Store>>,
     rules: Arc<Rules>,
-    synced: Vec<signal::Receiver<bool>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -207,8 +207,7 @@ impl Ctx {
             + 'static,
     {
         let stream = kube::runtime::watcher(api, wc).default_backoff();
-        let (tx, rx) = signal::channel(false);
-        self.synced.push(rx);
+        let (tx, _) = signal::channel(false);
         let (st, r) = (self.store.clone(), self.rules.clone());
         self.tasks
             .push(tokio::spawn(drive(kind, stream, tx, move |e| {
@@ -248,7 +247,6 @@ pub fn start(
     let mut ctx = Ctx {
         store: store.clone(),
         rules: rules.clone(),
-        synced: Vec::new(),
         tasks: Vec::new(),
     };
     let ns_filter = cfg.filter.namespace.clone();
@@ -273,8 +271,7 @@ pub fn start(
     let pods: Api<Pod> = api(in_scope(&client));
     let (fields, labels) = pod_selectors(cfg, node);
     let stream = kube::runtime::watcher(pods, watch_config(fields, labels)).default_backoff();
-    let (tx, rx) = signal::channel(false);
-    ctx.synced.push(rx);
+    let (tx, pods_synced) = signal::channel(false);
     let (st, r, m) = (store.clone(), rules.clone(), metrics.clone());
     ctx.tasks
         .push(tokio::spawn(drive("pods", stream, tx, move |e| {
@@ -293,12 +290,12 @@ pub fn start(
                     m.pods.deleted.inc();
                 }
             }
-            m.pod_table_size.set(s.pods.live_count() as i64);
+            m.pod_table_size.set(s.pods.table_size() as i64);
         })));
 
     // Deleted pods leave after the grace period.
     let grace = cfg.pod_delete_grace_period.get();
-    let st = store.clone();
+    let (st, table_size) = (store.clone(), metrics.pod_table_size.clone());
     ctx.tasks.push(tokio::spawn(async move {
         let every = grace.clamp(Duration::from_millis(100), Duration::from_secs(30));
         let mut tick = tokio::time::interval(every);
@@ -306,15 +303,16 @@ pub fn start(
             tick.tick().await;
             let mut s = st.write().unwrap_or_else(|p| p.into_inner());
             s.pods.evict(Instant::now(), grace);
+            table_size.set(s.pods.table_size() as i64);
         }
     }));
 
-    // Namespaces: all (for their labels/annotations) or only kube-system (the cluster uid).
-    let ns_name = match (rules.namespaces_needed(), ns_filter.is_empty()) {
-        (NamespaceWatch::None, _) => None,
-        (NamespaceWatch::All, true) => Some(None),
-        (NamespaceWatch::All, false) => Some(Some(ns_filter.clone())),
-        (NamespaceWatch::KubeSystem, _) => Some(Some("kube-system".to_string())),
+    // Namespaces: all (for their labels/annotations; `filter::namespace` does not narrow this,
+    // as in otelcol) or only kube-system (the cluster uid).
+    let ns_name = match rules.namespaces_needed() {
+        NamespaceWatch::None => None,
+        NamespaceWatch::All => Some(None),
+        NamespaceWatch::KubeSystem => Some(Some("kube-system".to_string())),
     };
     if let Some(only) = ns_name {
         let wc = watch_config(only.map(|n| format!("metadata.name={n}")), None);
@@ -352,7 +350,7 @@ pub fn start(
             api,
             wc(),
             Slot::ReplicaSets,
-            From::Pod,
+            From::ReplicaSet,
             Some(metrics.replicasets.clone()),
         );
     }
@@ -393,10 +391,14 @@ pub fn start(
         let api: Api<PartialObjectMeta<Job>> = api(in_scope(&client));
         ctx.watch_meta("jobs", api, wc(), Slot::Jobs, From::Job, None);
     }
+    if rules.reads(From::CronJob) {
+        let api: Api<PartialObjectMeta<CronJob>> = api(in_scope(&client));
+        ctx.watch_meta("cronjobs", api, wc(), Slot::CronJobs, From::CronJob, None);
+    }
 
     Watches {
         store,
-        synced: ctx.synced,
+        pods_synced,
         tasks: ctx.tasks,
     }
 }
