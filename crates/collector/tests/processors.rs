@@ -1,6 +1,7 @@
 //! The processors beyond the seed's, end to end through the binary with the Python SDK as
 //! sender and the Python OTLP sink downstream: `resourcedetection` adds the collector's own
-//! environment and host; `filter` drops metrics and data points by OTTL conditions.
+//! environment and host; `filter` drops metrics and data points by OTTL conditions;
+//! `probabilistic_sampler` keeps the spans otelcol keeps.
 
 mod common;
 
@@ -153,6 +154,77 @@ fn filter_and_transform_metrics() {
             let collector = attr(&point["attributes"], "collector").unwrap();
             assert_eq!(collector["stringValue"], "kakehashi", "{point}");
         }
+    }
+    collector.assert_running();
+}
+
+/// `probabilistic_sampler` at 50 % in proportional mode keeps exactly the spans whose trace id's
+/// last 56 bits are at least 2^55 (OpenTelemetry's consistent sampling, as otelcol) and marks
+/// them `ot=th:8`; the SDK's random trace ids decide.
+#[test]
+fn probabilistic_sampler_keeps_what_otelcol_keeps() {
+    let dir = tempfile::Builder::new()
+        .prefix("kakehashi-ps-")
+        .tempdir()
+        .unwrap();
+    let sink = Sink::start(dir.path());
+    let recv_grpc = free_port();
+    let processors =
+        "  probabilistic_sampler:\n    mode: proportional\n    sampling_percentage: 50";
+    let mut collector = start_kakehashi(
+        dir.path(),
+        "kakehashi",
+        &config(
+            recv_grpc,
+            &sink,
+            processors,
+            "probabilistic_sampler",
+            "traces",
+        ),
+        &[recv_grpc],
+    );
+    let mut sent: Vec<(String, String)> = Vec::new();
+    for _ in 0..4 {
+        let mut cmd = Command::new(python());
+        cmd.arg(python_script("send.py")).args([
+            "--protocol",
+            "grpc",
+            "--endpoint",
+            &format!("http://127.0.0.1:{recv_grpc}"),
+            "--signal",
+            "traces",
+        ]);
+        let (status, stdout, stderr) = run_bounded(cmd, Duration::from_secs(60));
+        assert!(status.success(), "send.py: {stderr}");
+        let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for s in summary["traces"]["spans"].as_array().unwrap() {
+            sent.push((
+                s["trace_id"].as_str().unwrap().to_string(),
+                s["span_id"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let mut want: Vec<&str> = sent
+        .iter()
+        .filter(|(tid, _)| u64::from_str_radix(&tid[18..], 16).unwrap() >= 1 << 55)
+        .map(|(_, sid)| sid.as_str())
+        .collect();
+    want.sort();
+    poll_until(Duration::from_secs(15), || {
+        (sink_items(&sink, "traces").len() >= want.len()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{} spans\n{}", want.len(), collector.output_tail(4000)));
+    // Let anything that should not have been kept arrive too.
+    std::thread::sleep(Duration::from_millis(500));
+    let got = sink_items(&sink, "traces");
+    let mut kept: Vec<&str> = got
+        .iter()
+        .map(|i| i.item["spanId"].as_str().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, want, "sent {sent:?}");
+    for i in &got {
+        assert_eq!(i.item["traceState"], "ot=th:8", "{}", i.item);
     }
     collector.assert_running();
 }

@@ -36,7 +36,8 @@ pub fn as_string(v: Option<&AnyValue>) -> String {
     }
 }
 
-fn go_float_special(f: f64) -> &'static str {
+/// Go's `%f` / `%g` of NaN and the infinities.
+pub fn go_float_special(f: f64) -> &'static str {
     if f.is_nan() {
         "NaN"
     } else if f > 0.0 {

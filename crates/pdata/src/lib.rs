@@ -9,6 +9,7 @@ pub use proto::collector::logs::v1::ExportLogsServiceRequest;
 pub use proto::collector::metrics::v1::ExportMetricsServiceRequest;
 pub use proto::collector::trace::v1::ExportTraceServiceRequest;
 
+pub mod attrs;
 mod count;
 pub mod doubles;
 pub mod go_text;

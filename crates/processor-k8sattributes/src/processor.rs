@@ -5,33 +5,10 @@
 use crate::pod::{PodId, PodInfo};
 use crate::rules::{Rules, Source};
 use crate::store::Store;
+use kakehashi_pdata::attrs::{put, str_value};
 use kakehashi_pdata::go_text::as_string;
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
 use std::net::IpAddr;
-
-/// A string attribute's value; empty when absent or not a string (pdata's `Str()` check).
-fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> &'a str {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
-        .map_or("", |v| match v {
-            any_value::Value::StringValue(s) => s.as_str(),
-            _ => "",
-        })
-}
-
-fn put(attrs: &mut Vec<KeyValue>, key: &str, value: any_value::Value) {
-    let value = Some(AnyValue { value: Some(value) });
-    match attrs.iter_mut().find(|kv| kv.key == key) {
-        Some(kv) => kv.value = value,
-        None => attrs.push(KeyValue {
-            key: key.to_string(),
-            value,
-            ..Default::default()
-        }),
-    }
-}
 
 /// otelcol's `setResourceAttribute`: sets the value unless the resource has a non-empty one.
 fn set_if_unset(attrs: &mut Vec<KeyValue>, key: &str, value: &str) {
@@ -50,14 +27,14 @@ fn set_if_unset(attrs: &mut Vec<KeyValue>, key: &str, value: &str) {
 pub fn pod_identifier(attrs: &[KeyValue], conn: Option<&str>, rules: &Rules) -> PodId {
     if rules.associations.is_empty() {
         let candidates = [
-            str_attr(attrs, "k8s.pod.ip"),
-            str_attr(attrs, "ip"),
+            str_value(attrs, "k8s.pod.ip"),
+            str_value(attrs, "ip"),
             conn.unwrap_or(""),
         ];
         if let Some(v) = candidates.into_iter().find(|v| !v.is_empty()) {
             return vec![(Source::Connection, v.to_string())];
         }
-        let host = str_attr(attrs, "host.name");
+        let host = str_value(attrs, "host.name");
         if host.parse::<IpAddr>().is_ok() {
             return vec![(Source::Connection, host.to_string())];
         }
@@ -69,7 +46,7 @@ pub fn pod_identifier(attrs: &[KeyValue], conn: Option<&str>, rules: &Rules) -> 
             let value = match source {
                 Source::Connection => conn.unwrap_or(""),
                 Source::Resource(name) => {
-                    let v = str_attr(attrs, name);
+                    let v = str_value(attrs, name);
                     // In Kubernetes `host.name` may hold the pod's IP; any other value is not one.
                     if name == "host.name" && v.parse::<IpAddr>().is_err() {
                         continue 'rules;
@@ -143,7 +120,7 @@ pub fn annotate(
 
     let namespace = match pod.as_ref().map(|p| p.namespace.as_str()) {
         Some(ns) if !ns.is_empty() => ns.to_string(),
-        _ => str_attr(attrs, "k8s.namespace.name").to_string(),
+        _ => str_value(attrs, "k8s.namespace.name").to_string(),
     };
     if !namespace.is_empty() {
         if let Some(ns) = store.namespaces.get(&namespace) {
@@ -158,7 +135,7 @@ pub fn annotate(
 
     let node = match pod.as_ref().map(|p| p.node_name.as_str()) {
         Some(n) if !n.is_empty() => n.to_string(),
-        _ => str_attr(attrs, "k8s.node.name").to_string(),
+        _ => str_value(attrs, "k8s.node.name").to_string(),
     };
     if let Some(n) = (!node.is_empty()).then(|| store.nodes.get(&node)).flatten() {
         for (k, v) in &n.attributes {
@@ -199,7 +176,7 @@ pub fn annotate(
         (owner("Job"), "k8s.job.uid", &store.jobs),
         (cronjob, "k8s.cronjob.uid", &store.cronjobs),
     ] {
-        let uid = uid.unwrap_or_else(|| str_attr(attrs, attr).to_string());
+        let uid = uid.unwrap_or_else(|| str_value(attrs, attr).to_string());
         if let Some(w) = (!uid.is_empty()).then(|| table.get(&uid)).flatten() {
             for (k, v) in &w.attributes {
                 set_if_unset(attrs, k, v);
@@ -248,8 +225,8 @@ fn add_controller_attributes(
 /// pod's only container) and its image, instance id and the id of the run the resource's
 /// `k8s.container.restart_count` names (else the latest run).
 fn add_container_attributes(attrs: &mut Vec<KeyValue>, pod: &PodInfo) {
-    let by_name = str_attr(attrs, "k8s.container.name").to_string();
-    let by_id = str_attr(attrs, "container.id").to_string();
+    let by_name = str_value(attrs, "k8s.container.name").to_string();
+    let by_id = str_value(attrs, "container.id").to_string();
     let c = &pod.containers;
     let container = if !by_name.is_empty() {
         c.by_name.get(&by_name)

@@ -79,7 +79,7 @@ fn get<'a>(attrs: &'a [KeyValue], k: &str) -> Option<&'a str> {
     attrs
         .iter()
         .find(|a| a.key == k)
-        .map(|a| str_attr(attrs, &a.key))
+        .map(|a| str_value(attrs, &a.key))
 }
 
 #[test]

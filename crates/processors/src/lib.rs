@@ -11,6 +11,8 @@
 //!   resources, scopes, spans, span events, log records, metrics and data points.
 //! * [`filter`]: drops what [`ottl`] conditions match, at any level of any signal (or by the
 //!   legacy span and metric include/exclude matches).
+//! * [`probabilistic_sampler`]: keeps a percentage of spans and log records, deciding as
+//!   otelcol-contrib does (hash_seed, proportional, equalizing; W3C `tracestate`).
 
 /// A processor's factory: its type name, its config type (decoded and validated with otelcol's
 /// rules) and how an instance is built from the typed config (`cfg`) for one pipeline. Every
@@ -61,6 +63,7 @@ pub mod batch;
 pub mod filter;
 pub mod memory_limiter;
 pub mod ottl;
+pub mod probabilistic_sampler;
 pub mod resource;
 pub mod resourcedetection;
 #[cfg(test)]
@@ -72,6 +75,7 @@ pub use attributes::{AttributesConfig, AttributesProcessorFactory};
 pub use batch::{BatchConfig, BatchProcessorFactory};
 pub use filter::{FilterConfig, FilterProcessorFactory};
 pub use memory_limiter::{MemoryLimiterConfig, MemoryLimiterProcessorFactory};
+pub use probabilistic_sampler::{ProbabilisticSamplerConfig, ProbabilisticSamplerProcessorFactory};
 pub use resource::{ResourceConfig, ResourceProcessorFactory};
 pub use resourcedetection::{ResourceDetectionConfig, ResourceDetectionProcessorFactory};
 pub use transform::{TransformConfig, TransformProcessorFactory};
