@@ -61,7 +61,15 @@ impl ProbabilisticSamplerConfig {
 }
 
 impl Validate for ProbabilisticSamplerConfig {
+    /// otelcol reports the first problem only, in this order (an unknown mode first: otelcol
+    /// refuses it while decoding).
     fn validate(&self) -> Vec<String> {
+        self.problems().into_iter().take(1).collect()
+    }
+}
+
+impl ProbabilisticSamplerConfig {
+    fn problems(&self) -> Vec<String> {
         let mut errs = Vec::new();
         let pct = self.sampling_percentage;
         if !matches!(
@@ -81,7 +89,7 @@ impl Validate for ProbabilisticSamplerConfig {
         } else if ratio != 0.0 && ratio < MIN_PROBABILITY {
             errs.push(format!("sampling rate is too small: {pct:e}%"));
         }
-        if !matches!(self.attribute_source.as_str(), "traceID" | "record") {
+        if !matches!(self.attribute_source.as_str(), "" | "traceID" | "record") {
             errs.push(format!(
                 "invalid attribute source: {}. Expected: traceID or record",
                 self.attribute_source
@@ -144,5 +152,11 @@ mod tests {
             let got = errors(yaml);
             assert!(got.contains(want), "{yaml}: {got}");
         }
+        // One problem at a time, in otelcol's order.
+        assert_eq!(
+            errors("sampling_percentage: -1\nsampling_precision: 0"),
+            "sampling rate is negative: -1.000000%"
+        );
+        assert_eq!(errors("attribute_source: \"\""), "");
     }
 }

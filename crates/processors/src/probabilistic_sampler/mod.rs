@@ -200,14 +200,61 @@ fn span_priority(attrs: &[KeyValue]) -> Priority {
     match value {
         Some(Value::IntValue(i)) => by_sign(*i as f64),
         Some(Value::DoubleValue(d)) => by_sign(*d),
-        Some(Value::StringValue(s)) => match s.parse::<f64>() {
-            // Go's ParseFloat fails on out-of-range numbers ("1e400"), which Rust reads as ∞.
-            Ok(f) if f.is_infinite() && !s.to_ascii_lowercase().contains("inf") => Priority::Defer,
-            Ok(f) => by_sign(f),
-            Err(_) => Priority::Defer,
+        Some(Value::StringValue(s)) => match go_parse_float(s) {
+            Some(f) => by_sign(f),
+            None => Priority::Defer,
         },
         _ => Priority::Defer,
     }
+}
+
+/// Go's `strconv.ParseFloat(s, 64)`: `None` where it returns an error — including numbers out
+/// of range ("1e400", which Rust reads as infinity) — and hexadecimal floats (`0x1.8p1`,
+/// underscores between digits) read as Go reads them.
+fn go_parse_float(s: &str) -> Option<f64> {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) else {
+        let f: f64 = s.parse().ok()?;
+        let named_infinity =
+            body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity");
+        return (!f.is_infinite() || named_infinity).then_some(f);
+    };
+    let (mantissa, exponent) = hex.split_once(['p', 'P'])?;
+    // Underscores only between digits (after the base prefix, as Go allows).
+    let digits_ok = |t: &str| {
+        !t.starts_with('_')
+            && !t.ends_with('_')
+            && !t.contains("__")
+            && !t.contains("._")
+            && !t.contains("_.")
+    };
+    if !digits_ok(hex.split(['p', 'P']).next()?) {
+        return None;
+    }
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    let mut scale = 0i64;
+    for (part, fractional) in [(int_part, false), (frac_part, true)] {
+        for c in part.chars().filter(|c| *c != '_') {
+            value = value * 16.0 + f64::from(c.to_digit(16)?);
+            if fractional {
+                scale -= 4;
+            }
+        }
+    }
+    let exp: i64 = exponent.parse().ok()?;
+    let f = value * 2f64.powf((exp + scale).clamp(-2000, 2000) as f64);
+    if f.is_infinite() {
+        return None;
+    }
+    Some(if negative { -f } else { f })
 }
 
 /// The configured sampler.
@@ -511,7 +558,7 @@ impl ProbabilisticSamplerProcessor {
             sampling_priority: cfg.sampling_priority.clone(),
             sampled: ctx.telemetry.counter_vec(
                 &format!("otelcol_processor_probabilistic_sampler_count_{what}_sampled"),
-                &format!("Count of {what} that were sampled or not"),
+                &format!("Count of {what} that were sampled or not [Development]"),
                 &["policy", "sampled"],
             ),
             next,

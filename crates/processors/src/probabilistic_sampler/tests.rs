@@ -200,6 +200,20 @@ fn span_priority_forces_a_decision() {
     assert!(keep && policy.name() == "sampling_priority");
     assert_eq!(sp.trace_state, "ot=th:0");
     assert!(none.keep_span(&mut with(Value::StringValue("2".into()))).0);
+    // Go's ParseFloat reads hexadecimal floats.
+    assert!(
+        none.keep_span(&mut with(Value::StringValue("0x1.8p1".into())))
+            .0
+    );
+    assert!(
+        !s.keep_span(&mut with(Value::StringValue("-0x0p0".into())))
+            .0
+    );
+    assert_eq!(go_parse_float("0x_1p0"), None);
+    assert_eq!(go_parse_float("0x1_0p-4"), Some(1.0));
+    assert_eq!(go_parse_float("0x1p"), None);
+    assert_eq!(go_parse_float("0x1p99999"), None, "out of range");
+    assert_eq!(go_parse_float("-Inf"), Some(f64::NEG_INFINITY));
     for defer in [
         Value::IntValue(-1),
         Value::StringValue("1e400".into()),

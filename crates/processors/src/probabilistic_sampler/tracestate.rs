@@ -56,21 +56,29 @@ impl TraceState {
             return Err("tracestate exceeds the 1024-character limit".into());
         }
         let mut ts = TraceState::default();
-        let mut members = 0;
-        for member in raw.split(',') {
+        // Every segment counts toward the limit, blank ones too (only the empty one after a
+        // trailing comma does not), as otelcol's scanner counts them.
+        let segments = raw.strip_suffix(',').unwrap_or(raw);
+        for (i, member) in segments.split(',').enumerate() {
+            if segments.is_empty() {
+                break;
+            }
+            if i + 1 >= MAX_MEMBERS {
+                return Err("tracestate has too many list members".into());
+            }
             let member = member.trim_matches([' ', '\t']);
             if member.is_empty() {
                 continue;
-            }
-            members += 1;
-            if members >= MAX_MEMBERS {
-                return Err("tracestate has too many list members".into());
             }
             let (key, value) = member
                 .split_once('=')
                 .filter(|(k, v)| valid_key(k) && valid_value(v))
                 .ok_or_else(|| format!("invalid tracestate member {member:?}"))?;
             if key == "ot" {
+                // A repeated `ot` member replaces the earlier one, as in otelcol.
+                ts.rv = None;
+                ts.clear_threshold();
+                ts.ot_rest.clear();
                 ts.parse_ot(value)?;
             } else {
                 ts.others.push((key.to_string(), value.to_string()));
@@ -201,5 +209,12 @@ mod tests {
         }
         let members: Vec<String> = (0..31).map(|i| format!("k{i}=v")).collect();
         assert!(TraceState::parse(&members.join(",")).is_ok());
+        assert!(TraceState::parse(&format!("{},", members.join(","))).is_ok());
+        assert!(
+            TraceState::parse(&format!("{}, ", members.join(","))).is_err(),
+            "blanks count"
+        );
+        let ts = TraceState::parse("ot=rv:00000000000001;x:1,ot=th:8").unwrap();
+        assert_eq!(ts.serialize(), "ot=th:8", "the last ot member wins");
     }
 }
