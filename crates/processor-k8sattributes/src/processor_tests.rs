@@ -315,6 +315,16 @@ fn a_deleted_pod_is_still_found_during_the_grace_period() {
     assert_eq!(get(&attrs, "k8s.pod.name"), Some("a"));
 }
 
+/// A pod with one owner reference (kind, name, uid).
+fn owned_pod(name: &str, ip: &str, (kind, owner, uid): (&str, &str, &str)) -> Pod {
+    let mut p = pod(name, ip, &[]);
+    p.metadata.owner_references = Some(vec![serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": kind, "name": owner, "uid": uid}),
+    )
+    .unwrap()]);
+    p
+}
+
 /// A workload object as a metadata watch delivers it.
 fn workload(
     uid: &str,
@@ -357,13 +367,8 @@ fn workload_objects_give_uids_names_and_their_labels() {
         },
     ];
     let rules = Rules::new(&c);
-    let owned = |name: &str, kind: &str, owner: &str, uid: &str| -> Pod {
-        let mut p = pod(name, &format!("10.0.1.{}", name.len()), &[]);
-        p.metadata.owner_references = Some(vec![serde_json::from_value(
-            json!({"apiVersion": "v1", "kind": kind, "name": owner, "uid": uid}),
-        )
-        .unwrap()]);
-        p
+    let owned = |name: &str, kind: &str, owner: &str, uid: &str| {
+        owned_pod(name, &format!("10.0.1.{}", name.len()), (kind, owner, uid))
     };
     let mut s = store(
         &rules,
@@ -500,14 +505,7 @@ fn replicaset_and_cronjob_labels_through_the_pods_owners() {
         },
     ];
     let rules = Rules::new(&c);
-    let owned = |name: &str, ip: &str, kind: &str, uid: &str| -> Pod {
-        let mut p = pod(name, ip, &[]);
-        p.metadata.owner_references = Some(vec![serde_json::from_value(
-            json!({"apiVersion": "v1", "kind": kind, "name": "x", "uid": uid}),
-        )
-        .unwrap()]);
-        p
-    };
+    let owned = |name: &str, ip: &str, kind: &str, uid: &str| owned_pod(name, ip, (kind, "x", uid));
     let mut s = store(
         &rules,
         &[

@@ -1,10 +1,16 @@
 //! otelcol-contrib's test vectors (processor/probabilisticsamplerprocessor and pkg/sampling),
 //! decision by decision and tracestate by tracestate.
 
+use super::priority::go_parse_float;
+use super::sampler::fnv1a;
 use super::*;
 use crate::test_util::{kv_of, Sink};
 use kakehashi_config::ComponentId;
+use kakehashi_pdata::attrs::str_value;
+use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
+use kakehashi_pdata::proto::logs::v1::LogRecord;
 use kakehashi_pdata::proto::logs::v1::{ResourceLogs, ScopeLogs};
+use kakehashi_pdata::proto::trace::v1::Span;
 use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans};
 use kakehashi_pdata::{ExportLogsServiceRequest, ExportTraceServiceRequest};
 use kakehashi_telemetry::Telemetry;
