@@ -236,6 +236,19 @@ impl Ctx {
     }
 }
 
+/// The API of a namespaced kind: every namespace, or only `filter::namespace`'s.
+fn scoped<K>(client: &kube::Client, namespace: &str) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    if namespace.is_empty() {
+        Api::all(client.clone())
+    } else {
+        Api::namespaced(client.clone(), namespace)
+    }
+}
+
 pub fn start(
     client: kube::Client,
     cfg: &K8sAttributesConfig,
@@ -250,25 +263,8 @@ pub fn start(
         tasks: Vec::new(),
     };
     let ns_filter = cfg.filter.namespace.clone();
-    let in_scope = |c: &kube::Client| -> (kube::Client, Option<String>) {
-        (
-            c.clone(),
-            (!ns_filter.is_empty()).then(|| ns_filter.clone()),
-        )
-    };
-    fn api<K>(scope: (kube::Client, Option<String>)) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        K::DynamicType: Default,
-    {
-        match scope.1 {
-            Some(ns) => Api::namespaced(scope.0, &ns),
-            None => Api::all(scope.0),
-        }
-    }
-
     // Pods.
-    let pods: Api<Pod> = api(in_scope(&client));
+    let pods: Api<Pod> = scoped(&client, &ns_filter);
     let (fields, labels) = pod_selectors(cfg, node);
     let stream = kube::runtime::watcher(pods, watch_config(fields, labels)).default_backoff();
     let (tx, pods_synced) = signal::channel(false);
@@ -344,7 +340,7 @@ pub fn start(
     // Workloads: ReplicaSets for their Deployment, the workloads' own labels/annotations.
     let wc = || watcher::Config::default();
     if rules.replicasets_needed() {
-        let api: Api<PartialObjectMeta<ReplicaSet>> = api(in_scope(&client));
+        let api: Api<PartialObjectMeta<ReplicaSet>> = scoped(&client, &ns_filter);
         ctx.watch_meta(
             "replicasets",
             api,
@@ -355,7 +351,7 @@ pub fn start(
         );
     }
     if rules.reads(From::Deployment) {
-        let api: Api<PartialObjectMeta<Deployment>> = api(in_scope(&client));
+        let api: Api<PartialObjectMeta<Deployment>> = scoped(&client, &ns_filter);
         ctx.watch_meta(
             "deployments",
             api,
@@ -366,7 +362,7 @@ pub fn start(
         );
     }
     if rules.reads(From::StatefulSet) {
-        let api: Api<PartialObjectMeta<StatefulSet>> = api(in_scope(&client));
+        let api: Api<PartialObjectMeta<StatefulSet>> = scoped(&client, &ns_filter);
         ctx.watch_meta(
             "statefulsets",
             api,
@@ -377,7 +373,7 @@ pub fn start(
         );
     }
     if rules.reads(From::DaemonSet) {
-        let api: Api<PartialObjectMeta<DaemonSet>> = api(in_scope(&client));
+        let api: Api<PartialObjectMeta<DaemonSet>> = scoped(&client, &ns_filter);
         ctx.watch_meta(
             "daemonsets",
             api,
@@ -388,11 +384,11 @@ pub fn start(
         );
     }
     if rules.jobs_needed() {
-        let api: Api<PartialObjectMeta<Job>> = api(in_scope(&client));
+        let api: Api<PartialObjectMeta<Job>> = scoped(&client, &ns_filter);
         ctx.watch_meta("jobs", api, wc(), Slot::Jobs, From::Job, None);
     }
     if rules.reads(From::CronJob) {
-        let api: Api<PartialObjectMeta<CronJob>> = api(in_scope(&client));
+        let api: Api<PartialObjectMeta<CronJob>> = scoped(&client, &ns_filter);
         ctx.watch_meta("cronjobs", api, wc(), Slot::CronJobs, From::CronJob, None);
     }
 
