@@ -20,30 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// otlp → k8sattributes (configured by `processor_yaml`, indented) → the sink, for traces.
 fn config(recv_grpc: u16, sink: &Sink, processor_yaml: &str) -> String {
-    format!(
-        r#"receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{recv_grpc}
-processors:
-  k8sattributes:
-{processor_yaml}
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:{http}
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [k8sattributes]
-      exporters: [otlphttp]
-"#,
-        http = sink.http_port
+    otlp_to_sink_config(
+        recv_grpc,
+        sink,
+        &format!("  k8sattributes:\n{processor_yaml}"),
+        "k8sattributes",
+        "traces",
     )
 }
 

@@ -9,39 +9,6 @@ use common::*;
 use std::process::Command;
 use std::time::Duration;
 
-/// otlp (gRPC) → `processors` → otlphttp (the sink), for `signal`.
-fn config(
-    recv_grpc: u16,
-    sink: &Sink,
-    processors_yaml: &str,
-    pipeline: &str,
-    signal: &str,
-) -> String {
-    format!(
-        r#"receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{recv_grpc}
-processors:
-{processors_yaml}
-exporters:
-  otlphttp:
-    endpoint: http://127.0.0.1:{http}
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    {signal}:
-      receivers: [otlp]
-      processors: [{pipeline}]
-      exporters: [otlphttp]
-"#,
-        http = sink.http_port
-    )
-}
-
 /// With `override: false` the SDK's `service.name` stays; the detected `host.name` is the
 /// kernel's (`hostname_sources: [os]`); the collector's `OTEL_RESOURCE_ATTRIBUTES` arrive
 /// query-unescaped.
@@ -57,7 +24,7 @@ fn resource_detection_adds_the_collectors_environment_and_host() {
     let config_path = dir.path().join("kakehashi.yaml");
     std::fs::write(
         &config_path,
-        config(recv_grpc, &sink, processors, "resourcedetection", "traces"),
+        otlp_to_sink_config(recv_grpc, &sink, processors, "resourcedetection", "traces"),
     )
     .unwrap();
     let mut cmd = Command::new(kakehashi_bin());
@@ -115,7 +82,7 @@ fn filter_and_transform_metrics() {
     let mut collector = start_kakehashi(
         dir.path(),
         "kakehashi",
-        &config(recv_grpc, &sink, processors, "filter, transform", "metrics"),
+        &otlp_to_sink_config(recv_grpc, &sink, processors, "filter, transform", "metrics"),
         &[recv_grpc],
     );
     send_with_python_sdk(recv_grpc, "metrics");
@@ -174,7 +141,7 @@ fn probabilistic_sampler_keeps_what_otelcol_keeps() {
     let mut collector = start_kakehashi(
         dir.path(),
         "kakehashi",
-        &config(
+        &otlp_to_sink_config(
             recv_grpc,
             &sink,
             processors,

@@ -28,6 +28,15 @@ fn pod(name: &str, ip: &str, containers: &[(&str, &str, i32)]) -> Pod {
     .unwrap()
 }
 
+/// An `extract::labels` rule copying `key` from objects of kind `from`.
+fn label(key: &str, from: &str) -> FieldExtractConfig {
+    FieldExtractConfig {
+        key: key.into(),
+        from: from.into(),
+        ..Default::default()
+    }
+}
+
 fn cfg(metadata: &[&str]) -> K8sAttributesConfig {
     let mut cfg = K8sAttributesConfig::default();
     cfg.extract.metadata = Some(metadata.iter().map(|s| s.to_string()).collect());
@@ -210,18 +219,7 @@ fn namespace_node_and_cluster_attributes() {
         "k8s.node.uid",
         "service.namespace",
     ]);
-    c.extract.labels = vec![
-        FieldExtractConfig {
-            key: "tier".into(),
-            from: "namespace".into(),
-            ..Default::default()
-        },
-        FieldExtractConfig {
-            key: "zone".into(),
-            from: "node".into(),
-            ..Default::default()
-        },
-    ];
+    c.extract.labels = vec![label("tier", "namespace"), label("zone", "node")];
     let rules = Rules::new(&c);
     let s = store(&rules, &[pod("a", "10.0.0.1", &[])]);
     let mut attrs = Vec::new();
@@ -350,21 +348,9 @@ fn workload_objects_give_uids_names_and_their_labels() {
         "k8s.cronjob.uid",
     ]);
     c.extract.labels = vec![
-        FieldExtractConfig {
-            key: "team".into(),
-            from: "deployment".into(),
-            ..Default::default()
-        },
-        FieldExtractConfig {
-            key: "tier".into(),
-            from: "statefulset".into(),
-            ..Default::default()
-        },
-        FieldExtractConfig {
-            key: "kind".into(),
-            from: "job".into(),
-            ..Default::default()
-        },
+        label("team", "deployment"),
+        label("tier", "statefulset"),
+        label("kind", "job"),
     ];
     let rules = Rules::new(&c);
     let owned = |name: &str, kind: &str, owner: &str, uid: &str| {
@@ -474,11 +460,7 @@ fn containers_not_started_yet_count_as_otelcol_counts_them() {
 #[test]
 fn node_labels_follow_the_pod_only_when_the_node_name_is_extracted() {
     let mut c = cfg(&["k8s.pod.name"]);
-    c.extract.labels = vec![FieldExtractConfig {
-        key: "zone".into(),
-        from: "node".into(),
-        ..Default::default()
-    }];
+    c.extract.labels = vec![label("zone", "node")];
     let rules = Rules::new(&c);
     let s = store(&rules, &[pod("a", "10.0.0.1", &[])]);
     let mut attrs = Vec::new();
@@ -492,18 +474,7 @@ fn node_labels_follow_the_pod_only_when_the_node_name_is_extracted() {
 #[test]
 fn replicaset_and_cronjob_labels_through_the_pods_owners() {
     let mut c = cfg(&[]);
-    c.extract.labels = vec![
-        FieldExtractConfig {
-            key: "rs".into(),
-            from: "replicaset".into(),
-            ..Default::default()
-        },
-        FieldExtractConfig {
-            key: "cj".into(),
-            from: "cronjob".into(),
-            ..Default::default()
-        },
-    ];
+    c.extract.labels = vec![label("rs", "replicaset"), label("cj", "cronjob")];
     let rules = Rules::new(&c);
     let owned = |name: &str, ip: &str, kind: &str, uid: &str| owned_pod(name, ip, (kind, "x", uid));
     let mut s = store(

@@ -571,3 +571,37 @@ pub fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// A config for one `signal` pipeline: otlp (gRPC) → `processors_yaml` (the `processors:`
+/// section's body; `pipeline` lists them) → otlphttp into the Python sink.
+pub fn otlp_to_sink_config(
+    recv_grpc: u16,
+    sink: &Sink,
+    processors_yaml: &str,
+    pipeline: &str,
+    signal: &str,
+) -> String {
+    format!(
+        r#"receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{recv_grpc}
+processors:
+{processors_yaml}
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:{http}
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    {signal}:
+      receivers: [otlp]
+      processors: [{pipeline}]
+      exporters: [otlphttp]
+"#,
+        http = sink.http_port
+    )
+}
