@@ -29,6 +29,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_extensions::BearerTokenAuthExtensionFactory),
             Arc::new(kakehashi_extensions::FileStorageExtensionFactory),
         ],
+        connectors: vec![Arc::new(kakehashi_connectors::ForwardConnectorFactory)],
     }
 }
 
@@ -61,5 +62,17 @@ pub fn describe(f: &Factories) -> String {
     section(&mut out, "processors", &f.processors);
     section(&mut out, "exporters", &f.exporters);
     section(&mut out, "extensions", &f.extensions);
+    out.push_str("connectors:\n");
+    for c in &f.connectors {
+        out.push_str(&format!("  - name: {}\n", c.type_name()));
+        out.push_str(&format!(
+            "    module: kakehashi/connectors/{}\n",
+            c.type_name()
+        ));
+        out.push_str("    stability:\n");
+        for (from, to) in c.pairs() {
+            out.push_str(&format!("      {from}_to_{to}: {}\n", c.stability()));
+        }
+    }
     out
 }

@@ -160,6 +160,32 @@ pub trait ExporterFactory: FactoryInfo {
     ) -> Result<BuiltExporter, BuildError>;
 }
 
+/// A connector: an exporter in the pipelines that list it under `exporters` and a receiver in
+/// those that list it under `receivers`. One instance per (id, consumed signal, emitted signal)
+/// pair in use, as otelcol's graph builds them; it pushes what it emits into `next`, the fan-out
+/// to every pipeline of the emitted signal that lists it as a receiver.
+#[async_trait]
+pub trait Connector: Consumer {
+    async fn start(&self) -> Result<(), BuildError> {
+        Ok(())
+    }
+    /// Called after every pipeline feeding it has shut down; emits everything pending.
+    async fn shutdown(&self) {}
+}
+
+pub trait ConnectorFactory: FactoryInfo {
+    /// The (consumed, emitted) signal pairs it supports (`traces` to `metrics`, ...).
+    fn pairs(&self) -> &'static [(Signal, Signal)];
+    fn build(
+        &self,
+        ctx: &BuildContext,
+        cfg: &AnyConfig,
+        from: Signal,
+        to: Signal,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Arc<dyn Connector>, BuildError>;
+}
+
 #[async_trait]
 pub trait Extension: Send + Sync {
     async fn start(&self) -> Result<(), BuildError>;

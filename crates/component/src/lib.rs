@@ -1,7 +1,7 @@
 //! The contracts between the topology and the components.
 //!
 //! * [`Consumer`]: anything data can be pushed into (a processor, a fan-out, an exporter runner).
-//! * [`Receiver`], [`Processor`], [`Exporter`], [`Extension`]: the running parts.
+//! * [`Receiver`], [`Processor`], [`Exporter`], [`Connector`], [`Extension`]: the running parts.
 //! * [`factory`]: one factory per component type — type name, supported signals, config decoding
 //!   and validation, and build. The binary lists its factories explicitly (`components.rs`).
 //! * [`auth`]: authenticator extensions as receivers and exporters see them.
@@ -20,9 +20,9 @@ pub use auth::{AuthConfig, ClientAuthenticator, Extensions, ServerAuthenticator}
 pub use consumer::{Batch, ClientMetadata, Consumer, SignalConsumers};
 pub use error::{BuildError, ConsumeError, ExportError};
 pub use factory::{
-    config_as, decode_config, AnyConfig, BuildContext, BuiltExporter, Exporter, ExporterFactory,
-    Extension, ExtensionFactory, FactoryInfo, Processor, ProcessorFactory, Receiver,
-    ReceiverFactory,
+    config_as, decode_config, AnyConfig, BuildContext, BuiltExporter, Connector, ConnectorFactory,
+    Exporter, ExporterFactory, Extension, ExtensionFactory, FactoryInfo, Processor,
+    ProcessorFactory, Receiver, ReceiverFactory,
 };
 pub use kakehashi_pdata::{Payload, Signal};
 pub use storage::{QueueStore, Storage, StorageError, StoredItem};

@@ -4,13 +4,15 @@ use regex::Regex;
 use std::fmt;
 use std::sync::OnceLock;
 
-/// The four kinds of top-level component sections.
+/// The five kinds of top-level component sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Receiver,
     Processor,
     Exporter,
     Extension,
+    /// The exporter of one pipeline and the receiver of others (`forward`, `datadog`).
+    Connector,
 }
 
 impl Kind {
@@ -21,6 +23,7 @@ impl Kind {
             Kind::Processor => "processors",
             Kind::Exporter => "exporters",
             Kind::Extension => "extensions",
+            Kind::Connector => "connectors",
         }
     }
     /// The singular word used in messages (`references receiver "x" which is not configured`).
@@ -30,6 +33,7 @@ impl Kind {
             Kind::Processor => "processor",
             Kind::Exporter => "exporter",
             Kind::Extension => "extension",
+            Kind::Connector => "connector",
         }
     }
 }

@@ -37,6 +37,7 @@ fn factories() -> Factories {
         ],
         exporters: vec![Arc::new(kakehashi_exporter_datadog::DatadogExporterFactory)],
         extensions: Vec::new(),
+        connectors: Vec::new(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The set of component factories a binary is built with.
 
 use kakehashi_component::{
-    ExporterFactory, ExtensionFactory, FactoryInfo, ProcessorFactory, ReceiverFactory,
+    ConnectorFactory, ExporterFactory, ExtensionFactory, FactoryInfo, ProcessorFactory,
+    ReceiverFactory,
 };
 use kakehashi_config::Kind;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ pub struct Factories {
     pub processors: Vec<Arc<dyn ProcessorFactory>>,
     pub exporters: Vec<Arc<dyn ExporterFactory>>,
     pub extensions: Vec<Arc<dyn ExtensionFactory>>,
+    pub connectors: Vec<Arc<dyn ConnectorFactory>>,
 }
 
 fn find<'a, F: FactoryInfo + ?Sized>(list: &'a [Arc<F>], type_name: &str) -> Option<&'a Arc<F>> {
@@ -33,6 +35,9 @@ impl Factories {
     pub fn extension(&self, t: &str) -> Option<&Arc<dyn ExtensionFactory>> {
         find(&self.extensions, t)
     }
+    pub fn connector(&self, t: &str) -> Option<&Arc<dyn ConnectorFactory>> {
+        find(&self.connectors, t)
+    }
 
     /// Sorted type names (with aliases) of one kind, for `unknown type` errors.
     pub fn type_names(&self, kind: Kind) -> Vec<&'static str> {
@@ -46,6 +51,7 @@ impl Factories {
             Kind::Processor => names(&self.processors),
             Kind::Exporter => names(&self.exporters),
             Kind::Extension => names(&self.extensions),
+            Kind::Connector => names(&self.connectors),
         };
         v.sort_unstable();
         v
@@ -58,6 +64,7 @@ impl Factories {
             Kind::Processor => self.processor(t).map(|f| f.as_ref() as &dyn FactoryInfo),
             Kind::Exporter => self.exporter(t).map(|f| f.as_ref() as &dyn FactoryInfo),
             Kind::Extension => self.extension(t).map(|f| f.as_ref() as &dyn FactoryInfo),
+            Kind::Connector => self.connector(t).map(|f| f.as_ref() as &dyn FactoryInfo),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! From the merged config tree to validated components and pipelines, with every error at once.
 
 use crate::factories::Factories;
+use crate::graph::{plan, PipelineGraph};
 use crate::service::ServiceConfig;
 use kakehashi_component::AnyConfig;
 use kakehashi_config::{decode, ComponentId, ConfigError, ConfigErrors, Kind, Node, PipelineId};
@@ -21,12 +22,18 @@ pub struct Pipeline {
     pub receivers: Vec<ComponentId>,
     pub processors: Vec<ComponentId>,
     pub exporters: Vec<ComponentId>,
+    /// Connectors listed under `receivers`: this pipeline receives what they emit.
+    pub from_connectors: Vec<ComponentId>,
+    /// Connectors listed under `exporters`: this pipeline feeds them.
+    pub to_connectors: Vec<ComponentId>,
 }
 
 /// The whole configuration, validated.
 pub struct ResolvedConfig {
     pub components: BTreeMap<Kind, Vec<ComponentConfig>>,
     pub pipelines: Vec<Pipeline>,
+    /// The connector instances and the order pipelines and connectors are built in.
+    pub graph: PipelineGraph,
     pub service: ServiceConfig,
 }
 
@@ -56,11 +63,12 @@ impl ResolvedConfig {
     }
 }
 
-const KINDS: [Kind; 4] = [
+const KINDS: [Kind; 5] = [
     Kind::Receiver,
     Kind::Processor,
     Kind::Exporter,
     Kind::Extension,
+    Kind::Connector,
 ];
 const TOP_LEVEL: [&str; 6] = [
     "receivers",
@@ -96,16 +104,6 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
             );
         }
     }
-    if let Some(c) = root
-        .get("connectors")
-        .filter(|n| n.entries().is_some_and(|e| !e.is_empty()))
-    {
-        errs.push(
-            ConfigError::new("connectors", "connectors are not supported yet")
-                .at(c.location.clone()),
-        );
-    }
-
     // `defined` holds every well-formed id, decoded or not, so that one invalid component gives
     // one error and not follow-on "not configured" errors wherever it is referenced.
     let mut components = BTreeMap::new();
@@ -115,6 +113,7 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
         components.insert(kind, ok);
         defined.insert(kind, ids);
     }
+    check_ambiguous_connectors(root, &defined, &mut errs);
     if defined[&Kind::Receiver].is_empty() {
         errs.push(ConfigError::new(
             "",
@@ -137,12 +136,24 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
         }
     };
     let mut pipelines = Vec::new();
+    let mut graph = PipelineGraph::default();
     if let Some(service) = &service {
         use kakehashi_config::Validate;
         for m in service.telemetry.validate() {
             errs.push(ConfigError::new("service::telemetry", m));
         }
         pipelines = resolve_pipelines(service, &service_node, &defined, factories, &mut errs);
+        match plan(&pipelines, factories) {
+            Ok(g) => graph = g,
+            Err(e) => {
+                let loc = service_node
+                    .get("pipelines")
+                    .and_then(|n| n.location.clone());
+                for m in e {
+                    errs.push(ConfigError::new("service::pipelines", m).at(loc.clone()));
+                }
+            }
+        }
         for ext in &service.extensions {
             let known = ComponentId::parse(ext)
                 .ok()
@@ -166,9 +177,41 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
         Some(service) if errs.is_empty() => Ok(ResolvedConfig {
             components,
             pipelines,
+            graph,
             service,
         }),
         _ => Err(errs),
+    }
+}
+
+/// A pipeline names receivers, exporters and connectors alike, so a connector id must not also
+/// be a receiver's or an exporter's (otelcol's "ambiguous ID" error).
+fn check_ambiguous_connectors(
+    root: &Node,
+    defined: &BTreeMap<Kind, BTreeSet<ComponentId>>,
+    errs: &mut ConfigErrors,
+) {
+    for id in &defined[&Kind::Connector] {
+        for kind in [Kind::Exporter, Kind::Receiver] {
+            if !defined[&kind].contains(id) {
+                continue;
+            }
+            let loc = root
+                .get("connectors")
+                .and_then(|n| n.get(&id.to_string()))
+                .and_then(|n| n.location.clone());
+            errs.push(
+                ConfigError::new(
+                    format!("connectors::{id}"),
+                    format!(
+                        "ambiguous ID: Found both {id:?} {} and {id:?} connector. Change one of the components' IDs to eliminate ambiguity (e.g. rename {id:?} connector to \"{id}/connector\")",
+                        kind.singular(),
+                        id = id.to_string()
+                    ),
+                )
+                .at(loc),
+            );
+        }
     }
 }
 
@@ -379,17 +422,24 @@ fn resolve_pipelines(
         if p.exporters.is_empty() {
             err("must have at least one exporter".into());
         }
-        let mut refs = |kind: Kind, names: &[String]| -> Vec<ComponentId> {
-            let mut ids = Vec::new();
+        // Receivers and exporters may be connectors; their signals are checked by `plan`.
+        let mut refs = |kind: Kind, names: &[String]| -> (Vec<ComponentId>, Vec<ComponentId>) {
+            let (mut ids, mut connectors) = (Vec::new(), Vec::new());
             for name in names {
-                let found = ComponentId::parse(name)
-                    .ok()
-                    .filter(|id| defined[&kind].contains(id));
+                let parsed = ComponentId::parse(name).ok();
+                let found = parsed.clone().filter(|id| defined[&kind].contains(id));
                 let Some(id) = found else {
-                    err(format!(
-                        "references {} {name:?} which is not configured",
-                        kind.singular()
-                    ));
+                    let connector = parsed.filter(|id| {
+                        kind != Kind::Processor && defined[&Kind::Connector].contains(id)
+                    });
+                    match connector {
+                        Some(id) if !connectors.contains(&id) => connectors.push(id),
+                        Some(_) => {}
+                        None => err(format!(
+                            "references {} {name:?} which is not configured",
+                            kind.singular()
+                        )),
+                    }
                     continue;
                 };
                 if ids.contains(&id) {
@@ -415,17 +465,19 @@ fn resolve_pipelines(
                 }
                 ids.push(id);
             }
-            ids
+            (ids, connectors)
         };
-        let receivers = refs(Kind::Receiver, &p.receivers);
-        let processors = refs(Kind::Processor, &p.processors);
-        let exporters = refs(Kind::Exporter, &p.exporters);
+        let (receivers, from_connectors) = refs(Kind::Receiver, &p.receivers);
+        let (processors, _) = refs(Kind::Processor, &p.processors);
+        let (exporters, to_connectors) = refs(Kind::Exporter, &p.exporters);
         out.push(Pipeline {
             id,
             signal,
             receivers,
             processors,
             exporters,
+            from_connectors,
+            to_connectors,
         });
     }
     out

@@ -3,11 +3,12 @@
 
 use crate::factories::Factories;
 use crate::fanout::Fanout;
+use crate::graph::{GraphNode, PipelineGraph};
 use crate::resolve::ResolvedConfig;
 use crate::runner::ExporterRunner;
 use kakehashi_component::exporterhelper::QueueSettings;
 use kakehashi_component::{
-    BuildContext, BuildError, Consumer, Extension, Extensions, Processor, Receiver,
+    BuildContext, BuildError, Connector, Consumer, Extension, Extensions, Processor, Receiver,
     SignalConsumers, Storage,
 };
 use kakehashi_config::{ComponentId, Kind};
@@ -21,9 +22,25 @@ use std::time::Duration;
 pub struct Topology {
     extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
     receivers: Vec<(ComponentId, Box<dyn Receiver>)>,
-    /// Upstream first within each pipeline.
-    processors: Vec<(String, Arc<dyn Processor>)>,
+    /// Processors and connectors, upstream first: a pipeline's processors in order, a connector
+    /// after every pipeline that feeds it.
+    stages: Vec<(String, Stage)>,
     exporters: Vec<(String, Arc<ExporterRunner>)>,
+}
+
+/// A part between receivers and exporters.
+enum Stage {
+    Processor(Arc<dyn Processor>),
+    Connector(Arc<dyn Connector>),
+}
+
+impl Stage {
+    fn kind(&self) -> &'static str {
+        match self {
+            Stage::Processor(_) => "processor",
+            Stage::Connector(_) => "connector",
+        }
+    }
 }
 
 /// Settings that are not part of the YAML.
@@ -139,42 +156,97 @@ impl Topology {
             }
         }
 
-        // Pipelines, built back to front: exporters fan-out, then processors in reverse.
-        let mut processors = Vec::new();
-        let mut heads: Vec<(usize, Arc<dyn Consumer>)> = Vec::new();
-        for (pi, p) in cfg.pipelines.iter().enumerate() {
-            let tails: Vec<Arc<dyn Consumer>> = p
-                .exporters
-                .iter()
-                .filter_map(|id| runners.get(&(id.clone(), p.signal)))
-                .map(|r| r.clone() as Arc<dyn Consumer>)
-                .collect();
-            if tails.len() != p.exporters.len() {
-                continue; // an exporter failed to build; already reported
-            }
-            let mut next = Fanout::build(tails);
-            let mut built = Vec::new();
-            for id in p.processors.iter().rev() {
-                let factory = factories.processor(id.type_name()).expect("resolved type");
-                let conf = &cfg
-                    .component(Kind::Processor, id)
-                    .expect("resolved id")
-                    .config;
-                match factory.build(&ctx(id), conf, p.signal, next.clone()) {
-                    Ok(proc_) => {
-                        next = proc_.clone();
-                        built.push((format!("{} in pipeline {}", id, p.id), proc_));
+        // Pipelines and connectors, downstream first (the reverse of the graph's order): each
+        // pipeline's exporters and connectors fan out, then its processors in reverse; a
+        // connector pushes into the heads of the pipelines it feeds.
+        let graph = &cfg.graph;
+        let mut heads: Vec<Option<Arc<dyn Consumer>>> = vec![None; cfg.pipelines.len()];
+        let mut connectors: Vec<Option<Arc<dyn Connector>>> = vec![None; graph.instances.len()];
+        let mut stages = Vec::new();
+        for node in graph.order.iter().rev() {
+            match *node {
+                GraphNode::Connector(ci) => {
+                    let inst = &graph.instances[ci];
+                    let targets: Option<Vec<Arc<dyn Consumer>>> = cfg
+                        .pipelines
+                        .iter()
+                        .zip(&heads)
+                        .filter(|(p, _)| PipelineGraph::feeds(inst, p))
+                        .map(|(_, h)| h.clone())
+                        .collect();
+                    let Some(targets) = targets else {
+                        continue; // a pipeline it feeds failed to build; already reported
+                    };
+                    let factory = factories
+                        .connector(inst.id.type_name())
+                        .expect("resolved type");
+                    let conf = &cfg
+                        .component(Kind::Connector, &inst.id)
+                        .expect("resolved id")
+                        .config;
+                    let built = factory.build(
+                        &ctx(&inst.id),
+                        conf,
+                        inst.from,
+                        inst.to,
+                        Fanout::build(targets),
+                    );
+                    match built {
+                        Ok(c) => {
+                            connectors[ci] = Some(c.clone());
+                            stages.push((
+                                format!("{} ({} to {})", inst.id, inst.from, inst.to),
+                                Stage::Connector(c),
+                            ));
+                        }
+                        Err(e) => errs.push(format!("failed to create {inst}: {e}",)),
                     }
-                    Err(e) => errs.push(format!(
-                        "failed to create \"{id}\" processor, in pipeline \"{}\": {e}",
-                        p.id
-                    )),
+                }
+                GraphNode::Pipeline(pi) => {
+                    let p = &cfg.pipelines[pi];
+                    let tails: Option<Vec<Arc<dyn Consumer>>> = p
+                        .exporters
+                        .iter()
+                        .map(|id| {
+                            runners
+                                .get(&(id.clone(), p.signal))
+                                .map(|r| r.clone() as Arc<dyn Consumer>)
+                        })
+                        .chain(
+                            graph
+                                .fed_by(p)
+                                .map(|ci| connectors[ci].clone().map(|c| c as Arc<dyn Consumer>)),
+                        )
+                        .collect();
+                    let Some(tails) = tails else {
+                        continue; // an exporter or connector failed to build; already reported
+                    };
+                    let mut next = Fanout::build(tails);
+                    for id in p.processors.iter().rev() {
+                        let factory = factories.processor(id.type_name()).expect("resolved type");
+                        let conf = &cfg
+                            .component(Kind::Processor, id)
+                            .expect("resolved id")
+                            .config;
+                        match factory.build(&ctx(id), conf, p.signal, next.clone()) {
+                            Ok(proc_) => {
+                                next = proc_.clone();
+                                stages.push((
+                                    format!("{} in pipeline {}", id, p.id),
+                                    Stage::Processor(proc_),
+                                ));
+                            }
+                            Err(e) => errs.push(format!(
+                                "failed to create \"{id}\" processor, in pipeline \"{}\": {e}",
+                                p.id
+                            )),
+                        }
+                    }
+                    heads[pi] = Some(next);
                 }
             }
-            built.reverse();
-            processors.extend(built);
-            heads.push((pi, next));
         }
+        stages.reverse();
 
         // Receivers: one instance per id, fanning out to every pipeline that lists it.
         let mut receivers = Vec::new();
@@ -189,13 +261,12 @@ impl Topology {
         for id in receiver_ids {
             let mut consumers = SignalConsumers::default();
             for signal in Signal::ALL {
-                let targets: Vec<Arc<dyn Consumer>> = heads
+                let targets: Vec<Arc<dyn Consumer>> = cfg
+                    .pipelines
                     .iter()
-                    .filter(|(pi, _)| {
-                        let p = &cfg.pipelines[*pi];
-                        p.signal == signal && p.receivers.contains(id)
-                    })
-                    .map(|(_, h)| h.clone())
+                    .zip(&heads)
+                    .filter(|(p, _)| p.signal == signal && p.receivers.contains(id))
+                    .filter_map(|(_, h)| h.clone())
                     .collect();
                 if !targets.is_empty() {
                     consumers.set(signal, Fanout::build(targets));
@@ -218,7 +289,7 @@ impl Topology {
         Ok(Topology {
             extensions,
             receivers,
-            processors,
+            stages,
             exporters: runners
                 .into_iter()
                 .map(|((id, signal), r)| (format!("{id} ({signal})"), r))
@@ -242,10 +313,12 @@ impl Topology {
                 .await
                 .map_err(|err| format!("failed to start \"{id}\" exporter: {err}"))?;
         }
-        for (id, p) in self.processors.iter().rev() {
-            p.start()
-                .await
-                .map_err(|err| format!("failed to start \"{id}\" processor: {err}"))?;
+        for (id, stage) in self.stages.iter().rev() {
+            let started = match stage {
+                Stage::Processor(p) => p.start().await,
+                Stage::Connector(c) => c.start().await,
+            };
+            started.map_err(|err| format!("failed to start \"{id}\" {}: {err}", stage.kind()))?;
         }
         for (id, r) in &mut self.receivers {
             r.start()
@@ -259,7 +332,7 @@ impl Topology {
     }
 
     /// otelcol's order: extensions report not-ready; receivers stop and drain in-flight requests;
-    /// processors flush (batch flushes everything); exporters drain their queues within
+    /// processors and connectors flush, upstream first (batch flushes everything); exporters drain their queues within
     /// `drain_deadline`; extensions stop, last started first.
     pub async fn shutdown(mut self, drain_deadline: Duration) {
         for (_, e) in &self.extensions {
@@ -269,9 +342,12 @@ impl Topology {
             tracing::debug!(component = %id, "Shutting down receiver");
             r.shutdown().await;
         }
-        for (id, p) in &self.processors {
-            tracing::debug!(component = %id, "Shutting down processor");
-            p.shutdown().await;
+        for (id, stage) in &self.stages {
+            tracing::debug!(component = %id, "Shutting down {}", stage.kind());
+            match stage {
+                Stage::Processor(p) => p.shutdown().await,
+                Stage::Connector(c) => c.shutdown().await,
+            }
         }
         let exporters = self.exporters.iter().map(|(id, r)| async move {
             tracing::debug!(component = %id, "Shutting down exporter");
