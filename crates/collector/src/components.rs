@@ -29,7 +29,10 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_extensions::BearerTokenAuthExtensionFactory),
             Arc::new(kakehashi_extensions::FileStorageExtensionFactory),
         ],
-        connectors: vec![Arc::new(kakehashi_connectors::ForwardConnectorFactory)],
+        connectors: vec![
+            Arc::new(kakehashi_connectors::ForwardConnectorFactory),
+            Arc::new(kakehashi_exporter_datadog::DatadogConnectorFactory),
+        ],
     }
 }
 

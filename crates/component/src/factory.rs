@@ -151,6 +151,13 @@ pub struct BuiltExporter {
 }
 
 pub trait ExporterFactory: FactoryInfo {
+    /// For a signal this exporter takes only from some connectors (the Datadog exporter's
+    /// metrics, which so far carry only the Datadog connector's APM stats): their type names.
+    /// A pipeline of that signal feeding it from a receiver or another connector is a config
+    /// error. `None`: any source.
+    fn only_from_connectors(&self, _signal: Signal) -> Option<&'static [&'static str]> {
+        None
+    }
     /// One instance per (exporter id, signal), shared by the pipelines of that signal.
     fn build(
         &self,
@@ -176,6 +183,11 @@ pub trait Connector: Consumer {
 pub trait ConnectorFactory: FactoryInfo {
     /// The (consumed, emitted) signal pairs it supports (`traces` to `metrics`, ...).
     fn pairs(&self) -> &'static [(Signal, Signal)];
+    /// Feature gates a configuration using this pair turns on for every component, e.g. the
+    /// Datadog connector computing APM stats turns off the Datadog exporter's own.
+    fn implied_gates(&self, _from: Signal, _to: Signal) -> &'static [&'static str] {
+        &[]
+    }
     fn build(
         &self,
         ctx: &BuildContext,

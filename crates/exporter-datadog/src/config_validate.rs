@@ -84,24 +84,7 @@ impl Validate for DatadogConfig {
         if self.host_metadata.reporter_period < Duration::from_secs(5 * 60) {
             errs.push("reporter_period must be 5 minutes or higher".into());
         }
-        for entry in &self.traces.ignore_resources {
-            if regex::Regex::new(entry).is_err() {
-                errs.push(format!(
-                    "'{entry}' is not valid resource filter regular expression"
-                ));
-            }
-        }
-        for (k, v) in &self.traces.span_name_remappings {
-            if v.is_empty() {
-                errs.push(format!("'{v}' is not valid value for span name remapping"));
-            }
-            if k.is_empty() {
-                errs.push(format!("'{k}' is not valid key for span name remapping"));
-            }
-        }
-        if self.traces.trace_buffer < 0 {
-            errs.push("trace buffer must be non-negative".into());
-        }
+        self.traces.validate_span_settings(&mut errs);
         validate_metrics(&self.metrics, &mut errs);
         if self.orchestrator_explorer.enabled {
             errs.push(
@@ -143,6 +126,30 @@ fn validate_api_key(raw: &str, errs: &mut Vec<String>) {
                 "api::key contains invalid characters: a Datadog API key is hexadecimal (0-9, a-f)"
                     .into(),
             );
+        }
+    }
+}
+
+impl TracesConfig {
+    /// The checks the exporter and the connector share (`pkg/datadog/config`'s traces part).
+    pub(crate) fn validate_span_settings(&self, errs: &mut Vec<String>) {
+        for entry in &self.ignore_resources {
+            if regex::Regex::new(entry).is_err() {
+                errs.push(format!(
+                    "'{entry}' is not valid resource filter regular expression"
+                ));
+            }
+        }
+        for (k, v) in &self.span_name_remappings {
+            if v.is_empty() {
+                errs.push(format!("'{v}' is not valid value for span name remapping"));
+            }
+            if k.is_empty() {
+                errs.push(format!("'{k}' is not valid key for span name remapping"));
+            }
+        }
+        if self.trace_buffer < 0 {
+            errs.push("trace buffer must be non-negative".into());
         }
     }
 }

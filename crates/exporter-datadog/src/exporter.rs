@@ -8,7 +8,7 @@
 //! usage series.
 
 use crate::client::{IntakeClient, IntakeSettings, KeyValidity, Request};
-use crate::config::DatadogConfig;
+use crate::config::{DatadogConfig, TracesConfig};
 use crate::metadata;
 use crate::payload::{
     build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
@@ -85,49 +85,15 @@ impl DatadogExporter {
         let version = env!("CARGO_PKG_VERSION").to_string();
         let agent_version = format!("datadogexporter-kakehashi-{version}");
         let hostname = crate::hostname::resolve(&cfg.hostname);
-        let endpoints = cfg.endpoints();
-        let client = IntakeClient::new(&IntakeSettings {
-            traces_endpoint: endpoints.traces,
-            api_endpoint: endpoints.api,
-            api_key: cfg.api_key(),
-            timeout: cfg.timeout.get(),
-            tls: cfg.tls.clone(),
-            proxy_url: (!cfg.proxy_url.is_empty()).then(|| cfg.proxy_url.clone()),
-            agent_version: agent_version.clone(),
-            user_agent: format!("kakehashi/{version}"),
-        })?;
-        let ignore_resources = cfg
-            .traces
-            .ignore_resources
-            .iter()
-            .map(|r| regex::Regex::new(r))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BuildError(format!("traces::ignore_resources: {e}")))?;
-        let translate = TranslateConfig {
-            span_name_as_resource_name: cfg.traces.span_name_as_resource_name,
-            span_name_remappings: cfg
-                .traces
-                .span_name_remappings
-                .clone()
-                .into_iter()
-                .collect(),
-            operation_and_resource_name_v2: ctx.gate_enabled(OPERATION_AND_RESOURCE_NAME_V2_GATE),
-            compute_top_level_by_span_kind: cfg.traces.compute_top_level_by_span_kind,
-            ignore_resources,
-            fallback_hostname: hostname.clone(),
-            obfuscation: exporter_obfuscation(),
-            share_resource_meta: true,
-            sql_cache: Default::default(),
-        };
+        let client = intake_client(cfg, &agent_version)?;
+        let translate = translate_config(ctx, &cfg.traces, hostname.clone())?;
         let stats = (!ctx.gate_enabled(DISABLE_APM_STATS_GATE)).then(|| {
-            Mutex::new(StatsAggregator::new(StatsSettings {
-                hostname: hostname.clone(),
-                agent_version: agent_version.clone(),
-                compute_stats_by_span_kind: cfg.traces.compute_stats_by_span_kind,
-                peer_tags_aggregation: cfg.traces.peer_tags_enabled(),
-                peer_tags: cfg.traces.peer_tags.clone(),
-                max_groups: DEFAULT_MAX_GROUPS,
-            }))
+            Mutex::new(StatsAggregator::new(stats_settings(
+                &cfg.traces,
+                hostname.clone(),
+                agent_version.clone(),
+                BUCKET_DURATION,
+            )))
         });
         let id = ctx.id.to_string();
         Ok(DatadogExporter {
@@ -296,8 +262,70 @@ impl Exporter for DatadogExporter {
     }
 }
 
+/// The HTTP client for the intake `cfg` names.
+pub(crate) fn intake_client(
+    cfg: &DatadogConfig,
+    agent_version: &str,
+) -> Result<IntakeClient, BuildError> {
+    let endpoints = cfg.endpoints();
+    IntakeClient::new(&IntakeSettings {
+        traces_endpoint: endpoints.traces,
+        api_endpoint: endpoints.api,
+        api_key: cfg.api_key(),
+        timeout: cfg.timeout.get(),
+        tls: cfg.tls.clone(),
+        proxy_url: (!cfg.proxy_url.is_empty()).then(|| cfg.proxy_url.clone()),
+        agent_version: agent_version.to_owned(),
+        user_agent: format!("kakehashi/{}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// The translation `traces` asks for (shared with the Datadog connector); spans whose resource
+/// names no host get `fallback_hostname`.
+pub(crate) fn translate_config(
+    ctx: &BuildContext,
+    traces: &TracesConfig,
+    fallback_hostname: String,
+) -> Result<TranslateConfig, BuildError> {
+    let ignore_resources = traces
+        .ignore_resources
+        .iter()
+        .map(|r| regex::Regex::new(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BuildError(format!("traces::ignore_resources: {e}")))?;
+    Ok(TranslateConfig {
+        span_name_as_resource_name: traces.span_name_as_resource_name,
+        span_name_remappings: traces.span_name_remappings.clone().into_iter().collect(),
+        operation_and_resource_name_v2: ctx.gate_enabled(OPERATION_AND_RESOURCE_NAME_V2_GATE),
+        compute_top_level_by_span_kind: traces.compute_top_level_by_span_kind,
+        ignore_resources,
+        fallback_hostname,
+        obfuscation: exporter_obfuscation(),
+        share_resource_meta: true,
+        sql_cache: Default::default(),
+    })
+}
+
+/// The APM stats settings `traces` asks for (shared with the Datadog connector).
+pub(crate) fn stats_settings(
+    traces: &TracesConfig,
+    hostname: String,
+    agent_version: String,
+    bucket_duration: Duration,
+) -> StatsSettings {
+    StatsSettings {
+        hostname,
+        agent_version,
+        compute_stats_by_span_kind: traces.compute_stats_by_span_kind,
+        peer_tags_aggregation: traces.peer_tags_enabled(),
+        peer_tags: traces.peer_tags.clone(),
+        max_groups: DEFAULT_MAX_GROUPS,
+        bucket_duration,
+    }
+}
+
 /// One message per lost payload, saying what to do about it where there is something to do.
-fn describe_failure(f: &Failed) -> String {
+pub(crate) fn describe_failure(f: &Failed) -> String {
     let hint = match f.status {
         Some(403) => {
             "the intake refused the API key (403 Forbidden): check api::key and api::site; "

@@ -1,5 +1,6 @@
 //! The `datadog` exporter: OTLP traces → Datadog trace intake (`/api/v0.2/traces`) and APM stats
-//! (`/api/v0.2/stats`). The mapping itself lives in `kakehashi-datadog-translate`; this crate is
+//! (`/api/v0.2/stats`); and the `datadog` connector, which computes those stats in front of a
+//! metrics pipeline. The mapping itself lives in `kakehashi-datadog-translate`; this crate is
 //! configuration, payload assembly, compression, the HTTP client and the stats concentrator.
 //!
 //! * [`config`]: every key of otelcol's datadog exporter, with defaults and validation.
@@ -7,9 +8,12 @@
 //! * [`payload`]: AgentPayloads under 3.2 MB; [`client`] and [`retry`]: the intake's HTTP side.
 //! * [`stats`]: APM stats (libdd-trace-stats concentrators, bounded); [`metadata`]: host metadata
 //!   and the usage series.
+//! * [`connector`]: the `datadog` connector; [`stats_metric`]: its stats as metrics;
+//!   [`stats_exporter`]: the exporter's metrics side, which sends them.
 
 pub mod client;
 pub mod config;
+pub mod connector;
 pub mod encode;
 pub mod exporter;
 mod gzip;
@@ -19,15 +23,18 @@ pub mod payload;
 pub mod retry;
 mod self_metrics;
 pub mod stats;
+pub mod stats_exporter;
+pub mod stats_metric;
 #[cfg(test)]
 mod test_server;
 
 pub use config::DatadogConfig;
+pub use connector::DatadogConnectorFactory;
 pub use exporter::DatadogExporter;
 
 use kakehashi_component::{
-    config_as, decode_config, AnyConfig, BuildContext, BuildError, BuiltExporter, ExporterFactory,
-    FactoryInfo,
+    config_as, decode_config, AnyConfig, BuildContext, BuildError, BuiltExporter, Exporter,
+    ExporterFactory, FactoryInfo,
 };
 use kakehashi_config::{ConfigErrors, Node};
 use kakehashi_pdata::Signal;
@@ -39,9 +46,10 @@ impl FactoryInfo for DatadogExporterFactory {
     fn type_name(&self) -> &'static str {
         "datadog"
     }
-    /// Traces only so far: a metrics or logs pipeline naming `datadog` is a config error.
+    /// Traces, and metrics carrying the Datadog connector's APM stats; a logs pipeline naming
+    /// `datadog` is a config error.
     fn signals(&self) -> &'static [Signal] {
-        &[Signal::Traces]
+        &[Signal::Traces, Signal::Metrics]
     }
     fn stability(&self) -> &'static str {
         "beta"
@@ -56,12 +64,20 @@ impl ExporterFactory for DatadogExporterFactory {
         &self,
         ctx: &BuildContext,
         cfg: &AnyConfig,
-        _signal: Signal,
+        signal: Signal,
     ) -> Result<BuiltExporter, BuildError> {
         let cfg = config_as::<DatadogConfig>(cfg);
+        let exporter: Arc<dyn Exporter> = match signal {
+            Signal::Metrics => Arc::new(stats_exporter::DatadogStatsExporter::new(ctx, cfg)?),
+            _ => Arc::new(DatadogExporter::new(ctx, cfg)?),
+        };
         Ok(BuiltExporter {
-            exporter: Arc::new(DatadogExporter::new(ctx, cfg)?),
+            exporter,
             settings: cfg.helper_settings(),
         })
+    }
+    /// Metrics only from the Datadog connector: metrics as Datadog series are not supported yet.
+    fn only_from_connectors(&self, signal: Signal) -> Option<&'static [&'static str]> {
+        (signal == Signal::Metrics).then_some(&["datadog"])
     }
 }

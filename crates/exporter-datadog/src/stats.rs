@@ -94,6 +94,8 @@ pub struct StatsSettings {
     pub peer_tags: Vec<String>,
     /// Cap on concurrently tracked groups ([`DEFAULT_MAX_GROUPS`]).
     pub max_groups: usize,
+    /// The width of a stats bucket ([`BUCKET_DURATION`]; the connector's `bucket_interval`).
+    pub bucket_duration: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -189,9 +191,10 @@ impl StatsAggregator {
             return;
         }
         let (span_kinds, peer_tags) = (&self.span_kinds, &self.peer_tag_keys);
+        let bucket_duration = self.settings.bucket_duration;
         let group = self.groups.entry(key).or_insert_with(|| Group {
             concentrator: SpanConcentrator::new(
-                BUCKET_DURATION,
+                bucket_duration,
                 now,
                 span_kinds.clone(),
                 peer_tags.clone(),

@@ -27,6 +27,7 @@ fn settings() -> StatsSettings {
         peer_tags_aggregation: true,
         peer_tags: vec!["custom.peer".into()],
         max_groups: DEFAULT_MAX_GROUPS,
+        bucket_duration: BUCKET_DURATION,
     }
 }
 
@@ -255,6 +256,7 @@ fn groups_and_payloads_carry_the_tracer_language() {
 fn group_cap_holds_and_counts_dropped_spans() {
     let mut agg = StatsAggregator::new(StatsSettings {
         max_groups: 2,
+        bucket_duration: BUCKET_DURATION,
         ..settings()
     });
     for i in 0..5 {

@@ -985,6 +985,7 @@ async fn trace_explorer_in_headless_chromium() {
         peer_tags_aggregation: false,
         peer_tags: Vec::new(),
         max_groups: 16,
+        bucket_duration: kakehashi_exporter_datadog::stats::BUCKET_DURATION,
     });
     for tp in &tps {
         agg.add(&tp.clone().into(), now);

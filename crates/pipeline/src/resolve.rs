@@ -143,6 +143,7 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
             errs.push(ConfigError::new("service::telemetry", m));
         }
         pipelines = resolve_pipelines(service, &service_node, &defined, factories, &mut errs);
+        check_only_from_connectors(&pipelines, &service_node, factories, &mut errs);
         match plan(&pipelines, factories) {
             Ok(g) => graph = g,
             Err(e) => {
@@ -181,6 +182,57 @@ pub fn resolve(root: &Node, factories: &Factories) -> Result<ResolvedConfig, Con
             service,
         }),
         _ => Err(errs),
+    }
+}
+
+/// An exporter that takes a signal only from some connectors (`only_from_connectors`) must not
+/// be fed that signal by a pipeline with other sources.
+fn check_only_from_connectors(
+    pipelines: &[Pipeline],
+    service_node: &Node,
+    factories: &Factories,
+    errs: &mut ConfigErrors,
+) {
+    for p in pipelines {
+        for id in &p.exporters {
+            let Some(allowed) = factories
+                .exporter(id.type_name())
+                .and_then(|f| f.only_from_connectors(p.signal))
+            else {
+                continue;
+            };
+            let others: Vec<String> = p
+                .receivers
+                .iter()
+                .map(|r| format!("receiver {:?}", r.to_string()))
+                .chain(
+                    p.from_connectors
+                        .iter()
+                        .filter(|c| !allowed.contains(&c.type_name()))
+                        .map(|c| format!("connector {:?}", c.to_string())),
+                )
+                .collect();
+            if others.is_empty() {
+                continue;
+            }
+            let loc = service_node
+                .get("pipelines")
+                .and_then(|n| n.get(&p.id.to_string()))
+                .and_then(|n| n.location.clone());
+            errs.push(
+                ConfigError::new(
+                    format!("service::pipelines::{}", p.id),
+                    format!(
+                        "exporter {:?} takes {} only from the {} connector so far, not from {}",
+                        id.to_string(),
+                        p.signal,
+                        allowed.join(" or "),
+                        others.join(", ")
+                    ),
+                )
+                .at(loc),
+            );
+        }
     }
 }
 

@@ -81,6 +81,31 @@ fn queue_storage(
     })
 }
 
+/// The enabled feature gates plus those the connectors in use imply, each logged once.
+fn implied_gates(
+    cfg: &ResolvedConfig,
+    factories: &Factories,
+    enabled: &Arc<BTreeSet<String>>,
+) -> Arc<BTreeSet<String>> {
+    let mut gates = (**enabled).clone();
+    for inst in &cfg.graph.instances {
+        let Some(factory) = factories.connector(inst.id.type_name()) else {
+            continue;
+        };
+        for gate in factory.implied_gates(inst.from, inst.to) {
+            if gates.insert((*gate).to_owned()) {
+                tracing::info!(
+                    "Feature gate {gate} enabled: connector \"{}\" ({} to {}) implies it",
+                    inst.id,
+                    inst.from,
+                    inst.to
+                );
+            }
+        }
+    }
+    Arc::new(gates)
+}
+
 impl Topology {
     /// Instantiates the components the pipelines use (unused ones are not built, as in otelcol).
     /// Errors are otelcol's graph-time errors (`failed to build pipelines: ...`).
@@ -91,6 +116,7 @@ impl Topology {
         opts: &BuildOptions,
     ) -> Result<Topology, Vec<String>> {
         let mut errs = Vec::new();
+        let feature_gates = implied_gates(cfg, factories, &opts.feature_gates);
 
         // Extensions first: receivers and exporters look up their authenticators among them.
         let mut extensions = Vec::new();
@@ -104,7 +130,7 @@ impl Topology {
             let ext_ctx = BuildContext {
                 id: id.clone(),
                 telemetry: telemetry.clone(),
-                feature_gates: opts.feature_gates.clone(),
+                feature_gates: feature_gates.clone(),
                 extensions: Extensions::default(),
             };
             match factory.build(&ext_ctx, conf) {
@@ -116,7 +142,7 @@ impl Topology {
         let ctx = |id: &ComponentId| BuildContext {
             id: id.clone(),
             telemetry: telemetry.clone(),
-            feature_gates: opts.feature_gates.clone(),
+            feature_gates: feature_gates.clone(),
             extensions: enabled.clone(),
         };
 

@@ -250,3 +250,36 @@ async fn handle(
     }
     resp
 }
+
+/// A key of a msgpack map.
+pub fn get<'a>(v: &'a rmpv::Value, key: &str) -> Option<&'a rmpv::Value> {
+    v.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(_, v)| v)
+}
+
+/// Every ClientGroupedStats entry of every stats payload, as (service, name, resource) → (hits,
+/// errors, top_level_hits).
+pub fn grouped_stats(
+    payloads: &[rmpv::Value],
+) -> BTreeMap<(String, String, String), (u64, u64, u64)> {
+    let mut out = BTreeMap::new();
+    for p in payloads {
+        for client in get(p, "Stats").and_then(|v| v.as_array()).unwrap() {
+            for bucket in get(client, "Stats").and_then(|v| v.as_array()).unwrap() {
+                for g in get(bucket, "Stats").and_then(|v| v.as_array()).unwrap() {
+                    let s = |k: &str| get(g, k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                    let n = |k: &str| get(g, k).and_then(|v| v.as_u64()).unwrap_or(0);
+                    let e = out
+                        .entry((s("Service"), s("Name"), s("Resource")))
+                        .or_insert((0, 0, 0));
+                    e.0 += n("Hits");
+                    e.1 += n("Errors");
+                    e.2 += n("TopLevelHits");
+                }
+            }
+        }
+    }
+    out
+}

@@ -354,5 +354,6 @@ pub fn stats_aggregator() -> kakehashi_exporter_datadog::stats::StatsAggregator 
         peer_tags_aggregation: true,
         peer_tags: Vec::new(),
         max_groups: DEFAULT_MAX_GROUPS,
+        bucket_duration: kakehashi_exporter_datadog::stats::BUCKET_DURATION,
     })
 }

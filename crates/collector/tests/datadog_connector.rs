@@ -1,0 +1,162 @@
+//! The `datadog` connector end to end through the binary, with the Python SDK as sender and the
+//! Datadog intake double: the configurations Datadog's documentation gives for it. The stats are
+//! computed once, from every span, and sent to `/api/v0.2/stats` by the exporter's metrics side;
+//! the exporter does not count the same spans again.
+
+mod common;
+
+use common::dd_intake::{get, grouped_stats, FakeIntake};
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+const API_KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+/// Runs kakehashi with `pipelines` (the `service::pipelines` body) and a `datadog/connector`:
+/// the six web spans (one the application drops), then SIGTERM. The intake and the output.
+fn run(pipelines: &str) -> (FakeIntake, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("kakehashi-ddconn-")
+        .tempdir()
+        .unwrap();
+    let intake = FakeIntake::start();
+    let recv = free_port();
+    let mut collector = start(dir.path(), &intake, recv, pipelines);
+    let output = send_and_stop(recv, &mut collector);
+    (intake, output)
+}
+
+fn start(dir: &std::path::Path, intake: &FakeIntake, recv: u16, pipelines: &str) -> ProcessGuard {
+    let config = format!(
+        r#"receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{recv}
+processors:
+  batch:
+  probabilistic_sampler:
+    sampling_percentage: 0
+connectors:
+  datadog/connector:
+exporters:
+  datadog:
+    api:
+      key: ${{env:DD_API_KEY}}
+    traces:
+      endpoint: {url}
+    metrics:
+      endpoint: {url}
+    host_metadata:
+      enabled: false
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+{pipelines}"#,
+        url = intake.url()
+    );
+    let path = dir.join("kakehashi.yaml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = Command::new(kakehashi_bin());
+    cmd.arg("--config").arg(&path).env("DD_API_KEY", API_KEY);
+    let mut collector = ProcessGuard::spawn("kakehashi", cmd, dir);
+    wait_for_port(recv, Duration::from_secs(20), Some(&mut collector));
+    collector
+}
+
+/// Sends the six web spans, then SIGTERM; a clean exit, the key never printed.
+fn send_and_stop(recv: u16, collector: &mut ProcessGuard) -> String {
+    let mut cmd = Command::new(python());
+    cmd.arg(python_script("send_web_traces.py")).args([
+        "--endpoint",
+        &format!("127.0.0.1:{recv}"),
+        "--user-drop",
+    ]);
+    let (status, _, stderr) = run_bounded(cmd, Duration::from_secs(120));
+    assert!(status.success(), "send_web_traces.py failed: {stderr}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &collector.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = collector.wait_exit(Duration::from_secs(40));
+    let output = format!("{}{}", collector.stdout(), collector.stderr());
+    assert!(exit.success(), "kakehashi exit {exit:?}\n{output}");
+    assert!(!output.contains(API_KEY), "the API key leaked");
+    output
+}
+
+fn key(svc: &str, name: &str, res: &str) -> (String, String, String) {
+    (svc.to_string(), name.to_string(), res.to_string())
+}
+
+/// Every span once in the stats, whatever happened to the traces.
+fn assert_every_span_counted_once(intake: &FakeIntake) {
+    let stats = grouped_stats(&intake.accepted_stats());
+    for (name, res, errors) in [
+        ("http.server.request", "GET /health", 0),
+        ("http.server.request", "POST /checkout", 1),
+        ("http.server.request", "GET /admin", 0),
+    ] {
+        assert_eq!(
+            stats.get(&key("e2e-web", name, res)),
+            Some(&(1, errors, 1)),
+            "{res}: {stats:#?}"
+        );
+    }
+    assert_eq!(
+        stats.get(&key(
+            "e2e-web",
+            "postgresql.query",
+            "SELECT * FROM users WHERE id = ?"
+        )),
+        Some(&(1, 0, 0)),
+        "client span by span kind, SQL obfuscated: {stats:#?}"
+    );
+    for p in intake.accepted_stats() {
+        let version = get(&p, "AgentVersion").and_then(|v| v.as_str());
+        assert_eq!(version, Some("datadogexporter-kakehashi-0.1.0"));
+    }
+}
+
+#[test]
+fn the_documented_setup_sends_traces_and_stats_computed_once() {
+    let (intake, output) = run(r#"    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [datadog/connector, datadog]
+    metrics:
+      receivers: [datadog/connector]
+      processors: [batch]
+      exporters: [datadog]
+"#);
+    // The traces as without the connector (the dropped one is not sent).
+    let spans = intake.accepted_spans();
+    assert_eq!(spans.len(), 5, "{spans:?}");
+    assert_every_span_counted_once(&intake);
+    assert!(
+        output.contains("Feature gate exporter.datadogexporter.DisableAPMStats enabled"),
+        "{output}"
+    );
+}
+
+#[test]
+fn stats_count_the_spans_a_sampler_behind_the_connector_drops() {
+    let (intake, output) = run(r#"    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [datadog/connector]
+    traces/sampled:
+      receivers: [datadog/connector]
+      processors: [probabilistic_sampler]
+      exporters: [datadog]
+    metrics:
+      receivers: [datadog/connector]
+      exporters: [datadog]
+"#);
+    assert!(!output.contains("ERROR"), "{output}");
+    assert!(intake.accepted_spans().is_empty(), "sampled at 0 %");
+    assert_every_span_counted_once(&intake);
+}

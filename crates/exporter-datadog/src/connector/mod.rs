@@ -1,0 +1,198 @@
+//! The `datadog` connector, as otelcol-contrib's: APM stats computed from every span that
+//! reaches it (so a sampler behind it cannot skew them), emitted into a metrics pipeline whose
+//! `datadog` exporter sends them to `/api/v0.2/stats`.
+//!
+//! * traces → metrics: the spans are translated as the exporter translates them (names,
+//!   resources, top-level and measured marks, obfuscated SQL resources) and aggregated into
+//!   `bucket_interval` buckets by the same concentrator the exporter uses; each flush is one
+//!   `dd.internal.stats.payload` metric per `StatsPayload` ([`crate::stats_metric`]). The spans
+//!   go no further on this path.
+//! * traces → traces: the spans pass on unchanged.
+//!
+//! Where the connector computes the stats, the exporter must not count the same spans again:
+//! using it turns on `exporter.datadogexporter.DisableAPMStats` (the Go exporter's default).
+
+pub mod config;
+
+use crate::exporter::{stats_settings, translate_config, DISABLE_APM_STATS_GATE};
+use crate::stats::StatsAggregator;
+use crate::stats_metric;
+use async_trait::async_trait;
+use config::DatadogConnectorConfig;
+use kakehashi_component::{
+    config_as, decode_config, AnyConfig, Batch, BuildContext, BuildError, Connector,
+    ConnectorFactory, ConsumeError, Consumer, FactoryInfo,
+};
+use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_datadog_translate::{translate, TranslateConfig};
+use kakehashi_pdata::{Payload, Signal};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct DatadogConnectorFactory;
+
+impl FactoryInfo for DatadogConnectorFactory {
+    fn type_name(&self) -> &'static str {
+        "datadog"
+    }
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Traces]
+    }
+    fn decode(&self, node: &Node, path: &str) -> Result<AnyConfig, ConfigErrors> {
+        decode_config::<DatadogConnectorConfig>(node, path)
+    }
+}
+
+impl ConnectorFactory for DatadogConnectorFactory {
+    fn pairs(&self) -> &'static [(Signal, Signal)] {
+        &[
+            (Signal::Traces, Signal::Metrics),
+            (Signal::Traces, Signal::Traces),
+        ]
+    }
+    fn implied_gates(&self, from: Signal, to: Signal) -> &'static [&'static str] {
+        if (from, to) == (Signal::Traces, Signal::Metrics) {
+            &[DISABLE_APM_STATS_GATE]
+        } else {
+            &[]
+        }
+    }
+    fn build(
+        &self,
+        ctx: &BuildContext,
+        cfg: &AnyConfig,
+        _from: Signal,
+        to: Signal,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Arc<dyn Connector>, BuildError> {
+        let cfg = config_as::<DatadogConnectorConfig>(cfg);
+        if to == Signal::Traces {
+            return Ok(Arc::new(PassThrough { next }));
+        }
+        let traces = cfg.traces.span_settings();
+        let interval = cfg.traces.bucket_duration();
+        // As the Go connector: no fallback hostname (a payload without a host attribute has an
+        // empty one, as a tracer's), and no agent version (the exporter fills it in).
+        let stats = StatsAggregator::new(stats_settings(
+            &traces,
+            String::new(),
+            String::new(),
+            interval,
+        ));
+        Ok(Arc::new(StatsConnector {
+            inner: Arc::new(Inner {
+                id: ctx.id.to_string(),
+                translate: translate_config(ctx, &traces, String::new())?,
+                stats: Mutex::new(stats),
+                next,
+            }),
+            interval,
+            cancel: CancellationToken::new(),
+            task: Mutex::new(None),
+        }))
+    }
+}
+
+/// traces → traces: what arrives goes on.
+struct PassThrough {
+    next: Arc<dyn Consumer>,
+}
+
+#[async_trait]
+impl Consumer for PassThrough {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.next.consume(batch).await
+    }
+    async fn wait_for_room(&self, batch: &Batch) -> bool {
+        self.next.wait_for_room(batch).await
+    }
+}
+
+impl Connector for PassThrough {}
+
+/// traces → metrics: spans in, stats metrics out every `interval`.
+struct StatsConnector {
+    inner: Arc<Inner>,
+    interval: Duration,
+    cancel: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    id: String,
+    translate: TranslateConfig,
+    stats: Mutex<StatsAggregator>,
+    next: Arc<dyn Consumer>,
+}
+
+impl Inner {
+    /// Flushes the due buckets (all with `force`) and sends each payload down the metrics
+    /// pipelines. A refused payload is logged: the spans it counts are already gone.
+    async fn flush(&self, force: bool) {
+        let payloads = self.stats.lock().unwrap().flush(SystemTime::now(), force);
+        for p in payloads {
+            let buckets: usize = p.stats.iter().map(|c| c.stats.len()).sum();
+            let batch = Batch::new(stats_metric::to_metrics(&p));
+            if let Err(e) = self.next.consume(batch).await {
+                tracing::error!(connector = %self.id, error = %e, buckets, "Failed to send APM stats to the metrics pipeline");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for StatsConnector {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let Payload::Traces(req) = batch.payload.as_ref() else {
+            return Err(ConsumeError::permanent(format!(
+                "the datadog connector consumes traces, got {}",
+                batch.signal()
+            )));
+        };
+        let t = translate(req, &self.inner.translate);
+        let now = SystemTime::now();
+        let mut agg = self.inner.stats.lock().unwrap();
+        // Every span counts, sampled out or not: stats are computed before sampling.
+        for tp in t.tracer_payloads.iter().chain(&t.sampled_out) {
+            agg.add(tp, now);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Connector for StatsConnector {
+    async fn start(&self) -> Result<(), BuildError> {
+        let (inner, cancel, interval) = (self.inner.clone(), self.cancel.clone(), self.interval);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => inner.flush(false).await,
+                }
+            }
+        });
+        *self.task.lock().unwrap() = Some(task);
+        Ok(())
+    }
+
+    /// Every pipeline feeding it has stopped: the partial buckets go out now, while the metrics
+    /// pipelines behind it still run.
+    async fn shutdown(&self) {
+        self.cancel.cancel();
+        let task = self.task.lock().unwrap().take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        self.inner.flush(true).await;
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

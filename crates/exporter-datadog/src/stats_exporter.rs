@@ -1,0 +1,111 @@
+//! The `datadog` exporter in a metrics pipeline: it sends the APM stats the Datadog connector
+//! emits (`dd.internal.stats.payload` metrics, [`crate::stats_metric`]) to `/api/v0.2/stats`,
+//! as the Go exporter's metrics side does. Sending other metrics as Datadog series is not
+//! supported yet: the config check keeps other sources out of such a pipeline, and anything
+//! else that still arrives is refused, counted and logged, never dropped silently.
+
+use crate::client::{IntakeClient, Request};
+use crate::config::DatadogConfig;
+use crate::exporter::{describe_failure, intake_client};
+use crate::payload::{gzip, DEFAULT_GZIP_LEVEL};
+use crate::self_metrics::DatadogMetrics;
+use crate::stats::encode_msgpack;
+use crate::stats_metric;
+use kakehashi_component::exporterhelper::RetrySettings;
+use kakehashi_component::{Batch, BuildContext, BuildError, ExportError, Exporter};
+use kakehashi_pdata::Payload;
+use std::collections::BTreeSet;
+use tokio_util::sync::CancellationToken;
+
+pub struct DatadogStatsExporter {
+    client: IntakeClient,
+    retry: RetrySettings,
+    agent_version: String,
+    /// `ClientStatsPayload.tracerVersion` where the connector left it empty (Go: the
+    /// collector's command and version).
+    tracer_version: String,
+    metrics: DatadogMetrics,
+    cancel: CancellationToken,
+}
+
+impl DatadogStatsExporter {
+    pub fn new(ctx: &BuildContext, cfg: &DatadogConfig) -> Result<Self, BuildError> {
+        let version = env!("CARGO_PKG_VERSION");
+        let agent_version = format!("datadogexporter-kakehashi-{version}");
+        Ok(DatadogStatsExporter {
+            client: intake_client(cfg, &agent_version)?,
+            retry: cfg.retry_on_failure.clone(),
+            agent_version,
+            tracer_version: format!("kakehashi{version}"),
+            metrics: DatadogMetrics::new(&ctx.telemetry, &ctx.id.to_string()),
+            cancel: CancellationToken::new(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for DatadogStatsExporter {
+    async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
+        let Payload::Metrics(req) = batch.payload.as_ref() else {
+            return Err(ExportError::permanent(format!(
+                "the datadog exporter's metrics side got {}",
+                batch.signal()
+            )));
+        };
+        let split = stats_metric::from_metrics(req);
+        let mut lost = split.other_points + split.unreadable;
+        let mut failure = None;
+        for mut p in split.payloads {
+            let points = 1;
+            p.agent_version = self.agent_version.clone();
+            let mut languages = BTreeSet::new();
+            for c in &mut p.stats {
+                if c.tracer_version.is_empty() {
+                    c.tracer_version = self.tracer_version.clone();
+                }
+                if !c.lang.is_empty() {
+                    languages.insert(c.lang.clone());
+                }
+            }
+            let languages: Vec<String> = languages.into_iter().collect();
+            let buckets: usize = p.stats.iter().map(|c| c.stats.len()).sum();
+            let body = gzip(&encode_msgpack(&p), DEFAULT_GZIP_LEVEL);
+            let bytes = body.len();
+            let request = Request::stats(body, &languages);
+            match self
+                .client
+                .send_with_retry(&request, &self.retry, &self.cancel)
+                .await
+            {
+                Ok(d) => {
+                    self.metrics.payload_sent("stats", bytes, 0, d.attempts);
+                    self.metrics.stats_buckets.inc_by(buckets as u64);
+                }
+                Err(f) => {
+                    self.metrics
+                        .payload_failed("stats", 0, f.attempts, f.permanent);
+                    lost += points;
+                    failure = Some(describe_failure(&f));
+                }
+            }
+        }
+        if failure.is_none() && lost > 0 {
+            failure = Some(format!(
+                "{} data points that are not the Datadog connector's APM stats: the datadog exporter does not send metrics as series yet ({} unreadable stats payloads)",
+                split.other_points, split.unreadable
+            ));
+        }
+        match failure {
+            None => Ok(()),
+            Some(m) => Err(ExportError::permanent(m).with_failed_items(lost)),
+        }
+    }
+
+    async fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+#[cfg(test)]
+#[path = "stats_exporter_tests.rs"]
+mod tests;

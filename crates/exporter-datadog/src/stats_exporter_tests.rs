@@ -1,0 +1,88 @@
+use super::*;
+use crate::stats_metric::tests::payload;
+use crate::test_server::{Reply, TestServer};
+use kakehashi_config::{decode_yaml, ComponentId};
+use kakehashi_pdata::proto::metrics::v1::{metric, Gauge, Metric, NumberDataPoint, ScopeMetrics};
+use libdd_trace_protobuf::pb;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn exporter(base: &str) -> DatadogStatsExporter {
+    let cfg = decode_yaml::<DatadogConfig>(
+        "exporters::datadog",
+        &format!(
+            "api: {{key: {KEY}}}\ntraces: {{endpoint: {base}}}\nmetrics: {{endpoint: {base}}}\nretry_on_failure: {{enabled: false}}"
+        ),
+    )
+    .unwrap();
+    let ctx = BuildContext::new(
+        ComponentId::parse("datadog").unwrap(),
+        kakehashi_telemetry::Telemetry::new(),
+    );
+    DatadogStatsExporter::new(&ctx, &cfg).unwrap()
+}
+
+fn sent_payload(seen: &crate::test_server::Seen) -> pb::StatsPayload {
+    rmp_serde::from_slice(&seen.gunzipped()).unwrap()
+}
+
+#[tokio::test]
+async fn a_stats_metric_goes_to_the_stats_intake_with_the_versions_filled_in() {
+    let srv = TestServer::start(vec![]).await;
+    let e = exporter(&srv.base);
+    e.export(&Batch::new(stats_metric::to_metrics(&payload())))
+        .await
+        .unwrap();
+    let seen = srv.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/api/v0.2/stats");
+    assert_eq!(
+        seen[0].header("x-datadog-reported-languages"),
+        Some("python")
+    );
+    let sent = sent_payload(&seen[0]);
+    assert_eq!(sent.agent_version, "datadogexporter-kakehashi-0.1.0");
+    assert_eq!(sent.stats[0].tracer_version, "kakehashi0.1.0");
+    let mut want = payload();
+    want.agent_version = sent.agent_version.clone();
+    want.stats[0].tracer_version = sent.stats[0].tracer_version.clone();
+    assert_eq!(sent, want);
+}
+
+#[tokio::test]
+async fn other_metrics_are_refused_and_counted_while_the_stats_still_go() {
+    let srv = TestServer::start(vec![]).await;
+    let e = exporter(&srv.base);
+    let mut req = stats_metric::to_metrics(&payload());
+    req.resource_metrics[0].scope_metrics.push(ScopeMetrics {
+        metrics: vec![Metric {
+            name: "cpu".into(),
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![NumberDataPoint::default(); 2],
+            })),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let err = e.export(&Batch::new(req)).await.unwrap_err();
+    assert!(err.permanent);
+    assert_eq!(err.failed_items, Some(2));
+    assert!(
+        err.message.contains("does not send metrics as series"),
+        "{err:?}"
+    );
+    assert_eq!(srv.seen().len(), 1, "the stats payload was still sent");
+}
+
+#[tokio::test]
+async fn a_refused_payload_is_a_failed_item_and_the_key_never_shows() {
+    let srv = TestServer::start(vec![Reply::status(403)]).await;
+    let e = exporter(&srv.base);
+    let err = e
+        .export(&Batch::new(stats_metric::to_metrics(&payload())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.failed_items, Some(1));
+    assert!(err.message.contains("403"), "{err:?}");
+    assert!(!err.message.contains(KEY));
+}
