@@ -132,6 +132,22 @@ impl Cli {
         out
     }
 
+    /// Enabled gates after applying `+`/`-` in order, and those switched off explicitly.
+    pub fn gates(&self) -> kakehashi_pipeline::FeatureGates {
+        let mut disabled = std::collections::BTreeSet::new();
+        for g in self.feature_gates.iter().map(|g| g.trim()) {
+            if let Some(name) = g.strip_prefix('-') {
+                disabled.insert(name.to_owned());
+            } else {
+                disabled.remove(g.trim_start_matches('+'));
+            }
+        }
+        kakehashi_pipeline::FeatureGates {
+            enabled: self.enabled_gates(),
+            disabled,
+        }
+    }
+
     /// Enabled gates after applying `+`/`-` in order.
     pub fn enabled_gates(&self) -> std::collections::BTreeSet<String> {
         // Gates that are Beta in otelcol-contrib, hence on unless switched off with `-name`.
@@ -184,5 +200,12 @@ mod tests {
         assert!(cli("+datadog.EnableReceiveResourceSpansV2")
             .gate_warnings()
             .is_empty());
+        let gates = cli("+z,-a,+b,-b,-c").gates();
+        assert_eq!(
+            gates.disabled.into_iter().collect::<Vec<_>>(),
+            vec!["a".to_string(), "b".to_string(), "c".to_string()],
+            "the last word counts: b was switched off last"
+        );
+        assert!(!cli("+z,-b,+b").gates().disabled.contains("b"));
     }
 }

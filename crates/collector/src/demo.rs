@@ -13,8 +13,8 @@ use crate::cli::DemoArgs;
 use crate::run::{wait_for_signal, Collector};
 use kakehashi_config::ConfigSource;
 use kakehashi_intake::IntakeConfig;
+use kakehashi_pipeline::FeatureGates;
 use kakehashi_sample_app::SampleConfig;
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::TcpListener;
@@ -35,7 +35,7 @@ pub fn collector_config(args: &DemoArgs) -> String {
         .replace("{api_key}", DEMO_API_KEY)
 }
 
-pub async fn run(args: &DemoArgs, feature_gates: BTreeSet<String>) -> Result<(), String> {
+pub async fn run(args: &DemoArgs, gates: FeatureGates) -> Result<(), String> {
     let config = collector_config(args);
     if args.print_config {
         print!("{config}");
@@ -60,7 +60,7 @@ pub async fn run(args: &DemoArgs, feature_gates: BTreeSet<String>) -> Result<(),
             yaml: config,
         }],
         &[],
-        feature_gates,
+        gates,
         true,
     )?;
 
@@ -257,7 +257,7 @@ mod tests {
                 yaml,
             }],
             &[],
-            BTreeSet::new(),
+            FeatureGates::default(),
             false,
         )
         .map(|_| ())

@@ -3,9 +3,9 @@
 use crate::cli::{Cli, Command};
 use crate::components;
 use kakehashi_config::{load, ConfigSource, RecordingProcessEnv};
+use kakehashi_pipeline::FeatureGates;
 use kakehashi_pipeline::{resolve, BuildOptions, Topology};
 use kakehashi_telemetry::Telemetry;
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ pub async fn main(cli: Cli) -> Result<(), String> {
             return Ok(());
         }
         Some(Command::Intake(args)) => return crate::intake::run(args).await,
-        Some(Command::Demo(args)) => return crate::demo::run(args, cli.enabled_gates()).await,
+        Some(Command::Demo(args)) => return crate::demo::run(args, cli.gates()).await,
         Some(Command::Validate) | None => {}
     }
     // otelcol counts `--set` values as config sources (`yaml:` URIs) of their own.
@@ -30,7 +30,7 @@ pub async fn main(cli: Cli) -> Result<(), String> {
         .map(|c| ConfigSource::parse_arg(c))
         .collect();
     let validating = matches!(cli.command, Some(Command::Validate));
-    let collector = Collector::build(&sources, &cli.set, cli.enabled_gates(), !validating)?;
+    let collector = Collector::build(&sources, &cli.set, cli.gates(), !validating)?;
     if validating {
         return Ok(());
     }
@@ -42,7 +42,7 @@ pub async fn main(cli: Cli) -> Result<(), String> {
     // config sources read again; a config that no longer builds ends the process. The log
     // output keeps its first settings (it is process-wide).
     while stop == Stop::Reload {
-        let collector = Collector::build(&sources, &cli.set, cli.enabled_gates(), false)
+        let collector = Collector::build(&sources, &cli.set, cli.gates(), false)
             .map_err(|e| format!("failed to setup configuration components: {e}"))?;
         stop = collector.run_until(wait_for_stop()).await?;
     }
@@ -73,7 +73,7 @@ impl Collector {
     pub fn build(
         sources: &[ConfigSource],
         set: &[String],
-        feature_gates: BTreeSet<String>,
+        gates: FeatureGates,
         init_logs: bool,
     ) -> Result<Collector, String> {
         let factories = components::factories();
@@ -106,7 +106,8 @@ impl Collector {
                 kakehashi_telemetry::resource::instance_id(),
             ));
         let opts = BuildOptions {
-            feature_gates: Arc::new(feature_gates),
+            feature_gates: Arc::new(gates.enabled),
+            disabled_gates: Arc::new(gates.disabled),
             ..BuildOptions::default()
         };
         let topology = Topology::build(&resolved, &factories, &telemetry, &opts)

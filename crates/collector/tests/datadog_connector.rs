@@ -15,18 +15,29 @@ const API_KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 /// Runs kakehashi with `pipelines` (the `service::pipelines` body) and a `datadog/connector`:
 /// the six web spans (one the application drops), then SIGTERM. The intake and the output.
 fn run(pipelines: &str) -> (FakeIntake, String) {
+    run_with(pipelines, &[])
+}
+
+/// [`run`] with extra command-line arguments.
+fn run_with(pipelines: &str, args: &[&str]) -> (FakeIntake, String) {
     let dir = tempfile::Builder::new()
         .prefix("kakehashi-ddconn-")
         .tempdir()
         .unwrap();
     let intake = FakeIntake::start();
     let recv = free_port();
-    let mut collector = start(dir.path(), &intake, recv, pipelines);
+    let mut collector = start(dir.path(), &intake, recv, pipelines, args);
     let output = send_and_stop(recv, &mut collector);
     (intake, output)
 }
 
-fn start(dir: &std::path::Path, intake: &FakeIntake, recv: u16, pipelines: &str) -> ProcessGuard {
+fn start(
+    dir: &std::path::Path,
+    intake: &FakeIntake,
+    recv: u16,
+    pipelines: &str,
+    args: &[&str],
+) -> ProcessGuard {
     let config = format!(
         r#"receivers:
   otlp:
@@ -60,7 +71,10 @@ service:
     let path = dir.join("kakehashi.yaml");
     std::fs::write(&path, config).unwrap();
     let mut cmd = Command::new(kakehashi_bin());
-    cmd.arg("--config").arg(&path).env("DD_API_KEY", API_KEY);
+    cmd.arg("--config")
+        .arg(&path)
+        .args(args)
+        .env("DD_API_KEY", API_KEY);
     let mut collector = ProcessGuard::spawn("kakehashi", cmd, dir);
     wait_for_port(recv, Duration::from_secs(20), Some(&mut collector));
     collector
@@ -159,4 +173,31 @@ fn stats_count_the_spans_a_sampler_behind_the_connector_drops() {
     assert!(!output.contains("ERROR"), "{output}");
     assert!(intake.accepted_spans().is_empty(), "sampled at 0 %");
     assert_every_span_counted_once(&intake);
+}
+
+#[test]
+fn a_gate_switched_off_by_the_user_stays_off_and_both_count() {
+    let (intake, output) = run_with(
+        r#"    traces:
+      receivers: [otlp]
+      exporters: [datadog/connector, datadog]
+    metrics:
+      receivers: [datadog/connector]
+      exporters: [datadog]
+"#,
+        &["--feature-gates=-exporter.datadogexporter.DisableAPMStats"],
+    );
+    assert!(
+        output.contains(
+            "Feature gate exporter.datadogexporter.DisableAPMStats stays disabled as asked"
+        ),
+        "{output}"
+    );
+    // As the Go collector with that gate off: the exporter and the connector both count.
+    let stats = grouped_stats(&intake.accepted_stats());
+    assert_eq!(
+        stats.get(&key("e2e-web", "http.server.request", "GET /health")),
+        Some(&(2, 0, 2)),
+        "{stats:#?}"
+    );
 }

@@ -321,6 +321,7 @@ pub(crate) fn stats_settings(
         peer_tags: traces.peer_tags.clone(),
         max_groups: DEFAULT_MAX_GROUPS,
         bucket_duration,
+        group_by_language: true,
     }
 }
 

@@ -21,10 +21,13 @@ use std::time::{Duration, SystemTime};
 pub const BUCKET_DURATION: Duration = Duration::from_secs(10);
 /// The agent's stats writer cuts payloads at this many grouped-stats entries.
 pub const MAX_ENTRIES_PER_PAYLOAD: usize = 4000;
-/// Default cap on concurrently tracked (hostname, env, version, container) groups.
-pub const DEFAULT_MAX_GROUPS: usize = 256;
-/// A group that received no span for this long is flushed completely and dropped. Long enough
-/// that normal traffic keeps its concentrator (and its 2-bucket delay) alive.
+/// Default cap on concurrently tracked (hostname, env, version, container, language) groups:
+/// a gateway sees one per host it serves. An idle group holds a small concentrator; the stats
+/// entries themselves are bounded by each concentrator.
+pub const DEFAULT_MAX_GROUPS: usize = 4096;
+/// A group that received no span for this long (and at least three buckets) is flushed
+/// completely and dropped. Long enough that normal traffic keeps its concentrator (and its
+/// 2-bucket delay) alive.
 const IDLE_GROUP_AFTER: Duration = Duration::from_secs(60);
 /// `AgentPayload.env` / `StatsPayload.agentEnv` of the embedded agent.
 const AGENT_ENV: &str = "none";
@@ -96,6 +99,9 @@ pub struct StatsSettings {
     pub max_groups: usize,
     /// The width of a stats bucket ([`BUCKET_DURATION`]; the connector's `bucket_interval`).
     pub bucket_duration: Duration,
+    /// Whether payloads of different tracer languages are aggregated apart (the agent's
+    /// `PayloadAggregationKey.Lang`; Go's connector leaves the language out).
+    pub group_by_language: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -176,7 +182,11 @@ impl StatsAggregator {
             },
             version: tp.app_version.clone(),
             container_id: tp.container_id.clone(),
-            lang: tp.language_name.clone(),
+            lang: if self.settings.group_by_language {
+                tp.language_name.clone()
+            } else {
+                String::new()
+            },
         };
         if !self.groups.contains_key(&key) && self.groups.len() >= self.settings.max_groups {
             self.dropped_spans += span_count as u64;
@@ -230,10 +240,12 @@ impl StatsAggregator {
     pub fn flush(&mut self, now: SystemTime, force: bool) -> Vec<pb::StatsPayload> {
         let mut clients = Vec::new();
         let mut idle = Vec::new();
+        // Never before the concentrator's 2-bucket delay has passed for the last span.
+        let idle_after = IDLE_GROUP_AFTER.max(self.settings.bucket_duration * 3);
         for (key, group) in &mut self.groups {
             let is_idle = now
                 .duration_since(group.last_span)
-                .is_ok_and(|d| d >= IDLE_GROUP_AFTER);
+                .is_ok_and(|d| d >= idle_after);
             let buckets: Vec<pb::ClientStatsBucket> = group
                 .concentrator
                 .flush(now, force || is_idle)

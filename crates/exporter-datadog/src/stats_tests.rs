@@ -28,6 +28,7 @@ fn settings() -> StatsSettings {
         peer_tags: vec!["custom.peer".into()],
         max_groups: DEFAULT_MAX_GROUPS,
         bucket_duration: BUCKET_DURATION,
+        group_by_language: true,
     }
 }
 
@@ -253,10 +254,61 @@ fn groups_and_payloads_carry_the_tracer_language() {
 }
 
 #[test]
+fn without_language_grouping_tracers_share_a_group() {
+    let mut agg = StatsAggregator::new(StatsSettings {
+        group_by_language: false,
+        ..settings()
+    });
+    let mut go = tracer_payload(
+        "prod",
+        "c1",
+        vec![span("web", "op", Kind::TopLevel, 5, false)],
+    );
+    go.language_name = "go".into();
+    agg.add_pb(&go, t0());
+    agg.add_pb(
+        &tracer_payload(
+            "prod",
+            "c1",
+            vec![span("web", "op", Kind::TopLevel, 5, false)],
+        ),
+        t0(),
+    );
+    assert_eq!(agg.groups(), 1);
+    let out = agg.flush(t0(), true);
+    assert_eq!(out[0].stats[0].lang, "");
+    assert_eq!(grouped(&out[0])[0].hits, 2);
+}
+
+#[test]
+fn long_buckets_are_not_flushed_early_as_idle() {
+    // 40 s buckets: the 2-bucket delay is 80 s, longer than the 60 s idle rule.
+    let bucket = Duration::from_secs(40);
+    let mut agg = StatsAggregator::new(StatsSettings {
+        bucket_duration: bucket,
+        ..settings()
+    });
+    let one = || {
+        tracer_payload(
+            "prod",
+            "",
+            vec![span("web", "op", Kind::TopLevel, 5, false)],
+        )
+    };
+    agg.add_pb(&one(), t0());
+    assert!(agg.flush(t0() + IDLE_GROUP_AFTER, false).is_empty());
+    assert_eq!(agg.groups(), 1, "still within its buckets' delay");
+    let out = agg.flush(t0() + bucket * 3, false);
+    assert_eq!(grouped(&out[0])[0].hits, 1);
+    assert_eq!(agg.groups(), 0);
+}
+
+#[test]
 fn group_cap_holds_and_counts_dropped_spans() {
     let mut agg = StatsAggregator::new(StatsSettings {
         max_groups: 2,
         bucket_duration: BUCKET_DURATION,
+        group_by_language: true,
         ..settings()
     });
     for i in 0..5 {

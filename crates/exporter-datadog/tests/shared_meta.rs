@@ -100,6 +100,7 @@ fn the_same_stats() {
             peer_tags: vec!["custom.peer".into()],
             max_groups: DEFAULT_MAX_GROUPS,
             bucket_duration: kakehashi_exporter_datadog::stats::BUCKET_DURATION,
+            group_by_language: true,
         });
         for tp in t.tracer_payloads.iter().chain(&t.sampled_out) {
             agg.add(tp, now);

@@ -986,6 +986,7 @@ async fn trace_explorer_in_headless_chromium() {
         peer_tags: Vec::new(),
         max_groups: 16,
         bucket_duration: kakehashi_exporter_datadog::stats::BUCKET_DURATION,
+        group_by_language: true,
     });
     for tp in &tps {
         agg.add(&tp.clone().into(), now);

@@ -210,10 +210,8 @@ fn topological_order(
                 Mark::Done => {}
                 Mark::Open => {
                     let from = stack.iter().position(|(n, _, _)| *n == succ).unwrap_or(0);
-                    let mut path: Vec<GraphNode> =
-                        stack[from..].iter().map(|(n, _, _)| *n).collect();
-                    path.push(succ);
-                    return Err(vec![cycle_error(pipelines, graph, &path)]);
+                    let cycle: Vec<GraphNode> = stack[from..].iter().map(|(n, _, _)| *n).collect();
+                    return Err(vec![cycle_error(pipelines, graph, &cycle)]);
                 }
                 Mark::New => {
                     marks[index(succ)] = Mark::Open;
@@ -226,7 +224,17 @@ fn topological_order(
     Ok(post)
 }
 
-fn cycle_error(pipelines: &[Pipeline], graph: &PipelineGraph, path: &[GraphNode]) -> String {
+/// The cycle's nodes in order, from a connector back to the same connector, as otelcol prints
+/// it (a pipeline contributes its processors, and nothing when it has none).
+fn cycle_error(pipelines: &[Pipeline], graph: &PipelineGraph, cycle: &[GraphNode]) -> String {
+    let start = cycle
+        .iter()
+        .position(|n| matches!(n, GraphNode::Connector(_)))
+        .unwrap_or(0);
+    let path = cycle[start..]
+        .iter()
+        .chain(&cycle[..start])
+        .chain(cycle.get(start));
     let mut parts = Vec::new();
     for node in path {
         match *node {

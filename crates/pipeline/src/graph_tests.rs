@@ -161,8 +161,15 @@ fn a_cycle_is_an_error_naming_its_path() {
     assert_eq!(
         plan(&ps, &factories(SAME)).unwrap_err(),
         vec![
-            "cycle detected: processor \"batch\" in pipeline \"traces/a\" -> connector \"conn\" (traces to traces) -> processor \"batch\" in pipeline \"traces/a\""
+            "cycle detected: connector \"conn\" (traces to traces) -> processor \"batch\" in pipeline \"traces/a\" -> connector \"conn\" (traces to traces)"
         ]
+    );
+    // Without processors the connector still shows at both ends.
+    let mut bare = pipeline("traces/a", &["conn"], &["conn"]);
+    bare.processors.clear();
+    assert_eq!(
+        plan(&[bare], &factories(SAME)).unwrap_err(),
+        vec!["cycle detected: connector \"conn\" (traces to traces) -> connector \"conn\" (traces to traces)"]
     );
     // A longer one through two pipelines.
     let ps = [

@@ -25,4 +25,4 @@ pub use graph::{ConnectorInstance, GraphNode, PipelineGraph};
 pub use resolve::{resolve, ComponentConfig, Pipeline, ResolvedConfig};
 pub use runner::{ExporterRunner, DEFAULT_DRAIN_DEADLINE};
 pub use service::{PipelineConfig, ServiceConfig};
-pub use topology::{BuildOptions, Topology};
+pub use topology::{BuildOptions, FeatureGates, Topology};

@@ -43,10 +43,20 @@ impl Stage {
     }
 }
 
+/// `--feature-gates`, after applying `+name` / `-name` in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureGates {
+    pub enabled: BTreeSet<String>,
+    /// Switched off explicitly (`-name`): a gate a connector implies stays off.
+    pub disabled: BTreeSet<String>,
+}
+
 /// Settings that are not part of the YAML.
 #[derive(Clone)]
 pub struct BuildOptions {
     pub feature_gates: Arc<BTreeSet<String>>,
+    /// Gates switched off explicitly (`-name`).
+    pub disabled_gates: Arc<BTreeSet<String>>,
     /// How long exporters may take to drain their queues at shutdown.
     pub drain_deadline: Duration,
 }
@@ -55,6 +65,7 @@ impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             feature_gates: Arc::default(),
+            disabled_gates: Arc::default(),
             drain_deadline: crate::runner::DEFAULT_DRAIN_DEADLINE,
         }
     }
@@ -81,18 +92,28 @@ fn queue_storage(
     })
 }
 
-/// The enabled feature gates plus those the connectors in use imply, each logged once.
+/// The enabled feature gates plus those the connectors in use imply, each logged once; a gate
+/// the user switched off stays off (with a warning).
 fn implied_gates(
     cfg: &ResolvedConfig,
     factories: &Factories,
-    enabled: &Arc<BTreeSet<String>>,
+    opts: &BuildOptions,
 ) -> Arc<BTreeSet<String>> {
-    let mut gates = (**enabled).clone();
+    let mut gates = (*opts.feature_gates).clone();
     for inst in &cfg.graph.instances {
         let Some(factory) = factories.connector(inst.id.type_name()) else {
             continue;
         };
         for gate in factory.implied_gates(inst.from, inst.to) {
+            if opts.disabled_gates.contains(*gate) {
+                tracing::warn!(
+                    "Feature gate {gate} stays disabled as asked, although connector \"{}\" ({} to {}) implies it",
+                    inst.id,
+                    inst.from,
+                    inst.to
+                );
+                continue;
+            }
             if gates.insert((*gate).to_owned()) {
                 tracing::info!(
                     "Feature gate {gate} enabled: connector \"{}\" ({} to {}) implies it",
@@ -116,7 +137,7 @@ impl Topology {
         opts: &BuildOptions,
     ) -> Result<Topology, Vec<String>> {
         let mut errs = Vec::new();
-        let feature_gates = implied_gates(cfg, factories, &opts.feature_gates);
+        let feature_gates = implied_gates(cfg, factories, opts);
 
         // Extensions first: receivers and exporters look up their authenticators among them.
         let mut extensions = Vec::new();
@@ -220,10 +241,7 @@ impl Topology {
                     match built {
                         Ok(c) => {
                             connectors[ci] = Some(c.clone());
-                            stages.push((
-                                format!("{} ({} to {})", inst.id, inst.from, inst.to),
-                                Stage::Connector(c),
-                            ));
+                            stages.push((inst.id.to_string(), Stage::Connector(c)));
                         }
                         Err(e) => errs.push(format!("failed to create {inst}: {e}",)),
                     }

@@ -355,5 +355,6 @@ pub fn stats_aggregator() -> kakehashi_exporter_datadog::stats::StatsAggregator 
         peer_tags: Vec::new(),
         max_groups: DEFAULT_MAX_GROUPS,
         bucket_duration: kakehashi_exporter_datadog::stats::BUCKET_DURATION,
+        group_by_language: true,
     })
 }

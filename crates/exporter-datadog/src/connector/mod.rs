@@ -13,9 +13,11 @@
 //! using it turns on `exporter.datadogexporter.DisableAPMStats` (the Go exporter's default).
 
 pub mod config;
+mod stats_input;
 
+use crate::config::TracesConfig;
 use crate::exporter::{stats_settings, translate_config, DISABLE_APM_STATS_GATE};
-use crate::stats::StatsAggregator;
+use crate::stats::{StatsAggregator, StatsSettings};
 use crate::stats_metric;
 use async_trait::async_trait;
 use config::DatadogConnectorConfig;
@@ -73,18 +75,29 @@ impl ConnectorFactory for DatadogConnectorFactory {
         }
         let traces = cfg.traces.span_settings();
         let interval = cfg.traces.bucket_duration();
+        // `ignore_resources` is applied per span by exact name (stats_input), not by the
+        // translation's root-resource rule.
+        let translate = translate_config(
+            ctx,
+            &TracesConfig {
+                ignore_resources: Vec::new(),
+                ..traces.clone()
+            },
+            String::new(),
+        )?;
         // As the Go connector: no fallback hostname (a payload without a host attribute has an
         // empty one, as a tracer's), and no agent version (the exporter fills it in).
-        let stats = StatsAggregator::new(stats_settings(
-            &traces,
-            String::new(),
-            String::new(),
-            interval,
-        ));
+        let stats = StatsAggregator::new(StatsSettings {
+            // Go's connector leaves the language out of its payloads' grouping.
+            group_by_language: false,
+            ..stats_settings(&traces, String::new(), String::new(), interval)
+        });
         Ok(Arc::new(StatsConnector {
             inner: Arc::new(Inner {
                 id: ctx.id.to_string(),
-                translate: translate_config(ctx, &traces, String::new())?,
+                translate,
+                ignore_resources: traces.ignore_resources.clone(),
+                top_level_by_kind: traces.compute_top_level_by_span_kind,
                 stats: Mutex::new(stats),
                 next,
             }),
@@ -123,6 +136,9 @@ struct StatsConnector {
 struct Inner {
     id: String,
     translate: TranslateConfig,
+    /// Resources whose spans the stats leave out (exact names).
+    ignore_resources: Vec<String>,
+    top_level_by_kind: bool,
     stats: Mutex<StatsAggregator>,
     next: Arc<dyn Consumer>,
 }
@@ -151,7 +167,9 @@ impl Consumer for StatsConnector {
                 batch.signal()
             )));
         };
-        let t = translate(req, &self.inner.translate);
+        let inner = &self.inner;
+        let mut t = translate(req, &inner.translate);
+        stats_input::prepare(&mut t, &inner.ignore_resources, inner.top_level_by_kind);
         let now = SystemTime::now();
         let mut agg = self.inner.stats.lock().unwrap();
         // Every span counts, sampled out or not: stats are computed before sampling.
