@@ -10,6 +10,7 @@
 //! error when the configuration is loaded, never a condition that silently never matches.
 
 pub mod groups;
+mod hash;
 mod lexer;
 mod parser;
 mod path;
@@ -351,12 +352,17 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         Func::IsBool => Val::Bool(matches!(arg, Val::Bool(_))),
         Func::IsMap => Val::Bool(matches!(arg, Val::Map(_))),
         Func::IsList => Val::Bool(matches!(arg, Val::List(_))),
-        Func::Sha256 => {
-            use sha2::Digest;
+        Func::Hash(h) => {
             let Val::Str(s) = arg else {
                 return Err(format!("expected string but got {}", arg.type_name()));
             };
-            Val::Str(Cow::Owned(hex::encode(sha2::Sha256::digest(s.as_bytes()))))
+            Val::Str(Cow::Owned(h.hex(&s)))
+        }
+        Func::Fnv => {
+            let Val::Str(s) = arg else {
+                return Err(format!("expected string but got {}", arg.type_name()));
+            };
+            Val::Int(hash::fnv1a_64(&s))
         }
         // As OTTL: a value that cannot be converted is nil, not an error.
         Func::Int => match arg {

@@ -70,8 +70,10 @@ pub(crate) enum Func {
     ToUpperCase,
     /// A string's length in bytes, a list's or a map's number of items.
     Len,
-    /// The lowercase hex SHA-256 of a string.
-    Sha256,
+    /// The lowercase hex digest of a string (`SHA1`, `SHA256`, `SHA512`, `MD5`).
+    Hash(super::hash::HashFn),
+    /// FNV-1a 64 of a string, as an int.
+    Fnv,
     /// A value as an int / a double (`nil` when it cannot be one).
     Int,
     Double,
@@ -95,7 +97,8 @@ impl Func {
                 | Func::Concat(_)
                 | Func::Substring(..)
                 | Func::Len
-                | Func::Sha256
+                | Func::Hash(_)
+                | Func::Fnv
                 | Func::Int
                 | Func::Double
         )
@@ -465,7 +468,10 @@ impl Parser {
             "IsList" => Func::IsList,
             "ToLowerCase" => Func::ToLowerCase,
             "ToUpperCase" => Func::ToUpperCase,
-            "SHA256" => Func::Sha256,
+            "SHA1" | "SHA256" | "SHA512" | "MD5" => {
+                Func::Hash(super::hash::HashFn::by_name(name).expect("listed"))
+            }
+            "FNV" => Func::Fnv,
             "Int" => Func::Int,
             "Double" => Func::Double,
             "Concat" => {
@@ -495,7 +501,7 @@ impl Parser {
             }
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SHA256, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
                 ))
             }
         };

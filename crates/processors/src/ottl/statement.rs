@@ -4,6 +4,7 @@
 //! `limit`. Their targets are checked when the configuration is loaded (a path that cannot be
 //! set, or a map editor on something that is not a map, is an error then).
 
+use super::hash::{HashFn, Replacement};
 use super::lexer::Tok;
 use super::parser::{BoolExpr, Parser, ValueExpr};
 use super::path::Path;
@@ -20,8 +21,8 @@ enum Editor {
     DeleteMatchingKeys(Path, Regex),
     KeepKeys(Path, Vec<String>),
     KeepMatchingKeys(Path, Regex),
-    ReplacePattern(Path, Regex, String),
-    ReplaceAllPatterns(Path, PatternMode, Regex, String),
+    ReplacePattern(Path, Regex, Replacement),
+    ReplaceAllPatterns(Path, PatternMode, Regex, Replacement),
     /// `replace_match` / `replace_all_matches`: a glob over the whole value (kept as an
     /// anchored regex), replaced by the string as it is.
     ReplaceMatch(Path, Regex, String),
@@ -99,9 +100,7 @@ impl Statement {
             Editor::KeepMatchingKeys(t, re) => map_mut(t, ctx).retain(|kv| re.is_match(&kv.key)),
             Editor::ReplacePattern(t, re, with) => {
                 let replaced = match super::path::get(t, &ctx.view())? {
-                    Val::Str(s) if re.is_match(&s) => {
-                        Some(re.replace_all(&s, with.as_str()).into_owned())
-                    }
+                    Val::Str(s) if re.is_match(&s) => Some(with.apply(re, &s)),
                     _ => None,
                 };
                 if let Some(r) = replaced {
@@ -115,7 +114,7 @@ impl Statement {
                 let mut rebuilt: Vec<KeyValue> = Vec::with_capacity(map.len());
                 for mut kv in map.drain(..) {
                     if re.is_match(&kv.key) {
-                        kv.key = re.replace_all(&kv.key, with.as_str()).into_owned();
+                        kv.key = with.apply(re, &kv.key);
                     }
                     match rebuilt.iter_mut().find(|e| e.key == kv.key) {
                         Some(existing) => existing.value = kv.value,
@@ -131,7 +130,7 @@ impl Statement {
                     }) = &mut kv.value
                     {
                         if re.is_match(s) {
-                            *s = re.replace_all(s, with.as_str()).into_owned();
+                            *s = with.apply(re, s);
                         }
                     }
                 }
@@ -237,6 +236,36 @@ fn int_literal(p: &mut Parser, what: &str) -> Result<i64, String> {
         Some(Tok::Int(i)) => Ok(i),
         _ => Err(format!("{what} must be an integer literal")),
     }
+}
+
+/// `replacement[, function[, replacementFormat]]` of the regex replacing editors: the function
+/// a hash converter named bare (`SHA256`), the format a string literal with `%s`.
+fn replacement(p: &mut Parser, editor: &str) -> Result<Replacement, String> {
+    let with = string_literal(p, &format!("{editor}'s replacement"))?;
+    let mut r = Replacement {
+        with,
+        hash: None,
+        format: None,
+    };
+    if !p.is_op(",") {
+        return Ok(r);
+    }
+    comma(p)?;
+    r.hash = match p.next() {
+        Some(Tok::Upper(name)) => Some(HashFn::by_name(&name).ok_or_else(|| {
+            format!("{editor}'s function must be SHA1, SHA256, SHA512 or MD5, got {name}")
+        })?),
+        _ => {
+            return Err(format!(
+                "{editor}'s function must be SHA1, SHA256, SHA512 or MD5"
+            ))
+        }
+    };
+    if p.is_op(",") {
+        comma(p)?;
+        r.format = Some(string_literal(p, &format!("{editor}'s replacementFormat"))?);
+    }
+    Ok(r)
 }
 
 fn regex(p: &mut Parser, editor: &str) -> Result<Regex, String> {
@@ -358,7 +387,7 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
             comma(p)?;
             let re = regex(p, "replace_pattern")?;
             comma(p)?;
-            Editor::ReplacePattern(t, re, string_literal(p, "replace_pattern's replacement")?)
+            Editor::ReplacePattern(t, re, replacement(p, "replace_pattern")?)
         }
         "replace_all_patterns" => {
             is_map(&t)?;
@@ -371,7 +400,7 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
             comma(p)?;
             let re = regex(p, "replace_all_patterns")?;
             comma(p)?;
-            let with = string_literal(p, "replace_all_patterns's replacement")?;
+            let with = replacement(p, "replace_all_patterns")?;
             Editor::ReplaceAllPatterns(t, mode, re, with)
         }
         "merge_maps" => {

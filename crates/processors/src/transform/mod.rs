@@ -266,4 +266,7 @@ crate::processor_factory!(
 );
 
 #[cfg(test)]
+#[path = "hash_tests.rs"]
+mod hash_tests;
+#[cfg(test)]
 mod tests;

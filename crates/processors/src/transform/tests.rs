@@ -7,7 +7,7 @@ use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{span::Event, ScopeSpans, Span};
 use kakehashi_pdata::{ExportLogsServiceRequest, ExportTraceServiceRequest};
 
-fn s(v: &str) -> Value {
+pub(super) fn s(v: &str) -> Value {
     Value::StringValue(v.into())
 }
 
@@ -17,14 +17,14 @@ fn config(yaml: &str) -> TransformConfig {
     cfg
 }
 
-fn errors(yaml: &str) -> String {
+pub(super) fn errors(yaml: &str) -> String {
     match decode_yaml::<TransformConfig>("processors::transform", yaml) {
         Ok(c) => c.validate().join("\n"),
         Err(e) => e.to_string(),
     }
 }
 
-fn traces() -> Batch {
+pub(super) fn traces() -> Batch {
     Batch::new(ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -70,14 +70,14 @@ fn traces() -> Batch {
     })
 }
 
-async fn run(yaml: &str, batch: Batch) -> Result<Batch, ConsumeError> {
+pub(super) async fn run(yaml: &str, batch: Batch) -> Result<Batch, ConsumeError> {
     let sink = Arc::new(Sink::default());
     let p = TransformProcessor::new(&config(yaml), sink.clone()).expect("builds");
     p.consume(batch).await?;
     Ok(sink.taken().remove(0))
 }
 
-fn spans(b: &Batch) -> &[Span] {
+pub(super) fn spans(b: &Batch) -> &[Span] {
     let Payload::Traces(r) = &*b.payload else {
         panic!("traces")
     };
