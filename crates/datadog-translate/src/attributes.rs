@@ -95,12 +95,24 @@ pub(crate) fn map_to_metric(span: &mut model::Span, k: &str, value: f64) {
 }
 
 /// Span attributes (§2.7 step 4): numbers ⇒ metrics, everything else ⇒ meta via AsString.
-pub(crate) fn copy_span_attributes(span: &mut model::Span, attrs: &[KeyValue]) {
+/// With `keep`, meta entries only under those (mapped) keys; numbers always become metrics.
+pub(crate) fn copy_span_attributes(
+    span: &mut model::Span,
+    attrs: &[KeyValue],
+    keep: Option<&crate::StatsKeys>,
+) {
     for kv in attrs {
         match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
             Some(Value::DoubleValue(f)) => map_to_metric(span, &kv.key, *f),
             Some(Value::IntValue(i)) => map_to_metric(span, &kv.key, *i as f64),
-            _ => map_to_meta(span, &kv.key, meta_value(kv.value.as_ref())),
+            _ => match keep {
+                None => map_to_meta(span, &kv.key, meta_value(kv.value.as_ref())),
+                Some(keep) => {
+                    if let Some(key) = dd_key(&kv.key).filter(|k| keep.contains(k.as_ref())) {
+                        set_meta_if_empty(span, Str::from(key), meta_value(kv.value.as_ref()));
+                    }
+                }
+            },
         }
     }
 }
@@ -157,6 +169,7 @@ mod tests {
                 kv("analytics.event", Value::BoolValue(true)),
                 kv("flag", Value::BoolValue(false)),
             ],
+            None,
         );
         assert_eq!(span.meta["http.method"], "GET");
         assert!(!span.meta.contains_key("http.request.method"));

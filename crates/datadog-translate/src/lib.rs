@@ -73,6 +73,47 @@ pub struct TranslateConfig {
     pub share_resource_meta: bool,
     /// SQL obfuscation results kept across requests (`sql_cache`); clones share it.
     pub sql_cache: Arc<SqlCache>,
+    /// For spans that only feed APM stats (the Datadog connector): a span's own string
+    /// attributes go into its meta only under these Datadog keys ([`stats_only_keys`]), and
+    /// the entries nothing reads for stats (events, links, the hex trace id, tracestate, the
+    /// library and status texts) are not built. `None`: the whole span, as the exporter sends
+    /// it.
+    pub stats_only: Option<Arc<StatsKeys>>,
+}
+
+/// Meta keys kept by [`TranslateConfig::stats_only`].
+pub type StatsKeys = std::collections::HashSet<String, foldhash::fast::RandomState>;
+
+/// The span meta keys this crate's own later steps read (naming, normalisation, the payload's
+/// env / version / hostname, sampling, errors), plus `stats_keys`: what a stats-only
+/// translation must keep for the stats to equal those of the whole translation.
+pub fn stats_only_keys<'a>(stats_keys: impl IntoIterator<Item = &'a str>) -> StatsKeys {
+    const READ_HERE: &[&str] = &[
+        "env",
+        "version",
+        "_dd.hostname",
+        "_dd.p.dm",
+        "_dd.base_service",
+        "_dd.origin",
+        "service.name",
+        "peer.service",
+        "db.type",
+        "db.name",
+        "error.msg",
+        "error.type",
+        "error.stack",
+        "analytics.event",
+        "http.status_code",
+        "http.method",
+        "http.url",
+        "span.kind",
+    ];
+    READ_HERE
+        .iter()
+        .copied()
+        .chain(stats_keys)
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Default for TranslateConfig {
@@ -87,6 +128,7 @@ impl Default for TranslateConfig {
             obfuscation: exporter_obfuscation(),
             share_resource_meta: true,
             sql_cache: Arc::default(),
+            stats_only: None,
         }
     }
 }

@@ -113,48 +113,54 @@ pub(crate) fn convert(
     {
         dd.metrics.insert("_dd.measured".into(), 1.0);
     }
-    if !otel.trace_state.is_empty() {
+    let stats_only = cfg.stats_only.as_deref();
+    let whole = stats_only.is_none();
+    if whole && !otel.trace_state.is_empty() {
         dd.meta
             .insert("w3c.tracestate".into(), otel.trace_state.as_str().into());
     }
 
-    copy_span_attributes(&mut dd, &otel.attributes);
+    copy_span_attributes(&mut dd, &otel.attributes, stats_only);
 
-    dd.meta
-        .insert("otel.trace_id".into(), hex_fixed(&otel.trace_id, 16).into());
+    if whole {
+        dd.meta
+            .insert("otel.trace_id".into(), hex_fixed(&otel.trace_id, 16).into());
+    }
     if !dd.meta.contains_key("version") {
         let version = attrs.str(registry::VERSION, true);
         if !version.is_empty() {
             dd.meta.insert("version".into(), version.into());
         }
     }
-    if !otel.events.is_empty() {
+    if whole && !otel.events.is_empty() {
         dd.meta
             .insert("events".into(), marshal_events(&otel.events).into());
     }
-    if otel.events.iter().any(|e| e.name == "exception") {
+    if whole && otel.events.iter().any(|e| e.name == "exception") {
         dd.meta.insert(
             model::Str::const_new("_dd.span_events.has_exception"),
             "true".into(),
         );
     }
-    if !otel.links.is_empty() {
+    if whole && !otel.links.is_empty() {
         dd.meta
             .insert("_dd.span_links".into(), marshal_links(&otel.links).into());
     }
-    if !scope_name.is_empty() {
+    if whole && !scope_name.is_empty() {
         dd.meta
             .insert("otel.library.name".into(), scope_name.into());
     }
-    if !scope_version.is_empty() {
+    if whole && !scope_version.is_empty() {
         dd.meta
             .insert("otel.library.version".into(), scope_version.into());
     }
-    dd.meta
-        .insert("otel.status_code".into(), status_code_name(status).into());
-    if let Some(s) = status.filter(|s| !s.message.is_empty()) {
+    if whole {
         dd.meta
-            .insert("otel.status_description".into(), s.message.as_str().into());
+            .insert("otel.status_code".into(), status_code_name(status).into());
+        if let Some(s) = status.filter(|s| !s.message.is_empty()) {
+            dd.meta
+                .insert("otel.status_description".into(), s.message.as_str().into());
+        }
     }
     if ["error.msg", "error.type", "error.stack"]
         .iter()

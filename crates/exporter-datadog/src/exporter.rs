@@ -303,6 +303,7 @@ pub(crate) fn translate_config(
         obfuscation: exporter_obfuscation(),
         share_resource_meta: true,
         sql_cache: Default::default(),
+        stats_only: None,
     })
 }
 

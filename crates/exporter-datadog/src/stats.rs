@@ -80,6 +80,40 @@ pub const BASE_PEER_TAGS: &[&str] = &[
     "topicname",
 ];
 
+/// The meta keys libdatadog's concentrator reads besides the peer tags (libdd-trace-stats
+/// `span_concentrator`: eligibility, the aggregation key, the gRPC and HTTP status, the HTTP
+/// method and endpoint, the stats obfuscation's DBMS hint).
+pub const CONCENTRATOR_META_KEYS: &[&str] = &[
+    "span.kind",
+    "_dd.base_service",
+    "_dd.origin",
+    "_dd.svc_src",
+    "http.method",
+    "http.request.method",
+    "http.status_code",
+    "http.response.status_code",
+    "http.endpoint",
+    "http.route",
+    "rpc.grpc.status_code",
+    "grpc.code",
+    "rpc.grpc.status.code",
+    "grpc.status.code",
+    "db.type",
+];
+
+impl StatsSettings {
+    /// Every meta key a span's stats can depend on with these settings (the concentrator's
+    /// fixed keys and the peer tags it aggregates by), for a stats-only translation.
+    pub fn meta_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = CONCENTRATOR_META_KEYS.to_vec();
+        if self.peer_tags_aggregation {
+            keys.extend(BASE_PEER_TAGS);
+            keys.extend(self.peer_tags.iter().map(String::as_str));
+        }
+        keys
+    }
+}
+
 /// What the aggregator needs from the exporter config.
 #[derive(Debug, Clone)]
 pub struct StatsSettings {

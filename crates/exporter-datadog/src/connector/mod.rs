@@ -26,7 +26,7 @@ use kakehashi_component::{
     ConnectorFactory, ConsumeError, Consumer, FactoryInfo,
 };
 use kakehashi_config::{ConfigErrors, Node};
-use kakehashi_datadog_translate::{translate, TranslateConfig};
+use kakehashi_datadog_translate::{stats_only_keys, translate, TranslateConfig};
 use kakehashi_pdata::{Payload, Signal};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -75,23 +75,28 @@ impl ConnectorFactory for DatadogConnectorFactory {
         }
         let traces = cfg.traces.span_settings();
         let interval = cfg.traces.bucket_duration();
-        // `ignore_resources` is applied per span by exact name (stats_input), not by the
-        // translation's root-resource rule.
-        let translate = translate_config(
-            ctx,
-            &TracesConfig {
-                ignore_resources: Vec::new(),
-                ..traces.clone()
-            },
-            String::new(),
-        )?;
-        // As the Go connector: no fallback hostname (a payload without a host attribute has an
-        // empty one, as a tracer's), and no agent version (the exporter fills it in).
-        let stats = StatsAggregator::new(StatsSettings {
+        let settings = StatsSettings {
             // Go's connector leaves the language out of its payloads' grouping.
             group_by_language: false,
             ..stats_settings(&traces, String::new(), String::new(), interval)
-        });
+        };
+        // `ignore_resources` is applied per span by exact name (stats_input), not by the
+        // translation's root-resource rule; the spans only feed the stats, so only what the
+        // stats read is built (tests/connector_stats.rs: the same stats as whole spans give).
+        let translate = TranslateConfig {
+            stats_only: Some(Arc::new(stats_only_keys(settings.meta_keys()))),
+            ..translate_config(
+                ctx,
+                &TracesConfig {
+                    ignore_resources: Vec::new(),
+                    ..traces.clone()
+                },
+                String::new(),
+            )?
+        };
+        // As the Go connector: no fallback hostname (a payload without a host attribute has an
+        // empty one, as a tracer's), and no agent version (the exporter fills it in).
+        let stats = StatsAggregator::new(settings);
         Ok(Arc::new(StatsConnector {
             inner: Arc::new(Inner {
                 id: ctx.id.to_string(),
