@@ -30,7 +30,7 @@ mod common;
 /// The collector's allocator (crates/collector/src/main.rs).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use common::{agent_info, request, translate_config, SPANS, TRACES};
+use common::{agent_info, request, stats_settings, translate_config, SPANS, TRACES};
 
 fn stages(c: &mut Criterion) {
     let req = request();
@@ -78,6 +78,16 @@ fn stages(c: &mut Criterion) {
     group.throughput(Throughput::Elements(SPANS as u64));
 
     group.bench_function("translate", |b| b.iter(|| translate(&req, &cfg)));
+    // The Datadog connector's translation: only what the APM stats read.
+    let stats_cfg = kakehashi_datadog_translate::TranslateConfig {
+        stats_only: Some(std::sync::Arc::new(
+            kakehashi_datadog_translate::stats_only_keys(stats_settings().meta_keys()),
+        )),
+        ..cfg.clone()
+    };
+    group.bench_function("translate_stats_only", |b| {
+        b.iter(|| translate(&req, &stats_cfg))
+    });
 
     // Input ownership is part of the stage (build_agent_payloads takes the Vec), so the clone of
     // the TracerPayloads is done outside the timing.

@@ -346,8 +346,13 @@ pub fn warm_stats_aggregator(
 
 /// The stats aggregator as the exporter builds it with default settings, for the benches.
 pub fn stats_aggregator() -> kakehashi_exporter_datadog::stats::StatsAggregator {
-    use kakehashi_exporter_datadog::stats::{StatsAggregator, StatsSettings, DEFAULT_MAX_GROUPS};
-    StatsAggregator::new(StatsSettings {
+    kakehashi_exporter_datadog::stats::StatsAggregator::new(stats_settings())
+}
+
+/// The exporter's default stats settings.
+pub fn stats_settings() -> kakehashi_exporter_datadog::stats::StatsSettings {
+    use kakehashi_exporter_datadog::stats::{StatsSettings, DEFAULT_MAX_GROUPS};
+    StatsSettings {
         hostname: "bench-collector".into(),
         agent_version: "datadogexporter-kakehashi-bench".into(),
         compute_stats_by_span_kind: true,
@@ -356,5 +361,5 @@ pub fn stats_aggregator() -> kakehashi_exporter_datadog::stats::StatsAggregator 
         max_groups: DEFAULT_MAX_GROUPS,
         bucket_duration: kakehashi_exporter_datadog::stats::BUCKET_DURATION,
         group_by_language: true,
-    })
+    }
 }
