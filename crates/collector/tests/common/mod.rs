@@ -46,18 +46,43 @@ pub fn kakehashi_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kakehashi"))
 }
 
-/// A free TCP port on 127.0.0.1 (bind to :0, read, drop). Never hands out the same port twice
-/// within one test process, so parallel tests do not collide with each other.
+/// A free TCP port on 127.0.0.1 for a child process to listen on. Never hands out the same port
+/// twice within one test process, so parallel tests do not collide with each other.
+///
+/// Chosen below the kernel's ephemeral range (`ip_local_port_range`) where there is room: a
+/// port taken from that range (bind to :0, drop) can be handed to another socket — a test's
+/// outgoing connection, an intake double's listener — before the child binds it.
 pub fn free_port() -> u16 {
     static USED: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     let used = USED.get_or_init(|| Mutex::new(HashSet::new()));
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind 127.0.0.1:0")
-            .local_addr()
-            .unwrap()
-            .port();
-        if used.lock().unwrap().insert(port) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    // Below the ephemeral range: up to 10000 ports under its start, never under 1024.
+    let (low, high) = (
+        ephemeral_low.saturating_sub(10_000).max(1024),
+        ephemeral_low,
+    );
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    for _ in 0..200 {
+        // xorshift: spreads the candidates, so separate test processes rarely try the same one.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = if high > low + 1000 {
+            (low + (seed % u64::from(high - low)) as u32) as u16
+        } else {
+            TcpListener::bind("127.0.0.1:0")
+                .expect("bind 127.0.0.1:0")
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && used.lock().unwrap().insert(port) {
             return port;
         }
     }
