@@ -1,6 +1,7 @@
 //! OTTL's hash converters (`SHA1`, `SHA256`, `SHA512`, `MD5`: the lowercase hex digest of a
-//! string; `FNV`: FNV-1a 64 as an int), also usable as the optional function argument of
-//! `replace_pattern` and `replace_all_patterns`, which hash what replaces each match.
+//! string; `FNV`: FNV-1a 64 as an int), and the optional function argument of `replace_pattern`
+//! and `replace_all_patterns` (any of those string converters, or `ToLowerCase` /
+//! `ToUpperCase`), applied to what replaces each match.
 
 use sha2::Digest;
 
@@ -46,13 +47,65 @@ pub(crate) fn fnv1a_64(s: &str) -> i64 {
     h as i64
 }
 
+/// A converter from one string to a string, as the replacing editors' `function` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StringFn {
+    Hash(HashFn),
+    Lower,
+    Upper,
+}
+
+impl StringFn {
+    pub(crate) fn by_name(name: &str) -> Option<StringFn> {
+        match name {
+            "ToLowerCase" => Some(StringFn::Lower),
+            "ToUpperCase" => Some(StringFn::Upper),
+            _ => HashFn::by_name(name).map(StringFn::Hash),
+        }
+    }
+
+    fn apply(self, s: &str) -> String {
+        match self {
+            StringFn::Hash(h) => h.hex(s),
+            StringFn::Lower => s.to_lowercase(),
+            StringFn::Upper => s.to_uppercase(),
+        }
+    }
+}
+
+/// otelcol's check of `replacementFormat` (`validFormatString`): a `%s` and no other verb.
+pub(crate) fn check_format(format: &str) -> Result<(), String> {
+    let other_verb = format
+        .match_indices('%')
+        .any(|(i, _)| format.as_bytes().get(i + 1) != Some(&b's'));
+    if !format.contains("%s") || other_verb {
+        return Err(
+            "replacementFormat must be format string containing a single %s and no other format specifiers"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Go's `fmt.Sprintf(format, value)` for a format [`check_format`] accepted: the first `%s` is
+/// the value, any further one `%!s(MISSING)`.
+fn sprintf(format: &str, value: &str) -> String {
+    let mut parts = format.split("%s");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for (i, part) in parts.enumerate() {
+        out.push_str(if i == 0 { value } else { "%!s(MISSING)" });
+        out.push_str(part);
+    }
+    out
+}
+
 /// What replaces a match in `replace_pattern` / `replace_all_patterns`: the replacement with
-/// the match's groups expanded, then optionally hashed and put into a format (`"%s"` marks the
-/// digest; otelcol runs Go's `Sprintf` with the digest as its one argument).
+/// the match's groups expanded, then optionally passed through a converter and put into a
+/// format (otelcol runs Go's `Sprintf` with the converted value as its one argument).
 #[derive(Debug, Clone)]
 pub(crate) struct Replacement {
     pub with: String,
-    pub hash: Option<HashFn>,
+    pub function: Option<StringFn>,
     pub format: Option<String>,
 }
 
@@ -61,17 +114,17 @@ impl Replacement {
     /// of the original text, the expanded replacement is hashed and formatted, and every
     /// occurrence of the matched text in the result so far is replaced by it.
     pub(crate) fn apply(&self, re: &regex::Regex, text: &str) -> String {
-        let Some(hash) = self.hash else {
+        let Some(function) = self.function else {
             return re.replace_all(text, self.with.as_str()).into_owned();
         };
         let mut out = text.to_owned();
         for caps in re.captures_iter(text) {
             let mut expanded = String::new();
             caps.expand(&self.with, &mut expanded);
-            let digest = hash.hex(&expanded);
+            let converted = function.apply(&expanded);
             let value = match &self.format {
-                Some(f) => f.replacen("%s", &digest, 1),
-                None => digest,
+                Some(f) => sprintf(f, &converted),
+                None => converted,
             };
             out = out.replace(&caps[0], &value);
         }
@@ -106,7 +159,7 @@ mod tests {
         let re = regex::Regex::new(r"user=(\w+)").unwrap();
         let r = Replacement {
             with: "$1".into(),
-            hash: Some(HashFn::Md5),
+            function: Some(StringFn::Hash(HashFn::Md5)),
             format: Some("user=%s".into()),
         };
         assert_eq!(
@@ -115,9 +168,25 @@ mod tests {
         );
         let plain = Replacement {
             with: "user=***".into(),
-            hash: None,
+            function: None,
             format: None,
         };
         assert_eq!(plain.apply(&re, "x user=abc"), "x user=***");
+        let upper = Replacement {
+            with: "$1".into(),
+            function: Some(StringFn::Upper),
+            format: Some("<%s>%s".into()),
+        };
+        assert_eq!(upper.apply(&re, "x user=abc"), "x <ABC>%!s(MISSING)");
+    }
+
+    #[test]
+    fn formats_are_checked_as_otelcol_checks_them() {
+        for ok in ["%s", "user-%s", "%s%s", "a %s b"] {
+            assert_eq!(check_format(ok), Ok(()), "{ok}");
+        }
+        for bad in ["user-", "%d", "%s %d", "%%s", "%s %"] {
+            assert!(check_format(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! `limit`. Their targets are checked when the configuration is loaded (a path that cannot be
 //! set, or a map editor on something that is not a map, is an error then).
 
-use super::hash::{HashFn, Replacement};
+use super::hash::{check_format, Replacement, StringFn};
 use super::lexer::Tok;
 use super::parser::{BoolExpr, Parser, ValueExpr};
 use super::path::Path;
@@ -239,31 +239,32 @@ fn int_literal(p: &mut Parser, what: &str) -> Result<i64, String> {
 }
 
 /// `replacement[, function[, replacementFormat]]` of the regex replacing editors: the function
-/// a hash converter named bare (`SHA256`), the format a string literal with `%s`.
+/// a string converter named bare (`SHA256`, `ToUpperCase`), the format a string literal with
+/// one `%s`, checked as otelcol checks it (there, when the statement runs).
 fn replacement(p: &mut Parser, editor: &str) -> Result<Replacement, String> {
+    const FUNCTIONS: &str = "SHA1, SHA256, SHA512, MD5, ToLowerCase or ToUpperCase";
     let with = string_literal(p, &format!("{editor}'s replacement"))?;
     let mut r = Replacement {
         with,
-        hash: None,
+        function: None,
         format: None,
     };
     if !p.is_op(",") {
         return Ok(r);
     }
     comma(p)?;
-    r.hash = match p.next() {
-        Some(Tok::Upper(name)) => Some(HashFn::by_name(&name).ok_or_else(|| {
-            format!("{editor}'s function must be SHA1, SHA256, SHA512 or MD5, got {name}")
-        })?),
-        _ => {
-            return Err(format!(
-                "{editor}'s function must be SHA1, SHA256, SHA512 or MD5"
-            ))
-        }
+    r.function = match p.next() {
+        Some(Tok::Upper(name)) => Some(
+            StringFn::by_name(&name)
+                .ok_or_else(|| format!("{editor}'s function must be {FUNCTIONS}, got {name}"))?,
+        ),
+        _ => return Err(format!("{editor}'s function must be {FUNCTIONS}")),
     };
     if p.is_op(",") {
         comma(p)?;
-        r.format = Some(string_literal(p, &format!("{editor}'s replacementFormat"))?);
+        let format = string_literal(p, &format!("{editor}'s replacementFormat"))?;
+        check_format(&format)?;
+        r.format = Some(format);
     }
     Ok(r)
 }

@@ -55,10 +55,16 @@ trace_statements:
 }
 
 #[test]
-fn only_hash_converters_are_replacement_functions() {
+fn replacement_functions_and_formats_are_checked() {
     let err = errors(r#"trace_statements: ['replace_pattern(span.name, "a", "b", Concat, "%s")']"#);
     assert!(
-        err.contains("replace_pattern's function must be SHA1, SHA256, SHA512 or MD5, got Concat"),
+        err.contains("replace_pattern's function must be SHA1, SHA256, SHA512, MD5, ToLowerCase or ToUpperCase, got Concat"),
+        "{err}"
+    );
+    let err =
+        errors(r#"trace_statements: ['replace_pattern(span.name, "a", "b", SHA1, "no verb")']"#);
+    assert!(
+        err.contains("replacementFormat must be format string containing a single %s and no other format specifiers"),
         "{err}"
     );
 }
