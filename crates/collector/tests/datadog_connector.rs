@@ -15,11 +15,11 @@ const API_KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
 /// Runs kakehashi with `pipelines` (the `service::pipelines` body) and a `datadog/connector`:
 /// the six web spans (one the application drops), then SIGTERM. The intake and the output.
 fn run(pipelines: &str) -> (FakeIntake, String) {
-    run_with(pipelines, &[])
+    run_with(pipelines, &[], &[])
 }
 
-/// [`run`] with extra command-line arguments.
-fn run_with(pipelines: &str, args: &[&str]) -> (FakeIntake, String) {
+/// [`run`] with extra command-line arguments for the collector and environment for the sender.
+fn run_with(pipelines: &str, args: &[&str], sender_env: &[(&str, &str)]) -> (FakeIntake, String) {
     let dir = tempfile::Builder::new()
         .prefix("kakehashi-ddconn-")
         .tempdir()
@@ -27,7 +27,7 @@ fn run_with(pipelines: &str, args: &[&str]) -> (FakeIntake, String) {
     let intake = FakeIntake::start();
     let recv = free_port();
     let mut collector = start(dir.path(), &intake, recv, pipelines, args);
-    let output = send_and_stop(recv, &mut collector);
+    let output = send_and_stop(recv, &mut collector, sender_env);
     (intake, output)
 }
 
@@ -81,8 +81,9 @@ service:
 }
 
 /// Sends the six web spans, then SIGTERM; a clean exit, the key never printed.
-fn send_and_stop(recv: u16, collector: &mut ProcessGuard) -> String {
+fn send_and_stop(recv: u16, collector: &mut ProcessGuard, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(python());
+    cmd.envs(env.iter().copied());
     cmd.arg(python_script("send_web_traces.py")).args([
         "--endpoint",
         &format!("127.0.0.1:{recv}"),
@@ -186,6 +187,7 @@ fn a_gate_switched_off_by_the_user_stays_off_and_both_count() {
       exporters: [datadog]
 "#,
         &["--feature-gates=-exporter.datadogexporter.DisableAPMStats"],
+        &[],
     );
     assert!(
         output.contains(
@@ -200,4 +202,27 @@ fn a_gate_switched_off_by_the_user_stays_off_and_both_count() {
         Some(&(2, 0, 2)),
         "{stats:#?}"
     );
+}
+
+#[test]
+fn spans_whose_tracer_computed_the_stats_are_left_out() {
+    // The tracer says it computed its stats (`_dd.stats_computed` on the resource): neither the
+    // exporter nor the connector counts its spans again; the traces still arrive.
+    let tracer_stats = [("OTEL_RESOURCE_ATTRIBUTES", "_dd.stats_computed=true")];
+    for pipelines in [
+        "    traces:\n      receivers: [otlp]\n      exporters: [datadog]\n",
+        "    traces:\n      receivers: [otlp]\n      exporters: [datadog/connector, datadog]\n    metrics:\n      receivers: [datadog/connector]\n      exporters: [datadog]\n",
+    ] {
+        let (intake, _) = run_with(pipelines, &[], &tracer_stats);
+        assert_eq!(intake.accepted_spans().len(), 5, "{pipelines}");
+        let stats = grouped_stats(&intake.accepted_stats());
+        assert!(stats.is_empty(), "{pipelines}: {stats:#?}");
+    }
+    // Without the attribute the exporter alone counts them (the control).
+    let (intake, _) = run_with(
+        "    traces:\n      receivers: [otlp]\n      exporters: [datadog]\n",
+        &[],
+        &[],
+    );
+    assert!(!grouped_stats(&intake.accepted_stats()).is_empty());
 }

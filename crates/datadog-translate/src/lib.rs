@@ -208,7 +208,7 @@ pub fn translate_at(
     now_unix_nanos: i64,
 ) -> Translation {
     let mut out = Translation::default();
-    for rs in &req.resource_spans {
+    for (resource_index, rs) in req.resource_spans.iter().enumerate() {
         let received = payload::receive(rs, cfg);
         let mut tp = received.payload;
         let shared = Arc::new(received.shared);
@@ -236,6 +236,7 @@ pub fn translate_at(
                 payload: sampled_out,
                 shared: shared.clone(),
                 key_filters: key_filters.clone(),
+                resource_index,
             });
         }
         if !tp.chunks.is_empty() {
@@ -243,6 +244,7 @@ pub fn translate_at(
                 payload: tp,
                 shared,
                 key_filters,
+                resource_index,
             });
         }
     }

@@ -154,6 +154,8 @@ pub struct TranslatedPayload {
     pub payload: model::TracerPayload,
     pub shared: Arc<SharedMeta>,
     pub key_filters: Arc<SpanKeyFilters>,
+    /// The request's ResourceSpans it came from (by position).
+    pub resource_index: usize,
 }
 
 impl From<model::TracerPayload> for TranslatedPayload {
@@ -163,6 +165,7 @@ impl From<model::TracerPayload> for TranslatedPayload {
             payload,
             shared: Arc::default(),
             key_filters: Arc::default(),
+            resource_index: 0,
         }
     }
 }

@@ -203,9 +203,12 @@ impl Exporter for DatadogExporter {
         if let Some(stats) = &s.stats {
             let now = SystemTime::now();
             let mut agg = stats.lock().unwrap();
-            // Sampled-out chunks count too: the agent computes stats before sampling.
+            // Sampled-out chunks count too: the agent computes stats before sampling. A tracer
+            // that computed its own stats is left out.
             for tp in t.tracer_payloads.iter().chain(&t.sampled_out) {
-                agg.add(tp, now);
+                if !crate::client_stats::by_resource(&req.resource_spans[tp.resource_index]) {
+                    agg.add(tp, now);
+                }
             }
         }
         let languages: Vec<String> = s.languages.lock().unwrap().iter().cloned().collect();

@@ -12,6 +12,7 @@
 //!   [`stats_exporter`]: the exporter's metrics side, which sends them.
 
 pub mod client;
+pub mod client_stats;
 pub mod config;
 pub mod connector;
 pub mod encode;

@@ -130,6 +130,7 @@ pub fn build_measured_payloads(
                     payload,
                     shared,
                     key_filters,
+                    resource_index,
                 },
                 _,
             ) = piece;
@@ -139,6 +140,7 @@ pub fn build_measured_payloads(
                     payload,
                     shared: shared.clone(),
                     key_filters: key_filters.clone(),
+                    resource_index,
                 })
             }));
         }

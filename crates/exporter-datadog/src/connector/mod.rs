@@ -177,9 +177,13 @@ impl Consumer for StatsConnector {
         stats_input::prepare(&mut t, &inner.ignore_resources, inner.top_level_by_kind);
         let now = SystemTime::now();
         let mut agg = self.inner.stats.lock().unwrap();
-        // Every span counts, sampled out or not: stats are computed before sampling.
+        // Every span counts, sampled out or not: stats are computed before sampling; but not
+        // the spans of a resource whose tracer computed its own stats.
         for tp in t.tracer_payloads.iter().chain(&t.sampled_out) {
-            agg.add(tp, now);
+            let rs = &req.resource_spans[tp.resource_index];
+            if !crate::client_stats::by_resource_or_span(rs) {
+                agg.add(tp, now);
+            }
         }
         Ok(())
     }
