@@ -22,6 +22,13 @@ pub struct ForwardConnector {
     next: Arc<dyn Consumer>,
 }
 
+impl ForwardConnector {
+    /// Passes what it consumes to `next` (also the Datadog connector's traces-to-traces half).
+    pub fn new(next: Arc<dyn Consumer>) -> Self {
+        ForwardConnector { next }
+    }
+}
+
 #[async_trait]
 impl Consumer for ForwardConnector {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
@@ -65,6 +72,6 @@ impl ConnectorFactory for ForwardConnectorFactory {
         _to: Signal,
         next: Arc<dyn Consumer>,
     ) -> Result<Arc<dyn Connector>, BuildError> {
-        Ok(Arc::new(ForwardConnector { next }))
+        Ok(Arc::new(ForwardConnector::new(next)))
     }
 }

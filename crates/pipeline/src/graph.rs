@@ -51,12 +51,11 @@ pub struct PipelineGraph {
 
 impl PipelineGraph {
     /// The instances pipeline `p` exports to.
-    pub fn fed_by(&self, p: &Pipeline) -> impl Iterator<Item = usize> + '_ {
-        let (ids, signal) = (p.to_connectors.clone(), p.signal);
+    pub fn fed_by<'a>(&'a self, p: &'a Pipeline) -> impl Iterator<Item = usize> + 'a {
         self.instances
             .iter()
             .enumerate()
-            .filter(move |(_, c)| c.from == signal && ids.contains(&c.id))
+            .filter(move |(_, c)| c.from == p.signal && p.to_connectors.contains(&c.id))
             .map(|(i, _)| i)
     }
 

@@ -26,6 +26,7 @@ use kakehashi_component::{
     ConnectorFactory, ConsumeError, Consumer, FactoryInfo,
 };
 use kakehashi_config::{ConfigErrors, Node};
+use kakehashi_connectors::forward::ForwardConnector;
 use kakehashi_datadog_translate::{stats_only_keys, translate, TranslateConfig};
 use kakehashi_pdata::{Payload, Signal};
 use std::sync::{Arc, Mutex};
@@ -71,10 +72,12 @@ impl ConnectorFactory for DatadogConnectorFactory {
     ) -> Result<Arc<dyn Connector>, BuildError> {
         let cfg = config_as::<DatadogConnectorConfig>(cfg);
         if to == Signal::Traces {
-            return Ok(Arc::new(PassThrough { next }));
+            return Ok(Arc::new(ForwardConnector::new(next)));
         }
         let traces = cfg.traces.span_settings();
         let interval = cfg.traces.bucket_duration();
+        // As the Go connector: no fallback hostname (a payload without a host attribute has an
+        // empty one, as a tracer's), and no agent version (the exporter fills it in).
         let settings = StatsSettings {
             // Go's connector leaves the language out of its payloads' grouping.
             group_by_language: false,
@@ -94,8 +97,6 @@ impl ConnectorFactory for DatadogConnectorFactory {
                 String::new(),
             )?
         };
-        // As the Go connector: no fallback hostname (a payload without a host attribute has an
-        // empty one, as a tracer's), and no agent version (the exporter fills it in).
         let stats = StatsAggregator::new(settings);
         Ok(Arc::new(StatsConnector {
             inner: Arc::new(Inner {
@@ -112,23 +113,6 @@ impl ConnectorFactory for DatadogConnectorFactory {
         }))
     }
 }
-
-/// traces → traces: what arrives goes on.
-struct PassThrough {
-    next: Arc<dyn Consumer>,
-}
-
-#[async_trait]
-impl Consumer for PassThrough {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        self.next.consume(batch).await
-    }
-    async fn wait_for_room(&self, batch: &Batch) -> bool {
-        self.next.wait_for_room(batch).await
-    }
-}
-
-impl Connector for PassThrough {}
 
 /// traces → metrics: spans in, stats metrics out every `interval`.
 struct StatsConnector {
