@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 fn forward_config(recv_grpc: u16, sink: &Sink) -> String {
@@ -98,17 +97,7 @@ fn forward_branches_one_pipeline_into_two_and_flushes_through_at_shutdown() {
         "spans passed batch/hold before shutdown"
     );
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &collector.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = collector.wait_exit(Duration::from_secs(30));
-    assert!(
-        exit.success(),
-        "exit {exit:?}\n{}",
-        collector.output_tail(4000)
-    );
+    collector.terminate(Duration::from_secs(30));
 
     sink.assert_no_errors();
     let spans = sink_items(&sink, "traces");

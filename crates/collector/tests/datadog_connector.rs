@@ -91,14 +91,7 @@ fn send_and_stop(recv: u16, collector: &mut ProcessGuard, env: &[(&str, &str)]) 
     ]);
     let (status, _, stderr) = run_bounded(cmd, Duration::from_secs(120));
     assert!(status.success(), "send_web_traces.py failed: {stderr}");
-    let killed = Command::new("kill")
-        .args(["-TERM", &collector.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = collector.wait_exit(Duration::from_secs(40));
-    let output = format!("{}{}", collector.stdout(), collector.stderr());
-    assert!(exit.success(), "kakehashi exit {exit:?}\n{output}");
+    let output = collector.terminate(Duration::from_secs(40));
     assert!(!output.contains(API_KEY), "the API key leaked");
     output
 }

@@ -136,15 +136,7 @@ fn hex_u64(h: &str) -> u64 {
 
 /// SIGTERM (flushes the batch processor and the exporter), then wait for a clean exit.
 fn stop(h: &mut Harness) -> String {
-    let status = Command::new("kill")
-        .args(["-TERM", &h.collector.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = h.collector.wait_exit(Duration::from_secs(40));
-    let output = format!("{}{}", h.collector.stdout(), h.collector.stderr());
-    assert!(exit.success(), "kakehashi exit {exit:?}\n{output}");
-    output
+    h.collector.terminate(Duration::from_secs(40))
 }
 
 fn metric_value(h: &Harness, name: &str) -> f64 {

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 fn seed_config(recv_grpc: u16, sink: &Sink) -> String {
@@ -72,17 +71,7 @@ fn seed_pipeline_holds_small_batches_and_flushes_all_on_sigterm() {
     );
 
     // SIGTERM: everything pending leaves before the process exits, and it exits 0.
-    let killed = Command::new("kill")
-        .args(["-TERM", &collector.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = collector.wait_exit(Duration::from_secs(15));
-    assert!(
-        exit.success(),
-        "exit {exit:?}\n{}",
-        collector.output_tail(4000)
-    );
+    collector.terminate(Duration::from_secs(15));
     let log = collector.stderr();
     for line in [
         "Received signal from OS",

@@ -121,6 +121,20 @@ impl ProcessGuard {
         self.child.as_ref().unwrap().id()
     }
 
+    /// SIGTERM, as Kubernetes stops a pod; the process must exit cleanly within `timeout`.
+    /// Returns its stdout and stderr.
+    pub fn terminate(&mut self, timeout: Duration) -> String {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let exit = self.wait_exit(timeout);
+        let output = format!("{}{}", self.stdout(), self.stderr());
+        assert!(exit.success(), "{} exit {exit:?}\n{output}", self.name);
+        output
+    }
+
     /// Panics (with the process output) if the process has exited.
     pub fn assert_running(&mut self) {
         if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
