@@ -143,6 +143,9 @@ class Env:
                 cwd=ROOT,
                 check=True,
             )
+        for binary in (self.kakehashi, self.loadgen):
+            if not binary.is_file():
+                sys.exit(f"{binary} does not exist: build it (or run without --no-build)")
         venv = OUT / "venv"
         if not (venv / "bin" / "python").exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -399,7 +402,7 @@ def main() -> int:
         "main) run in each scenario right after or before kakehashi, alternating the order per "
         "repetition; prints the median of the per-pair ratios",
     )
-    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--no-build", action="store_true", help="use the binaries already in target/ (CI: the tests built them)")
     p.add_argument("--profile", default="release", help="cargo profile of the binaries (dev for --smoke)")
     p.add_argument(
         "--smoke",
