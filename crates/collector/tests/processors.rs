@@ -1,7 +1,8 @@
 //! The processors beyond the seed's, end to end through the binary with the Python SDK as
 //! sender and the Python OTLP sink downstream: `resourcedetection` adds the collector's own
 //! environment and host; `filter` drops metrics and data points by OTTL conditions;
-//! `probabilistic_sampler` keeps the spans otelcol keeps.
+//! `probabilistic_sampler` keeps the spans otelcol keeps; `transform` rewrites log records with
+//! the list converters and editors.
 
 mod common;
 
@@ -122,6 +123,95 @@ fn filter_and_transform_metrics() {
             assert_eq!(collector["stringValue"], "kakehashi", "{point}");
         }
     }
+    collector.assert_running();
+}
+
+/// `log_statements` with the list converters and editors on the SDK's log records: a structured
+/// body merged into the attributes and flattened, a string body split into words and appended
+/// to, a JSON text parsed.
+#[test]
+fn transform_logs_with_list_functions() {
+    let dir = tempfile::Builder::new()
+        .prefix("kakehashi-tl-")
+        .tempdir()
+        .unwrap();
+    let sink = Sink::start(dir.path());
+    let recv_grpc = free_port();
+    let processors = r#"  transform:
+    error_mode: propagate
+    log_statements:
+      - context: log
+        conditions: ['IsMap(body)']
+        statements:
+          - 'set(attributes["body.json"], String(body))'
+          - 'merge_maps(attributes, body, "upsert")'
+          - 'flatten(attributes, "b")'
+      - context: log
+        conditions: ['IsString(body) and HasPrefix(body, "interop")']
+        statements:
+          - 'set(attributes["words"], Split(body, " "))'
+          - 'append(attributes["words"], values = ["appended", 1])'
+          - 'delete_index(attributes["words"], 0)'
+          - 'set(attributes["parsed"], ParseJSON("{\"z\": 1, \"a\": \"x\"}"))'
+          - 'set(attributes["parsed.first"], Keys(attributes["parsed"])[0])'"#;
+    let mut collector = start_kakehashi(
+        dir.path(),
+        "kakehashi",
+        &otlp_to_sink_config(recv_grpc, &sink, processors, "transform", "logs"),
+        &[recv_grpc],
+    );
+    send_with_python_sdk(recv_grpc, "logs");
+    let items = poll_until(Duration::from_secs(15), || {
+        let items = sink_items(&sink, "logs");
+        (items.len() == 3).then_some(items)
+    })
+    .unwrap_or_else(|| panic!("3 log records\n{}", collector.output_tail(4000)));
+    let structured = items
+        .iter()
+        .find(|i| i.item["body"].get("kvlistValue").is_some())
+        .expect("the structured record");
+    let a = |item: &Item, k: &str| attr(&item.item["attributes"], k).cloned();
+    assert_eq!(
+        a(structured, "b.body.json").unwrap()["stringValue"],
+        r#"{"count":3,"nested":{"inner":[1,"two",true]},"structured":"body"}"#
+    );
+    assert_eq!(
+        a(structured, "b.log.kind").unwrap()["stringValue"],
+        "structured"
+    );
+    assert_eq!(
+        a(structured, "b.structured").unwrap()["stringValue"],
+        "body"
+    );
+    assert_eq!(
+        a(structured, "b.nested.inner.1").unwrap()["stringValue"],
+        "two"
+    );
+    assert!(a(structured, "b.nested.inner.2").unwrap()["boolValue"] == true);
+    assert!(a(structured, "nested").is_none(), "flattened away");
+
+    let message = items
+        .iter()
+        .find(|i| i.item["body"]["stringValue"] == "interop log message ✓")
+        .expect("the string record");
+    let words = a(message, "words").unwrap();
+    let words: Vec<String> = words["arrayValue"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(
+        words,
+        [
+            r#"{"stringValue":"log"}"#,
+            r#"{"stringValue":"message"}"#,
+            r#"{"stringValue":"✓"}"#,
+            r#"{"stringValue":"appended"}"#,
+            r#"{"intValue":"1"}"#
+        ]
+    );
+    assert_eq!(a(message, "parsed.first").unwrap()["stringValue"], "z");
     collector.assert_running();
 }
 

@@ -26,8 +26,10 @@ impl std::fmt::Display for Tok {
     }
 }
 
-const OPS: [&str; 18] = [
+// "=" after the operators it begins: only a named argument (`append(t, value = 1)`).
+const OPS: [&str; 19] = [
     "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "(", ")", "[", "]", ",", ".", "{", "}",
+    "=",
 ];
 
 pub(crate) fn lex(src: &str) -> Result<Vec<Tok>, String> {
@@ -208,9 +210,9 @@ mod tests {
     #[test]
     fn errors() {
         assert!(lex(r#""open"#).unwrap_err().contains("unterminated"));
-        assert!(lex("a = b")
+        assert!(lex("a ; b")
             .unwrap_err()
-            .contains("unexpected character '='"));
+            .contains("unexpected character ';'"));
         assert!(lex("0xabc").unwrap_err().contains("hex digits"));
         assert!(lex("99999999999999999999").unwrap_err().contains("64 bits"));
         assert!(lex(r#""\q""#).unwrap_err().contains("invalid escape"));

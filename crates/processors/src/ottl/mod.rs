@@ -5,13 +5,15 @@
 //! ([`value::compare`]); literals (strings with Go's escapes, ints, doubles, `0x` bytes, `true`,
 //! `false`, `nil`); enum symbols (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`,
 //! `SEVERITY_NUMBER_WARN`, ...); `+ - * /` arithmetic; paths with map and list keys for the span,
-//! span event and log record contexts ([`path`]); the converters `IsMatch`, `IsString`, `IsInt`,
-//! `IsDouble`, `IsBool`, `IsMap`, `IsList`, `ToLowerCase` and `ToUpperCase`. Anything else is an
-//! error when the configuration is loaded, never a condition that silently never matches.
+//! span event and log record contexts ([`path`]); the converters of docs/compatibility.md
+//! (`parser::Func`), whose results may be indexed; list literals. Anything else is an error
+//! when the configuration is loaded, never a condition that silently never matches.
 
 pub mod groups;
 mod hash;
+mod json;
 mod lexer;
+mod list_editors;
 mod parser;
 mod path;
 mod setter;
@@ -22,14 +24,14 @@ pub use setter::{DataPointMut, MutCtx};
 pub use statement::Statement;
 
 use kakehashi_pdata::proto::common::v1::InstrumentationScope;
-use kakehashi_pdata::proto::common::v1::{any_value, AnyValue};
+use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
 use kakehashi_pdata::proto::logs::v1::LogRecord;
 use kakehashi_pdata::proto::metrics::v1::{
     ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
 };
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{span::Event, Span};
-use parser::{BoolExpr, Call, Func, ValueExpr};
+use parser::{BoolExpr, Call, CmpOp, Func, ValueExpr};
 use serde::Deserialize;
 use std::borrow::Cow;
 use value::Val;
@@ -272,7 +274,15 @@ fn eval_value<'a>(e: &'a ValueExpr, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String
         ValueExpr::Path(p) => path::get(p, ctx)?,
         ValueExpr::Call(c) => call_func(c, ctx)?,
         ValueExpr::Math(a, op, b) => value::math(eval_value(a, ctx)?, *op, eval_value(b, ctx)?)?,
-        ValueExpr::List(_) => return Err("a list is only a function's argument".into()),
+        ValueExpr::List(items) => {
+            let mut values = Vec::with_capacity(items.len());
+            for item in items {
+                // nil is kept as an empty value, as OTTL's list literals.
+                values.push(setter::owned(&eval_value(item, ctx)?).unwrap_or_default());
+            }
+            Val::List(Cow::Owned(values))
+        }
+        ValueExpr::Indexed(call, keys) => path::index(eval_value(call, ctx)?, keys)?,
     })
 }
 
@@ -319,6 +329,9 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
         _ => {}
     }
     let arg = eval_value(&call.args[0], ctx)?;
+    if let Some(second) = call.args.get(1) {
+        return two_args(&call.func, arg, eval_value(second, ctx)?);
+    }
     Ok(match &call.func {
         Func::Concat(_)
         | Func::IsRootSpan
@@ -379,6 +392,31 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
             Val::Str(s) => s.parse::<f64>().map_or(Val::Nil, Val::Float),
             _ => Val::Nil,
         },
+        Func::String => value::string_like(&arg).map_or(Val::Nil, Val::Str),
+        Func::Trim(cutset) => {
+            let s = string_arg(arg)?;
+            let trimmed = s.trim_matches(|c| cutset.contains(c));
+            Val::Str(Cow::Owned(trimmed.to_string()))
+        }
+        Func::Keys | Func::Values => {
+            let kvs = map_arg(arg)?;
+            let items = kvs.iter().map(|kv| match call.func {
+                Func::Keys => setter::str_value(kv.key.clone()),
+                _ => kv.value.clone().unwrap_or_default(),
+            });
+            Val::List(Cow::Owned(items.collect()))
+        }
+        Func::ParseJson => match json::parse(&string_arg(arg)?)? {
+            json::Parsed::Map(kvs) => Val::Map(Cow::Owned(kvs)),
+            json::Parsed::List(items) => Val::List(Cow::Owned(items)),
+        },
+        Func::Split
+        | Func::TrimPrefix
+        | Func::TrimSuffix
+        | Func::HasPrefix
+        | Func::HasSuffix
+        | Func::Index
+        | Func::ContainsValue => unreachable!("two arguments, handled above"),
         Func::ToLowerCase | Func::ToUpperCase => {
             let Val::Str(s) = arg else {
                 return Err(format!("expected string but got {}", arg.type_name()));
@@ -390,6 +428,98 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
             }))
         }
     })
+}
+
+/// OTTL's `StringGetter`: a string, or an error naming what it got.
+fn string_arg(v: Val) -> Result<Cow<str>, String> {
+    match v {
+        Val::Str(s) => Ok(s),
+        other => Err(format!("expected string but got {}", other.type_name())),
+    }
+}
+
+/// OTTL's `PMapGetter`.
+fn map_arg(v: Val) -> Result<Cow<[KeyValue]>, String> {
+    match v {
+        Val::Map(kvs) => Ok(kvs),
+        other => Err(format!(
+            "expected pcommon.Map but got {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// OTTL's `PSliceGetter`.
+fn list_arg(v: Val) -> Result<Cow<[AnyValue]>, String> {
+    match v {
+        Val::List(items) => Ok(items),
+        other => Err(format!(
+            "expected pcommon.Slice but got {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// The converters of two evaluated arguments.
+fn two_args<'a>(func: &Func, target: Val<'a>, second: Val<'a>) -> Result<Val<'a>, String> {
+    Ok(match func {
+        Func::Split => {
+            let (s, delimiter) = (string_arg(target)?, string_arg(second)?);
+            Val::List(Cow::Owned(go_split(&s, &delimiter)))
+        }
+        Func::TrimPrefix => {
+            let (s, prefix) = (string_arg(target)?, string_arg(second)?);
+            let trimmed = s.strip_prefix(&*prefix).unwrap_or(&s);
+            Val::Str(Cow::Owned(trimmed.to_string()))
+        }
+        Func::TrimSuffix => {
+            let (s, suffix) = (string_arg(target)?, string_arg(second)?);
+            let trimmed = s.strip_suffix(&*suffix).unwrap_or(&s);
+            Val::Str(Cow::Owned(trimmed.to_string()))
+        }
+        Func::HasPrefix => Val::Bool(string_arg(target)?.starts_with(&*string_arg(second)?)),
+        Func::HasSuffix => Val::Bool(string_arg(target)?.ends_with(&*string_arg(second)?)),
+        Func::Index => match target {
+            Val::Str(s) => {
+                let Val::Str(needle) = second else {
+                    return Err(
+                        "invalid value type for Index function, value must be a string".into(),
+                    );
+                };
+                Val::Int(s.find(&*needle).map_or(-1, |i| i as i64))
+            }
+            other => {
+                let items = list_arg(other)?;
+                let at = items
+                    .iter()
+                    .position(|item| value::compare(&Val::from_any(item), CmpOp::Eq, &second));
+                Val::Int(at.map_or(-1, |i| i as i64))
+            }
+        },
+        Func::ContainsValue => {
+            let items = list_arg(target)?;
+            Val::Bool(
+                items
+                    .iter()
+                    .any(|item| value::compare(&Val::from_any(item), CmpOp::Eq, &second)),
+            )
+        }
+        other => unreachable!("{other:?} takes one argument"),
+    })
+}
+
+/// Go's `strings.Split`: an empty input gives one empty string; an empty delimiter splits
+/// into characters (and an empty input into nothing).
+fn go_split(s: &str, delimiter: &str) -> Vec<AnyValue> {
+    let parts: Vec<&str> = if delimiter.is_empty() {
+        s.split_inclusive(|_| true).collect()
+    } else {
+        s.split(delimiter).collect()
+    };
+    parts
+        .into_iter()
+        .map(|p| setter::str_value(p.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

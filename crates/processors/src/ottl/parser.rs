@@ -28,8 +28,10 @@ pub(crate) enum ValueExpr {
     Path(Path),
     Call(Call),
     Math(Box<ValueExpr>, MathOp, Box<ValueExpr>),
-    /// `[a, b]`: only as a function's argument.
+    /// `[a, b]`.
     List(Vec<ValueExpr>),
+    /// A converter's result indexed: `Split(attributes["path"], "/")[1]`.
+    Indexed(Box<ValueExpr>, Vec<Key>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,21 +88,55 @@ pub(crate) enum Func {
     Concat(String),
     /// `Substring(target, start, length)`, in bytes.
     Substring(usize, usize),
+    /// `Split(target, delimiter)`: Go's `strings.Split`, a list of strings.
+    Split,
+    /// `String(value)`: OTTL's string form of any value (JSON for maps and lists, hex for
+    /// bytes); `nil` stays `nil`.
+    String,
+    /// `Trim(target[, cutset])`: every leading and trailing character of the cutset (a
+    /// literal, `" "` when absent), as Go's `strings.Trim`.
+    Trim(String),
+    TrimPrefix,
+    TrimSuffix,
+    HasPrefix,
+    HasSuffix,
+    /// `Index(target, value)`: a substring's byte offset, or a list item's position; -1 when
+    /// absent.
+    Index,
+    /// `ContainsValue(list, item)`.
+    ContainsValue,
+    /// A map's keys / values as a list, in the map's order.
+    Keys,
+    Values,
+    /// `ParseJSON(target)`: a JSON object as a map, an array as a list; numbers are doubles.
+    ParseJson,
 }
 
 impl Func {
     fn returns_bool(&self) -> bool {
-        !matches!(
+        matches!(
             self,
-            Func::ToLowerCase
-                | Func::ToUpperCase
-                | Func::Concat(_)
-                | Func::Substring(..)
-                | Func::Len
-                | Func::Hash(_)
-                | Func::Fnv
-                | Func::Int
-                | Func::Double
+            Func::IsMatch(_)
+                | Func::IsString
+                | Func::IsInt
+                | Func::IsDouble
+                | Func::IsBool
+                | Func::IsMap
+                | Func::IsList
+                | Func::IsRootSpan
+                | Func::HasAttrKeyOnDatapoint(_)
+                | Func::HasAttrOnDatapoint(..)
+                | Func::HasPrefix
+                | Func::HasSuffix
+                | Func::ContainsValue
+        )
+    }
+
+    /// Functions whose arguments may be list literals (`[a, b]`).
+    fn takes_lists(&self) -> bool {
+        matches!(
+            self,
+            Func::Concat(_) | Func::Index | Func::ContainsValue | Func::String | Func::Len
         )
     }
 }
@@ -168,6 +204,18 @@ impl Parser {
     pub(super) fn is_op(&self, op: &str) -> bool {
         matches!(self.peek(), Some(Tok::Op(o)) if *o == op)
     }
+    /// `name =` of a named argument, consumed; `None` (nothing consumed) otherwise.
+    pub(super) fn named_arg(&mut self) -> Option<String> {
+        match (self.toks.get(self.pos), self.toks.get(self.pos + 1)) {
+            (Some(Tok::Ident(name)), Some(Tok::Op("="))) => {
+                let name = name.clone();
+                self.pos += 2;
+                Some(name)
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn is_word(&self, w: &str) -> bool {
         matches!(self.peek(), Some(Tok::Ident(i)) if i == w)
     }
@@ -249,6 +297,7 @@ impl Parser {
                         self.group()
                     }
                     _ => Err(match self.peek() {
+                        Some(Tok::Op("=")) => "'=' is not a comparison: use ==".to_string(),
                         Some(t) => format!("expected a comparison operator, found {t}"),
                         None => {
                             "a value alone is not a condition: compare it (==, !=, <, <=, >, >=)"
@@ -358,7 +407,12 @@ impl Parser {
                 if let Some(len) = id_length(&name).filter(|_| self.is_op("(")) {
                     ValueExpr::Bytes(self.id_literal(&name, len)?)
                 } else if self.is_op("(") {
-                    ValueExpr::Call(self.call(&name)?)
+                    let call = ValueExpr::Call(self.call(&name)?);
+                    if self.is_op("[") {
+                        ValueExpr::Indexed(Box::new(call), self.keys()?)
+                    } else {
+                        call
+                    }
                 } else {
                     ValueExpr::Int(enum_value(self.kind, &name)?)
                 }
@@ -377,6 +431,12 @@ impl Parser {
                 None => return Err("a path cannot end with '.'".into()),
             }
         }
+        let keys = self.keys()?;
+        resolve(self.kind, &segments, keys)
+    }
+
+    /// `["key"][0]...`, none or more.
+    fn keys(&mut self) -> Result<Vec<Key>, String> {
         let mut keys = Vec::new();
         while self.is_op("[") {
             self.pos += 1;
@@ -392,7 +452,7 @@ impl Parser {
             });
             self.expect_op("]")?;
         }
-        resolve(self.kind, &segments, keys)
+        Ok(keys)
     }
 
     fn call(&mut self, name: &str) -> Result<Call, String> {
@@ -499,9 +559,37 @@ impl Parser {
                 }
                 Func::Substring(start as usize, length as usize)
             }
+            "Split" | "TrimPrefix" | "TrimSuffix" | "HasPrefix" | "HasSuffix" | "Index"
+            | "ContainsValue" => {
+                want(2)?;
+                match name {
+                    "Split" => Func::Split,
+                    "TrimPrefix" => Func::TrimPrefix,
+                    "TrimSuffix" => Func::TrimSuffix,
+                    "HasPrefix" => Func::HasPrefix,
+                    "HasSuffix" => Func::HasSuffix,
+                    "Index" => Func::Index,
+                    _ => Func::ContainsValue,
+                }
+            }
+            "Trim" => {
+                let cutset = match args.len() {
+                    1 => " ".to_string(),
+                    2 => match args.pop() {
+                        Some(ValueExpr::Str(s)) => s,
+                        _ => return Err("Trim's replacement must be a string literal".into()),
+                    },
+                    n => return Err(format!("Trim takes 1 or 2 arguments, got {n}")),
+                };
+                Func::Trim(cutset)
+            }
+            "String" => Func::String,
+            "Keys" => Func::Keys,
+            "Values" => Func::Values,
+            "ParseJSON" => Func::ParseJson,
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, Split, String, Trim, TrimPrefix, TrimSuffix, HasPrefix, HasSuffix, Index, ContainsValue, Keys, Values, ParseJSON, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
                 ))
             }
         };
@@ -513,14 +601,18 @@ impl Parser {
                 | Func::IsRootSpan
                 | Func::HasAttrKeyOnDatapoint(_)
                 | Func::HasAttrOnDatapoint(..)
+                | Func::Split
+                | Func::TrimPrefix
+                | Func::TrimSuffix
+                | Func::HasPrefix
+                | Func::HasSuffix
+                | Func::Index
+                | Func::ContainsValue
+                | Func::Trim(_)
         ) {
             want(1)?;
         }
-        if args
-            .iter()
-            .skip(usize::from(matches!(func, Func::Concat(_))))
-            .any(|a| matches!(a, ValueExpr::List(_)))
-        {
+        if !func.takes_lists() && args.iter().any(|a| matches!(a, ValueExpr::List(_))) {
             return Err(format!("{name} does not take a list"));
         }
         Ok(Call { func, args })

@@ -299,7 +299,7 @@ fn id_bytes(id: &[u8], len: usize) -> Val<'_> {
 }
 
 fn attrs<'a>(kvs: Option<&'a Vec<KeyValue>>) -> Val<'a> {
-    Val::Map(kvs.map_or(&[], Vec::as_slice))
+    Val::Map(Cow::Borrowed(kvs.map_or(&[], Vec::as_slice)))
 }
 
 /// The value of a path, `Nil` for an absent key.
@@ -423,7 +423,7 @@ fn datapoint_field(f: Field, dp: DataPoint<'_>) -> Val<'_> {
         ),
     };
     match f {
-        Field::DataPointAttributes => Val::Map(attrs),
+        Field::DataPointAttributes => Val::Map(Cow::Borrowed(attrs)),
         Field::DataPointStartTime => Val::Int(start as i64),
         Field::DataPointTime => Val::Int(time as i64),
         Field::DataPointFlags => Val::Int(flags.into()),
@@ -452,21 +452,32 @@ fn datapoint_field(f: Field, dp: DataPoint<'_>) -> Val<'_> {
 }
 
 /// `[key]` steps into maps (by string) and lists (by index); an absent map key is `nil`.
-fn index<'a>(mut v: Val<'a>, keys: &[Key]) -> Result<Val<'a>, String> {
+pub(crate) fn index<'a>(mut v: Val<'a>, keys: &[Key]) -> Result<Val<'a>, String> {
+    fn position(len: usize, i: i64) -> Result<usize, String> {
+        usize::try_from(i)
+            .ok()
+            .filter(|i| *i < len)
+            .ok_or_else(|| format!("index {i} out of bounds"))
+    }
     for key in keys {
-        v = match (&v, key) {
+        v = match (v, key) {
             (Val::Nil, _) => return Ok(Val::Nil),
-            (Val::Map(kvs), Key::Str(k)) => kvs
+            (Val::Map(Cow::Borrowed(kvs)), Key::Str(k)) => kvs
                 .iter()
                 .find(|kv| &kv.key == k)
                 .and_then(|kv| kv.value.as_ref())
                 .map_or(Val::Nil, Val::from_any),
-            (Val::List(items), Key::Int(i)) => {
-                let item = usize::try_from(*i)
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .ok_or_else(|| format!("index {i} out of bounds"))?;
-                Val::from_any(item)
+            (Val::Map(Cow::Owned(kvs)), Key::Str(k)) => kvs
+                .into_iter()
+                .find(|kv| &kv.key == k)
+                .and_then(|kv| kv.value)
+                .map_or(Val::Nil, Val::from_owned_any),
+            (Val::List(Cow::Borrowed(items)), Key::Int(i)) => {
+                Val::from_any(&items[position(items.len(), *i)?])
+            }
+            (Val::List(Cow::Owned(mut items)), Key::Int(i)) => {
+                let at = position(items.len(), *i)?;
+                Val::from_owned_any(items.swap_remove(at))
             }
             (other, Key::Str(_)) => {
                 return Err(format!(
@@ -496,8 +507,23 @@ impl<'a> Val<'a> {
             Some(V::IntValue(i)) => Val::Int(*i),
             Some(V::DoubleValue(d)) => Val::Float(*d),
             Some(V::BytesValue(b)) => Val::Bytes(Cow::Borrowed(b)),
-            Some(V::ArrayValue(a)) => Val::List(&a.values),
-            Some(V::KvlistValue(m)) => Val::Map(&m.values),
+            Some(V::ArrayValue(a)) => Val::List(Cow::Borrowed(&a.values)),
+            Some(V::KvlistValue(m)) => Val::Map(Cow::Borrowed(&m.values)),
+        }
+    }
+
+    /// The same for a value a converter built.
+    pub(crate) fn from_owned_any(v: AnyValue) -> Val<'static> {
+        use any_value::Value as V;
+        match v.value {
+            None | Some(V::StringValueStrindex(_)) => Val::Nil,
+            Some(V::StringValue(s)) => Val::Str(Cow::Owned(s)),
+            Some(V::BoolValue(b)) => Val::Bool(b),
+            Some(V::IntValue(i)) => Val::Int(i),
+            Some(V::DoubleValue(d)) => Val::Float(d),
+            Some(V::BytesValue(b)) => Val::Bytes(Cow::Owned(b)),
+            Some(V::ArrayValue(a)) => Val::List(Cow::Owned(a.values)),
+            Some(V::KvlistValue(m)) => Val::Map(Cow::Owned(m.values)),
         }
     }
 }

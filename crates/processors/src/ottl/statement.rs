@@ -1,11 +1,12 @@
 //! OTTL statements, `editor(arguments) [where condition]`: the part of the language the
 //! `transform` processor needs. Editors: `set`, `delete_key`, `delete_matching_keys`,
 //! `keep_keys`, `keep_matching_keys`, `replace_pattern`, `replace_all_patterns`, `truncate_all`,
-//! `limit`. Their targets are checked when the configuration is loaded (a path that cannot be
+//! `limit`, and ([`super::list_editors`]) `append`, `delete_index`, `flatten`. Their targets are checked when the configuration is loaded (a path that cannot be
 //! set, or a map editor on something that is not a map, is an error then).
 
 use super::hash::{check_format, Replacement, StringFn};
 use super::lexer::Tok;
+use super::list_editors::{self, optional_args, FlattenSettings};
 use super::parser::{BoolExpr, Parser, ValueExpr};
 use super::path::Path;
 use super::setter::{is_map, map_mut, owned, set, settable, str_value, MutCtx};
@@ -31,6 +32,11 @@ enum Editor {
     ReplaceAllMatches(Path, Regex, String),
     TruncateAll(Path, usize),
     Limit(Path, usize, Vec<String>),
+    /// `append(target, value, values)`, at least one of the two.
+    Append(Path, Option<ValueExpr>, Option<ValueExpr>),
+    /// `delete_index(target, startIndex[, endIndex])`.
+    DeleteIndex(Path, ValueExpr, Option<ValueExpr>),
+    Flatten(Path, FlattenSettings),
 }
 
 /// `insert` adds missing keys, `update` changes present ones, `upsert` does both.
@@ -93,6 +99,31 @@ impl Statement {
                 if let Some(v) = v {
                     set(target, ctx, v)?;
                 }
+            }
+            Editor::Append(t, value, values) => {
+                let list = {
+                    let view = ctx.view();
+                    let target = super::path::get(t, &view)?;
+                    let value = value.as_ref().map(|v| eval_value(v, &view)).transpose()?;
+                    let values = values.as_ref().map(|v| eval_value(v, &view)).transpose()?;
+                    list_editors::append(target, value, values)?
+                };
+                set(t, ctx, list)?;
+            }
+            Editor::DeleteIndex(t, start, end) => {
+                let list = {
+                    let view = ctx.view();
+                    let target = super::path::get(t, &view)?;
+                    let start = eval_value(start, &view)?;
+                    let end = end.as_ref().map(|e| eval_value(e, &view)).transpose()?;
+                    list_editors::delete_index(target, start, end)?
+                };
+                set(t, ctx, list)?;
+            }
+            Editor::Flatten(t, settings) => {
+                let map = map_mut(t, ctx);
+                let flat = settings.apply(std::mem::take(map));
+                *map = flat;
             }
             Editor::DeleteKey(t, key) => map_mut(t, ctx).retain(|kv| &kv.key != key),
             Editor::DeleteMatchingKeys(t, re) => map_mut(t, ctx).retain(|kv| !re.is_match(&kv.key)),
@@ -361,7 +392,38 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
         "set" => {
             settable(&t)?;
             comma(p)?;
-            Editor::Set(t, p.value()?)
+            Editor::Set(t, if p.is_op("[") { p.list()? } else { p.value()? })
+        }
+        "append" => {
+            settable(&t)?;
+            let mut args = optional_args(p, "append", &["value", "values"])?.into_iter();
+            let (value, values) = (args.next().flatten(), args.next().flatten());
+            if value.is_none() && values.is_none() {
+                return Err(
+                    "at least one of the optional arguments ('value' or 'values') must be provided"
+                        .into(),
+                );
+            }
+            if values.as_ref().is_some_and(|v| !matches!(v, ValueExpr::List(_))) {
+                return Err("append's values must be a list: values = [a, b]".into());
+            }
+            Editor::Append(t, value, values)
+        }
+        "delete_index" => {
+            settable(&t)?;
+            let mut args =
+                optional_args(p, "delete_index", &["startIndex", "endIndex"])?.into_iter();
+            let (start, end) = (args.next().flatten(), args.next().flatten());
+            let start = start.ok_or("delete_index needs a startIndex")?;
+            Editor::DeleteIndex(t, start, end)
+        }
+        "flatten" => {
+            is_map(&t)?;
+            let mut args =
+                optional_args(p, "flatten", &["prefix", "depth", "resolveConflicts"])?
+                    .into_iter();
+            let mut next = || args.next().flatten();
+            Editor::Flatten(t, FlattenSettings::new(next(), next(), next())?)
         }
         "delete_key" => {
             is_map(&t)?;
@@ -467,7 +529,7 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
         }
         other => {
             return Err(format!(
-                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, replace_match, replace_all_matches, merge_maps, truncate_all, limit)"
+                "undefined function {other:?} (kakehashi supports the editors set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, replace_all_patterns, replace_match, replace_all_matches, merge_maps, truncate_all, limit, append, delete_index, flatten)"
             ))
         }
     };

@@ -282,7 +282,12 @@ fn parse_errors_say_what_is_wrong() {
             ContextKind::Span,
             "a value alone is not a condition",
         ),
-        (r#"name = "x""#, ContextKind::Span, "unexpected character"),
+        (r#"name = "x""#, ContextKind::Span, "use =="),
+        (
+            r#"name == "x" ; 1"#,
+            ContextKind::Span,
+            "unexpected character ';'",
+        ),
         (
             r#"nam == "x""#,
             ContextKind::Span,
@@ -319,9 +324,9 @@ fn parse_errors_say_what_is_wrong() {
             "does not take keys",
         ),
         (
-            r#"Split(name, ",") == nil"#,
+            r#"Murmur3Hash(name) == nil"#,
             ContextKind::Span,
-            r#"undefined function "Split""#,
+            r#"undefined function "Murmur3Hash""#,
         ),
         (
             "span_id == SpanID(0x01)",

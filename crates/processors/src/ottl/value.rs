@@ -16,8 +16,9 @@ pub(crate) enum Val<'a> {
     Float(f64),
     Str(Cow<'a, str>),
     Bytes(Cow<'a, [u8]>),
-    Map(&'a [KeyValue]),
-    List(&'a [AnyValue]),
+    /// Borrowed from the item, or built by a converter (`ParseJSON`, `Split`, `Keys`, ...).
+    Map(Cow<'a, [KeyValue]>),
+    List(Cow<'a, [AnyValue]>),
 }
 
 impl Val<'_> {

@@ -269,4 +269,7 @@ crate::processor_factory!(
 #[path = "hash_tests.rs"]
 mod hash_tests;
 #[cfg(test)]
+#[path = "list_tests.rs"]
+mod list_tests;
+#[cfg(test)]
 mod tests;

@@ -520,8 +520,8 @@ fn config_errors_are_clear() {
             "expected a path",
         ),
         (
-            "trace_statements: ['flatten(span.attributes)']",
-            "undefined function \"flatten\"",
+            "trace_statements: ['delete(span.attributes)']",
+            "undefined function \"delete\"",
         ),
         (
             "trace_statements: ['set(span.trace_id.string, \"00\")']",
