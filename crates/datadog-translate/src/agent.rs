@@ -41,6 +41,12 @@ pub(crate) fn process(
     filters.reserve(chunks.iter().map(|c| c.spans.len()).sum());
     for mut chunk in chunks {
         let n = chunk.spans.len() as u64;
+        if cfg.stats_only.is_some() {
+            // The connector's stats: Go's connector indexes the spans by id and passes over
+            // each one with an empty trace or span id, where the agent drops its whole chunk.
+            chunk.spans.retain(|s| s.trace_id != 0 && s.span_id != 0);
+            dropped.invalid_id += n - chunk.spans.len() as u64;
+        }
         if chunk.spans.is_empty() {
             continue;
         }

@@ -76,8 +76,9 @@ pub struct TranslateConfig {
     /// For spans that only feed APM stats (the Datadog connector): a span's own string
     /// attributes go into its meta only under these Datadog keys ([`stats_only_keys`]), and
     /// the entries nothing reads for stats (events, links, the hex trace id, tracestate, the
-    /// library and status texts) are not built. `None`: the whole span, as the exporter sends
-    /// it.
+    /// library and status texts) are not built; a span with an empty trace or span id is left
+    /// out on its own (Go's connector), not with its whole chunk (the agent). `None`: the
+    /// whole span, as the exporter sends it.
     pub stats_only: Option<Arc<StatsKeys>>,
 }
 

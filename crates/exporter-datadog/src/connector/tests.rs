@@ -145,6 +145,32 @@ async fn spans_become_one_stats_metric_at_shutdown_and_go_no_further() {
     assert_eq!((g.hits, g.errors, g.top_level_hits), (5, 1, 5));
 }
 
+/// Go's connector passes over a span with an empty id on its own; the agent (and so the
+/// exporter) drops its whole trace chunk.
+#[tokio::test]
+async fn a_span_with_an_empty_id_is_left_out_alone() {
+    let capture = Arc::new(Capture::default());
+    let c = build("{}", Signal::Metrics, capture.clone());
+    c.start().await.unwrap();
+    let mut req = request(2, 0);
+    let spans = &mut req.resource_spans[0].scope_spans[0].spans;
+    // Three spans of one trace; the third has no span id.
+    spans[1].trace_id = spans[0].trace_id.clone();
+    let mut broken = spans[0].clone();
+    broken.span_id = vec![0; 8];
+    spans.push(broken);
+    c.consume(Batch::new(req)).await.unwrap();
+    c.shutdown().await;
+    let hits: u64 = stats_of(&capture.0.lock().unwrap())
+        .iter()
+        .flat_map(|p| &p.stats)
+        .flat_map(|c| &c.stats)
+        .flat_map(|b| &b.stats)
+        .map(|g| g.hits)
+        .sum();
+    assert_eq!(hits, 2, "the two spans with ids count");
+}
+
 #[tokio::test]
 async fn buckets_are_flushed_every_bucket_interval_while_running() {
     let capture = Arc::new(Capture::default());
