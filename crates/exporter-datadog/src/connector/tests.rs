@@ -100,6 +100,16 @@ fn stats_of(batches: &[Batch]) -> Vec<pb::StatsPayload> {
         .collect()
 }
 
+fn total_hits(batches: &[Batch]) -> u64 {
+    stats_of(batches)
+        .iter()
+        .flat_map(|p| &p.stats)
+        .flat_map(|c| &c.stats)
+        .flat_map(|b| &b.stats)
+        .map(|g| g.hits)
+        .sum()
+}
+
 #[tokio::test]
 async fn spans_become_one_stats_metric_at_shutdown_and_go_no_further() {
     let capture = Arc::new(Capture::default());
@@ -161,13 +171,7 @@ async fn a_span_with_an_empty_id_is_left_out_alone() {
     spans.push(broken);
     c.consume(Batch::new(req)).await.unwrap();
     c.shutdown().await;
-    let hits: u64 = stats_of(&capture.0.lock().unwrap())
-        .iter()
-        .flat_map(|p| &p.stats)
-        .flat_map(|c| &c.stats)
-        .flat_map(|b| &b.stats)
-        .map(|g| g.hits)
-        .sum();
+    let hits = total_hits(&capture.0.lock().unwrap());
     assert_eq!(hits, 2, "the two spans with ids count");
 }
 
@@ -186,13 +190,7 @@ async fn buckets_are_flushed_every_bucket_interval_while_running() {
     while capture.0.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let hits: u64 = stats_of(&capture.0.lock().unwrap())
-        .iter()
-        .flat_map(|p| &p.stats)
-        .flat_map(|c| &c.stats)
-        .flat_map(|b| &b.stats)
-        .map(|g| g.hits)
-        .sum();
+    let hits = total_hits(&capture.0.lock().unwrap());
     assert_eq!(hits, 4);
     c.shutdown().await;
 }
