@@ -406,6 +406,23 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
             });
             Val::List(Cow::Owned(items.collect()))
         }
+        Func::ExtractPatterns(re) => {
+            let s = string_arg(arg)?;
+            let groups = re.captures(&s).map(|caps| {
+                re.capture_names()
+                    .enumerate()
+                    .filter_map(|(i, name)| {
+                        let value = caps.get(i).map_or("", |m| m.as_str());
+                        name.map(|n| KeyValue {
+                            key: n.to_string(),
+                            value: Some(setter::str_value(value.to_string())),
+                            ..Default::default()
+                        })
+                    })
+                    .collect()
+            });
+            Val::Map(Cow::Owned(groups.unwrap_or_default()))
+        }
         Func::ParseJson => match json::parse(&string_arg(arg)?)? {
             json::Parsed::Map(kvs) => Val::Map(Cow::Owned(kvs)),
             json::Parsed::List(items) => Val::List(Cow::Owned(items)),

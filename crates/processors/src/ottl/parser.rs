@@ -110,6 +110,9 @@ pub(crate) enum Func {
     Values,
     /// `ParseJSON(target)`: a JSON object as a map, an array as a list; numbers are doubles.
     ParseJson,
+    /// `ExtractPatterns(target, pattern)`: the named groups of the first match as a map of
+    /// strings (a group that took no part is ""); no match, an empty map.
+    ExtractPatterns(Regex),
 }
 
 impl Func {
@@ -583,13 +586,28 @@ impl Parser {
                 };
                 Func::Trim(cutset)
             }
+            "ExtractPatterns" => {
+                want(2)?;
+                let Some(ValueExpr::Str(pattern)) = args.pop() else {
+                    return Err("ExtractPatterns's pattern must be a string literal".into());
+                };
+                let re = Regex::new(&pattern).map_err(|e| {
+                    format!("the pattern supplied to ExtractPatterns is not a valid pattern: {e}")
+                })?;
+                if re.capture_names().flatten().next().is_none() {
+                    return Err(
+                        "at least 1 named capture group must be supplied in the given regex".into(),
+                    );
+                }
+                Func::ExtractPatterns(re)
+            }
             "String" => Func::String,
             "Keys" => Func::Keys,
             "Values" => Func::Values,
             "ParseJSON" => Func::ParseJson,
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, Split, String, Trim, TrimPrefix, TrimSuffix, HasPrefix, HasSuffix, Index, ContainsValue, Keys, Values, ParseJSON, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, Split, String, Trim, TrimPrefix, TrimSuffix, HasPrefix, HasSuffix, Index, ContainsValue, Keys, Values, ParseJSON, ExtractPatterns, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
                 ))
             }
         };
@@ -609,6 +627,7 @@ impl Parser {
                 | Func::Index
                 | Func::ContainsValue
                 | Func::Trim(_)
+                | Func::ExtractPatterns(_)
         ) {
             want(1)?;
         }

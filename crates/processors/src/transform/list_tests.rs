@@ -37,6 +37,8 @@ trace_statements:
       - 'set(attributes["parsed"], ParseJSON("{\"b\": 1, \"a\": [true, null, \"s\"]}"))'
       - 'set(attributes["a0"], ParseJSON("{\"a\": [7]}")["a"][0])'
       - 'set(attributes["listed"], ["x", 2, nil])'
+      - 'set(attributes["request"], ExtractPatterns(name, "^(?P<method>[A-Z]+) (?P<path>[^?]+)(?P<fragment>#.*)?"))'
+      - 'set(attributes["no_match"], ExtractPatterns(name, "^POST (?P<path>.*)"))'
       - 'set(attributes["get_at"], Index(Split(name, " "), "GET"))'
       - 'set(attributes["contains"], "yes") where ContainsValue(Split(name, " "), "GET")'
       - 'set(attributes["contains_not"], "yes") where ContainsValue(Keys(attributes), "nope")'
@@ -75,6 +77,12 @@ trace_statements:
     );
     assert_eq!(got("a0"), "7");
     assert_eq!(got("listed"), r#"["x",2,null]"#);
+    // A group that took no part is "", as Go's FindStringSubmatch; no match, an empty map.
+    assert_eq!(
+        got("request"),
+        r#"{"fragment":"","method":"GET","path":"/users/42"}"#
+    );
+    assert_eq!(got("no_match"), "{}");
     assert_eq!(got("get_at"), "0");
     assert_eq!(got("contains"), "yes");
     assert_eq!(attr(s, "contains_not"), None);
@@ -249,6 +257,14 @@ fn argument_mistakes_are_config_errors() {
         (
             "set(span.name, Keys(span.attributes, 1))",
             "Keys takes 1 argument",
+        ),
+        (
+            "set(span.name, ExtractPatterns(span.name, \"(a)\"))",
+            "at least 1 named capture group",
+        ),
+        (
+            "set(span.name, ExtractPatterns(span.name, span.name))",
+            "pattern must be a string literal",
         ),
     ] {
         let yaml = format!("trace_statements: ['{statement}']");
