@@ -12,6 +12,7 @@
 pub mod groups;
 mod hash;
 mod json;
+mod key_value;
 mod lexer;
 mod list_editors;
 mod parser;
@@ -423,6 +424,7 @@ fn call_func<'a>(call: &'a Call, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
             });
             Val::Map(Cow::Owned(groups.unwrap_or_default()))
         }
+        Func::ParseKeyValue(parser) => Val::Map(Cow::Owned(parser.parse(&string_arg(arg)?)?)),
         Func::ParseJson => match json::parse(&string_arg(arg)?)? {
             json::Parsed::Map(kvs) => Val::Map(Cow::Owned(kvs)),
             json::Parsed::List(items) => Val::List(Cow::Owned(items)),

@@ -113,6 +113,8 @@ pub(crate) enum Func {
     /// `ExtractPatterns(target, pattern)`: the named groups of the first match as a map of
     /// strings (a group that took no part is ""); no match, an empty map.
     ExtractPatterns(Regex),
+    /// `ParseKeyValue(target[, delimiter[, pair_delimiter[, ignore_malformed_tokens]]])`.
+    ParseKeyValue(super::key_value::KeyValueParser),
 }
 
 impl Func {
@@ -601,13 +603,40 @@ impl Parser {
                 }
                 Func::ExtractPatterns(re)
             }
+            "ParseKeyValue" => {
+                if !(1..=4).contains(&args.len()) {
+                    return Err(format!("ParseKeyValue takes 1 to 4 arguments, got {}", args.len()));
+                }
+                let mut options = args.drain(1..);
+                let mut literal = |what: &str| match options.next() {
+                    None => Ok(None),
+                    Some(ValueExpr::Str(s)) => Ok(Some(s)),
+                    Some(_) => Err(format!("ParseKeyValue's {what} must be a string literal")),
+                };
+                let (delimiter, pair_delimiter) = (literal("delimiter")?, literal("pair_delimiter")?);
+                let ignore_malformed = match options.next() {
+                    None => false,
+                    Some(ValueExpr::Bool(b)) => b,
+                    Some(_) => {
+                        return Err(
+                            "ParseKeyValue's ignore_malformed_tokens must be true or false".into(),
+                        )
+                    }
+                };
+                drop(options);
+                Func::ParseKeyValue(super::key_value::KeyValueParser::new(
+                    delimiter,
+                    pair_delimiter,
+                    ignore_malformed,
+                )?)
+            }
             "String" => Func::String,
             "Keys" => Func::Keys,
             "Values" => Func::Values,
             "ParseJSON" => Func::ParseJson,
             _ => {
                 return Err(format!(
-                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, Split, String, Trim, TrimPrefix, TrimSuffix, HasPrefix, HasSuffix, Index, ContainsValue, Keys, Values, ParseJSON, ExtractPatterns, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
+                    "undefined function {name:?} (kakehashi supports the converters IsMatch, IsString, IsInt, IsDouble, IsBool, IsMap, IsList, IsRootSpan, Len, ToLowerCase, ToUpperCase, Concat, Substring, Split, String, Trim, TrimPrefix, TrimSuffix, HasPrefix, HasSuffix, Index, ContainsValue, Keys, Values, ParseJSON, ParseKeyValue, ExtractPatterns, SHA1, SHA256, SHA512, MD5, FNV, Int, Double, SpanID, TraceID, HasAttrKeyOnDatapoint, HasAttrOnDatapoint)"
                 ))
             }
         };
@@ -628,6 +657,7 @@ impl Parser {
                 | Func::ContainsValue
                 | Func::Trim(_)
                 | Func::ExtractPatterns(_)
+                | Func::ParseKeyValue(_)
         ) {
             want(1)?;
         }

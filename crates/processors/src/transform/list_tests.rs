@@ -39,6 +39,8 @@ trace_statements:
       - 'set(attributes["listed"], ["x", 2, nil])'
       - 'set(attributes["request"], ExtractPatterns(name, "^(?P<method>[A-Z]+) (?P<path>[^?]+)(?P<fragment>#.*)?"))'
       - 'set(attributes["no_match"], ExtractPatterns(name, "^POST (?P<path>.*)"))'
+      - 'set(attributes["kv"], ParseKeyValue("user=ann  note=''a b'' n=1"))'
+      - 'set(attributes["kv2"], ParseKeyValue("a:1;b:2", ":", ";"))'
       - 'set(attributes["get_at"], Index(Split(name, " "), "GET"))'
       - 'set(attributes["contains"], "yes") where ContainsValue(Split(name, " "), "GET")'
       - 'set(attributes["contains_not"], "yes") where ContainsValue(Keys(attributes), "nope")'
@@ -83,6 +85,8 @@ trace_statements:
         r#"{"fragment":"","method":"GET","path":"/users/42"}"#
     );
     assert_eq!(got("no_match"), "{}");
+    assert_eq!(got("kv"), r#"{"n":"1","note":"a b","user":"ann"}"#);
+    assert_eq!(got("kv2"), r#"{"a":"1","b":"2"}"#);
     assert_eq!(got("get_at"), "0");
     assert_eq!(got("contains"), "yes");
     assert_eq!(attr(s, "contains_not"), None);
@@ -257,6 +261,10 @@ fn argument_mistakes_are_config_errors() {
         (
             "set(span.name, Keys(span.attributes, 1))",
             "Keys takes 1 argument",
+        ),
+        (
+            "set(span.attributes, ParseKeyValue(span.name, \"=\", \"=\"))",
+            "cannot be equal to delimiter",
         ),
         (
             "set(span.name, ExtractPatterns(span.name, \"(a)\"))",
