@@ -1,7 +1,11 @@
 //! `ParseJSON`: JSON text straight into pdata values, as OTTL builds them — keys in document
 //! order (a repeated key keeps its first place and takes the later value, as `Map.PutEmpty`),
-//! every number a double, `null` an empty value. Only an object or an array is a result; a
-//! scalar at the top is an error, as OTTL's.
+//! every number the nearest double, `null` an empty value. Only an object or an array is a
+//! result; a scalar at the top is an error, as OTTL's.
+//!
+//! One deliberate difference: the whole document is read. otelcol-contrib's streaming parser
+//! does not consume a `null` that is not the last member of its object or array, and then
+//! loses the members after it or fails; an empty key `""` ends its object there too.
 
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, ArrayValue, KeyValue, KeyValueList};
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
@@ -127,6 +131,7 @@ mod tests {
     }
 
     #[test]
+    /// Also where otelcol differs (a `null` before other members): every member is kept.
     fn objects_keep_document_order_and_numbers_are_doubles() {
         let Parsed::Map(kvs) =
             parse(r#"{"b": 1, "a": {"n": null, "x": [1.5, "s", true]}, "b": 2}"#).unwrap()
@@ -149,6 +154,24 @@ mod tests {
             Some(AnyValue { value: None }),
             "null is empty"
         );
+    }
+
+    #[test]
+    fn numbers_are_the_nearest_double() {
+        // serde_json's default float parser is 1 ULP off on these; Go's is exact.
+        for (text, want) in [
+            ("[555.80658428042563]", 555.806_584_280_425_7),
+            ("[6.7507387495536e-10]", 6.750_738_749_553_6e-10),
+        ] {
+            let Parsed::List(items) = parse(text).unwrap() else {
+                panic!("an array");
+            };
+            assert_eq!(
+                items[0].value,
+                Some(any_value::Value::DoubleValue(want)),
+                "{text}"
+            );
+        }
     }
 
     #[test]

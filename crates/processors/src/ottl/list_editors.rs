@@ -24,9 +24,15 @@ pub(super) fn optional_args(
         let at = match p.named_arg() {
             Some(name) => {
                 named_seen = true;
-                names.iter().position(|n| *n == name).ok_or_else(|| {
-                    format!("{editor} has no argument named {name:?} (it takes {names:?})")
-                })?
+                // OTTL matches names after `strcase.ToCamel`: `resolve_conflicts` and
+                // `resolveConflicts` are the same argument.
+                let plain = |n: &str| n.replace('_', "").to_ascii_lowercase();
+                names
+                    .iter()
+                    .position(|n| plain(n) == plain(&name))
+                    .ok_or_else(|| {
+                        format!("{editor} has no argument named {name:?} (it takes {names:?})")
+                    })?
             }
             None if named_seen => {
                 return Err(format!(
@@ -60,10 +66,12 @@ pub(super) fn optional_args(
 
 /// `append(target, value, values)`: the target as a list (a scalar becomes its first item,
 /// nothing an empty list), then `value`, then each of `values`. Nothing is converted: lists may
-/// mix types.
+/// mix types. A list literal as `value` is appended as one nested list, as OTTL's (Go's
+/// `[]any`); a map or list read from the telemetry is refused, as OTTL's `FromRaw` refuses it.
 pub(super) fn append(
     target: Val,
     value: Option<Val>,
+    value_is_literal_list: bool,
     values: Option<Val>,
 ) -> Result<AnyValue, String> {
     let mut items: Vec<AnyValue> = match target {
@@ -72,27 +80,36 @@ pub(super) fn append(
         Val::Map(_) => return Err("unsupported type of target field: \"Map\"".into()),
         scalar => vec![owned(&scalar).expect("not nil")],
     };
-    let mut push = |v: &Val| -> Result<(), String> {
-        // OTTL builds the result with pdata's FromRaw, which refuses its own maps and lists.
+    // OTTL builds the result with pdata's FromRaw, which refuses its own maps and lists.
+    let item = |v: &Val| -> Result<AnyValue, String> {
         if matches!(v, Val::Map(_) | Val::List(_)) {
             return Err(format!("<Invalid value type {}>", v.type_name()));
         }
-        items.push(owned(v).unwrap_or_default());
-        Ok(())
+        Ok(owned(v).unwrap_or_default())
     };
-    if let Some(v) = &value {
-        push(v)?;
+    match value {
+        Some(Val::List(list)) if value_is_literal_list => items.push(list_value(list.into_owned())),
+        Some(v) => items.push(item(&v)?),
+        None => {}
     }
     match values {
         None => {}
         Some(Val::List(list)) => {
-            for item in list.iter() {
-                push(&Val::from_any(item))?;
+            for v in list.iter() {
+                items.push(item(&Val::from_any(v))?);
             }
         }
         Some(other) => return Err(format!("values must be a list, got {}", other.type_name())),
     }
     Ok(list_value(items))
+}
+
+pub(super) fn map_value(values: Vec<KeyValue>) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::KvlistValue(
+            kakehashi_pdata::proto::common::v1::KeyValueList { values },
+        )),
+    }
 }
 
 fn list_value(values: Vec<AnyValue>) -> AnyValue {
@@ -438,7 +455,8 @@ mod tests {
 
     #[test]
     fn append_as_ottl() {
-        let one = |target: Val<'static>, v: Val<'static>| append(target, Some(v), None).map(shown);
+        let one =
+            |target: Val<'static>, v: Val<'static>| append(target, Some(v), false, None).map(shown);
         assert_eq!(one(Val::Nil, Val::Str("a".into())).unwrap(), r#"["a"]"#);
         assert_eq!(
             one(Val::Int(5), Val::Str("a".into())).unwrap(),
@@ -458,7 +476,15 @@ mod tests {
         let list_value = one(Val::Nil, list("[1]"));
         assert!(list_value.unwrap_err().contains("Invalid value type"));
         // value first, then values.
-        let both = append(Val::Nil, Some(Val::Int(1)), Some(list(r#"["b",true]"#)));
+        let both = append(
+            Val::Nil,
+            Some(Val::Int(1)),
+            false,
+            Some(list(r#"["b",true]"#)),
+        );
         assert_eq!(both.map(shown).unwrap(), r#"[1,"b",true]"#);
+        // A list literal as value: one nested list.
+        let nested = append(list(r#"["x"]"#), Some(list(r#"["a","b"]"#)), true, None);
+        assert_eq!(nested.map(shown).unwrap(), r#"["x",["a","b"]]"#);
     }
 }

@@ -283,7 +283,9 @@ fn eval_value<'a>(e: &'a ValueExpr, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String
             }
             Val::List(Cow::Owned(values))
         }
-        ValueExpr::Indexed(call, keys) => path::index(eval_value(call, ctx)?, keys)?,
+        ValueExpr::Indexed(call, keys) => {
+            path::index(eval_value(call, ctx)?, keys, path::Missing::Error)?
+        }
     })
 }
 

@@ -465,6 +465,11 @@ impl Parser {
         let mut args = Vec::new();
         if !self.is_op(")") {
             loop {
+                if let Some(arg) = self.named_arg() {
+                    return Err(format!(
+                        "{name}: named arguments ({arg} = ...) are not supported for converters yet; pass the arguments in order"
+                    ));
+                }
                 args.push(if self.is_op("[") {
                     self.list()?
                 } else {

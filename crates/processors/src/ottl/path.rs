@@ -305,7 +305,7 @@ fn attrs<'a>(kvs: Option<&'a Vec<KeyValue>>) -> Val<'a> {
 /// The value of a path, `Nil` for an absent key.
 pub(crate) fn get<'a>(path: &Path, ctx: &EvalCtx<'a>) -> Result<Val<'a>, String> {
     let v = field(path.field, ctx)?;
-    index(v, &path.keys)
+    index(v, &path.keys, Missing::Nil)
 }
 
 fn int(n: impl Into<i64>) -> Val<'static> {
@@ -451,8 +451,17 @@ fn datapoint_field(f: Field, dp: DataPoint<'_>) -> Val<'_> {
     }
 }
 
-/// `[key]` steps into maps (by string) and lists (by index); an absent map key is `nil`.
-pub(crate) fn index<'a>(mut v: Val<'a>, keys: &[Key]) -> Result<Val<'a>, String> {
+/// How `[key]` treats what is not there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// A path's keys: an absent map key is `nil`, and `nil` indexed stays `nil`.
+    Nil,
+    /// A converter's result indexed (OTTL's `exprGetter`): both are errors.
+    Error,
+}
+
+/// `[key]` steps into maps (by string) and lists (by index).
+pub(crate) fn index<'a>(mut v: Val<'a>, keys: &[Key], missing: Missing) -> Result<Val<'a>, String> {
     fn position(len: usize, i: i64) -> Result<usize, String> {
         usize::try_from(i)
             .ok()
@@ -460,18 +469,23 @@ pub(crate) fn index<'a>(mut v: Val<'a>, keys: &[Key]) -> Result<Val<'a>, String>
             .ok_or_else(|| format!("index {i} out of bounds"))
     }
     for key in keys {
+        let absent = || match missing {
+            Missing::Nil => Ok(Val::Nil),
+            Missing::Error => Err("key not found in map".to_string()),
+        };
         v = match (v, key) {
-            (Val::Nil, _) => return Ok(Val::Nil),
-            (Val::Map(Cow::Borrowed(kvs)), Key::Str(k)) => kvs
-                .iter()
-                .find(|kv| &kv.key == k)
-                .and_then(|kv| kv.value.as_ref())
-                .map_or(Val::Nil, Val::from_any),
-            (Val::Map(Cow::Owned(kvs)), Key::Str(k)) => kvs
-                .into_iter()
-                .find(|kv| &kv.key == k)
-                .and_then(|kv| kv.value)
-                .map_or(Val::Nil, Val::from_owned_any),
+            (Val::Nil, _) if missing == Missing::Nil => return Ok(Val::Nil),
+            (Val::Map(Cow::Borrowed(kvs)), Key::Str(k)) => match kvs.iter().find(|kv| &kv.key == k)
+            {
+                Some(kv) => kv.value.as_ref().map_or(Val::Nil, Val::from_any),
+                None => absent()?,
+            },
+            (Val::Map(Cow::Owned(kvs)), Key::Str(k)) => {
+                match kvs.into_iter().find(|kv| &kv.key == k) {
+                    Some(kv) => kv.value.map_or(Val::Nil, Val::from_owned_any),
+                    None => absent()?,
+                }
+            }
             (Val::List(Cow::Borrowed(items)), Key::Int(i)) => {
                 Val::from_any(&items[position(items.len(), *i)?])
             }

@@ -104,9 +104,10 @@ impl Statement {
                 let list = {
                     let view = ctx.view();
                     let target = super::path::get(t, &view)?;
+                    let literal = matches!(value, Some(ValueExpr::List(_)));
                     let value = value.as_ref().map(|v| eval_value(v, &view)).transpose()?;
                     let values = values.as_ref().map(|v| eval_value(v, &view)).transpose()?;
-                    list_editors::append(target, value, values)?
+                    list_editors::append(target, value, literal, values)?
                 };
                 set(t, ctx, list)?;
             }
@@ -120,10 +121,23 @@ impl Statement {
                 };
                 set(t, ctx, list)?;
             }
-            Editor::Flatten(t, settings) => {
+            Editor::Flatten(t, settings) if is_map(t).is_ok() => {
                 let map = map_mut(t, ctx);
                 let flat = settings.apply(std::mem::take(map));
                 *map = flat;
+            }
+            Editor::Flatten(t, settings) => {
+                let map = match super::path::get(t, &ctx.view())? {
+                    Val::Map(kvs) => kvs.into_owned(),
+                    other => {
+                        return Err(format!(
+                            "expected pcommon.Map but got {}",
+                            other.type_name()
+                        ))
+                    }
+                };
+                let flat = settings.apply(map);
+                set(t, ctx, super::list_editors::map_value(flat))?;
             }
             Editor::DeleteKey(t, key) => map_mut(t, ctx).retain(|kv| &kv.key != key),
             Editor::DeleteMatchingKeys(t, re) => map_mut(t, ctx).retain(|kv| !re.is_match(&kv.key)),
@@ -418,7 +432,11 @@ fn editor(p: &mut Parser) -> Result<Editor, String> {
             Editor::DeleteIndex(t, start, end)
         }
         "flatten" => {
-            is_map(&t)?;
+            // An attributes map, or any settable path holding a map (`body`,
+            // `attributes["nested"]`), checked when it runs.
+            if is_map(&t).is_err() {
+                settable(&t)?;
+            }
             let mut args =
                 optional_args(p, "flatten", &["prefix", "depth", "resolveConflicts"])?
                     .into_iter();

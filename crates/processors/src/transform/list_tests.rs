@@ -34,7 +34,7 @@ trace_statements:
       - 'set(attributes["slash"], Index(name, "/"))'
       - 'set(attributes["keys"], Keys(resource.attributes))'
       - 'set(attributes["values"], Values(resource.attributes))'
-      - 'set(attributes["parsed"], ParseJSON("{\"b\": 1, \"a\": [true, null, \"s\"]}"))'
+      - 'set(attributes["parsed"], ParseJSON("{\"b\": 1, \"a\": [true, \"s\"]}"))'
       - 'set(attributes["a0"], ParseJSON("{\"a\": [7]}")["a"][0])'
       - 'set(attributes["listed"], ["x", 2, nil])'
       - 'set(attributes["request"], ExtractPatterns(name, "^(?P<method>[A-Z]+) (?P<path>[^?]+)(?P<fragment>#.*)?"))'
@@ -69,7 +69,7 @@ trace_statements:
     assert_eq!(got("values"), r#"["checkout","prod"]"#);
     // Every number a double (1 prints as 1, its type is double); keys in document order
     // (the JSON rendering here sorts them, as Go's).
-    assert_eq!(got("parsed"), r#"{"a":[true,null,"s"],"b":1}"#);
+    assert_eq!(got("parsed"), r#"{"a":[true,"s"],"b":1}"#);
     let parsed = s.attributes.iter().find(|kv| kv.key == "parsed").unwrap();
     let debug = format!("{parsed:?}");
     assert!(debug.contains("DoubleValue(1.0)"), "{debug}");
@@ -131,7 +131,7 @@ trace_statements:
   - 'append(span.attributes["tags"], "c", ["d"])'
   - 'append(span.attributes["user.phone"], "556")'
   - 'delete_index(span.attributes["tags"], 1)'
-  - 'delete_index(span.attributes["tags"], startIndex = 2, endIndex = 4)'
+  - 'delete_index(span.attributes["tags"], start_index = 2, endIndex = 4)'
 "#,
         traces(),
     )
@@ -178,6 +178,37 @@ trace_statements:
 }
 
 #[tokio::test]
+async fn flatten_a_nested_map_in_place() {
+    let out = run(
+        r#"
+trace_statements:
+  - 'set(span.attributes["app"], ParseJSON("{\"a\":{\"b\":[\"x\"]}}"))'
+  - 'flatten(span.attributes["app"], depth = 1)'
+  - 'flatten(span.attributes["note"]) where span.kind == SPAN_KIND_SERVER'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let s = &spans(&out)[0];
+    // depth 1: one level joined, the list below kept whole.
+    assert_eq!(attr(s, "app").unwrap(), r#"{"a.b":["x"]}"#);
+    // A string there: the statement fails (logged under the default error_mode), nothing else.
+    assert_eq!(attr(s, "note").unwrap(), "héllo wörld");
+    let err = run(
+        "error_mode: propagate\ntrace_statements: ['flatten(span.name)']",
+        traces(),
+    )
+    .await
+    .expect_err("not a map");
+    assert!(
+        err.to_string()
+            .contains("expected pcommon.Map but got string"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn runtime_errors_follow_error_mode() {
     // Out of bounds: the statement fails; under propagate the batch is refused.
     let err = run(
@@ -206,12 +237,26 @@ trace_statements:
     .await
     .expect_err("bad JSON");
     assert!(err.to_string().contains("EOF"), "{err}");
-    // Under the default (ignore) the other statements still run.
+    // A converter's result indexed by a key it does not have is an error (a path's is nil).
+    let err = run(
+        r#"
+error_mode: propagate
+trace_statements:
+  - 'set(span.attributes["x"], ParseJSON("{\"a\": 1}")["missing"])'
+"#,
+        traces(),
+    )
+    .await
+    .expect_err("no such key");
+    assert!(err.to_string().contains("key not found in map"), "{err}");
+    // Under the default (ignore) the other statements still run, and a condition that fails
+    // is false.
     let out = run(
         r#"
 trace_statements:
   - 'set(span.attributes["x"], HasPrefix(span.attributes["absent"], "a"))'
   - 'set(span.attributes["y"], "ran")'
+  - 'set(span.attributes["z"], "no level") where ParseJSON("{}")["level"] == nil'
 "#,
         traces(),
     )
@@ -219,6 +264,7 @@ trace_statements:
     .unwrap();
     assert_eq!(attr(&spans(&out)[0], "x"), None);
     assert_eq!(attr(&spans(&out)[0], "y").as_deref(), Some("ran"));
+    assert_eq!(attr(&spans(&out)[0], "z"), None);
 }
 
 #[test]
@@ -245,9 +291,10 @@ fn argument_mistakes_are_config_errors() {
             "at most 2 arguments",
         ),
         ("flatten(span.attributes, \"p\", 0)", "invalid depth '0'"),
+        ("flatten(span.trace_id)", "cannot be assigned"),
         (
-            "flatten(span.attributes[\"k\"])",
-            "attributes map, without keys",
+            "set(span.name, Trim(span.name, replacement = \"x\"))",
+            "Trim: named arguments (replacement = ...) are not supported for converters yet",
         ),
         ("delete_index(span.attributes[\"t\"])", "needs a startIndex"),
         (
