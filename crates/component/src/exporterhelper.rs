@@ -1,6 +1,9 @@
 //! otelcol's exporterhelper settings: `timeout`, `retry_on_failure`, `sending_queue`.
 //! Exporter configs embed these fields; the pipeline crate's exporter runner applies them.
 
+mod batch;
+
+pub use batch::{PartitionSettings, QueueBatchSettings};
 use kakehashi_config::{Duration, Validate};
 use serde::Deserialize;
 
@@ -68,7 +71,7 @@ pub enum Sizer {
 /// `sending_queue`, with otelcol's defaults (on for network exporters; the debug exporter turns
 /// it off by default).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RawQueueSettings")]
 pub struct QueueSettings {
     pub enabled: bool,
     pub num_consumers: usize,
@@ -79,8 +82,8 @@ pub struct QueueSettings {
     /// A storage extension id (`file_storage[/name]`): the queue is persisted there and survives
     /// restarts. The resolver checks that the extension is configured and enabled.
     pub storage: Option<String>,
-    /// Exporter-side batching (not supported yet: a clear error).
-    pub batch: Option<kakehashi_config::AnyValue>,
+    /// Exporter-side batching after the queue (`batch:`; off when absent).
+    pub batch: Option<QueueBatchSettings>,
 }
 
 impl Default for QueueSettings {
@@ -98,6 +101,60 @@ impl Default for QueueSettings {
     }
 }
 
+/// `sending_queue` as written: whether `sizer` was set matters to `batch`, which inherits it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawQueueSettings {
+    enabled: bool,
+    num_consumers: usize,
+    queue_size: usize,
+    sizer: Option<Sizer>,
+    block_on_overflow: bool,
+    wait_for_result: bool,
+    storage: Option<String>,
+    #[serde(deserialize_with = "batch::null_is_default")]
+    batch: Option<QueueBatchSettings>,
+}
+
+impl Default for RawQueueSettings {
+    fn default() -> Self {
+        let d = QueueSettings::default();
+        RawQueueSettings {
+            enabled: d.enabled,
+            num_consumers: d.num_consumers,
+            queue_size: d.queue_size,
+            sizer: None,
+            block_on_overflow: d.block_on_overflow,
+            wait_for_result: d.wait_for_result,
+            storage: d.storage,
+            batch: d.batch,
+        }
+    }
+}
+
+impl From<RawQueueSettings> for QueueSettings {
+    fn from(raw: RawQueueSettings) -> Self {
+        let mut batch = raw.batch;
+        if let Some(b) = &mut batch {
+            // otelcol's rule: a `batch` section with settings but no `sizer` of its own takes an
+            // explicitly set queue `sizer`; an empty section keeps `items`.
+            if b.sizer.is_none() && raw.sizer.is_some() && *b != QueueBatchSettings::default() {
+                b.sizer = raw.sizer;
+            }
+        }
+        QueueSettings {
+            enabled: raw.enabled,
+            num_consumers: raw.num_consumers,
+            queue_size: raw.queue_size,
+            sizer: raw.sizer.unwrap_or_default(),
+            block_on_overflow: raw.block_on_overflow,
+            wait_for_result: raw.wait_for_result,
+            storage: raw.storage,
+            batch,
+        }
+    }
+}
+
 impl QueueSettings {
     pub fn disabled() -> Self {
         QueueSettings {
@@ -111,6 +168,15 @@ impl Validate for QueueSettings {
     fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         if !self.enabled {
+            if self.batch.is_some() {
+                // otelcol drops the whole section with the queue; a batch setting that does
+                // nothing is more likely a mistake than a wish.
+                errs.push(
+                    "sending_queue::batch: exporter-side batching runs after the sending queue, \
+                     which `enabled: false` turns off"
+                        .into(),
+                );
+            }
             return errs;
         }
         if self.num_consumers == 0 {
@@ -128,8 +194,19 @@ impl Validate for QueueSettings {
                     .into(),
             );
         }
-        if self.batch.is_some() {
-            errs.push("sending_queue::batch: exporter-side batching is not supported yet".into());
+        if let Some(b) = &self.batch {
+            errs.extend(b.validate().into_iter().map(|e| format!("batch: {e}")));
+            if b.sizer() == self.sizer && b.min_size > self.queue_size as i64 {
+                // otelcol's rule: a queue that cannot hold one batch would never flush on size.
+                errs.push("`min_size` must be less than or equal to `queue_size`".into());
+            }
+            if self.storage.is_some() {
+                errs.push(
+                    "sending_queue::batch: exporter-side batching with a persistent queue \
+                     (`storage`) is not supported yet; batch in front of it with the batch processor"
+                        .into(),
+                );
+            }
         }
         errs
     }

@@ -5,12 +5,15 @@
 //! `otelcol_exporter_enqueue_failed_*`) and logged with its count: nothing is dropped silently.
 //!
 //! The queue lives in memory, or, with `sending_queue::storage`, in a storage extension
-//! ([`persistent_queue`]).
+//! ([`persistent_queue`]). With `sending_queue::batch`, the in-memory queue's requests are merged
+//! and cut into batches before export ([`batcher`]).
 
+mod batcher;
 mod persistent_queue;
 
 use crate::backoff::Backoff;
 use async_trait::async_trait;
+use batcher::Batcher;
 use kakehashi_component::exporterhelper::{ExporterHelperSettings, Sizer};
 use kakehashi_component::{Batch, ConsumeError, Consumer, ExportError, Exporter, Storage};
 use kakehashi_pdata::Signal;
@@ -107,14 +110,22 @@ impl ExporterRunner {
         });
         let queue = (queue_settings.enabled && persistent.is_none()).then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let rx = Arc::new(tokio::sync::Mutex::new(rx));
             shared
                 .metrics
                 .queue_capacity
                 .set(queue_settings.queue_size as i64);
-            let workers = (0..queue_settings.num_consumers)
-                .map(|_| tokio::spawn(worker(shared.clone(), rx.clone())))
-                .collect();
+            let workers = match queue_settings.batch.clone() {
+                Some(batch) => {
+                    let batcher = Batcher::new(shared.clone(), batch, queue_settings.num_consumers);
+                    vec![tokio::spawn(batcher.run(rx))]
+                }
+                None => {
+                    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+                    (0..queue_settings.num_consumers)
+                        .map(|_| tokio::spawn(worker(shared.clone(), rx.clone())))
+                        .collect()
+                }
+            };
             Queue {
                 tx: Mutex::new(Some(tx)),
                 capacity: Arc::new(Semaphore::new(queue_settings.queue_size)),

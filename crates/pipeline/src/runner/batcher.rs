@@ -1,0 +1,248 @@
+//! `sending_queue::batch` on the in-memory queue: one task takes requests off the queue in
+//! order and merges them into a batch until it reaches `min_size` (or `flush_timeout` after its
+//! first request), cutting at `max_size`; up to `num_consumers` batches are exported at once, with
+//! the runner's retry and timeout.
+//!
+//! A request keeps its queue capacity, and a `wait_for_result` caller keeps waiting, until every
+//! batch that holds a part of it is done; the caller gets the first error of any part.
+
+use super::{record, send_with_retry, QueueItem, Shared};
+use kakehashi_component::exporterhelper::{QueueBatchSettings, Sizer};
+use kakehashi_component::{Batch, ClientMetadata, ExportError, Payload};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// A queued request while parts of it are in batches. Dropped when the last batch holding a
+/// part of it is done: it then frees its queue capacity and answers its caller.
+struct Request {
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+    units: usize,
+    reply: Option<oneshot::Sender<Result<(), ExportError>>>,
+    first_error: Mutex<Option<ExportError>>,
+}
+
+impl Request {
+    fn failed(&self, e: &ExportError) {
+        self.first_error
+            .lock()
+            .expect("request lock")
+            .get_or_insert_with(|| e.clone());
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        self.shared.metrics.queue_size.sub(self.units as i64);
+        if let Some(reply) = self.reply.take() {
+            let error = self.first_error.lock().expect("request lock").take();
+            let _ = reply.send(error.map_or(Ok(()), Err));
+        }
+    }
+}
+
+/// The batch being filled.
+struct Open {
+    payload: Payload,
+    metadata: ClientMetadata,
+    requests: Vec<Arc<Request>>,
+    size: usize,
+    /// When the batch goes out whatever its size.
+    deadline: Instant,
+}
+
+pub(super) struct Batcher {
+    shared: Arc<Shared>,
+    settings: QueueBatchSettings,
+    /// One permit per concurrent export (`num_consumers`).
+    exports: Arc<Semaphore>,
+    consumers: usize,
+    open: Option<Open>,
+}
+
+impl Batcher {
+    pub(super) fn new(shared: Arc<Shared>, settings: QueueBatchSettings, consumers: usize) -> Self {
+        Batcher {
+            shared,
+            settings,
+            exports: Arc::new(Semaphore::new(consumers)),
+            consumers,
+            open: None,
+        }
+    }
+
+    /// Runs until the queue is closed and drained; returns once every batch is done.
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<QueueItem>) {
+        loop {
+            let deadline = self.open.as_ref().map(|o| o.deadline);
+            let next = tokio::select! {
+                item = rx.recv() => item,
+                () = sleep_until(deadline) => {
+                    self.flush().await;
+                    continue;
+                }
+            };
+            match next {
+                Some(item) => self.add(item).await,
+                None => break,
+            }
+        }
+        self.flush().await;
+        // Every export holds a permit until it is done.
+        let _all = self
+            .exports
+            .acquire_many(self.consumers as u32)
+            .await
+            .expect("the export semaphore is never closed");
+    }
+
+    fn size(&self, payload: &Payload) -> usize {
+        match self.settings.sizer() {
+            Sizer::Bytes => payload.encoded_len(),
+            Sizer::Items | Sizer::Requests => payload.item_count(),
+        }
+    }
+
+    async fn add(&mut self, item: QueueItem) {
+        let request = Arc::new(Request {
+            shared: self.shared.clone(),
+            _permit: item._permit,
+            units: item.units,
+            reply: item.reply,
+            first_error: Mutex::new(None),
+        });
+        let metadata = item.batch.metadata.clone();
+        let mut rest = item.batch.into_payload();
+        let max = self.settings.max();
+        loop {
+            let size = self.size(&rest);
+            let filled = self.open.as_ref().map_or(0, |o| o.size);
+            // What cannot be cut further goes whole into an empty batch.
+            if max == 0 || filled + size <= max || (filled == 0 && rest.item_count() <= 1) {
+                self.append(rest, size, &request, &metadata);
+                break;
+            }
+            match self.take_front(&mut rest, max - filled) {
+                Some((front, front_size)) => {
+                    self.append(front, front_size, &request, &metadata);
+                    self.flush().await;
+                }
+                // Not one item fits next to what is open: that goes first.
+                None if filled > 0 => self.flush().await,
+                // One item alone is above `max_size` (bytes): it goes alone, uncut.
+                None => {
+                    let one = rest.split_front(1);
+                    let one_size = self.size(&one);
+                    self.append(one, one_size, &request, &metadata);
+                    self.flush().await;
+                }
+            }
+        }
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.size >= self.settings.min())
+        {
+            self.flush().await;
+        }
+    }
+
+    /// The largest front part of `rest` of at most `room` in the batch's sizer, or `None` if
+    /// not even its first item fits.
+    fn take_front(&self, rest: &mut Payload, room: usize) -> Option<(Payload, usize)> {
+        if room == 0 {
+            return None;
+        }
+        if self.settings.sizer() != Sizer::Bytes {
+            let front = rest.split_front(room);
+            let size = front.item_count();
+            return Some((front, size));
+        }
+        // Bytes: guess the item count from the average item size, then halve until it fits.
+        let (items, bytes) = (rest.item_count(), rest.encoded_len().max(1));
+        let mut n = (items * room / bytes).clamp(1, items.max(1));
+        loop {
+            let mut trial = rest.clone();
+            let front = trial.split_front(n);
+            let size = front.encoded_len();
+            if size <= room {
+                *rest = trial;
+                return Some((front, size));
+            }
+            if n == 1 {
+                return None;
+            }
+            n /= 2;
+        }
+    }
+
+    fn append(
+        &mut self,
+        payload: Payload,
+        size: usize,
+        request: &Arc<Request>,
+        metadata: &ClientMetadata,
+    ) {
+        if payload.item_count() == 0 && size == 0 {
+            return;
+        }
+        let timeout = self.settings.flush_timeout.get();
+        let open = self.open.get_or_insert_with(|| Open {
+            payload: Payload::empty(payload.signal()),
+            metadata: metadata.clone(),
+            requests: Vec::new(),
+            size: 0,
+            deadline: Instant::now() + timeout,
+        });
+        open.payload.append(payload);
+        open.size += size;
+        if !open
+            .requests
+            .last()
+            .is_some_and(|r| Arc::ptr_eq(r, request))
+        {
+            open.requests.push(request.clone());
+        }
+    }
+
+    /// Sends the open batch, once one of the `num_consumers` exports is free.
+    async fn flush(&mut self) {
+        let Some(open) = self.open.take() else { return };
+        let permit = self
+            .exports
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the export semaphore is never closed");
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let batch = Batch::with_metadata(open.payload, open.metadata);
+            let items = batch.item_count();
+            let result = if shared.abort.is_cancelled() {
+                Err(ExportError::permanent(
+                    "dropped: the sending queue did not drain before the shutdown deadline",
+                ))
+            } else {
+                send_with_retry(&shared, &batch).await
+            };
+            record(&shared, items, &result, "Dropping data.");
+            if let Err(e) = &result {
+                open.requests.iter().for_each(|r| r.failed(e));
+            }
+            drop(open.requests);
+            drop(permit);
+        });
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+#[path = "batcher_tests.rs"]
+mod tests;
