@@ -200,13 +200,6 @@ impl Validate for QueueSettings {
                 // otelcol's rule: a queue that cannot hold one batch would never flush on size.
                 errs.push("`min_size` must be less than or equal to `queue_size`".into());
             }
-            if self.storage.is_some() {
-                errs.push(
-                    "sending_queue::batch: exporter-side batching with a persistent queue \
-                     (`storage`) is not supported yet; batch in front of it with the batch processor"
-                        .into(),
-                );
-            }
         }
         errs
     }

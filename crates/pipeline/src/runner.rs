@@ -116,8 +116,13 @@ impl ExporterRunner {
                 .set(queue_settings.queue_size as i64);
             let workers = match queue_settings.batch.clone() {
                 Some(batch) => {
-                    let batcher = Batcher::new(shared.clone(), batch, queue_settings.num_consumers);
-                    vec![tokio::spawn(batcher.run(rx))]
+                    let (incoming, batched) = mpsc::channel(1);
+                    let batcher =
+                        Batcher::new(shared.clone(), batch, queue_settings.num_consumers, false);
+                    vec![
+                        tokio::spawn(batcher::forward_memory_queue(shared.clone(), rx, incoming)),
+                        tokio::spawn(batcher.run(batched)),
+                    ]
                 }
                 None => {
                     let rx = Arc::new(tokio::sync::Mutex::new(rx));

@@ -1,29 +1,85 @@
-//! `sending_queue::batch` on the in-memory queue: one task takes requests off the queue in
-//! order and merges them into a batch until it reaches `min_size` (or `flush_timeout` after its
-//! first request), cutting at `max_size`; up to `num_consumers` batches are exported at once, with
-//! the runner's retry and timeout.
+//! `sending_queue::batch`: one task takes requests off the sending queue in order and merges
+//! them into a batch until it reaches `min_size` (or `flush_timeout` after its first request),
+//! cutting at `max_size`; up to `num_consumers` batches are exported at once, with the runner's
+//! retry and timeout.
 //!
 //! A request keeps its queue capacity, and a `wait_for_result` caller keeps waiting, until every
-//! batch that holds a part of it is done; the caller gets the first error of any part.
+//! batch that holds a part of it is done; the caller gets the first error of any part. A request
+//! of the persistent queue is deleted from disk only then, and stays there for the next start if
+//! a batch holding part of it was interrupted by shutdown.
 
 use super::{record, send_with_retry, QueueItem, Shared};
 use kakehashi_component::exporterhelper::{QueueBatchSettings, Sizer};
 use kakehashi_component::{Batch, ClientMetadata, ExportError, Payload};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+/// A queued request handed to the batcher.
+pub(super) struct Incoming {
+    pub batch: Batch,
+    pub request: Request,
+}
+
+/// What becomes of a request of the persistent queue once every batch holding part of it is
+/// done: its id is sent here to be deleted, unless it was kept.
+pub(super) type Stored = (u64, mpsc::UnboundedSender<u64>);
+
 /// A queued request while parts of it are in batches. Dropped when the last batch holding a
-/// part of it is done: it then frees its queue capacity and answers its caller.
-struct Request {
+/// part of it is done: it then frees its queue capacity, answers its caller and, from the
+/// persistent queue, has itself deleted from disk.
+pub(super) struct Request {
     shared: Arc<Shared>,
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
+    /// The permit was added beyond `queue_size` (persistent queue, see there): forgotten.
+    excess: bool,
     units: usize,
     reply: Option<oneshot::Sender<Result<(), ExportError>>>,
     first_error: Mutex<Option<ExportError>>,
+    stored: Option<Stored>,
+    /// A batch holding part of it was interrupted by shutdown: it stays on disk.
+    kept: AtomicBool,
 }
 
 impl Request {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        permit: OwnedSemaphorePermit,
+        units: usize,
+        reply: Option<oneshot::Sender<Result<(), ExportError>>>,
+    ) -> Self {
+        Request {
+            shared,
+            permit: Some(permit),
+            excess: false,
+            units,
+            reply,
+            first_error: Mutex::new(None),
+            stored: None,
+            kept: AtomicBool::new(false),
+        }
+    }
+
+    /// A request of the persistent queue: `id` is sent to `deleted` when it is done.
+    pub(super) fn stored(
+        mut self,
+        id: u64,
+        excess: bool,
+        deleted: mpsc::UnboundedSender<u64>,
+    ) -> Self {
+        self.excess = excess;
+        self.stored = Some((id, deleted));
+        self
+    }
+
+    fn from_memory(shared: Arc<Shared>, item: QueueItem) -> Incoming {
+        Incoming {
+            request: Request::new(shared, item._permit, item.units, item.reply),
+            batch: item.batch,
+        }
+    }
+
     fn failed(&self, e: &ExportError) {
         self.first_error
             .lock()
@@ -35,9 +91,37 @@ impl Request {
 impl Drop for Request {
     fn drop(&mut self) {
         self.shared.metrics.queue_size.sub(self.units as i64);
+        if self.excess {
+            if let Some(p) = self.permit.take() {
+                p.forget();
+            }
+        }
+        let kept = self.kept.load(Ordering::Relaxed);
+        if let Some((id, deleted)) = self.stored.take() {
+            if !kept {
+                let _ = deleted.send(id);
+            }
+        }
         if let Some(reply) = self.reply.take() {
             let error = self.first_error.lock().expect("request lock").take();
             let _ = reply.send(error.map_or(Ok(()), Err));
+        }
+    }
+}
+
+/// Feeds the in-memory queue's items to a batcher, in order.
+pub(super) async fn forward_memory_queue(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<QueueItem>,
+    tx: mpsc::Sender<Incoming>,
+) {
+    while let Some(item) = rx.recv().await {
+        if tx
+            .send(Request::from_memory(shared.clone(), item))
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -54,6 +138,9 @@ struct Open {
 
 pub(super) struct Batcher {
     shared: Arc<Shared>,
+    /// Requests come from the persistent queue: an export interrupted by shutdown keeps them on
+    /// disk instead of counting them as dropped.
+    persistent: bool,
     settings: QueueBatchSettings,
     /// One permit per concurrent export (`num_consumers`).
     exports: Arc<Semaphore>,
@@ -62,9 +149,15 @@ pub(super) struct Batcher {
 }
 
 impl Batcher {
-    pub(super) fn new(shared: Arc<Shared>, settings: QueueBatchSettings, consumers: usize) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        settings: QueueBatchSettings,
+        consumers: usize,
+        persistent: bool,
+    ) -> Self {
         Batcher {
             shared,
+            persistent,
             settings,
             exports: Arc::new(Semaphore::new(consumers)),
             consumers,
@@ -73,7 +166,7 @@ impl Batcher {
     }
 
     /// Runs until the queue is closed and drained; returns once every batch is done.
-    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<QueueItem>) {
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Incoming>) {
         loop {
             let deadline = self.open.as_ref().map(|o| o.deadline);
             let next = tokio::select! {
@@ -104,14 +197,8 @@ impl Batcher {
         }
     }
 
-    async fn add(&mut self, item: QueueItem) {
-        let request = Arc::new(Request {
-            shared: self.shared.clone(),
-            _permit: item._permit,
-            units: item.units,
-            reply: item.reply,
-            first_error: Mutex::new(None),
-        });
+    async fn add(&mut self, item: Incoming) {
+        let request = Arc::new(item.request);
         let metadata = item.batch.metadata.clone();
         let mut rest = item.batch.into_payload();
         let max = self.settings.max();
@@ -216,6 +303,7 @@ impl Batcher {
             .await
             .expect("the export semaphore is never closed");
         let shared = self.shared.clone();
+        let persistent = self.persistent;
         tokio::spawn(async move {
             let batch = Batch::with_metadata(open.payload, open.metadata);
             let items = batch.item_count();
@@ -226,7 +314,22 @@ impl Batcher {
             } else {
                 send_with_retry(&shared, &batch).await
             };
-            record(&shared, items, &result, "Dropping data.");
+            let interrupted = result.as_ref().is_err_and(|e| {
+                shared.abort.is_cancelled() || (shared.stopping.is_cancelled() && !e.permanent)
+            });
+            if persistent && interrupted {
+                // As the persistent queue without batching: left on disk, not counted.
+                tracing::debug!(
+                    exporter = %shared.id,
+                    data_type = %shared.signal,
+                    "Export interrupted by shutdown; its items stay in the persistent queue."
+                );
+                open.requests
+                    .iter()
+                    .for_each(|r| r.kept.store(true, Ordering::Relaxed));
+            } else {
+                record(&shared, items, &result, "Dropping data.");
+            }
             if let Err(e) = &result {
                 open.requests.iter().for_each(|r| r.failed(e));
             }

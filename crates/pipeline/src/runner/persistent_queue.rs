@@ -12,7 +12,11 @@
 //! * On start, what a previous run left is queued first, oldest first.
 //! * On shutdown the workers keep sending until the drain deadline or the first failure; what is
 //!   left stays on disk for the next start and is not counted as dropped.
+//! * With `sending_queue::batch`, one reader hands the items in order to the batcher
+//!   (`batcher.rs`); an item is deleted once every batch holding part of it is done, and stays
+//!   on disk if one of them was interrupted by shutdown.
 
+use super::batcher::{Batcher, Incoming, Request};
 use super::{record, send_with_retry, to_consume_error, Shared};
 use kakehashi_component::exporterhelper::Sizer;
 use kakehashi_component::{
@@ -116,12 +120,34 @@ impl PersistentQueue {
         if let Some(rx) = rx {
             let rx: Receiver = Arc::new(tokio::sync::Mutex::new(rx));
             let mut workers = self.workers.lock().expect("workers lock");
-            for _ in 0..self.num_consumers {
-                workers.push(tokio::spawn(worker(
-                    shared.clone(),
-                    store.clone(),
-                    rx.clone(),
-                )));
+            match shared.settings.queue.batch.clone() {
+                Some(batch) => {
+                    let (deleted, done) = mpsc::unbounded_channel();
+                    let (incoming, batched) = mpsc::channel(1);
+                    let batcher = Batcher::new(shared.clone(), batch, self.num_consumers, true);
+                    workers.push(tokio::spawn(read_for_batches(
+                        shared.clone(),
+                        store.clone(),
+                        rx,
+                        incoming,
+                        deleted,
+                    )));
+                    workers.push(tokio::spawn(batcher.run(batched)));
+                    workers.push(tokio::spawn(delete_done(
+                        shared.clone(),
+                        store.clone(),
+                        done,
+                    )));
+                }
+                None => {
+                    for _ in 0..self.num_consumers {
+                        workers.push(tokio::spawn(worker(
+                            shared.clone(),
+                            store.clone(),
+                            rx.clone(),
+                        )));
+                    }
+                }
             }
         }
         Ok(())
@@ -303,27 +329,86 @@ async fn worker(shared: Arc<Shared>, store: Arc<dyn QueueStore>, rx: Receiver) {
         let next = rx.lock().await.recv().await;
         let Some(entry) = next else { return };
         let outcome = process(&shared, &store, entry.item).await;
-        shared
-            .metrics
-            .queue_size
-            .sub(i64::from(clamp_units(entry.item.units)));
-        if entry.excess {
-            entry.permit.forget();
-        }
-        let (result, stop) = match outcome {
-            Outcome::Done(r) => (r, false),
-            Outcome::Kept(e) => (Err(e), shared.stopping.is_cancelled()),
-        };
-        if let Some(reply) = entry.reply {
-            let _ = reply.send(result);
-        }
-        if stop {
+        if settle(&shared, entry, outcome) {
             return;
         }
     }
 }
 
-async fn process(shared: &Shared, store: &Arc<dyn QueueStore>, item: StoredItem) -> Outcome {
+/// The end of an item taken from the queue: its capacity back, its caller answered. `true` when
+/// its worker should stop (shutdown, and the item was kept).
+fn settle(shared: &Shared, entry: Entry, outcome: Outcome) -> bool {
+    shared
+        .metrics
+        .queue_size
+        .sub(i64::from(clamp_units(entry.item.units)));
+    if entry.excess {
+        entry.permit.forget();
+    }
+    let (result, stop) = match outcome {
+        Outcome::Done(r) => (r, false),
+        Outcome::Kept(e) => (Err(e), shared.stopping.is_cancelled()),
+    };
+    if let Some(reply) = entry.reply {
+        let _ = reply.send(result);
+    }
+    stop
+}
+
+/// With `sending_queue::batch`: reads the items in order and hands them to the batcher, which
+/// sends the id of each item done to `deleted`.
+async fn read_for_batches(
+    shared: Arc<Shared>,
+    store: Arc<dyn QueueStore>,
+    rx: Receiver,
+    out: mpsc::Sender<Incoming>,
+    deleted: mpsc::UnboundedSender<u64>,
+) {
+    loop {
+        if shared.abort.is_cancelled() {
+            return;
+        }
+        let next = rx.lock().await.recv().await;
+        let Some(entry) = next else { return };
+        let batch = match load(&shared, &store, entry.item).await {
+            Ok(batch) => batch,
+            Err(outcome) => {
+                if settle(&shared, entry, outcome) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let units = clamp_units(entry.item.units) as usize;
+        let request = Request::new(shared.clone(), entry.permit, units, entry.reply).stored(
+            entry.item.id,
+            entry.excess,
+            deleted.clone(),
+        );
+        if out.send(Incoming { batch, request }).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Deletes the items the batcher is done with.
+async fn delete_done(
+    shared: Arc<Shared>,
+    store: Arc<dyn QueueStore>,
+    mut done: mpsc::UnboundedReceiver<u64>,
+) {
+    while let Some(id) = done.recv().await {
+        remove(&shared, &store, id).await;
+    }
+}
+
+/// Reads and decodes one item. A corrupt one is counted, deleted and given up on
+/// (`Outcome::Done`); one that cannot be read stays on disk (`Outcome::Kept`).
+async fn load(
+    shared: &Shared,
+    store: &Arc<dyn QueueStore>,
+    item: StoredItem,
+) -> Result<Batch, Outcome> {
     let read = {
         let store = store.clone();
         blocking(move || store.read(item.id)).await
@@ -339,11 +424,11 @@ async fn process(shared: &Shared, store: &Arc<dyn QueueStore>, item: StoredItem)
                 error = %m,
                 "Cannot read an item of the persistent queue; it stays on disk for the next start."
             );
-            return Outcome::Kept(ExportError::retryable(m));
+            return Err(Outcome::Kept(ExportError::retryable(m)));
         }
     };
-    let batch = match payload {
-        Ok(p) => Batch::new(p),
+    match payload {
+        Ok(p) => Ok(Batch::new(p)),
         Err(m) => {
             shared.metrics.send_failed.inc_by(item.items);
             tracing::error!(
@@ -354,8 +439,15 @@ async fn process(shared: &Shared, store: &Arc<dyn QueueStore>, item: StoredItem)
                 "Dropping a corrupt item of the persistent queue."
             );
             remove(shared, store, item.id).await;
-            return Outcome::Done(Err(ExportError::permanent(m)));
+            Err(Outcome::Done(Err(ExportError::permanent(m))))
         }
+    }
+}
+
+async fn process(shared: &Shared, store: &Arc<dyn QueueStore>, item: StoredItem) -> Outcome {
+    let batch = match load(shared, store, item).await {
+        Ok(batch) => batch,
+        Err(outcome) => return outcome,
     };
     let result = send_with_retry(shared, &batch).await;
     if let Err(e) = &result {

@@ -365,3 +365,60 @@ async fn shutdown_keeps_the_item_in_flight_and_what_is_queued() {
     r.shutdown(Duration::from_secs(1)).await;
     assert_eq!(*up.received.lock().unwrap(), [0, 10, 20]);
 }
+
+/// With `sending_queue::batch`: items are merged and cut as from the in-memory queue; an item
+/// stays on disk while a batch holding part of it was interrupted by shutdown, and is deleted
+/// once every batch holding part of it is delivered.
+#[tokio::test]
+async fn batched_items_are_deleted_only_once_every_batch_holding_them_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telemetry::new();
+    let batching = QueueSettings {
+        batch: Some(kakehashi_component::exporterhelper::QueueBatchSettings {
+            min_size: 8,
+            max_size: 8,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let down = Arc::new(Downstream::default());
+    down.down.store(true, Ordering::SeqCst);
+    let r = runner(down.clone(), batching.clone(), file_storage(dir.path()), &t);
+    r.start().await.unwrap();
+    for i in 0..3 {
+        r.consume(spans(i * 10, 3)).await.unwrap();
+    }
+    r.shutdown(Duration::from_secs(1)).await;
+    assert!(down.received.lock().unwrap().is_empty());
+    assert_eq!(
+        counter(&t, "otelcol_exporter_send_failed_spans"),
+        0,
+        "kept, not dropped"
+    );
+    let pending = || {
+        file_storage(dir.path())
+            .open_queue(
+                Kind::Exporter,
+                &ComponentId::parse("otlp/test").unwrap(),
+                Signal::Traces,
+            )
+            .unwrap()
+            .pending()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(pending(), 3);
+
+    let up = Arc::new(Downstream::default());
+    let r = runner(up.clone(), batching, file_storage(dir.path()), &t);
+    r.start().await.unwrap();
+    wait_for(|| up.received.lock().unwrap().len() == 9).await;
+    r.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(
+        *up.received.lock().unwrap(),
+        [0, 1, 2, 10, 11, 12, 20, 21, 22],
+        "one batch of 8, then the last span after flush_timeout"
+    );
+    assert_eq!(counter(&t, "otelcol_exporter_sent_spans"), 9);
+    assert_eq!(pending(), 0, "every item deleted once delivered");
+}
