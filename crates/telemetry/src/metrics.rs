@@ -40,6 +40,8 @@ struct Inner {
     exporter_queue_size: IntGaugeVec,
     exporter_queue_capacity: IntGaugeVec,
     exporter_in_flight: IntGaugeVec,
+    exporter_batch_send_size: HistogramVec,
+    exporter_batch_send_size_bytes: HistogramVec,
     batch_send_size: HistogramVec,
     batch_size_trigger: IntCounterVec,
     batch_timeout_trigger: IntCounterVec,
@@ -122,6 +124,36 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGau
     g
 }
 
+/// otelcol's buckets for batch sizes in units (items).
+const UNIT_BUCKETS: &[f64] = &[
+    10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
+    6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0,
+];
+
+/// otelcol's buckets for batch sizes in bytes.
+const BYTE_BUCKETS: &[f64] = &[
+    10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
+    6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0, 200000.0,
+    300000.0, 400000.0, 500000.0, 600000.0, 700000.0, 800000.0, 900000.0, 1000000.0, 2000000.0,
+    3000000.0, 4000000.0, 5000000.0, 6000000.0, 7000000.0, 8000000.0, 9000000.0,
+];
+
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+    labels: &[&str],
+) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
 impl Default for Telemetry {
     fn default() -> Self {
         Telemetry::new()
@@ -160,11 +192,7 @@ impl Telemetry {
                 "otelcol_processor_batch_batch_send_size",
                 "Number of units in the batch",
             )
-            .buckets(vec![
-                10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0,
-                5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0,
-                100000.0,
-            ]),
+            .buckets(UNIT_BUCKETS.to_vec()),
             pl,
         )
         .expect("valid metric");
@@ -175,18 +203,26 @@ impl Telemetry {
                 "otelcol_processor_batch_batch_send_size_bytes",
                 "Number of bytes in batch that was sent",
             )
-            .buckets(vec![
-                10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0,
-                5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0,
-                100000.0, 200000.0, 300000.0, 400000.0, 500000.0, 600000.0, 700000.0, 800000.0,
-                900000.0, 1000000.0, 2000000.0, 3000000.0, 4000000.0, 5000000.0, 6000000.0,
-                7000000.0, 8000000.0, 9000000.0,
-            ]),
+            .buckets(BYTE_BUCKETS.to_vec()),
             pl,
         )
         .expect("valid metric");
         r.register(Box::new(batch_send_size_bytes.clone()))
             .expect("unique metric");
+        let exporter_batch_send_size = histogram(
+            &r,
+            "otelcol_exporter_queue_batch_send_size",
+            "Number of units in the batch",
+            UNIT_BUCKETS,
+            el,
+        );
+        let exporter_batch_send_size_bytes = histogram(
+            &r,
+            "otelcol_exporter_queue_batch_send_size_bytes",
+            "Number of bytes in batch that was sent",
+            BYTE_BUCKETS,
+            el,
+        );
         let process_uptime =
             prometheus::Gauge::new("otelcol_process_uptime", "Uptime of the process in seconds")
                 .expect("valid metric");
@@ -254,6 +290,8 @@ impl Telemetry {
                 "Export requests in flight",
                 ql,
             ),
+            exporter_batch_send_size,
+            exporter_batch_send_size_bytes,
             batch_send_size,
             batch_send_size_bytes,
             batch_metadata_cardinality: gauge(
@@ -405,6 +443,12 @@ impl Telemetry {
             queue_size: i.exporter_queue_size.with_label_values(&ql),
             queue_capacity: i.exporter_queue_capacity.with_label_values(&ql),
             in_flight: i.exporter_in_flight.with_label_values(&ql),
+            batch_send_size: i
+                .detailed
+                .then(|| i.exporter_batch_send_size.with_label_values(&l)),
+            batch_send_size_bytes: i
+                .detailed
+                .then(|| i.exporter_batch_send_size_bytes.with_label_values(&l)),
         }
     }
 
@@ -468,6 +512,10 @@ pub struct ExporterMetrics {
     pub queue_size: IntGauge,
     pub queue_capacity: IntGauge,
     pub in_flight: IntGauge,
+    /// With `sending_queue::batch`, the size of each batch sent, in items and in bytes; only at
+    /// the `detailed` level, as otelcol.
+    pub batch_send_size: Option<Histogram>,
+    pub batch_send_size_bytes: Option<Histogram>,
 }
 
 /// `otelcol_processor_batch_*` for one batch processor.

@@ -307,6 +307,12 @@ impl Batcher {
         tokio::spawn(async move {
             let batch = Batch::with_metadata(open.payload, open.metadata);
             let items = batch.item_count();
+            if let Some(h) = &shared.metrics.batch_send_size {
+                h.observe(items as f64);
+            }
+            if let Some(h) = &shared.metrics.batch_send_size_bytes {
+                h.observe(batch.payload.encoded_len() as f64);
+            }
             let result = if shared.abort.is_cancelled() {
                 Err(ExportError::permanent(
                     "dropped: the sending queue did not drain before the shutdown deadline",

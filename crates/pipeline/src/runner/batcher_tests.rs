@@ -130,6 +130,28 @@ async fn requests_are_merged_in_order_until_min_size() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn batch_sizes_are_recorded_at_the_detailed_level_only() {
+    for (level, recorded) in [
+        (kakehashi_telemetry::config::MetricsLevel::Normal, false),
+        (kakehashi_telemetry::config::MetricsLevel::Detailed, true),
+    ] {
+        let t = Telemetry::with_level(level);
+        let exp = Arc::new(Recorder::default());
+        let r = runner(exp.clone(), items(5, 0), QueueSettings::default(), &t);
+        r.consume(spans(0, 6)).await.unwrap();
+        r.shutdown(Duration::from_secs(5)).await;
+        let text = t.encode_text();
+        let count = "otelcol_exporter_queue_batch_send_size_count{exporter=\"test\"} 1";
+        let bytes = format!(
+            "otelcol_exporter_queue_batch_send_size_bytes_sum{{exporter=\"test\"}} {}",
+            spans(0, 6).payload.encoded_len()
+        );
+        assert_eq!(text.contains(count), recorded, "{level:?}\n{text}");
+        assert_eq!(text.contains(&bytes), recorded, "{level:?}\n{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_batch_below_min_size_goes_after_flush_timeout() {
     let t = Telemetry::new();
     let exp = Arc::new(Recorder::default());
