@@ -72,7 +72,11 @@ service:
     let recs = requests(4);
     let mut sizes = spans_per_request(&recs);
     sizes.sort_unstable();
-    assert_eq!(sizes, vec![6, 12, 12, 12], "in any order: batches export concurrently");
+    assert_eq!(
+        sizes,
+        vec![6, 12, 12, 12],
+        "in any order: batches export concurrently"
+    );
     sink.assert_no_errors();
     collector.assert_running();
     let shutdown = collector.terminate(Duration::from_secs(10));

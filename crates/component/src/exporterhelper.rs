@@ -113,7 +113,7 @@ struct RawQueueSettings {
     wait_for_result: bool,
     storage: Option<String>,
     #[serde(deserialize_with = "batch::null_is_default")]
-    batch: Option<QueueBatchSettings>,
+    batch: Option<batch::RawBatch>,
 }
 
 impl Default for RawQueueSettings {
@@ -127,21 +127,14 @@ impl Default for RawQueueSettings {
             block_on_overflow: d.block_on_overflow,
             wait_for_result: d.wait_for_result,
             storage: d.storage,
-            batch: d.batch,
+            batch: None,
         }
     }
 }
 
 impl From<RawQueueSettings> for QueueSettings {
     fn from(raw: RawQueueSettings) -> Self {
-        let mut batch = raw.batch;
-        if let Some(b) = &mut batch {
-            // otelcol's rule: a `batch` section with settings but no `sizer` of its own takes an
-            // explicitly set queue `sizer`; an empty section keeps `items`.
-            if b.sizer.is_none() && raw.sizer.is_some() && *b != QueueBatchSettings::default() {
-                b.sizer = raw.sizer;
-            }
-        }
+        let batch = raw.batch.map(|b| b.resolve(raw.sizer));
         QueueSettings {
             enabled: raw.enabled,
             num_consumers: raw.num_consumers,
@@ -168,15 +161,8 @@ impl Validate for QueueSettings {
     fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         if !self.enabled {
-            if self.batch.is_some() {
-                // otelcol drops the whole section with the queue; a batch setting that does
-                // nothing is more likely a mistake than a wish.
-                errs.push(
-                    "sending_queue::batch: exporter-side batching runs after the sending queue, \
-                     which `enabled: false` turns off"
-                        .into(),
-                );
-            }
+            // As otelcol, nothing else is checked (a `batch` section then has no effect: the
+            // runner says so at start).
             return errs;
         }
         if self.num_consumers == 0 {

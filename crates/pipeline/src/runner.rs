@@ -108,6 +108,13 @@ impl ExporterRunner {
                 queue_settings.num_consumers,
             )
         });
+        if !queue_settings.enabled && queue_settings.batch.is_some() {
+            // otelcol ignores the section with the queue off; say so rather than stay silent.
+            tracing::warn!(
+                exporter = %shared.id,
+                "sending_queue::batch has no effect: the sending queue is off (`enabled: false`)"
+            );
+        }
         let queue = (queue_settings.enabled && persistent.is_none()).then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             shared
@@ -118,7 +125,7 @@ impl ExporterRunner {
                 Some(batch) => {
                     let (incoming, batched) = mpsc::channel(1);
                     let batcher =
-                        Batcher::new(shared.clone(), batch, queue_settings.num_consumers, false);
+                        Batcher::new(shared.clone(), batch, queue_settings.num_consumers, None);
                     vec![
                         tokio::spawn(batcher::forward_memory_queue(shared.clone(), rx, incoming)),
                         tokio::spawn(batcher.run(batched)),

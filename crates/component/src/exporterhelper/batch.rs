@@ -7,8 +7,7 @@ use kakehashi_config::{Duration, Validate};
 use serde::{Deserialize, Deserializer};
 
 /// `sending_queue::batch`, with otelcol's defaults.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct QueueBatchSettings {
     /// A batch is sent this long after its first request at the latest, whatever its size.
     pub flush_timeout: Duration,
@@ -99,13 +98,43 @@ impl Validate for QueueBatchSettings {
     }
 }
 
+/// `batch` as written: whether it sets anything decides whether it takes the queue's `sizer`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawBatch {
+    flush_timeout: Option<Duration>,
+    sizer: Option<Sizer>,
+    min_size: Option<i64>,
+    max_size: Option<i64>,
+    partition: Option<PartitionSettings>,
+}
+
+impl RawBatch {
+    /// The settings, defaults filled in. otelcol's rule: a section that sets something but no
+    /// `sizer` of its own takes an explicitly set queue `sizer`; an empty one keeps `items`.
+    pub(super) fn resolve(self, queue_sizer: Option<Sizer>) -> QueueBatchSettings {
+        let sets_something = self.flush_timeout.is_some()
+            || self.min_size.is_some()
+            || self.max_size.is_some()
+            || self.partition.is_some();
+        let d = QueueBatchSettings::default();
+        QueueBatchSettings {
+            flush_timeout: self.flush_timeout.unwrap_or(d.flush_timeout),
+            sizer: self.sizer.or(queue_sizer.filter(|_| sets_something)),
+            min_size: self.min_size.unwrap_or(d.min_size),
+            max_size: self.max_size.unwrap_or(d.max_size),
+            partition: self.partition.unwrap_or_default(),
+        }
+    }
+}
+
 /// `batch:` with no value turns batching on with its defaults, as in otelcol; an absent key
 /// leaves it off.
 pub(super) fn null_is_default<'de, D: Deserializer<'de>>(
     d: D,
-) -> Result<Option<QueueBatchSettings>, D::Error> {
+) -> Result<Option<RawBatch>, D::Error> {
     Ok(Some(
-        Option::<QueueBatchSettings>::deserialize(d)?.unwrap_or_default(),
+        Option::<RawBatch>::deserialize(d)?.unwrap_or_default(),
     ))
 }
 

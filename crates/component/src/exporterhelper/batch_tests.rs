@@ -32,6 +32,12 @@ fn the_section_takes_an_explicit_queue_sizer_unless_it_sets_its_own() {
     assert_eq!(inherits.batch.unwrap().sizer(), Sizer::Bytes);
     let own = queue("sizer: bytes\nqueue_size: 100000\nbatch:\n  min_size: 100\n  sizer: items\n");
     assert_eq!(own.batch.unwrap().sizer(), Sizer::Items);
+    let default_value = queue("sizer: bytes\nqueue_size: 100000\nbatch:\n  min_size: 8192\n");
+    assert_eq!(
+        default_value.batch.unwrap().sizer(),
+        Sizer::Bytes,
+        "a key set to its default value still counts as set"
+    );
     let empty = queue("sizer: bytes\nbatch: {}\n");
     assert_eq!(
         empty.batch.unwrap().sizer(),
@@ -84,16 +90,17 @@ fn otelcols_validation_messages() {
 }
 
 #[test]
-fn what_does_nothing_or_is_not_done_yet_is_a_clear_error() {
+fn partition_keys_are_a_clear_error_and_a_disabled_queue_is_not_checked() {
     assert!(errors("storage: file_storage\nbatch: {}\n").is_empty());
     let e = errors("batch:\n  partition:\n    metadata_keys: [tenant]\n");
     assert_eq!(
         e,
         vec!["batch: partition::metadata_keys: batches partitioned by client metadata are not supported yet"]
     );
-    let e = errors("enabled: false\nbatch: {}\n");
-    assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].contains("which `enabled: false` turns off"), "{e:?}");
+    assert!(
+        errors("enabled: false\nbatch:\n  min_size: -1\n").is_empty(),
+        "as otelcol, a disabled queue's settings are not checked"
+    );
 }
 
 #[test]

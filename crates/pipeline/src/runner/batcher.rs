@@ -11,10 +11,11 @@
 use super::{record, send_with_retry, QueueItem, Shared};
 use kakehashi_component::exporterhelper::{QueueBatchSettings, Sizer};
 use kakehashi_component::{Batch, ClientMetadata, ExportError, Payload};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// A queued request handed to the batcher.
 pub(super) struct Incoming {
@@ -22,24 +23,49 @@ pub(super) struct Incoming {
     pub request: Request,
 }
 
-/// What becomes of a request of the persistent queue once every batch holding part of it is
-/// done: its id is sent here to be deleted, unless it was kept.
-pub(super) type Stored = (u64, mpsc::UnboundedSender<u64>);
+/// A persistent-queue item the batcher is done with: to be deleted from disk, and only then
+/// its queue capacity given back.
+pub(super) struct Done {
+    pub id: u64,
+    pub permit: OwnedSemaphorePermit,
+    /// The permit was added beyond `queue_size` (see the persistent queue): forgotten.
+    pub excess: bool,
+}
+
+impl Done {
+    /// Gives the capacity back.
+    pub(super) fn release(self) {
+        release(self.permit, self.excess);
+    }
+}
+
+/// Gives queue capacity back; an excess permit is forgotten instead, so the capacity returns to
+/// `queue_size`.
+fn release(permit: OwnedSemaphorePermit, excess: bool) {
+    if excess {
+        permit.forget();
+    }
+}
 
 /// A queued request while parts of it are in batches. Dropped when the last batch holding a
-/// part of it is done: it then frees its queue capacity, answers its caller and, from the
-/// persistent queue, has itself deleted from disk.
+/// part of it is done: it then answers its caller and, from the persistent queue, has itself
+/// deleted from disk; its queue capacity is given back then (after the delete, from disk).
 pub(super) struct Request {
     shared: Arc<Shared>,
     permit: Option<OwnedSemaphorePermit>,
-    /// The permit was added beyond `queue_size` (persistent queue, see there): forgotten.
     excess: bool,
     units: usize,
     reply: Option<oneshot::Sender<Result<(), ExportError>>>,
     first_error: Mutex<Option<ExportError>>,
-    stored: Option<Stored>,
+    /// From the persistent queue: its id, and where to send it when done.
+    stored: Option<(u64, mpsc::UnboundedSender<Done>)>,
     /// A batch holding part of it was interrupted by shutdown: it stays on disk.
     kept: AtomicBool,
+    /// The batcher took it; batches holding part of it; those whose export ended with a result.
+    /// A request dropped short of that (a batcher or an export that died) did not complete.
+    taken: AtomicBool,
+    parts: AtomicUsize,
+    finished: AtomicUsize,
 }
 
 impl Request {
@@ -58,18 +84,22 @@ impl Request {
             first_error: Mutex::new(None),
             stored: None,
             kept: AtomicBool::new(false),
+            taken: AtomicBool::new(false),
+            parts: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
         }
     }
 
-    /// A request of the persistent queue: `id` is sent to `deleted` when it is done.
+    /// A request of the persistent queue: sent to `done` when every batch holding part of it
+    /// is done (unless it is kept on disk).
     pub(super) fn stored(
         mut self,
         id: u64,
         excess: bool,
-        deleted: mpsc::UnboundedSender<u64>,
+        done: mpsc::UnboundedSender<Done>,
     ) -> Self {
         self.excess = excess;
-        self.stored = Some((id, deleted));
+        self.stored = Some((id, done));
         self
     }
 
@@ -86,24 +116,37 @@ impl Request {
             .expect("request lock")
             .get_or_insert_with(|| e.clone());
     }
+
+    fn completed(&self) -> bool {
+        self.taken.load(Ordering::Relaxed)
+            && self.finished.load(Ordering::Relaxed) == self.parts.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for Request {
     fn drop(&mut self) {
         self.shared.metrics.queue_size.sub(self.units as i64);
-        if self.excess {
-            if let Some(p) = self.permit.take() {
-                p.forget();
-            }
+        let completed = self.completed();
+        let mut error = self.first_error.lock().expect("request lock").take();
+        if !completed && error.is_none() {
+            error = Some(ExportError::retryable(
+                "the export of a batch did not complete",
+            ));
         }
-        let kept = self.kept.load(Ordering::Relaxed);
-        if let Some((id, deleted)) = self.stored.take() {
-            if !kept {
-                let _ = deleted.send(id);
+        // An item whose export did not complete stays on disk, as one interrupted by shutdown.
+        let kept = self.kept.load(Ordering::Relaxed) || !completed;
+        let permit = self.permit.take();
+        match (self.stored.take(), permit) {
+            (Some((id, done)), Some(permit)) if !kept => {
+                let excess = self.excess;
+                if let Err(unsent) = done.send(Done { id, permit, excess }) {
+                    unsent.0.release();
+                }
             }
+            (_, Some(permit)) => release(permit, self.excess),
+            _ => {}
         }
         if let Some(reply) = self.reply.take() {
-            let error = self.first_error.lock().expect("request lock").take();
             let _ = reply.send(error.map_or(Ok(()), Err));
         }
     }
@@ -138,9 +181,10 @@ struct Open {
 
 pub(super) struct Batcher {
     shared: Arc<Shared>,
-    /// Requests come from the persistent queue: an export interrupted by shutdown keeps them on
-    /// disk instead of counting them as dropped.
-    persistent: bool,
+    /// Set for the persistent queue: cancelled when an export is interrupted by shutdown, after
+    /// which the remaining batches stay on disk without an attempt (and the reader stops).
+    /// Without it an interrupted export counts as dropped, as the in-memory queue's.
+    interrupted: Option<CancellationToken>,
     settings: QueueBatchSettings,
     /// One permit per concurrent export (`num_consumers`).
     exports: Arc<Semaphore>,
@@ -153,11 +197,11 @@ impl Batcher {
         shared: Arc<Shared>,
         settings: QueueBatchSettings,
         consumers: usize,
-        persistent: bool,
+        interrupted: Option<CancellationToken>,
     ) -> Self {
         Batcher {
             shared,
-            persistent,
+            interrupted,
             settings,
             exports: Arc::new(Semaphore::new(consumers)),
             consumers,
@@ -199,32 +243,45 @@ impl Batcher {
 
     async fn add(&mut self, item: Incoming) {
         let request = Arc::new(item.request);
+        request.taken.store(true, Ordering::Relaxed);
         let metadata = item.batch.metadata.clone();
         let mut rest = item.batch.into_payload();
         let max = self.settings.max();
+        let bytes = self.settings.sizer() == Sizer::Bytes;
+        let mut size = self.size(&rest);
+        // After a cut, `size` is an estimate in bytes (a cut repeats the resource and scope);
+        // it is measured again only when it says the rest fits, so cutting stays linear.
+        let mut estimated = false;
         loop {
-            let size = self.size(&rest);
             let filled = self.open.as_ref().map_or(0, |o| o.size);
             // What cannot be cut further goes whole into an empty batch.
             if max == 0 || filled + size <= max || (filled == 0 && rest.item_count() <= 1) {
+                if estimated {
+                    estimated = false;
+                    size = self.size(&rest);
+                    continue;
+                }
                 self.append(rest, size, &request, &metadata);
                 break;
             }
-            match self.take_front(&mut rest, max - filled) {
-                Some((front, front_size)) => {
-                    self.append(front, front_size, &request, &metadata);
-                    self.flush().await;
-                }
+            let (front, front_size) = match self.take_front(&mut rest, size, max - filled) {
+                Some(front) => front,
                 // Not one item fits next to what is open: that goes first.
-                None if filled > 0 => self.flush().await,
+                None if filled > 0 => {
+                    self.flush().await;
+                    continue;
+                }
                 // One item alone is above `max_size` (bytes): it goes alone, uncut.
                 None => {
                     let one = rest.split_front(1);
                     let one_size = self.size(&one);
-                    self.append(one, one_size, &request, &metadata);
-                    self.flush().await;
+                    (one, one_size)
                 }
-            }
+            };
+            size = size.saturating_sub(front_size);
+            estimated = bytes;
+            self.append(front, front_size, &request, &metadata);
+            self.flush().await;
         }
         if self
             .open
@@ -235,9 +292,9 @@ impl Batcher {
         }
     }
 
-    /// The largest front part of `rest` of at most `room` in the batch's sizer, or `None` if
-    /// not even its first item fits.
-    fn take_front(&self, rest: &mut Payload, room: usize) -> Option<(Payload, usize)> {
+    /// The largest front part of `rest` (of `size` in the batch's sizer) of at most `room`,
+    /// or `None` if not even its first item fits.
+    fn take_front(&self, rest: &mut Payload, size: usize, room: usize) -> Option<(Payload, usize)> {
         if room == 0 {
             return None;
         }
@@ -246,21 +303,24 @@ impl Batcher {
             let size = front.item_count();
             return Some((front, size));
         }
-        // Bytes: guess the item count from the average item size, then halve until it fits.
-        let (items, bytes) = (rest.item_count(), rest.encoded_len().max(1));
-        let mut n = (items * room / bytes).clamp(1, items.max(1));
+        // Bytes: the item count from the average item size, then fewer items until it fits;
+        // what a trial cut took too many goes back in front of the rest.
+        let items = rest.item_count();
+        let mut n = (items * room / size.max(1)).clamp(1, items.max(1));
+        let mut front = rest.split_front(n);
         loop {
-            let mut trial = rest.clone();
-            let front = trial.split_front(n);
-            let size = front.encoded_len();
-            if size <= room {
-                *rest = trial;
-                return Some((front, size));
+            let front_size = front.encoded_len();
+            if front_size <= room {
+                return Some((front, front_size));
             }
             if n == 1 {
+                put_back(rest, front);
                 return None;
             }
-            n /= 2;
+            n = (n * room / front_size).clamp(1, n - 1);
+            let mut over = front;
+            front = over.split_front(n);
+            put_back(rest, over);
         }
     }
 
@@ -284,11 +344,16 @@ impl Batcher {
         });
         open.payload.append(payload);
         open.size += size;
+        // Requests of different clients merged: the batch belongs to none of them.
+        if open.metadata != *metadata {
+            open.metadata = ClientMetadata::default();
+        }
         if !open
             .requests
             .last()
             .is_some_and(|r| Arc::ptr_eq(r, request))
         {
+            request.parts.fetch_add(1, Ordering::Relaxed);
             open.requests.push(request.clone());
         }
     }
@@ -303,7 +368,7 @@ impl Batcher {
             .await
             .expect("the export semaphore is never closed");
         let shared = self.shared.clone();
-        let persistent = self.persistent;
+        let interrupted = self.interrupted.clone();
         tokio::spawn(async move {
             let batch = Batch::with_metadata(open.payload, open.metadata);
             let items = batch.item_count();
@@ -313,36 +378,57 @@ impl Batcher {
             if let Some(h) = &shared.metrics.batch_send_size_bytes {
                 h.observe(batch.payload.encoded_len() as f64);
             }
-            let result = if shared.abort.is_cancelled() {
+            let skipped = interrupted.as_ref().is_some_and(|t| t.is_cancelled());
+            let result = if skipped {
+                Err(ExportError::retryable(
+                    "not sent: an export was interrupted by shutdown",
+                ))
+            } else if shared.abort.is_cancelled() {
                 Err(ExportError::permanent(
                     "dropped: the sending queue did not drain before the shutdown deadline",
                 ))
             } else {
                 send_with_retry(&shared, &batch).await
             };
-            let interrupted = result.as_ref().is_err_and(|e| {
-                shared.abort.is_cancelled() || (shared.stopping.is_cancelled() && !e.permanent)
-            });
-            if persistent && interrupted {
-                // As the persistent queue without batching: left on disk, not counted.
-                tracing::debug!(
-                    exporter = %shared.id,
-                    data_type = %shared.signal,
-                    "Export interrupted by shutdown; its items stay in the persistent queue."
-                );
-                open.requests
-                    .iter()
-                    .for_each(|r| r.kept.store(true, Ordering::Relaxed));
-            } else {
-                record(&shared, items, &result, "Dropping data.");
+            let cut_short = skipped
+                || result.as_ref().is_err_and(|e| {
+                    shared.abort.is_cancelled() || (shared.stopping.is_cancelled() && !e.permanent)
+                });
+            match &interrupted {
+                Some(token) if cut_short => {
+                    // As the persistent queue without batching: left on disk, not counted, and
+                    // the rest is not tried either.
+                    if !token.is_cancelled() {
+                        tracing::debug!(
+                            exporter = %shared.id,
+                            data_type = %shared.signal,
+                            "Export interrupted by shutdown; the rest stays in the persistent queue."
+                        );
+                        token.cancel();
+                    }
+                    open.requests
+                        .iter()
+                        .for_each(|r| r.kept.store(true, Ordering::Relaxed));
+                }
+                _ => record(&shared, items, &result, "Dropping data."),
             }
-            if let Err(e) = &result {
-                open.requests.iter().for_each(|r| r.failed(e));
+            for r in &open.requests {
+                if let Err(e) = &result {
+                    r.failed(e);
+                }
+                r.finished.fetch_add(1, Ordering::Relaxed);
             }
             drop(open.requests);
             drop(permit);
         });
     }
+}
+
+/// Puts `front` back in front of `rest`, in order.
+fn put_back(rest: &mut Payload, mut front: Payload) {
+    let signal = rest.signal();
+    front.append(std::mem::replace(rest, Payload::empty(signal)));
+    *rest = front;
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 use kakehashi_component::exporterhelper::{
     ExporterHelperSettings, QueueBatchSettings, QueueSettings, RetrySettings, Sizer,
 };
-use kakehashi_component::{Batch, Consumer, ExportError, Exporter};
+use kakehashi_component::{Batch, ClientMetadata, Consumer, ExportError, Exporter};
 use kakehashi_config::Duration as D;
 use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use kakehashi_pdata::{ExportTraceServiceRequest, Signal};
@@ -46,6 +46,9 @@ fn names(batch: &Batch) -> Vec<usize> {
 #[derive(Default)]
 struct Recorder {
     batches: Mutex<Vec<Vec<usize>>>,
+    metadata: Mutex<Vec<ClientMetadata>>,
+    /// Panics in `export` (an exporter bug).
+    panics: bool,
     /// The encoded size of each exported batch.
     bytes: Mutex<Vec<usize>>,
     script: Mutex<VecDeque<Result<(), ExportError>>>,
@@ -54,6 +57,8 @@ struct Recorder {
 #[async_trait]
 impl Exporter for Recorder {
     async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
+        assert!(!self.panics, "an exporter bug");
+        self.metadata.lock().unwrap().push(batch.metadata.clone());
         let r = self.script.lock().unwrap().pop_front().unwrap_or(Ok(()));
         if r.is_ok() {
             self.batches.lock().unwrap().push(names(batch));
@@ -207,6 +212,10 @@ async fn bytes_sizer_keeps_every_batch_within_max_size() {
     );
     let bytes = exp.bytes.lock().unwrap().clone();
     assert!(bytes.iter().all(|&b| b <= max), "{bytes:?} within {max}");
+    assert!(
+        bytes[..bytes.len() - 1].iter().all(|&b| b > max / 2),
+        "cut close to {max}, not far below: {bytes:?}"
+    );
     assert!(batches.len() >= 30 / 4, "{batches:?}");
 }
 
@@ -271,4 +280,50 @@ async fn queue_capacity_is_held_until_the_batch_holding_a_request_is_done() {
         .expect("room again once the batch was sent");
     r.shutdown(Duration::from_secs(5)).await;
     assert_eq!(counter(&t, "otelcol_exporter_sent_spans"), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_is_not_told_ok_when_the_export_of_its_batch_died() {
+    let t = Telemetry::new();
+    let exp = Arc::new(Recorder {
+        panics: true,
+        ..Default::default()
+    });
+    let queue = QueueSettings {
+        wait_for_result: true,
+        ..Default::default()
+    };
+    let r = runner(exp, items(1, 0), queue, &t);
+    let err = r.consume(spans(0, 2)).await.unwrap_err();
+    assert!(!err.permanent);
+    assert_eq!(err.message, "the export of a batch did not complete");
+    r.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_merged_batch_keeps_client_metadata_only_when_every_request_had_the_same() {
+    let t = Telemetry::new();
+    let exp = Arc::new(Recorder::default());
+    let r = runner(exp.clone(), items(4, 0), QueueSettings::default(), &t);
+    let from = |tenant: &str, first: usize| {
+        let mut b = spans(first, 2);
+        b.metadata = ClientMetadata {
+            headers: Arc::new([("x-tenant".to_string(), vec![tenant.to_string()])].into()),
+            ..Default::default()
+        };
+        b
+    };
+    r.consume(from("a", 0)).await.unwrap();
+    r.consume(from("a", 2)).await.unwrap();
+    r.consume(from("a", 4)).await.unwrap();
+    r.consume(from("b", 6)).await.unwrap();
+    r.shutdown(Duration::from_secs(5)).await;
+    let metadata = exp.metadata.lock().unwrap().clone();
+    assert_eq!(metadata.len(), 2);
+    assert_eq!(metadata[0], from("a", 0).metadata, "both from tenant a");
+    assert_eq!(
+        metadata[1],
+        ClientMetadata::default(),
+        "tenants a and b merged"
+    );
 }

@@ -16,7 +16,7 @@
 //!   (`batcher.rs`); an item is deleted once every batch holding part of it is done, and stays
 //!   on disk if one of them was interrupted by shutdown.
 
-use super::batcher::{Batcher, Incoming, Request};
+use super::batcher::{Batcher, Done, Incoming, Request};
 use super::{record, send_with_retry, to_consume_error, Shared};
 use kakehashi_component::exporterhelper::Sizer;
 use kakehashi_component::{
@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 struct Entry {
     item: StoredItem,
@@ -124,13 +125,20 @@ impl PersistentQueue {
                 Some(batch) => {
                     let (deleted, done) = mpsc::unbounded_channel();
                     let (incoming, batched) = mpsc::channel(1);
-                    let batcher = Batcher::new(shared.clone(), batch, self.num_consumers, true);
+                    let interrupted = CancellationToken::new();
+                    let batcher = Batcher::new(
+                        shared.clone(),
+                        batch,
+                        self.num_consumers,
+                        Some(interrupted.clone()),
+                    );
                     workers.push(tokio::spawn(read_for_batches(
                         shared.clone(),
                         store.clone(),
                         rx,
                         incoming,
                         deleted,
+                        interrupted,
                     )));
                     workers.push(tokio::spawn(batcher.run(batched)));
                     workers.push(tokio::spawn(delete_done(
@@ -362,10 +370,12 @@ async fn read_for_batches(
     store: Arc<dyn QueueStore>,
     rx: Receiver,
     out: mpsc::Sender<Incoming>,
-    deleted: mpsc::UnboundedSender<u64>,
+    deleted: mpsc::UnboundedSender<Done>,
+    interrupted: CancellationToken,
 ) {
     loop {
-        if shared.abort.is_cancelled() {
+        // After an interrupted export, what is left stays on disk for the next start.
+        if shared.abort.is_cancelled() || interrupted.is_cancelled() {
             return;
         }
         let next = rx.lock().await.recv().await;
@@ -391,14 +401,15 @@ async fn read_for_batches(
     }
 }
 
-/// Deletes the items the batcher is done with.
+/// Deletes the items the batcher is done with, then gives their capacity back.
 async fn delete_done(
     shared: Arc<Shared>,
     store: Arc<dyn QueueStore>,
-    mut done: mpsc::UnboundedReceiver<u64>,
+    mut done: mpsc::UnboundedReceiver<Done>,
 ) {
-    while let Some(id) = done.recv().await {
-        remove(&shared, &store, id).await;
+    while let Some(item) = done.recv().await {
+        remove(&shared, &store, item.id).await;
+        item.release();
     }
 }
 

@@ -422,3 +422,62 @@ async fn batched_items_are_deleted_only_once_every_batch_holding_them_is_deliver
     assert_eq!(counter(&t, "otelcol_exporter_sent_spans"), 9);
     assert_eq!(pending(), 0, "every item deleted once delivered");
 }
+
+/// Shutdown with a backend that hangs: the first interrupted batch stops the rest, which stays on
+/// disk without an attempt, instead of one attempt per batch until the drain deadline.
+#[tokio::test]
+async fn batched_shutdown_stops_at_the_first_interrupted_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telemetry::new();
+    let batching = QueueSettings {
+        num_consumers: 1,
+        batch: Some(kakehashi_component::exporterhelper::QueueBatchSettings {
+            min_size: 2,
+            max_size: 2,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let s = ExporterHelperSettings {
+        // Each attempt would hang for its whole timeout.
+        timeout: D::from_secs(5),
+        ..settings(batching)
+    };
+    let gate = Arc::new(Semaphore::new(0));
+    let hanging = Arc::new(Downstream {
+        gate: Some(gate),
+        ..Default::default()
+    });
+    let r = ExporterRunner::with_storage(
+        "otlp/test".into(),
+        Signal::Traces,
+        hanging.clone(),
+        s,
+        t.exporter("otlp/test", Signal::Traces),
+        Some(file_storage(dir.path())),
+    );
+    r.start().await.unwrap();
+    for i in 0..4 {
+        r.consume(spans(i * 10, 3)).await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    r.shutdown(Duration::from_secs(60)).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(30),
+        "one interrupted export stops the rest: {took:?}"
+    );
+    assert_eq!(counter(&t, "otelcol_exporter_send_failed_spans"), 0);
+    let store = file_storage(dir.path())
+        .open_queue(
+            Kind::Exporter,
+            &ComponentId::parse("otlp/test").unwrap(),
+            Signal::Traces,
+        )
+        .unwrap();
+    assert_eq!(
+        store.pending().unwrap().len(),
+        4,
+        "all kept for the next start"
+    );
+}
