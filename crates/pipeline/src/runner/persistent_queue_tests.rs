@@ -78,6 +78,20 @@ fn file_storage(dir: &std::path::Path) -> Arc<dyn Storage> {
     ))
 }
 
+/// How many items the queue file in `dir` holds.
+fn pending_items(dir: &std::path::Path) -> usize {
+    file_storage(dir)
+        .open_queue(
+            Kind::Exporter,
+            &ComponentId::parse("otlp/test").unwrap(),
+            Signal::Traces,
+        )
+        .unwrap()
+        .pending()
+        .unwrap()
+        .len()
+}
+
 fn settings(queue: QueueSettings) -> ExporterHelperSettings {
     ExporterHelperSettings {
         timeout: D::from_secs(5),
@@ -158,16 +172,7 @@ async fn what_is_queued_survives_a_restart_and_is_sent_first_in_order() {
     assert_eq!(counter(&t, "otelcol_exporter_sent_spans"), 17);
 
     // Everything was deleted once sent: a third run has nothing to send.
-    let again = Arc::new(Downstream::default());
-    let store = file_storage(dir.path())
-        .open_queue(
-            Kind::Exporter,
-            &ComponentId::parse("otlp/test").unwrap(),
-            Signal::Traces,
-        )
-        .unwrap();
-    assert!(store.pending().unwrap().is_empty());
-    drop((again, store));
+    assert_eq!(pending_items(dir.path()), 0);
 }
 
 /// A queue of 10 items (sizer `items`, one consumer) filled with 6 and 4 spans while its
@@ -247,14 +252,7 @@ async fn permanent_errors_delete_the_item_and_count_it() {
     r.consume(spans(0, 4)).await.unwrap();
     wait_for(|| counter(&t, "otelcol_exporter_send_failed_spans") == 4).await;
     r.shutdown(Duration::from_secs(1)).await;
-    let store = file_storage(dir.path())
-        .open_queue(
-            Kind::Exporter,
-            &ComponentId::parse("otlp/test").unwrap(),
-            Signal::Traces,
-        )
-        .unwrap();
-    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(pending_items(dir.path()), 0);
 }
 
 /// A store holding scripted items: some corrupt, some undecodable, some good.
@@ -395,18 +393,7 @@ async fn batched_items_are_deleted_only_once_every_batch_holding_them_is_deliver
         0,
         "kept, not dropped"
     );
-    let pending = || {
-        file_storage(dir.path())
-            .open_queue(
-                Kind::Exporter,
-                &ComponentId::parse("otlp/test").unwrap(),
-                Signal::Traces,
-            )
-            .unwrap()
-            .pending()
-            .unwrap()
-            .len()
-    };
+    let pending = || pending_items(dir.path());
     assert_eq!(pending(), 3);
 
     let up = Arc::new(Downstream::default());
@@ -468,16 +455,5 @@ async fn batched_shutdown_stops_at_the_first_interrupted_export() {
         "one interrupted export stops the rest: {took:?}"
     );
     assert_eq!(counter(&t, "otelcol_exporter_send_failed_spans"), 0);
-    let store = file_storage(dir.path())
-        .open_queue(
-            Kind::Exporter,
-            &ComponentId::parse("otlp/test").unwrap(),
-            Signal::Traces,
-        )
-        .unwrap();
-    assert_eq!(
-        store.pending().unwrap().len(),
-        4,
-        "all kept for the next start"
-    );
+    assert_eq!(pending_items(dir.path()), 4, "all kept for the next start");
 }
