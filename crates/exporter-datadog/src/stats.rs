@@ -237,9 +237,12 @@ impl StatsAggregator {
         let (span_kinds, peer_tags) = (&self.span_kinds, &self.peer_tag_keys);
         let bucket_duration = self.settings.bucket_duration;
         let group = self.groups.entry(key).or_insert_with(|| Group {
+            // Started one bucket back, as a concentrator that has been flushing: the previous
+            // bucket still takes late spans (an SDK's batch delay puts many there), where a
+            // fresh one would move them into the current bucket.
             concentrator: SpanConcentrator::new(
                 bucket_duration,
-                now,
+                now.checked_sub(bucket_duration).unwrap_or(now),
                 span_kinds.clone(),
                 peer_tags.clone(),
                 None,

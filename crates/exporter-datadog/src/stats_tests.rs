@@ -147,7 +147,11 @@ fn two_services_give_grouped_stats() {
     );
     let b = &c.stats[0];
     assert_eq!(b.duration, 10_000_000_000);
-    assert_eq!(b.start % 10_000_000_000, 0);
+    assert_eq!(
+        b.start,
+        (T0_SECS - 10) * 1_000_000_000,
+        "spans that ended in the previous bucket stay there, in a group new at t0 too"
+    );
 
     let g = grouped(p);
     assert_eq!(g.len(), 3, "{g:#?}");
@@ -295,12 +299,18 @@ fn long_buckets_are_not_flushed_early_as_idle() {
             vec![span("web", "op", Kind::TopLevel, 5, false)],
         )
     };
+    // The span ended in the bucket before t0: by its 2-bucket delay it is due at t0 + 40 s.
     agg.add_pb(&one(), t0());
-    assert!(agg.flush(t0() + IDLE_GROUP_AFTER, false).is_empty());
-    assert_eq!(agg.groups(), 1, "still within its buckets' delay");
-    let out = agg.flush(t0() + bucket * 3, false);
+    assert!(agg.flush(t0() + Duration::from_secs(30), false).is_empty());
+    let out = agg.flush(t0() + IDLE_GROUP_AFTER, false);
     assert_eq!(grouped(&out[0])[0].hits, 1);
-    assert_eq!(agg.groups(), 0);
+    assert_eq!(
+        agg.groups(),
+        1,
+        "60 s without spans is not idle for 40 s buckets: their delay is longer"
+    );
+    assert!(agg.flush(t0() + bucket * 3, false).is_empty());
+    assert_eq!(agg.groups(), 0, "idle after three buckets");
 }
 
 #[test]
