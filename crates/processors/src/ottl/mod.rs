@@ -6,9 +6,10 @@
 //! `false`, `nil`); enum symbols (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`,
 //! `SEVERITY_NUMBER_WARN`, ...); `+ - * /` arithmetic; paths with map and list keys for the span,
 //! span event and log record contexts ([`path`]); the converters of docs/compatibility.md
-//! (`parser::Func`), whose results may be indexed; list literals. Anything else is an error
+//! (`ast::Func`), whose results may be indexed; list literals. Anything else is an error
 //! when the configuration is loaded, never a condition that silently never matches.
 
+mod ast;
 pub mod groups;
 mod hash;
 mod json;
