@@ -3,11 +3,15 @@
 
 use kakehashi_pdata::Signal;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::Arc;
 use std::time::Instant;
+
+mod handles;
+
+pub use handles::{BatchMetrics, ExporterMetrics, MemoryLimiterMetrics, ReceiverMetrics};
 
 /// A cheap handle to the metrics registry; clone it into every component.
 #[derive(Clone)]
@@ -480,70 +484,6 @@ impl Telemetry {
                 .each_ref()
                 .map(|c| c.with_label_values(&l)),
         }
-    }
-}
-
-/// `otelcol_receiver_{accepted,refused,failed}_*` for one receiver and transport.
-#[derive(Clone)]
-pub struct ReceiverMetrics {
-    accepted: PerSignal<IntCounter>,
-    refused: PerSignal<IntCounter>,
-    failed: PerSignal<IntCounter>,
-}
-
-impl ReceiverMetrics {
-    pub fn accepted(&self, s: Signal, n: usize) {
-        self.accepted[idx(s)].inc_by(n as u64);
-    }
-    pub fn refused(&self, s: Signal, n: usize) {
-        self.refused[idx(s)].inc_by(n as u64);
-    }
-    pub fn failed(&self, s: Signal, n: usize) {
-        self.failed[idx(s)].inc_by(n as u64);
-    }
-}
-
-/// `otelcol_exporter_*` for one exporter and signal.
-#[derive(Clone)]
-pub struct ExporterMetrics {
-    pub sent: IntCounter,
-    pub send_failed: IntCounter,
-    pub enqueue_failed: IntCounter,
-    pub queue_size: IntGauge,
-    pub queue_capacity: IntGauge,
-    pub in_flight: IntGauge,
-    /// With `sending_queue::batch`, the size of each batch sent, in items and in bytes; only at
-    /// the `detailed` level, as otelcol.
-    pub batch_send_size: Option<Histogram>,
-    pub batch_send_size_bytes: Option<Histogram>,
-}
-
-/// `otelcol_processor_batch_*` for one batch processor.
-#[derive(Clone)]
-pub struct BatchMetrics {
-    pub send_size: Histogram,
-    pub size_trigger: IntCounter,
-    pub timeout_trigger: IntCounter,
-    /// Only at the `detailed` level (as otelcol): measuring a batch's size costs an encoding
-    /// pass over it.
-    pub send_size_bytes: Option<Histogram>,
-    pub metadata_cardinality: IntGauge,
-    pub dropped_items: IntCounter,
-}
-
-/// `otelcol_processor_memory_limiter_*` for one memory_limiter.
-#[derive(Clone)]
-pub struct MemoryLimiterMetrics {
-    accepted: PerSignal<IntCounter>,
-    refused: PerSignal<IntCounter>,
-}
-
-impl MemoryLimiterMetrics {
-    pub fn accepted(&self, s: Signal, n: usize) {
-        self.accepted[idx(s)].inc_by(n as u64);
-    }
-    pub fn refused(&self, s: Signal, n: usize) {
-        self.refused[idx(s)].inc_by(n as u64);
     }
 }
 
