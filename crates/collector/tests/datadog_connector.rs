@@ -58,6 +58,7 @@ exporters:
       endpoint: {url}
     metrics:
       endpoint: {url}
+    hostname: e2e-collector
     host_metadata:
       enabled: false
 service:
@@ -126,6 +127,11 @@ fn assert_every_span_counted_once(intake: &FakeIntake) {
     for p in intake.accepted_stats() {
         let version = get(&p, "AgentVersion").and_then(|v| v.as_str());
         assert_eq!(version, Some("datadogexporter-kakehashi-0.1.0"));
+        // Sent as the Go exporter's agent sends client-computed stats: under its own host.
+        let host = get(&p, "AgentHostname").and_then(|v| v.as_str());
+        assert_eq!(host, Some("e2e-collector"));
+        let client_computed = get(&p, "ClientComputed").and_then(|v| v.as_bool());
+        assert_eq!(client_computed, Some(true));
     }
 }
 

@@ -38,6 +38,7 @@ pub use libdd_trace_protobuf::pb;
 pub use naming::DEFAULT_OTLP_SERVICE_NAME;
 pub use normalize::{
     normalize_name, normalize_service, normalize_tag, normalize_tag_value, truncate_utf8,
+    MAX_RESOURCE_LEN,
 };
 pub use obfuscation::exporter_obfuscation;
 pub use sampling::PRIORITY_RATE_KEY;

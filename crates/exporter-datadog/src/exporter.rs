@@ -290,12 +290,7 @@ pub(crate) fn translate_config(
     traces: &TracesConfig,
     fallback_hostname: String,
 ) -> Result<TranslateConfig, BuildError> {
-    let ignore_resources = traces
-        .ignore_resources
-        .iter()
-        .map(|r| regex::Regex::new(r))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| BuildError(format!("traces::ignore_resources: {e}")))?;
+    let ignore_resources = ignore_resources(traces)?;
     Ok(TranslateConfig {
         span_name_as_resource_name: traces.span_name_as_resource_name,
         span_name_remappings: traces.span_name_remappings.clone().into_iter().collect(),
@@ -308,6 +303,16 @@ pub(crate) fn translate_config(
         sql_cache: Default::default(),
         stats_only: None,
     })
+}
+
+/// `traces::ignore_resources`, compiled (unanchored, as Go's).
+pub(crate) fn ignore_resources(traces: &TracesConfig) -> Result<Vec<regex::Regex>, BuildError> {
+    traces
+        .ignore_resources
+        .iter()
+        .map(|r| regex::Regex::new(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BuildError(format!("traces::ignore_resources: {e}")))
 }
 
 /// The APM stats settings `traces` asks for (shared with the Datadog connector).

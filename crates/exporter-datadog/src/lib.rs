@@ -15,6 +15,7 @@ pub mod client;
 pub mod client_stats;
 pub mod config;
 pub mod connector;
+mod connector_stats;
 pub mod encode;
 pub mod exporter;
 mod gzip;

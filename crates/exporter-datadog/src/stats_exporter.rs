@@ -1,12 +1,13 @@
 //! The `datadog` exporter in a metrics pipeline: it sends the APM stats the Datadog connector
 //! emits (`dd.internal.stats.payload` metrics, [`crate::stats_metric`]) to `/api/v0.2/stats`,
-//! as the Go exporter's metrics side does. Sending other metrics as Datadog series is not
+//! prepared as the Go exporter's embedded trace-agent prepares them ([`crate::connector_stats`]). Sending other metrics as Datadog series is not
 //! supported yet: the config check keeps other sources out of such a pipeline, and anything
 //! else that still arrives is refused, counted and logged, never dropped silently.
 
 use crate::client::{IntakeClient, Request};
 use crate::config::DatadogConfig;
-use crate::exporter::{describe_failure, intake_client};
+use crate::connector_stats::ConnectorStats;
+use crate::exporter::{describe_failure, ignore_resources, intake_client};
 use crate::payload::{gzip, DEFAULT_GZIP_LEVEL};
 use crate::self_metrics::DatadogMetrics;
 use crate::stats::encode_msgpack;
@@ -20,10 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub struct DatadogStatsExporter {
     client: IntakeClient,
     retry: RetrySettings,
-    agent_version: String,
-    /// `ClientStatsPayload.tracerVersion` where the connector left it empty (Go: the
-    /// collector's command and version).
-    tracer_version: String,
+    processing: ConnectorStats,
     metrics: DatadogMetrics,
     cancel: CancellationToken,
 }
@@ -35,8 +33,13 @@ impl DatadogStatsExporter {
         Ok(DatadogStatsExporter {
             client: intake_client(cfg, &agent_version)?,
             retry: cfg.retry_on_failure.clone(),
-            agent_version,
-            tracer_version: format!("kakehashi{version}"),
+            processing: ConnectorStats {
+                hostname: crate::hostname::resolve(&cfg.hostname),
+                agent_version,
+                // Go: the collector's command and version.
+                tracer_version: format!("kakehashi{version}"),
+                ignore_resources: ignore_resources(&cfg.traces)?,
+            },
             metrics: DatadogMetrics::new(&ctx.telemetry, &ctx.id.to_string()),
             cancel: CancellationToken::new(),
         })
@@ -57,17 +60,21 @@ impl Exporter for DatadogStatsExporter {
         let mut failure = None;
         for mut p in split.payloads {
             let points = 1;
-            p.agent_version = self.agent_version.clone();
-            let mut languages = BTreeSet::new();
-            for c in &mut p.stats {
-                if c.tracer_version.is_empty() {
-                    c.tracer_version = self.tracer_version.clone();
-                }
-                if !c.lang.is_empty() {
-                    languages.insert(c.lang.clone());
-                }
+            let ignored = self.processing.process(&mut p);
+            if ignored > 0 {
+                tracing::debug!(
+                    groups = ignored,
+                    "APM stats groups dropped by traces::ignore_resources"
+                );
             }
-            let languages: Vec<String> = languages.into_iter().collect();
+            let languages: Vec<String> = p
+                .stats
+                .iter()
+                .filter(|c| !c.lang.is_empty())
+                .map(|c| c.lang.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let buckets: usize = p.stats.iter().map(|c| c.stats.len()).sum();
             let body = gzip(&encode_msgpack(&p), DEFAULT_GZIP_LEVEL);
             let bytes = body.len();

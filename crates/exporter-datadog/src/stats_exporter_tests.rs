@@ -8,10 +8,15 @@ use libdd_trace_protobuf::pb;
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn exporter(base: &str) -> DatadogStatsExporter {
+    exporter_with(base, "")
+}
+
+/// `traces_extra`: more keys of the `traces` section.
+fn exporter_with(base: &str, traces_extra: &str) -> DatadogStatsExporter {
     let cfg = decode_yaml::<DatadogConfig>(
         "exporters::datadog",
         &format!(
-            "api: {{key: {KEY}}}\ntraces: {{endpoint: {base}}}\nmetrics: {{endpoint: {base}}}\nretry_on_failure: {{enabled: false}}"
+            "api: {{key: {KEY}}}\nhostname: collector-1\ntraces: {{endpoint: {base}{traces_extra}}}\nmetrics: {{endpoint: {base}}}\nretry_on_failure: {{enabled: false}}"
         ),
     )
     .unwrap();
@@ -41,12 +46,34 @@ async fn a_stats_metric_goes_to_the_stats_intake_with_the_versions_filled_in() {
         Some("python")
     );
     let sent = sent_payload(&seen[0]);
-    assert_eq!(sent.agent_version, "datadogexporter-kakehashi-0.1.0");
-    assert_eq!(sent.stats[0].tracer_version, "kakehashi0.1.0");
+    // Sent under the exporter's name, as the Go exporter's agent sends client-computed stats.
     let mut want = payload();
-    want.agent_version = sent.agent_version.clone();
-    want.stats[0].tracer_version = sent.stats[0].tracer_version.clone();
+    want.agent_hostname = "collector-1".into();
+    want.agent_env = "none".into();
+    want.agent_version = "datadogexporter-kakehashi-0.1.0".into();
+    want.client_computed = true;
+    want.stats[0].tracer_version = "kakehashi0.1.0".into();
     assert_eq!(sent, want);
+}
+
+#[tokio::test]
+async fn the_exporters_ignore_resources_drop_stats_groups_and_the_rest_still_go() {
+    let srv = TestServer::start(vec![]).await;
+    let e = exporter_with(&srv.base, ", ignore_resources: [\"^GET /health\"]");
+    let mut p = payload();
+    let mut health = p.stats[0].stats[0].stats[0].clone();
+    health.resource = "GET /health".into();
+    p.stats[0].stats[0].stats.push(health);
+    e.export(&Batch::new(stats_metric::to_metrics(&p)))
+        .await
+        .unwrap();
+    let sent = sent_payload(&srv.seen()[0]);
+    let resources: Vec<&str> = sent.stats[0].stats[0]
+        .stats
+        .iter()
+        .map(|g| g.resource.as_str())
+        .collect();
+    assert_eq!(resources, ["GET /"]);
 }
 
 #[tokio::test]
