@@ -26,7 +26,9 @@ const INVALID_HOSTS: &[&str] = &[
 
 /// The source identified from resource attributes, if any.
 pub fn source_from_attributes(attrs: &[KeyValue]) -> Option<Source> {
-    let fargate = get_str(attrs, "aws.ecs.launch_type") == "fargate";
+    // Semconv's `aws.ecs.launchtype` (mapping-go's `AWSECSLaunchtypeKey`, what the ECS resource
+    // detector sets), not `launch_type` as ../shared/spec/datadog.md §2.9 spells it.
+    let fargate = get_str(attrs, "aws.ecs.launchtype") == "fargate";
     if fargate {
         if let Some(arn) = get(attrs, "aws.ecs.task.arn") {
             return Some(Source::Fargate(as_string(Some(arn))));
@@ -187,7 +189,7 @@ mod tests {
         assert_eq!(host(&[]), None);
         assert_eq!(
             host(&[
-                s("aws.ecs.launch_type", "fargate"),
+                s("aws.ecs.launchtype", "fargate"),
                 s("aws.ecs.task.arn", "arn:x"),
                 s("host.name", "h")
             ]),
