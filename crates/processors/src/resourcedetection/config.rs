@@ -4,23 +4,19 @@ use kakehashi_config::{AnyValue as ConfigValue, Duration, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Detectors otelcol-contrib has that kakehashi does not (they ask cloud metadata services,
-/// container runtimes or the Kubernetes API). Listing one is an error; their config sections are
+/// Detectors otelcol-contrib has that kakehashi does not (they ask other cloud metadata
+/// services, container runtimes or the Kubernetes API). Listing one is an error; their config sections are
 /// accepted unused, as otelcol accepts a section for a detector that is not listed.
 pub(crate) const UNSUPPORTED_DETECTORS: &[&str] = &[
     "aks",
     "akamai",
     "alibaba_ecs",
-    "azure",
     "consul",
     "digitalocean",
     "docker",
     "dynatrace",
-    "ec2",
-    "ecs",
     "eks",
     "elasticbeanstalk",
-    "gcp",
     "heroku",
     "hetzner",
     "k8snode",
@@ -49,7 +45,14 @@ pub struct ResourceDetectionConfig {
     pub refresh_interval: Duration,
     /// Deprecated in otelcol: only these detected attributes are added.
     pub attributes: Option<Vec<String>>,
+    /// Fail the detection when a cloud detector finds no metadata service (otelcol's
+    /// top-level flag; the `ec2` section's own flag is its deprecated form).
+    pub fail_on_missing_metadata: bool,
     pub system: SystemConfig,
+    pub ec2: Ec2Config,
+    pub ecs: EcsConfig,
+    pub azure: AzureConfig,
+    pub gcp: GcpConfig,
     #[serde(flatten)]
     pub other_detectors: BTreeMap<String, ConfigValue>,
 }
@@ -62,7 +65,12 @@ impl Default for ResourceDetectionConfig {
             timeout: Duration::from_secs(5),
             refresh_interval: Duration::ZERO,
             attributes: None,
+            fail_on_missing_metadata: false,
             system: SystemConfig::default(),
+            ec2: Ec2Config::default(),
+            ecs: EcsConfig::default(),
+            azure: AzureConfig::default(),
+            gcp: GcpConfig::default(),
             other_detectors: BTreeMap::new(),
         }
     }
@@ -81,6 +89,105 @@ pub struct SystemConfig {
 pub struct AttributeToggle {
     pub enabled: bool,
 }
+
+/// A detector's `resource_attributes`: which of its attributes it sets.
+pub type AttributeToggles = BTreeMap<String, AttributeToggle>;
+
+/// Whether `name` is set: as configured, else the detector's default (`known`: name, on by
+/// default).
+pub(crate) fn attribute_enabled(
+    toggles: &AttributeToggles,
+    known: &[(&str, bool)],
+    name: &str,
+) -> bool {
+    toggles.get(name).map_or_else(
+        || known.iter().any(|(n, on)| *n == name && *on),
+        |t| t.enabled,
+    )
+}
+
+fn validate_toggles(
+    detector: &str,
+    toggles: &AttributeToggles,
+    known: &[(&str, bool)],
+    errs: &mut Vec<String>,
+) {
+    for name in toggles.keys() {
+        if !known.iter().any(|(n, _)| n == name) {
+            errs.push(format!(
+                "{detector}::resource_attributes: has invalid keys: {name}"
+            ));
+        }
+    }
+}
+
+/// The `ec2` detector's section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ec2Config {
+    /// Regular expressions: instance tags whose key matches become `ec2.tag.<key>`.
+    pub tags: Vec<String>,
+    /// Read the tags from the instance metadata service instead of the EC2 API.
+    pub tags_from_imds: bool,
+    /// Attempts per metadata request (the AWS SDK's standard retryer).
+    pub max_attempts: usize,
+    pub max_backoff: Duration,
+    /// Deprecated in otelcol for the top-level `fail_on_missing_metadata`; either turns it on.
+    pub fail_on_missing_metadata: bool,
+    pub resource_attributes: AttributeToggles,
+}
+
+impl Default for Ec2Config {
+    fn default() -> Self {
+        Ec2Config {
+            tags: Vec::new(),
+            tags_from_imds: false,
+            max_attempts: 3,
+            max_backoff: Duration::from_secs(20),
+            fail_on_missing_metadata: false,
+            resource_attributes: AttributeToggles::new(),
+        }
+    }
+}
+
+/// The `ec2` detector's attributes, all on by default.
+pub(crate) const EC2_ATTRIBUTES: &[(&str, bool)] = &[
+    ("cloud.provider", true),
+    ("cloud.platform", true),
+    ("cloud.region", true),
+    ("cloud.account.id", true),
+    ("cloud.availability_zone", true),
+    ("host.id", true),
+    ("host.image.id", true),
+    ("host.type", true),
+    ("host.name", true),
+];
+
+/// The `ecs` detector's section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EcsConfig {
+    pub resource_attributes: AttributeToggles,
+}
+
+/// The `ecs` detector's attributes, all on by default.
+pub(crate) const ECS_ATTRIBUTES: &[(&str, bool)] = &[
+    ("cloud.provider", true),
+    ("cloud.platform", true),
+    ("cloud.account.id", true),
+    ("cloud.region", true),
+    ("cloud.availability_zone", true),
+    ("aws.ecs.cluster.arn", true),
+    ("aws.ecs.task.arn", true),
+    ("aws.ecs.task.family", true),
+    ("aws.ecs.task.id", true),
+    ("aws.ecs.task.revision", true),
+    ("aws.ecs.launchtype", true),
+    ("aws.log.group.names", true),
+    ("aws.log.group.arns", true),
+    ("aws.log.stream.names", true),
+    ("aws.log.stream.arns", true),
+];
 
 /// The system detector's attributes: name, whether on by default, whether kakehashi can read it.
 pub(crate) const SYSTEM_ATTRIBUTES: &[(&str, bool, bool)] = &[
@@ -120,14 +227,75 @@ impl SystemConfig {
     }
 }
 
+/// The `azure` detector's section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AzureConfig {
+    /// Regular expressions: VM tags whose name matches become `azure.tag.<name>`.
+    pub tags: Vec<String>,
+    pub resource_attributes: AttributeToggles,
+}
+
+/// The `azure` detector's attributes: all on by default but the availability zone.
+pub(crate) const AZURE_ATTRIBUTES: &[(&str, bool)] = &[
+    ("cloud.provider", true),
+    ("cloud.platform", true),
+    ("host.name", true),
+    ("cloud.region", true),
+    ("host.id", true),
+    ("cloud.account.id", true),
+    ("cloud.availability_zone", false),
+    ("azure.vm.name", true),
+    ("azure.vm.size", true),
+    ("azure.vm.scaleset.name", true),
+    ("azure.resourcegroup.name", true),
+];
+
+/// The `gcp` detector's section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcpConfig {
+    /// Instance labels to read through the Compute Engine API (not supported: a clear error).
+    pub labels: Vec<String>,
+    /// A GKE node's machine type through the Compute Engine API (not supported when true).
+    pub gke_host_type: bool,
+    pub resource_attributes: AttributeToggles,
+}
+
+/// The `gcp` detector's attributes: all on by default but the instance's hostname and name.
+pub(crate) const GCP_ATTRIBUTES: &[(&str, bool)] = &[
+    ("cloud.provider", true),
+    ("cloud.platform", true),
+    ("cloud.account.id", true),
+    ("cloud.region", true),
+    ("cloud.availability_zone", true),
+    ("host.id", true),
+    ("host.name", true),
+    ("host.type", true),
+    ("k8s.cluster.name", true),
+    ("faas.name", true),
+    ("faas.version", true),
+    ("faas.instance", true),
+    ("gcp.cloud_run.job.execution", true),
+    ("gcp.cloud_run.job.task_index", true),
+    ("gcp.gce.instance_group_manager.name", true),
+    ("gcp.gce.instance_group_manager.zone", true),
+    ("gcp.gce.instance_group_manager.region", true),
+    ("gcp.gce.instance.hostname", false),
+    ("gcp.gce.instance.name", false),
+];
+
+/// The detectors kakehashi runs.
+pub(crate) const SUPPORTED_DETECTORS: &[&str] = &["env", "system", "ec2", "ecs", "gcp", "azure"];
+
 impl Validate for ResourceDetectionConfig {
     fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         for d in &self.detectors {
             match d.as_str() {
-                "env" | "system" => {}
+                d if SUPPORTED_DETECTORS.contains(&d) => {}
                 d if UNSUPPORTED_DETECTORS.contains(&d) => errs.push(format!(
-                    "detectors: the {d:?} detector is not supported by kakehashi yet (env and system are)"
+                    "detectors: the {d:?} detector is not supported by kakehashi yet (env, system, ec2, ecs, gcp and azure are)"
                 )),
                 d => errs.push(format!("invalid detector key: {d}")),
             }
@@ -148,6 +316,59 @@ impl Validate for ResourceDetectionConfig {
                 )),
             }
         }
+        // Like otelcol, a detector's section is only read when the detector is listed.
+        let listed = |d: &str| self.detectors.iter().any(|x| x == d);
+        if listed("ec2") {
+            for re in &self.ec2.tags {
+                if let Err(e) = regex::Regex::new(re) {
+                    errs.push(format!("ec2::tags: invalid regular expression {re:?}: {e}"));
+                }
+            }
+            if !self.ec2.tags.is_empty() && !self.ec2.tags_from_imds {
+                errs.push(
+                    "ec2::tags: reading instance tags through the EC2 API (signed with AWS credentials) is not supported by kakehashi yet; set ec2::tags_from_imds: true to read them from the instance metadata service".into(),
+                );
+            }
+        }
+        if listed("azure") {
+            for re in &self.azure.tags {
+                if let Err(e) = regex::Regex::new(re) {
+                    errs.push(format!(
+                        "azure::tags: invalid regular expression {re:?}: {e}"
+                    ));
+                }
+            }
+        }
+        if listed("gcp") && !self.gcp.labels.is_empty() {
+            errs.push("gcp::labels: reading instance labels through the Compute Engine API (with Google credentials) is not supported by kakehashi yet".into());
+        }
+        if listed("gcp") && self.gcp.gke_host_type {
+            errs.push("gcp::gke_host_type: reading a node's machine type through the Compute Engine API (with Google credentials) is not supported by kakehashi yet".into());
+        }
+        validate_toggles(
+            "ec2",
+            &self.ec2.resource_attributes,
+            EC2_ATTRIBUTES,
+            &mut errs,
+        );
+        validate_toggles(
+            "azure",
+            &self.azure.resource_attributes,
+            AZURE_ATTRIBUTES,
+            &mut errs,
+        );
+        validate_toggles(
+            "gcp",
+            &self.gcp.resource_attributes,
+            GCP_ATTRIBUTES,
+            &mut errs,
+        );
+        validate_toggles(
+            "ecs",
+            &self.ecs.resource_attributes,
+            ECS_ATTRIBUTES,
+            &mut errs,
+        );
         for (name, toggle) in &self.system.resource_attributes {
             match SYSTEM_ATTRIBUTES.iter().find(|(n, _, _)| n == name) {
                 None => errs.push(format!(

@@ -1,11 +1,18 @@
-//! The `resourcedetection` processor with the `env` and `system` detectors: detects the
-//! resource once at start (and every `refresh_interval` if set) and merges it into the resource
-//! of every batch — replacing attributes the resource already has unless `override: false`.
-//! A detector that fails stops the collector's start, as otelcol's; a refresh that fails keeps
-//! the last resource detected.
+//! The `resourcedetection` processor with the `env`, `system` and cloud (`ec2`, `ecs`, `gcp`,
+//! `azure`) detectors: detects the resource once at start (and every `refresh_interval` if set)
+//! and merges it into the resource of every batch — replacing attributes the resource already
+//! has unless `override: false`. A detector that fails stops the collector's start, as
+//! otelcol's; a cloud detector that finds no metadata service finds nothing (unless
+//! `fail_on_missing_metadata`); a refresh that fails keeps the last resource detected.
 
+mod azure;
 mod config;
+mod detected;
+mod ec2;
+mod ecs;
 mod env;
+mod gcp;
+mod metadata_client;
 mod system;
 
 pub use config::{AttributeToggle, ResourceDetectionConfig, SystemConfig};
@@ -20,11 +27,14 @@ use system::AttrValue;
 /// Reads one environment variable.
 pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// What the detectors read: the process environment and the root of the file system.
+/// What the detectors read: the process environment, the root of the file system, and the
+/// Azure metadata service (the other services' addresses come from the environment, as their
+/// SDKs take them).
 #[derive(Clone)]
 pub(crate) struct Sources {
     pub env: EnvLookup,
     pub root: PathBuf,
+    pub azure_endpoint: String,
 }
 
 impl Default for Sources {
@@ -32,6 +42,7 @@ impl Default for Sources {
         Sources {
             env: Arc::new(|k| std::env::var(k).ok()),
             root: PathBuf::from("/"),
+            azure_endpoint: "http://169.254.169.254".into(),
         }
     }
 }
@@ -44,9 +55,51 @@ pub struct ResourceDetectionProcessor {
     next: Arc<dyn Consumer>,
 }
 
+/// One detector's attributes.
+async fn run_one(
+    cfg: &ResourceDetectionConfig,
+    sources: &Sources,
+    name: &str,
+) -> Result<detected::Attributes, String> {
+    let timeout = cfg.timeout.get();
+    let fail = cfg.fail_on_missing_metadata;
+    match name {
+        "env" => env::detect(|k| (sources.env)(k)).map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, any_value::Value::StringValue(v)))
+                .collect::<Vec<_>>()
+        }),
+        "system" => system::detect(
+            &cfg.system,
+            &system::Host {
+                root: &sources.root,
+            },
+        )
+        .map(|attrs| {
+            attrs
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        AttrValue::Str(s) => any_value::Value::StringValue(s),
+                        AttrValue::Int(i) => any_value::Value::IntValue(i),
+                    };
+                    (k, v)
+                })
+                .collect()
+        }),
+        "ec2" => ec2::detect(&cfg.ec2, fail, timeout, sources).await,
+        "ecs" => ecs::detect(&cfg.ecs, fail, timeout, sources).await,
+        "gcp" => gcp::detect(&cfg.gcp, fail, timeout, sources).await,
+        "azure" => azure::detect(&cfg.azure, fail, timeout, sources).await,
+        // Refused by validation.
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// Runs the configured detectors in order; a later detector does not replace what an earlier
 /// one found (otelcol merges detector results without override).
-fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Result<Vec<KeyValue>, String> {
+async fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Result<Vec<KeyValue>, String> {
     let mut failures = Vec::new();
     let mut out: Vec<KeyValue> = Vec::new();
     let mut add = |key: String, value: any_value::Value| {
@@ -59,35 +112,11 @@ fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Result<Vec<KeyVal
         }
     };
     tracing::info!("began detecting resource information");
-    for name in &cfg.detectors {
-        let found = match name.as_str() {
-            "env" => env::detect(|k| (sources.env)(k)).map(|pairs| {
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k, any_value::Value::StringValue(v)))
-                    .collect::<Vec<_>>()
-            }),
-            "system" => system::detect(
-                &cfg.system,
-                &system::Host {
-                    root: &sources.root,
-                },
-            )
-            .map(|attrs| {
-                attrs
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            AttrValue::Str(s) => any_value::Value::StringValue(s),
-                            AttrValue::Int(i) => any_value::Value::IntValue(i),
-                        };
-                        (k, v)
-                    })
-                    .collect()
-            }),
-            // Refused by validation.
-            _ => Ok(Vec::new()),
-        };
+    // All at once (off its cloud, a detector can wait its whole timeout), merged in order.
+    let results =
+        futures::future::join_all(cfg.detectors.iter().map(|name| run_one(cfg, sources, name)))
+            .await;
+    for (name, found) in cfg.detectors.iter().zip(results) {
         match found {
             Ok(attrs) => attrs.into_iter().for_each(|(k, v)| add(k, v)),
             Err(e) => {
@@ -170,9 +199,10 @@ impl Consumer for ResourceDetectionProcessor {
 #[async_trait]
 impl Processor for ResourceDetectionProcessor {
     /// A detector that fails stops the start, as otelcol's `Start` does once its retries run out
-    /// (ours read local files, so a retry would fail the same way).
+    /// (kakehashi does not retry a whole detector: the metadata requests retry themselves).
     async fn start(&self) -> Result<(), BuildError> {
         let first = detect(&self.cfg, &self.sources)
+            .await
             .map_err(|e| BuildError(format!("failed to detect resource: {e}")))?;
         *self.detected.write().unwrap_or_else(|p| p.into_inner()) = first;
         let period = self.cfg.refresh_interval.get();
@@ -188,7 +218,7 @@ impl Processor for ResourceDetectionProcessor {
                 loop {
                     ticker.tick().await;
                     // A refresh that fails keeps the last good resource.
-                    match detect(&cfg, &sources) {
+                    match detect(&cfg, &sources).await {
                         Ok(fresh) => *detected.write().unwrap_or_else(|p| p.into_inner()) = fresh,
                         Err(e) => tracing::warn!(
                             error = %e,
@@ -234,5 +264,7 @@ crate::processor_factory!(
     }
 );
 
+#[cfg(test)]
+mod cloud_tests;
 #[cfg(test)]
 mod tests;

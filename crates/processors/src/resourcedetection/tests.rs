@@ -6,7 +6,7 @@ use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use kakehashi_pdata::{ExportTraceServiceRequest, Payload};
 use std::path::Path;
 
-fn config(yaml: &str) -> ResourceDetectionConfig {
+pub(super) fn config(yaml: &str) -> ResourceDetectionConfig {
     let cfg: ResourceDetectionConfig =
         decode_yaml("processors::resourcedetection", yaml).expect("decodes");
     assert_eq!(cfg.validate(), Vec::<String>::new());
@@ -48,21 +48,43 @@ const LINUX: &[(&str, &str)] = &[
     ),
 ];
 
-fn sources(root: &Path, vars: &[(&str, &str)]) -> Sources {
-    let vars: Vec<(String, String)> = vars
+/// The environment is `vars` only; a test that lists `ec2` without naming its endpoint asks a
+/// closed local port, never the real metadata address.
+pub(super) fn sources(root: &Path, vars: &[(&str, &str)]) -> Sources {
+    let mut vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    if !vars
+        .iter()
+        .any(|(k, _)| k == "AWS_EC2_METADATA_SERVICE_ENDPOINT")
+    {
+        vars.push((
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT".into(),
+            "http://127.0.0.1:9".into(),
+        ));
+    }
     Sources {
         env: Arc::new(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
         root: root.to_path_buf(),
+        // Nothing listens there: tests never ask a real metadata service.
+        azure_endpoint: "http://127.0.0.1:9".into(),
     }
+}
+
+/// The detection, on a runtime of its own (for the tests of local detectors).
+fn detect_now(cfg: &ResourceDetectionConfig, src: &Sources) -> Result<Vec<KeyValue>, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(detect(cfg, src))
 }
 
 #[test]
 fn system_defaults_name_and_os_type() {
     let root = host(LINUX);
-    let got = detect(&config("detectors: [system]"), &sources(root.path(), &[])).unwrap();
+    let got = detect_now(&config("detectors: [system]"), &sources(root.path(), &[])).unwrap();
     // `dns` first: the canonical name of the /etc/hosts line listing the hostname.
     assert_eq!(
         attrs(&got),
@@ -76,7 +98,7 @@ fn system_defaults_name_and_os_type() {
 #[test]
 fn system_hostname_sources_in_order() {
     let root = host(LINUX);
-    let got = detect(
+    let got = detect_now(
         &config("detectors: [system]\nsystem: {hostname_sources: [os, dns]}"),
         &sources(root.path(), &[]),
     )
@@ -87,10 +109,10 @@ fn system_hostname_sources_in_order() {
         ("proc/sys/kernel/hostname", "lonely\n"),
         ("etc/hosts", "127.0.0.1 localhost\n"),
     ]);
-    let got = detect(&config("detectors: [system]"), &sources(root.path(), &[])).unwrap();
+    let got = detect_now(&config("detectors: [system]"), &sources(root.path(), &[])).unwrap();
     assert_eq!(attrs(&got)[0], ("host.name".into(), "lonely".into()));
     // No source gives a name: the detector fails.
-    let e = detect(
+    let e = detect_now(
         &config("detectors: [system]\nsystem: {hostname_sources: [dns]}"),
         &sources(root.path(), &[]),
     )
@@ -119,7 +141,7 @@ system:
     host.cpu.cache.l2.size: {enabled: true}
 "#,
     );
-    let got = attrs(&detect(&cfg, &sources(root.path(), &[])).unwrap());
+    let got = attrs(&detect_now(&cfg, &sources(root.path(), &[])).unwrap());
     let arch = host_arch_for_test();
     let description = format!(
         "Ubuntu 24.04.1 LTS (Linux web-7f9c 6.8.0-45-generic #45-Ubuntu SMP PREEMPT_DYNAMIC {})",
@@ -157,7 +179,7 @@ fn earlier_detectors_win_and_attributes_filter() {
         "OTEL_RESOURCE_ATTRIBUTES",
         "host.name=from-env,team=payments",
     )];
-    let got = detect(
+    let got = detect_now(
         &config("detectors: [env, system]"),
         &sources(root.path(), &env),
     )
@@ -170,7 +192,7 @@ fn earlier_detectors_win_and_attributes_filter() {
             ("os.type", "linux")
         ])
     );
-    let got = detect(
+    let got = detect_now(
         &config("detectors: [env, system]\nattributes: [os.type, team]"),
         &sources(root.path(), &env),
     )
@@ -181,14 +203,14 @@ fn earlier_detectors_win_and_attributes_filter() {
     );
     // An empty `attributes` filters nothing, as otelcol; a key given twice keeps the later value.
     let twice = [("OTEL_RESOURCE_ATTRIBUTES", "team=a,team=b")];
-    let got = detect(
+    let got = detect_now(
         &config("detectors: [env]\nattributes: []"),
         &sources(root.path(), &twice),
     )
     .unwrap();
     assert_eq!(attrs(&got), pairs(&[("team", "b")]));
     // A malformed variable is a failed detector, and the detection fails.
-    let e = detect(
+    let e = detect_now(
         &config("detectors: [env, system]"),
         &sources(root.path(), &[("OTEL_RESOURCE_ATTRIBUTES", "oops")]),
     )
@@ -278,6 +300,7 @@ async fn refresh_interval_detects_again() {
             (k == "OTEL_RESOURCE_ATTRIBUTES").then(|| format!("release={}", v.lock().unwrap()))
         }),
         root: root.path().to_path_buf(),
+        azure_endpoint: "http://127.0.0.1:9".into(),
     };
     let sink = Arc::new(Sink::default());
     let p = ResourceDetectionProcessor::new(
@@ -312,13 +335,38 @@ fn config_defaults_and_errors() {
     let cfg = config("detectors: [env, system]");
     assert!(cfg.override_);
     assert_eq!(cfg.timeout.get(), std::time::Duration::from_secs(5));
-    // A cloud detector's section is accepted while the detector is not listed, as otelcol.
-    config("detectors: [system]\nec2: {tags: ['^team$']}\nazure: {}");
+    // A cloud detector's section is accepted (unread) while the detector is not listed, as
+    // otelcol; the documented cloud setups validate.
+    config("detectors: [system]\nec2: {tags: ['^team$']}\nazure: {}\naks: {}");
+    config("detectors: [gcp, ecs, ec2, azure, system]");
+    config("detectors: [ec2]\nec2: {tags: ['^team$'], tags_from_imds: true, max_attempts: 5, max_backoff: 2s}\nfail_on_missing_metadata: true");
     for (yaml, want) in [
         (
-            "detectors: [ec2, system]",
-            r#"the "ec2" detector is not supported by kakehashi yet"#,
+            "detectors: [aks, system]",
+            r#"the "aks" detector is not supported by kakehashi yet"#,
         ),
+        (
+            "detectors: [ec2]\nec2: {tags: ['^team$']}",
+            "through the EC2 API (signed with AWS credentials) is not supported",
+        ),
+        (
+            "detectors: [ec2]\nec2: {tags: ['(']}",
+            "ec2::tags: invalid regular expression",
+        ),
+        (
+            "detectors: [azure]\nazure: {tags: ['(']}",
+            "azure::tags: invalid regular expression",
+        ),
+        ("detectors: [gcp]\ngcp: {labels: ['.*']}", "gcp::labels"),
+        (
+            "detectors: [gcp]\ngcp: {gke_host_type: true}",
+            "gcp::gke_host_type",
+        ),
+        (
+            "detectors: [ecs]\necs: {resource_attributes: {aws.ecs.nope: {enabled: true}}}",
+            "ecs::resource_attributes: has invalid keys: aws.ecs.nope",
+        ),
+        ("detectors: [ec2]\nec2: {max_retries: 3}", "max_retries"),
         ("detectors: [nope]", "invalid detector key: nope"),
         ("detectors: [env]\nenv: {}", "has invalid keys: env"),
         (
