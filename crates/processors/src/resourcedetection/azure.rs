@@ -7,6 +7,10 @@ use super::detected::{Attributes, Detected};
 use super::metadata_client::MetadataClient;
 use super::Sources;
 use std::time::Duration;
+use tokio::time::Instant;
+
+/// With no detection deadline (`timeout: 0`), the request still ends after this long.
+const REQUEST_CAP: Duration = Duration::from_secs(30);
 
 const PATH: &str = "/metadata/instance/compute?api-version=2020-09-01&format=json";
 
@@ -71,10 +75,10 @@ fn parse(body: &str) -> Result<Compute, String> {
 pub(crate) async fn detect(
     cfg: &AzureConfig,
     fail_on_missing: bool,
-    timeout: Duration,
+    deadline: Option<Instant>,
     src: &Sources,
 ) -> Result<Attributes, String> {
-    let client = MetadataClient::new(timeout, timeout);
+    let client = MetadataClient::new(REQUEST_CAP, REQUEST_CAP, deadline)?;
     let url = format!("{}{PATH}", src.azure_endpoint.trim_end_matches('/'));
     let compute = match client.get(&url, &[("Metadata", "true")]).await {
         Ok(body) => parse(&body),

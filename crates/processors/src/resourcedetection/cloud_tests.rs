@@ -2,7 +2,7 @@
 //! the documented services' shapes, the expected attributes otelcol's test vectors). No test
 //! lets a detector reach a real metadata address.
 
-use super::tests::{config, sources};
+use super::tests::{closed_url, config, sources};
 use super::*;
 use crate::test_util::texts as attrs;
 use axum::body::Bytes;
@@ -20,6 +20,10 @@ struct Fake {
     seen: Arc<Mutex<Vec<(Method, String, HeaderMap)>>>,
     /// A header every GET must carry, else 401 (IMDSv2's token) or 400.
     required: Arc<Mutex<Option<(String, String, u16)>>>,
+    /// Headers on every answer (the GCE metadata server's `Metadata-Flavor: Google`).
+    answer_headers: Arc<Mutex<Vec<(String, String)>>>,
+    /// Paths answered with a status this many more times before their route.
+    failing: Arc<Mutex<HashMap<String, (usize, u16)>>>,
 }
 
 impl Fake {
@@ -38,6 +42,21 @@ impl Fake {
         *self.required.lock().unwrap() = Some((header.into(), value.into(), status));
     }
 
+    fn answer_header(&self, header: &str, value: &str) {
+        self.answer_headers
+            .lock()
+            .unwrap()
+            .push((header.into(), value.into()));
+    }
+
+    /// `path` answers `status` the next `times` times.
+    fn fail_first(&self, path: &str, times: usize, status: u16) {
+        self.failing
+            .lock()
+            .unwrap()
+            .insert(path.into(), (times, status));
+    }
+
     /// Serves on 127.0.0.1; answers `http://127.0.0.1:<port>`.
     async fn start(&self) -> String {
         let fake = self.clone();
@@ -53,18 +72,34 @@ impl Fake {
                         .lock()
                         .unwrap()
                         .push((method.clone(), path.clone(), headers.clone()));
+                    let extra = fake.answer_headers.lock().unwrap().clone();
+                    let answer = |status: u16, body: String| {
+                        let mut resp = axum::response::Response::new(axum::body::Body::from(body));
+                        *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                        for (k, v) in &extra {
+                            resp.headers_mut().insert(
+                                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                                v.parse().unwrap(),
+                            );
+                        }
+                        resp
+                    };
+                    if let Some((left, status)) = fake.failing.lock().unwrap().get_mut(&path) {
+                        if *left > 0 {
+                            *left -= 1;
+                            return answer(*status, String::new());
+                        }
+                    }
                     if method == Method::GET {
                         if let Some((h, v, status)) = fake.required.lock().unwrap().clone() {
                             if headers.get(&h).and_then(|x| x.to_str().ok()) != Some(&v) {
-                                return (StatusCode::from_u16(status).unwrap(), String::new());
+                                return answer(status, String::new());
                             }
                         }
                     }
                     match fake.routes.lock().unwrap().get(&(method, path)) {
-                        Some((status, body)) => {
-                            (StatusCode::from_u16(*status).unwrap(), body.clone())
-                        }
-                        None => (StatusCode::NOT_FOUND, "not found".into()),
+                        Some((status, body)) => answer(*status, body.clone()),
+                        None => answer(404, "not found".into()),
                     }
                 }
             },
@@ -84,9 +119,6 @@ impl Fake {
             .collect()
     }
 }
-
-/// A port nothing listens on.
-const CLOSED: &str = "http://127.0.0.1:9";
 
 fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -190,13 +222,14 @@ async fn ec2_tags_from_the_metadata_service() {
 #[tokio::test]
 async fn ec2_off_ec2_finds_nothing_unless_told_to_fail() {
     let root = tempfile::tempdir().unwrap();
-    let vars = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", CLOSED)];
+    let closed = closed_url();
+    let vars = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", closed.as_str())];
     assert_eq!(
         run("detectors: [ec2]", root.path(), &vars).await.unwrap(),
         []
     );
     let e = run(
-        "detectors: [ec2]\nfail_on_missing_metadata: true",
+        "detectors: [ec2]\nfail_on_missing_metadata: true\ntimeout: 1s",
         root.path(),
         &vars,
     )
@@ -225,13 +258,9 @@ async fn ec2_off_ec2_finds_nothing_unless_told_to_fail() {
         "",
     );
     let base = f.start().await;
-    let e = run(
-        "detectors: [ec2]",
-        root.path(),
-        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &base)],
-    )
-    .await
-    .unwrap_err();
+    let e = on_ec2("detectors: [ec2]\ntimeout: 1s", &base)
+        .await
+        .unwrap_err();
     assert!(e.contains("failed getting identity document"), "{e}");
 }
 
@@ -341,8 +370,15 @@ async fn azure_vm_from_the_instance_metadata_service() {
             ("azure.tag.tag1key", "value1"),
         ])
     );
-    // Off Azure: nothing.
-    src.azure_endpoint = CLOSED.into();
+    // Off Azure (nothing listens, or something else answers): nothing.
+    src.azure_endpoint = closed_url();
+    assert_eq!(
+        detect(&config("detectors: [azure]"), &src).await.unwrap(),
+        []
+    );
+    let other = Fake::default();
+    other.get(AZURE_PATH, "<html>not azure</html>");
+    src.azure_endpoint = other.start().await;
     assert_eq!(
         detect(&config("detectors: [azure]"), &src).await.unwrap(),
         []
@@ -493,8 +529,7 @@ async fn gcp_kubernetes_engine_and_cloud_run() {
 
 #[tokio::test]
 async fn the_documented_cloud_list_on_one_cloud_keeps_the_first_detectors_values() {
-    // Datadog's example: [gcp, ecs, ec2, azure, system], here on EC2 (gcp left out: off GCP it
-    // would ask the real metadata address).
+    // Datadog's example list, here on EC2.
     let f = ec2_fake();
     let base = f.start().await;
     let root = tempfile::tempdir().unwrap();
@@ -502,7 +537,7 @@ async fn the_documented_cloud_list_on_one_cloud_keeps_the_first_detectors_values
     std::fs::write(root.path().join("proc/sys/kernel/hostname"), "node-1\n").unwrap();
     std::fs::write(root.path().join("proc/sys/kernel/ostype"), "Linux\n").unwrap();
     let got = run(
-        "detectors: [ecs, ec2, azure, system]\nsystem: {hostname_sources: [os]}",
+        "detectors: [gcp, ecs, ec2, azure, system]\nsystem: {hostname_sources: [os]}",
         root.path(),
         &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &base)],
     )
@@ -512,4 +547,102 @@ async fn the_documented_cloud_list_on_one_cloud_keeps_the_first_detectors_values
     assert_eq!(got[..9], kv(EC2_WANT)[..]);
     // The system detector's host.name loses to ec2's; its os.type is added.
     assert_eq!(got[9..], kv(&[("os.type", "linux")])[..]);
+}
+
+#[tokio::test]
+async fn gcp_is_recognised_by_its_metadata_server_and_only_by_it() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = config("detectors: [gcp]");
+    // Nothing answers at the metadata address: not on GCP.
+    let mut src = sources(root.path(), &[]);
+    assert_eq!(detect(&cfg, &src).await.unwrap(), []);
+    // Something answers there, but not as Google's server does.
+    let other = gce_fake();
+    src.gcp_metadata_host = other.start().await.trim_start_matches("http://").into();
+    assert_eq!(detect(&cfg, &src).await.unwrap(), []);
+    // Google's server (every answer says `Metadata-Flavor: Google`), at the default address.
+    let google = gce_fake();
+    google.answer_header("Metadata-Flavor", "Google");
+    src.gcp_metadata_host = google.start().await.trim_start_matches("http://").into();
+    let got = attrs(&detect(&cfg, &src).await.unwrap());
+    assert_eq!(
+        got[2],
+        ("cloud.platform".into(), "gcp_compute_engine".into())
+    );
+    assert_eq!(google.paths()[0], (Method::GET, "/".to_string()));
+}
+
+#[tokio::test]
+async fn gcp_keeps_what_it_could_read_unless_told_to_fail() {
+    let f = gce_fake();
+    // The instance's hostname is not readable (any status that is not retried).
+    f.fail_first("/computeMetadata/v1/instance/hostname", 100, 403);
+    let base = f.start().await;
+    let host = base.trim_start_matches("http://").to_string();
+    let root = tempfile::tempdir().unwrap();
+    let vars = [("GCE_METADATA_HOST", host.as_str())];
+    let yaml = "detectors: [gcp]\ngcp: {resource_attributes: {gcp.gce.instance.hostname: {enabled: true}}}\ntimeout: 1s";
+    let got = attrs(&run(yaml, root.path(), &vars).await.unwrap());
+    assert!(
+        got.contains(&("host.id".into(), "1234567891".into())),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|(k, _)| k == "gcp.gce.instance.hostname"));
+    let e = run(
+        &format!("{yaml}\nfail_on_missing_metadata: true"),
+        root.path(),
+        &vars,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("instance/hostname"), "{e}");
+}
+
+#[tokio::test]
+async fn the_ec2_sections_deprecated_flag_fails_every_cloud_detector() {
+    let root = tempfile::tempdir().unwrap();
+    let e = run(
+        "detectors: [ecs]\nec2: {fail_on_missing_metadata: true}\ntimeout: 1s",
+        root.path(),
+        &[],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("no ECS task metadata endpoint"), "{e}");
+}
+
+#[tokio::test]
+async fn a_detector_that_fails_is_retried_within_the_timeout() {
+    // The ECS agent is not ready at the first request.
+    let f = Fake::default();
+    f.get("/v4/abc/task", ECS_TASK);
+    f.get("/v4/abc", r#"{"DockerId":"123"}"#);
+    f.fail_first("/v4/abc/task", 1, 503);
+    let base = f.start().await;
+    let root = tempfile::tempdir().unwrap();
+    let uri = format!("{base}/v4/abc");
+    let got = run(
+        "detectors: [ecs]\ntimeout: 3s",
+        root.path(),
+        &[("ECS_CONTAINER_METADATA_URI_V4", &uri)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(attrs(&got)[1], ("cloud.platform".into(), "aws_ecs".into()));
+    let tasks = f
+        .paths()
+        .iter()
+        .filter(|(_, p)| p == "/v4/abc/task")
+        .count();
+    assert_eq!(tasks, 2);
+}
+
+#[tokio::test]
+async fn no_timeout_means_no_deadline() {
+    let f = ec2_fake();
+    let base = f.start().await;
+    let got = on_ec2("detectors: [ec2]\ntimeout: 0s", &base)
+        .await
+        .unwrap();
+    assert_eq!(attrs(&got), kv(EC2_WANT));
 }

@@ -5,29 +5,86 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Detectors otelcol-contrib has that kakehashi does not (they ask other cloud metadata
-/// services, container runtimes or the Kubernetes API). Listing one is an error; their config sections are
-/// accepted unused, as otelcol accepts a section for a detector that is not listed.
+/// services, container runtimes or the Kubernetes API), by the names `detectors` lists them
+/// with (each package's `TypeStr`). Listing one is an error.
 pub(crate) const UNSUPPORTED_DETECTORS: &[&str] = &[
     "aks",
     "akamai",
     "alibaba_ecs",
+    "azurecontainerapps",
     "consul",
     "digitalocean",
     "docker",
-    "dynatrace",
     "eks",
-    "elasticbeanstalk",
+    "elastic_beanstalk",
     "heroku",
     "hetzner",
+    "ibmcloud_classic",
+    "ibmcloud_vpc",
+    "k8s_api",
     "k8snode",
     "kubeadm",
     "lambda",
+    "nova",
     "openshift",
-    "openstacknova",
     "oraclecloud",
     "scaleway",
+    "tencent_cvm",
     "upcloud",
     "vultr",
+];
+
+/// Sections of detectors kakehashi does not run (otelcol's `DetectorConfig` keys), and the
+/// `env` detector's (it has no settings): accepted unread, as otelcol reads a section only for
+/// a listed detector.
+const UNREAD_SECTIONS: &[&str] = &[
+    "aks",
+    "akamai",
+    "alibaba_ecs",
+    "azurecontainerapps",
+    "consul",
+    "digitalocean",
+    "docker",
+    "eks",
+    "elasticbeanstalk",
+    "env",
+    "heroku",
+    "hetzner",
+    "ibmcloud_classic",
+    "ibmcloud_vpc",
+    "k8s_api",
+    "k8snode",
+    "kubeadm",
+    "lambda",
+    "nova",
+    "openshift",
+    "oraclecloud",
+    "scaleway",
+    "tencent_cvm",
+    "upcloud",
+    "vultr",
+];
+
+/// otelcol's HTTP client keys (squashed into the processor's config; kakehashi honours only
+/// `timeout`) and its detection retry block.
+const UNSUPPORTED_KEYS: &[&str] = &[
+    "auth",
+    "compression",
+    "cookies",
+    "disable_keep_alives",
+    "endpoint",
+    "headers",
+    "http2_ping_timeout",
+    "http2_read_idle_timeout",
+    "idle_conn_timeout",
+    "max_conns_per_host",
+    "max_idle_conns",
+    "max_idle_conns_per_host",
+    "proxy_url",
+    "read_buffer_size",
+    "retry",
+    "tls",
+    "write_buffer_size",
 ];
 
 /// Unknown keys land in `other_detectors` and are refused by validation (serde cannot deny
@@ -39,7 +96,7 @@ pub struct ResourceDetectionConfig {
     /// Whether detected attributes replace ones the resource already has (otelcol: `true`).
     #[serde(rename = "override")]
     pub override_: bool,
-    /// How long detection may take; env and system read local files only.
+    /// How long detection may take, retries included (0: no limit, one attempt).
     pub timeout: Duration,
     /// Re-detect this often (0: once, at start).
     pub refresh_interval: Duration,
@@ -132,7 +189,8 @@ pub struct Ec2Config {
     /// Attempts per metadata request (the AWS SDK's standard retryer).
     pub max_attempts: usize,
     pub max_backoff: Duration,
-    /// Deprecated in otelcol for the top-level `fail_on_missing_metadata`; either turns it on.
+    /// Deprecated in otelcol for the top-level `fail_on_missing_metadata`; either turns it on
+    /// for every cloud detector.
     pub fail_on_missing_metadata: bool,
     pub resource_attributes: AttributeToggles,
 }
@@ -288,6 +346,13 @@ pub(crate) const GCP_ATTRIBUTES: &[(&str, bool)] = &[
 /// The detectors kakehashi runs.
 pub(crate) const SUPPORTED_DETECTORS: &[&str] = &["env", "system", "ec2", "ecs", "gcp", "azure"];
 
+impl ResourceDetectionConfig {
+    /// The top-level flag or its deprecated per-detector form (otelcol ORs them).
+    pub(crate) fn fail_on_missing(&self) -> bool {
+        self.fail_on_missing_metadata || self.ec2.fail_on_missing_metadata
+    }
+}
+
 impl Validate for ResourceDetectionConfig {
     fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
@@ -301,7 +366,12 @@ impl Validate for ResourceDetectionConfig {
             }
         }
         for key in self.other_detectors.keys() {
-            if !UNSUPPORTED_DETECTORS.contains(&key.as_str()) {
+            let key = key.as_str();
+            if UNSUPPORTED_KEYS.contains(&key) {
+                errs.push(format!(
+                    "{key}: not supported by kakehashi yet (of the HTTP client settings, only timeout is)"
+                ));
+            } else if !UNREAD_SECTIONS.contains(&key) {
                 errs.push(format!("has invalid keys: {key}"));
             }
         }

@@ -1,8 +1,8 @@
 //! The `ec2` detector: the instance identity document and hostname from the EC2 instance
 //! metadata service (IMDS), as otelcol's detector reads them through the AWS SDK. IMDSv2 first
 //! (a session token from `PUT /latest/api/token`), IMDSv1 when the token request is refused;
-//! `AWS_EC2_METADATA_SERVICE_ENDPOINT` moves the service, `AWS_EC2_METADATA_DISABLED=true`
-//! turns it off. Off EC2 the first request gets no answer and the detector finds nothing (or
+//! `AWS_EC2_METADATA_SERVICE_ENDPOINT` (or `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`) moves
+//! the service, `AWS_EC2_METADATA_DISABLED=true` turns it off. Off EC2 the first request gets no answer and the detector finds nothing (or
 //! fails, with `fail_on_missing_metadata`).
 
 use super::config::{Ec2Config, EC2_ATTRIBUTES};
@@ -11,12 +11,16 @@ use super::metadata_client::{FetchError, MetadataClient};
 use super::Sources;
 use serde::Deserialize;
 use std::time::Duration;
+use tokio::time::Instant;
 
 const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
+const IPV6_ENDPOINT: &str = "http://[fd00:ec2::254]";
 const TOKEN_TTL_SECONDS: &str = "300";
-/// The AWS SDK's IMDS client: a connection within 250 ms, a request within 5 s, backoff at
-/// most 1 s between attempts.
+/// The AWS SDK's IMDS client fails fast, since IMDS drops answers beyond one network hop: a
+/// connection within 250 ms, an answer within 500 ms (kakehashi: the whole small body within
+/// 1 s), one operation with its retries within 5 s, backoff at most 1 s between attempts.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -62,9 +66,20 @@ impl Imds<'_> {
         Ok(t)
     }
 
-    /// `GET /latest/<path>`, retried as the SDK's standard retryer retries.
+    /// `GET /latest/<path>`, retried as the SDK's standard retryer retries, within the
+    /// SDK's operation timeout.
     async fn get(&mut self, path: &str) -> Result<String, FetchError> {
         let url = format!("{}/latest/{path}", self.base);
+        match tokio::time::timeout(OPERATION_TIMEOUT, self.attempts(&url)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError {
+                status: None,
+                message: format!("{url}: no answer within {OPERATION_TIMEOUT:?}"),
+            }),
+        }
+    }
+
+    async fn attempts(&mut self, url: &str) -> Result<String, FetchError> {
         let attempts = self.cfg.max_attempts.max(1);
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 1;
@@ -75,15 +90,15 @@ impl Imds<'_> {
                 .map(|t| ("X-aws-ec2-metadata-token", t))
                 .into_iter()
                 .collect();
-            match self.client.get(&url, &headers).await {
+            match self.client.get(url, &headers).await {
                 Ok(body) => return Ok(body),
                 // An expired token: ask for a new one.
                 Err(e) if e.status == Some(401) => self.token = None,
                 Err(e) if !e.retryable() => return Err(e),
-                Err(e) if attempt >= attempts => return Err(e),
+                Err(e) if attempt >= attempts || self.client.deadline_passed() => return Err(e),
                 Err(_) => {}
             }
-            if attempt >= attempts {
+            if attempt >= attempts || self.client.deadline_passed() {
                 return Err(FetchError {
                     status: Some(401),
                     message: format!("{url}: unauthorized"),
@@ -98,19 +113,32 @@ impl Imds<'_> {
     }
 }
 
+/// The service's address, as the AWS SDK takes it from the environment.
+fn endpoint(src: &Sources) -> String {
+    if let Some(e) = (src.env)("AWS_EC2_METADATA_SERVICE_ENDPOINT").filter(|v| !v.is_empty()) {
+        return e;
+    }
+    let ipv6 = (src.env)("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ipv6"));
+    if ipv6 {
+        IPV6_ENDPOINT
+    } else {
+        DEFAULT_ENDPOINT
+    }
+    .to_string()
+}
+
 pub(crate) async fn detect(
     cfg: &Ec2Config,
     fail_on_missing: bool,
-    timeout: Duration,
+    deadline: Option<Instant>,
     src: &Sources,
 ) -> Result<Attributes, String> {
     let disabled =
         (src.env)("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let base = (src.env)("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+    let base = endpoint(src);
     let mut imds = Imds {
-        client: MetadataClient::new(timeout.min(OPERATION_TIMEOUT), CONNECT_TIMEOUT),
+        client: MetadataClient::new(ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, deadline)?,
         base: base.trim_end_matches('/').to_string(),
         cfg,
         token: None,
@@ -124,7 +152,7 @@ pub(crate) async fn detect(
     };
     if let Err(e) = probe {
         tracing::debug!(error = %e, "EC2 metadata unavailable");
-        return if fail_on_missing || cfg.fail_on_missing_metadata {
+        return if fail_on_missing {
             Err(e)
         } else {
             Ok(Attributes::new())
@@ -164,7 +192,8 @@ pub(crate) async fn detect(
 }
 
 /// Instance tags whose key matches one of `patterns` (unanchored), from
-/// `meta-data/tags/instance` (served when the instance allows tags in its metadata).
+/// `meta-data/tags/instance` (served when the instance allows tags in its metadata); a tag
+/// whose value cannot be read is left out (logged).
 async fn imds_tags(
     imds: &mut Imds<'_>,
     patterns: &[String],
@@ -177,8 +206,10 @@ async fn imds_tags(
     let mut out = Vec::new();
     for key in keys.split('\n').map(str::trim).filter(|k| !k.is_empty()) {
         if patterns.iter().any(|re| re.is_match(key)) {
-            let value = imds.get(&format!("meta-data/tags/instance/{key}")).await?;
-            out.push((key.to_string(), value));
+            match imds.get(&format!("meta-data/tags/instance/{key}")).await {
+                Ok(value) => out.push((key.to_string(), value)),
+                Err(e) => tracing::warn!(tag = key, error = %e, "failed fetching ec2 instance tag"),
+            }
         }
     }
     Ok(out)

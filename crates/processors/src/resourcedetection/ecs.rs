@@ -9,6 +9,10 @@ use super::metadata_client::MetadataClient;
 use super::Sources;
 use serde::Deserialize;
 use std::time::Duration;
+use tokio::time::Instant;
+
+/// With no detection deadline (`timeout: 0`), a request still ends after this long.
+const REQUEST_CAP: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -60,7 +64,7 @@ fn endpoint(src: &Sources) -> Option<String> {
 pub(crate) async fn detect(
     cfg: &EcsConfig,
     fail_on_missing: bool,
-    timeout: Duration,
+    deadline: Option<Instant>,
     src: &Sources,
 ) -> Result<Attributes, String> {
     let Some(base) = endpoint(src) else {
@@ -70,7 +74,7 @@ pub(crate) async fn detect(
             Ok(Attributes::new())
         };
     };
-    let client = MetadataClient::new(timeout, timeout);
+    let client = MetadataClient::new(REQUEST_CAP, REQUEST_CAP, deadline)?;
     let json = [("Content-Type", "application/json")];
     let task: Task = client
         .get(&format!("{base}/task"), &json)

@@ -5,16 +5,16 @@
 //! On GCP: `GCE_METADATA_HOST` is set (it also moves the metadata server), or
 //! `http://169.254.169.254` answers with `Metadata-Flavor: Google` (Google's client also
 //! resolves `metadata.google.internal`; kakehashi asks the address only). Off GCP nothing is
-//! found. An attribute whose metadata cannot be read is left out and fails the detection, as in
-//! otelcol, where a detector's error discards its resource.
+//! found. An attribute whose metadata cannot be read is left out and logged, the others kept;
+//! with `fail_on_missing_metadata` the detection fails instead (current otelcol).
 
 use super::config::{GcpConfig, GCP_ATTRIBUTES};
 use super::detected::{Attributes, Detected};
 use super::metadata_client::{FetchError, MetadataClient};
 use super::Sources;
 use std::time::Duration;
+use tokio::time::Instant;
 
-const DEFAULT_HOST: &str = "169.254.169.254";
 /// Google's metadata client: a connection within 2 s, each request within 5 s, up to 5
 /// retries from 100 ms.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -69,37 +69,30 @@ enum Platform {
 }
 
 /// Whether a metadata server answers as Google's does.
-async fn on_gce(src: &Sources, timeout: Duration) -> bool {
+async fn on_gce(src: &Sources, deadline: Option<Instant>) -> Result<bool, String> {
     if (src.env)("GCE_METADATA_HOST").is_some_and(|h| !h.is_empty()) {
-        return true;
+        return Ok(true);
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout.min(REQUEST_TIMEOUT))
-        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-        .build()
-        .unwrap_or_default();
-    match client.get(format!("http://{DEFAULT_HOST}")).send().await {
-        Ok(resp) => resp
-            .headers()
-            .get("Metadata-Flavor")
-            .is_some_and(|v| v == "Google"),
-        Err(_) => false,
-    }
+    let client = MetadataClient::new(REQUEST_TIMEOUT, CONNECT_TIMEOUT, deadline)?;
+    let url = format!("http://{}", src.gcp_metadata_host);
+    Ok(client.answers_with(&url, "Metadata-Flavor", "Google").await)
 }
 
 pub(crate) async fn detect(
     cfg: &GcpConfig,
     fail_on_missing: bool,
-    timeout: Duration,
+    deadline: Option<Instant>,
     src: &Sources,
 ) -> Result<Attributes, String> {
-    let env = |k: &str| (src.env)(k).filter(|v| !v.is_empty());
+    // Google's detector asks whether a variable is set (`os.LookupEnv`), empty or not; only
+    // Bare Metal Solution's must have values.
+    let env = |k: &str| (src.env)(k);
+    let non_empty = |k: &str| (src.env)(k).filter(|v| !v.is_empty());
     let mut out = Detected::new(&cfg.resource_attributes, GCP_ATTRIBUTES);
     if let (Some(project), Some(region), Some(instance)) = (
-        env("BMS_PROJECT_ID"),
-        env("BMS_REGION"),
-        env("BMS_INSTANCE_ID"),
+        non_empty("BMS_PROJECT_ID"),
+        non_empty("BMS_REGION"),
+        non_empty("BMS_INSTANCE_ID"),
     ) {
         out.str("cloud.provider", "gcp");
         out.str("cloud.platform", "gcp_bare_metal_solution");
@@ -108,7 +101,7 @@ pub(crate) async fn detect(
         out.str("host.name", instance);
         return Ok(out.into_attributes());
     }
-    if !on_gce(src, timeout).await {
+    if !on_gce(src, deadline).await? {
         return if fail_on_missing {
             Err("not running on GCP: no GCE metadata server".into())
         } else {
@@ -116,8 +109,8 @@ pub(crate) async fn detect(
         };
     }
     let md = Metadata {
-        client: MetadataClient::new(REQUEST_TIMEOUT.min(timeout), CONNECT_TIMEOUT),
-        host: env("GCE_METADATA_HOST").unwrap_or_else(|| DEFAULT_HOST.to_string()),
+        client: MetadataClient::new(REQUEST_TIMEOUT, CONNECT_TIMEOUT, deadline)?,
+        host: non_empty("GCE_METADATA_HOST").unwrap_or_else(|| src.gcp_metadata_host.clone()),
     };
     let mut errors: Vec<String> = Vec::new();
     out.str("cloud.provider", "gcp");
@@ -254,7 +247,8 @@ pub(crate) async fn detect(
                 Err(e) => errors.push(e),
             }
             // The machine type as the server gives it (`projects/<n>/machineTypes/<type>`).
-            if let Ok(t) = md.get("instance/machine-type").await {
+            let machine_type = md.get("instance/machine-type").await;
+            if let Some(t) = keep(machine_type.map_err(|e| e.to_string()), &mut errors) {
                 out.str("host.type", t);
             }
             if let Some(id) = keep(md.trimmed("instance/id").await, &mut errors) {
@@ -287,8 +281,11 @@ pub(crate) async fn detect(
     }
     if errors.is_empty() {
         Ok(out.into_attributes())
-    } else {
+    } else if fail_on_missing {
         Err(errors.join("; "))
+    } else {
+        tracing::warn!(errors = %errors.join("; "), "gcp: some attributes could not be detected; keeping the others");
+        Ok(out.into_attributes())
     }
 }
 

@@ -1,13 +1,19 @@
 //! The HTTP client the cloud detectors ask their instance metadata services with. Those
-//! services answer on link-local addresses from inside the instance, so requests never go
-//! through a proxy (as Go's metadata clients), and each request is bounded by the detection's
-//! `timeout`: off the cloud in question, the address does not answer at all.
+//! services answer on link-local addresses from inside the instance, so kakehashi never sends
+//! these requests through a proxy (Go's EC2, ECS and Azure clients honour `HTTP_PROXY`, and
+//! otelcol tells users behind a proxy to exempt the metadata address; Google's client, like
+//! this one, never uses one). Every request ends by the detection's deadline (`timeout`): off
+//! the cloud in question, the address may not answer at all.
 
 use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Clone)]
 pub(crate) struct MetadataClient {
     http: reqwest::Client,
+    /// The longest one request may take.
+    per_request: Duration,
+    deadline: Option<Instant>,
 }
 
 /// A failed request: no answer (refused, timed out) or an error status.
@@ -19,9 +25,17 @@ pub(crate) struct FetchError {
 }
 
 impl FetchError {
-    /// Worth another attempt: no answer, or a server error (the AWS SDK's standard retryer).
+    /// Worth another attempt: no answer, throttled, or a server error (the AWS SDK's standard
+    /// retryer; Google's client retries the same but throttling).
     pub fn retryable(&self) -> bool {
-        self.status.is_none_or(|s| s >= 500)
+        self.status.is_none_or(|s| s == 429 || s >= 500)
+    }
+
+    fn unanswered(message: String) -> Self {
+        FetchError {
+            status: None,
+            message,
+        }
     }
 }
 
@@ -32,41 +46,75 @@ impl std::fmt::Display for FetchError {
 }
 
 impl MetadataClient {
-    /// Each request ends after `timeout`; a connection must be made within `connect_timeout`.
-    pub fn new(timeout: Duration, connect_timeout: Duration) -> Self {
+    /// Requests of at most `per_request`, connecting within `connect`, all ending by
+    /// `deadline` when there is one.
+    pub fn new(
+        per_request: Duration,
+        connect: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .no_proxy()
-            .timeout(timeout)
-            .connect_timeout(connect_timeout.min(timeout))
+            .connect_timeout(connect)
             .build()
-            .unwrap_or_default();
-        MetadataClient { http }
+            .map_err(|e| format!("building the metadata HTTP client: {e}"))?;
+        Ok(MetadataClient {
+            http,
+            per_request,
+            deadline,
+        })
+    }
+
+    /// How long the next request may take; `None` once the deadline has passed.
+    fn budget(&self) -> Option<Duration> {
+        match self.deadline {
+            None => Some(self.per_request),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| left.min(self.per_request))
+            }
+        }
+    }
+
+    pub fn deadline_passed(&self) -> bool {
+        self.budget().is_none()
     }
 
     /// `GET url` with `headers`; the body of a 2xx answer.
     pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<String, FetchError> {
-        let mut req = self.http.get(url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        Self::body(req, url).await
+        self.send(self.http.get(url), url, headers).await
     }
 
     /// `PUT url` with `headers` and an empty body; the body of a 2xx answer.
     pub async fn put(&self, url: &str, headers: &[(&str, &str)]) -> Result<String, FetchError> {
-        let mut req = self.http.put(url);
+        self.send(self.http.put(url), url, headers).await
+    }
+
+    /// `GET url`: whether it answered with `header: value` (any status).
+    pub async fn answers_with(&self, url: &str, header: &str, value: &str) -> bool {
+        let Some(budget) = self.budget() else {
+            return false;
+        };
+        match self.http.get(url).timeout(budget).send().await {
+            Ok(resp) => resp.headers().get(header).is_some_and(|v| v == value),
+            Err(_) => false,
+        }
+    }
+
+    async fn send(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<String, FetchError> {
+        let budget = self
+            .budget()
+            .ok_or_else(|| FetchError::unanswered(format!("{url}: detection timeout reached")))?;
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Self::body(req, url).await
-    }
-
-    async fn body(req: reqwest::RequestBuilder, url: &str) -> Result<String, FetchError> {
-        let unanswered = |e: reqwest::Error| FetchError {
-            status: None,
-            message: format!("{url}: {e}"),
-        };
-        let resp = req.send().await.map_err(unanswered)?;
+        let unanswered = |e: reqwest::Error| FetchError::unanswered(format!("{url}: {e}"));
+        let resp = req.timeout(budget).send().await.map_err(unanswered)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(FetchError {

@@ -22,19 +22,23 @@ use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use system::AttrValue;
+use tokio::time::Instant;
 
 /// Reads one environment variable.
 pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// What the detectors read: the process environment, the root of the file system, and the
-/// Azure metadata service (the other services' addresses come from the environment, as their
-/// SDKs take them).
+/// Azure and GCP metadata services' addresses (the others come from the environment, as their
+/// SDKs take them; `GCE_METADATA_HOST` overrides the GCP one).
 #[derive(Clone)]
 pub(crate) struct Sources {
     pub env: EnvLookup,
     pub root: PathBuf,
     pub azure_endpoint: String,
+    /// `host[:port]` of the GCE metadata server.
+    pub gcp_metadata_host: String,
 }
 
 impl Default for Sources {
@@ -43,6 +47,7 @@ impl Default for Sources {
             env: Arc::new(|k| std::env::var(k).ok()),
             root: PathBuf::from("/"),
             azure_endpoint: "http://169.254.169.254".into(),
+            gcp_metadata_host: "169.254.169.254".into(),
         }
     }
 }
@@ -55,14 +60,40 @@ pub struct ResourceDetectionProcessor {
     next: Arc<dyn Consumer>,
 }
 
-/// One detector's attributes.
+/// One detector's attributes; a detector that fails is tried again (backoff from 1 s,
+/// doubling, at most 30 s apart) until the detection's deadline, as otelcol retries it.
+async fn run_with_retry(
+    cfg: &ResourceDetectionConfig,
+    sources: &Sources,
+    name: &str,
+    deadline: Option<Instant>,
+) -> Result<detected::Attributes, String> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let result = run_one(cfg, sources, name, deadline).await;
+        let Err(e) = &result else {
+            return result;
+        };
+        let Some(deadline) = deadline else {
+            return result;
+        };
+        if Instant::now() + backoff >= deadline {
+            return result;
+        }
+        tracing::debug!(detector = name, error = %e, retry_in = ?backoff, "resource detection failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One detector's attributes, one attempt.
 async fn run_one(
     cfg: &ResourceDetectionConfig,
     sources: &Sources,
     name: &str,
+    deadline: Option<Instant>,
 ) -> Result<detected::Attributes, String> {
-    let timeout = cfg.timeout.get();
-    let fail = cfg.fail_on_missing_metadata;
+    let fail = cfg.fail_on_missing();
     match name {
         "env" => env::detect(|k| (sources.env)(k)).map(|pairs| {
             pairs
@@ -88,10 +119,10 @@ async fn run_one(
                 })
                 .collect()
         }),
-        "ec2" => ec2::detect(&cfg.ec2, fail, timeout, sources).await,
-        "ecs" => ecs::detect(&cfg.ecs, fail, timeout, sources).await,
-        "gcp" => gcp::detect(&cfg.gcp, fail, timeout, sources).await,
-        "azure" => azure::detect(&cfg.azure, fail, timeout, sources).await,
+        "ec2" => ec2::detect(&cfg.ec2, fail, deadline, sources).await,
+        "ecs" => ecs::detect(&cfg.ecs, fail, deadline, sources).await,
+        "gcp" => gcp::detect(&cfg.gcp, fail, deadline, sources).await,
+        "azure" => azure::detect(&cfg.azure, fail, deadline, sources).await,
         // Refused by validation.
         _ => Ok(Vec::new()),
     }
@@ -112,10 +143,16 @@ async fn detect(cfg: &ResourceDetectionConfig, sources: &Sources) -> Result<Vec<
         }
     };
     tracing::info!("began detecting resource information");
-    // All at once (off its cloud, a detector can wait its whole timeout), merged in order.
-    let results =
-        futures::future::join_all(cfg.detectors.iter().map(|name| run_one(cfg, sources, name)))
-            .await;
+    // `timeout` bounds the whole detection, retries included (0: no bound, one attempt).
+    let timeout = cfg.timeout.get();
+    let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+    // All at once (off its cloud, a detector can wait until the deadline), merged in order.
+    let results = futures::future::join_all(
+        cfg.detectors
+            .iter()
+            .map(|name| run_with_retry(cfg, sources, name, deadline)),
+    )
+    .await;
     for (name, found) in cfg.detectors.iter().zip(results) {
         match found {
             Ok(attrs) => attrs.into_iter().for_each(|(k, v)| add(k, v)),
@@ -199,8 +236,11 @@ impl Consumer for ResourceDetectionProcessor {
 #[async_trait]
 impl Processor for ResourceDetectionProcessor {
     /// A detector that fails stops the start, as otelcol's `Start` does once its retries run out
-    /// (kakehashi does not retry a whole detector: the metadata requests retry themselves).
+    /// (each detector is retried until `timeout`).
     async fn start(&self) -> Result<(), BuildError> {
+        if self.cfg.ec2.fail_on_missing_metadata && !self.cfg.fail_on_missing_metadata {
+            tracing::warn!("per-detector fail_on_missing_metadata fields are deprecated; use the top-level fail_on_missing_metadata instead");
+        }
         let first = detect(&self.cfg, &self.sources)
             .await
             .map_err(|e| BuildError(format!("failed to detect resource: {e}")))?;

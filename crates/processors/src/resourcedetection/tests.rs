@@ -68,14 +68,23 @@ pub(super) fn sources(root: &Path, vars: &[(&str, &str)]) -> Sources {
         env: Arc::new(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
         root: root.to_path_buf(),
         // Nothing listens there: tests never ask a real metadata service.
-        azure_endpoint: "http://127.0.0.1:9".into(),
+        azure_endpoint: closed_url(),
+        gcp_metadata_host: closed_url().trim_start_matches("http://").into(),
     }
 }
 
-/// The detection, on a runtime of its own (for the tests of local detectors).
+/// `http://127.0.0.1:<port>` where nothing listens (a port just bound and released).
+pub(super) fn closed_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", l.local_addr().unwrap())
+}
+
+/// The detection, on a runtime of its own (for the tests of local detectors); its clock is
+/// paused, so the retries of a failing detector until `timeout` take no real time.
 fn detect_now(cfg: &ResourceDetectionConfig, src: &Sources) -> Result<Vec<KeyValue>, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap()
         .block_on(detect(cfg, src))
@@ -300,7 +309,8 @@ async fn refresh_interval_detects_again() {
             (k == "OTEL_RESOURCE_ATTRIBUTES").then(|| format!("release={}", v.lock().unwrap()))
         }),
         root: root.path().to_path_buf(),
-        azure_endpoint: "http://127.0.0.1:9".into(),
+        azure_endpoint: closed_url(),
+        gcp_metadata_host: closed_url().trim_start_matches("http://").into(),
     };
     let sink = Arc::new(Sink::default());
     let p = ResourceDetectionProcessor::new(
@@ -337,7 +347,7 @@ fn config_defaults_and_errors() {
     assert_eq!(cfg.timeout.get(), std::time::Duration::from_secs(5));
     // A cloud detector's section is accepted (unread) while the detector is not listed, as
     // otelcol; the documented cloud setups validate.
-    config("detectors: [system]\nec2: {tags: ['^team$']}\nazure: {}\naks: {}");
+    config("detectors: [system]\nec2: {tags: ['^team$']}\nazure: {}\naks: {}\nenv: {}\nnova: {}\nelasticbeanstalk: {}");
     config("detectors: [gcp, ecs, ec2, azure, system]");
     config("detectors: [ec2]\nec2: {tags: ['^team$'], tags_from_imds: true, max_attempts: 5, max_backoff: 2s}\nfail_on_missing_metadata: true");
     for (yaml, want) in [
@@ -368,11 +378,23 @@ fn config_defaults_and_errors() {
         ),
         ("detectors: [ec2]\nec2: {max_retries: 3}", "max_retries"),
         ("detectors: [nope]", "invalid detector key: nope"),
-        ("detectors: [env]\nenv: {}", "has invalid keys: env"),
+        (
+            "detectors: [env]\nretry: {enabled: false}",
+            "retry: not supported by kakehashi yet",
+        ),
+        (
+            "detectors: [env]\nproxy_url: http://p",
+            "proxy_url: not supported by kakehashi yet",
+        ),
+        (
+            "detectors: [nova]",
+            r#"the "nova" detector is not supported by kakehashi yet"#,
+        ),
         (
             "detectors: [system]\nendpoint: x",
-            "has invalid keys: endpoint",
+            "endpoint: not supported by kakehashi yet",
         ),
+        ("detectors: [system]\nnope: x", "has invalid keys: nope"),
         (
             "detectors: [system]\nsystem: {hostname_sources: [cname]}",
             r#""cname" (a DNS query) is not supported"#,
@@ -401,7 +423,7 @@ fn config_defaults_and_errors() {
     config("detectors: [system]\nsystem: {resource_attributes: {host.ip: {enabled: false}}}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failing_detector_stops_the_start() {
     let root = host(LINUX);
     let p = ResourceDetectionProcessor::new(
@@ -412,10 +434,14 @@ async fn a_failing_detector_stops_the_start() {
         ),
         Arc::new(Sink::default()),
     );
+    let started = tokio::time::Instant::now();
     let e = p.start().await.unwrap_err();
     assert!(
         e.0.contains("failed to detect resource: env: invalid resource format"),
         "{}",
         e.0
     );
+    // Tried again 1 s and 2 s later, as otelcol does, until the next retry would pass the
+    // 5 s timeout.
+    assert_eq!(started.elapsed().as_secs(), 3);
 }
