@@ -34,36 +34,17 @@ pub(crate) const UNSUPPORTED_DETECTORS: &[&str] = &[
     "vultr",
 ];
 
-/// Sections of detectors kakehashi does not run (otelcol's `DetectorConfig` keys), and the
-/// `env` detector's (it has no settings): accepted unread, as otelcol reads a section only for
-/// a listed detector.
-const UNREAD_SECTIONS: &[&str] = &[
-    "aks",
-    "akamai",
-    "alibaba_ecs",
-    "azurecontainerapps",
-    "consul",
-    "digitalocean",
-    "docker",
-    "eks",
-    "elasticbeanstalk",
-    "env",
-    "heroku",
-    "hetzner",
-    "ibmcloud_classic",
-    "ibmcloud_vpc",
-    "k8s_api",
-    "k8snode",
-    "kubeadm",
-    "lambda",
-    "nova",
-    "openshift",
-    "oraclecloud",
-    "scaleway",
-    "tencent_cvm",
-    "upcloud",
-    "vultr",
-];
+/// Whether `key` is the section of a detector kakehashi does not run (otelcol's
+/// `DetectorConfig` keys: the detectors' names, but `elasticbeanstalk` for `elastic_beanstalk`)
+/// or the `env` detector's (it has no settings). Such a section is accepted unread, as otelcol
+/// reads a section only for a listed detector.
+fn is_unread_section(key: &str) -> bool {
+    match key {
+        "env" | "elasticbeanstalk" => true,
+        "elastic_beanstalk" => false,
+        _ => UNSUPPORTED_DETECTORS.contains(&key),
+    }
+}
 
 /// otelcol's HTTP client keys (squashed into the processor's config; kakehashi honours only
 /// `timeout`) and its detection retry block.
@@ -371,7 +352,7 @@ impl Validate for ResourceDetectionConfig {
                 errs.push(format!(
                     "{key}: not supported by kakehashi yet (of the HTTP client settings, only timeout is)"
                 ));
-            } else if !UNREAD_SECTIONS.contains(&key) {
+            } else if !is_unread_section(key) {
                 errs.push(format!("has invalid keys: {key}"));
             }
         }
