@@ -307,4 +307,6 @@ crate::processor_factory!(
 #[cfg(test)]
 mod cloud_tests;
 #[cfg(test)]
+mod fake_metadata;
+#[cfg(test)]
 mod tests;
