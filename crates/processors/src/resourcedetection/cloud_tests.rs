@@ -535,3 +535,18 @@ async fn no_timeout_means_no_deadline() {
         .unwrap();
     assert_eq!(attrs(&got), kv(EC2_WANT));
 }
+
+#[tokio::test]
+async fn ec2_asks_for_a_new_token_when_a_read_is_refused_as_unauthorized() {
+    // The first token request fails (IMDSv1 is tried), the read without a token gets a 401, and
+    // the detector asks for a token again and reads with it.
+    let f = ec2_fake();
+    f.route(Method::PUT, "/latest/api/token", 200, "tok-2");
+    f.fail_first("/latest/api/token", 1, 500);
+    f.require("x-aws-ec2-metadata-token", "tok-2", 401);
+    let base = f.start().await;
+    let got = on_ec2("detectors: [ec2]", &base).await.unwrap();
+    assert_eq!(attrs(&got), kv(EC2_WANT));
+    let puts = f.paths().iter().filter(|(m, _)| m == Method::PUT).count();
+    assert_eq!(puts, 2);
+}

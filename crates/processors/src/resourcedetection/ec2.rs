@@ -90,19 +90,18 @@ impl Imds<'_> {
                 .map(|t| ("X-aws-ec2-metadata-token", t))
                 .into_iter()
                 .collect();
-            match self.client.get(url, &headers).await {
+            let err = match self.client.get(url, &headers).await {
                 Ok(body) => return Ok(body),
+                Err(e) => e,
+            };
+            if err.status == Some(401) {
                 // An expired token: ask for a new one.
-                Err(e) if e.status == Some(401) => self.token = None,
-                Err(e) if !e.retryable() => return Err(e),
-                Err(e) if attempt >= attempts || self.client.deadline_passed() => return Err(e),
-                Err(_) => {}
+                self.token = None;
+            } else if !err.retryable() {
+                return Err(err);
             }
             if attempt >= attempts || self.client.deadline_passed() {
-                return Err(FetchError {
-                    status: Some(401),
-                    message: format!("{url}: unauthorized"),
-                });
+                return Err(err);
             }
             attempt += 1;
             tokio::time::sleep(backoff).await;
