@@ -3,7 +3,7 @@
 
 use crate::registry::{get, get_str};
 use crate::value::as_string;
-use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
+use kakehashi_pdata::proto::common::v1::KeyValue;
 
 /// Where a payload comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,11 +50,15 @@ fn candidate_host(attrs: &[KeyValue], fargate: bool) -> Option<String> {
         return None;
     }
     let present = |k: &str| get(attrs, k).is_some();
-    let cloud = get_str(attrs, "cloud.provider");
-    // A cloud provider without its identifying attributes falls through to the generic rules.
-    match cloud {
-        "aws" if present("host.id") => return Some(get_str(attrs, "host.id").into()),
-        "gcp" if present("host.name") && present("cloud.account.id") => {
+    // A cloud provider decides alone: without its identifying attributes there is no host here
+    // and the exporter's fallback is used (mapping-go returns from these branches; its test
+    // "GCP, no account id" expects no source).
+    match get_str(attrs, "cloud.provider") {
+        "aws" => return present("host.id").then(|| get_str(attrs, "host.id").into()),
+        "gcp" => {
+            if !(present("host.name") && present("cloud.account.id")) {
+                return None;
+            }
             let name = get_str(attrs, "host.name");
             let alias = if name.matches('.').count() >= 3 {
                 name.split('.').next().unwrap_or(name)
@@ -63,15 +67,22 @@ fn candidate_host(attrs: &[KeyValue], fargate: bool) -> Option<String> {
             };
             return Some(format!("{alias}.{}", get_str(attrs, "cloud.account.id")));
         }
-        "azure" if present("host.id") => return Some(get_str(attrs, "host.id").into()),
-        "azure" if present("host.name") => return Some(get_str(attrs, "host.name").into()),
+        "azure" => {
+            return ["host.id", "host.name"]
+                .into_iter()
+                .find(|k| present(k))
+                .map(|k| get_str(attrs, k).into())
+        }
         _ => {}
     }
-    let node = get_str(attrs, "k8s.node.name");
-    if !node.is_empty() {
-        return Some(match cluster_name(attrs, cloud) {
-            Some(cluster) if !cluster.is_empty() => format!("{node}-{cluster}"),
-            _ => node.into(),
+    // Kubernetes: `<node>-<cluster>` when the cluster is named, else the node (by presence,
+    // as mapping-go: an empty cluster name still adds the dash).
+    if present("k8s.node.name") {
+        let node = get_str(attrs, "k8s.node.name");
+        return Some(if present("k8s.cluster.name") {
+            format!("{node}-{}", get_str(attrs, "k8s.cluster.name"))
+        } else {
+            node.into()
         });
     }
     for key in ["host.id", "host.name"] {
@@ -80,31 +91,6 @@ fn candidate_host(attrs: &[KeyValue], fargate: bool) -> Option<String> {
         }
     }
     None
-}
-
-/// mapping-go's `getClusterName`: `k8s.cluster.name`, else on Azure the AKS node resource
-/// group `MC_<group>_<cluster>_<location>`, else on AWS the first `ec2.tag.kubernetes.io/
-/// cluster/<cluster>` attribute (the EC2 detector's instance tags).
-fn cluster_name<'a>(attrs: &'a [KeyValue], cloud: &str) -> Option<&'a str> {
-    if let Some(v) = get(attrs, "k8s.cluster.name") {
-        return Some(match &v.value {
-            Some(Value::StringValue(s)) => s.as_str(),
-            _ => "",
-        });
-    }
-    match cloud {
-        "azure" => {
-            let group = get_str(attrs, "azure.resourcegroup.name");
-            let parts: Vec<&str> = group.split('_').collect();
-            (parts.len() >= 4 && parts[0].eq_ignore_ascii_case("mc"))
-                .then(|| parts[parts.len() - 2])
-        }
-        "aws" => attrs
-            .iter()
-            .find(|kv| kv.key.starts_with("ec2.tag.kubernetes.io/cluster/"))
-            .and_then(|kv| kv.key.split('/').nth(2)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -152,38 +138,31 @@ mod tests {
             ]),
             h("i-1")
         );
-        // The cluster name from the cloud provider's attributes when k8s.cluster.name is absent.
-        assert_eq!(
-            host(&[
-                s("cloud.provider", "azure"),
-                s("k8s.node.name", "n"),
-                s("azure.resourcegroup.name", "MC_rg_my-aks_japaneast"),
-            ]),
-            h("n-my-aks")
-        );
-        assert_eq!(
-            host(&[
-                s("cloud.provider", "azure"),
-                s("k8s.node.name", "n"),
-                s("azure.resourcegroup.name", "rg_my-aks_japaneast"),
-            ]),
-            h("n")
-        );
-        assert_eq!(
-            host(&[
+        // A cloud provider without its identifying attributes names no host, even with a node
+        // name or a host name (the exporter's fallback is used).
+        for provider_only in [
+            vec![s("cloud.provider", "azure"), s("k8s.node.name", "n")],
+            vec![
                 s("cloud.provider", "aws"),
                 s("k8s.node.name", "n"),
-                s("ec2.tag.kubernetes.io/cluster/eks-1", "owned"),
-            ]),
-            h("n-eks-1")
-        );
+                s("host.name", "ip-10-0-0-1"),
+            ],
+            vec![
+                s("cloud.provider", "gcp"),
+                s("host.id", "1"),
+                s("host.name", "vm"),
+            ],
+        ] {
+            assert_eq!(host(&provider_only), None, "{provider_only:?}");
+        }
         assert_eq!(
-            host(&[
-                s("k8s.node.name", "n"),
-                s("ec2.tag.kubernetes.io/cluster/eks-1", "owned")
-            ]),
-            h("n"),
-            "only on AWS"
+            host(&[s("cloud.provider", "azure"), s("host.name", "vm-1")]),
+            h("vm-1")
+        );
+        // Presence, not emptiness: an empty cluster name still adds the dash.
+        assert_eq!(
+            host(&[s("k8s.node.name", "n"), s("k8s.cluster.name", "")]),
+            h("n-")
         );
         assert_eq!(host(&[s("host.name", "localhost")]), None);
         assert_eq!(host(&[]), None);
