@@ -31,6 +31,18 @@ async fn on_ec2(yaml: &str, base: &str) -> Result<Vec<KeyValue>, String> {
     .await
 }
 
+/// `yaml`'s detection with the ECS task metadata endpoint at `<base>/v4/abc`.
+async fn on_ecs(yaml: &str, base: &str) -> Result<Vec<KeyValue>, String> {
+    let root = tempfile::tempdir().unwrap();
+    let uri = format!("{base}/v4/abc");
+    run(
+        yaml,
+        root.path(),
+        &[("ECS_CONTAINER_METADATA_URI_V4", &uri)],
+    )
+    .await
+}
+
 const EC2_DOC: &str = r#"{"region":"us-west-2","accountId":"account1234","availabilityZone":"us-west-2a","instanceId":"i-abcd1234","imageId":"abcdef","instanceType":"c4.xlarge","privateIp":"10.0.0.1"}"#;
 
 fn ec2_fake() -> Fake {
@@ -168,15 +180,7 @@ async fn ecs_task_and_log_groups_from_the_task_metadata_endpoint() {
         r#"{"DockerId":"123","Type":"NORMAL","KnownStatus":"RUNNING"}"#,
     );
     let base = f.start().await;
-    let root = tempfile::tempdir().unwrap();
-    let uri = format!("{base}/v4/abc");
-    let got = run(
-        "detectors: [ecs]",
-        root.path(),
-        &[("ECS_CONTAINER_METADATA_URI_V4", &uri)],
-    )
-    .await
-    .unwrap();
+    let got = on_ecs("detectors: [ecs]", &base).await.unwrap();
     let strings = |v: &[&str]| {
         any_value::Value::ArrayValue(kakehashi_pdata::proto::common::v1::ArrayValue {
             values: v
@@ -223,6 +227,7 @@ async fn ecs_task_and_log_groups_from_the_task_metadata_endpoint() {
         .collect();
     assert_eq!(got, want);
     // Off ECS (no endpoint variable): nothing, nothing asked.
+    let root = tempfile::tempdir().unwrap();
     assert_eq!(run("detectors: [ecs]", root.path(), &[]).await.unwrap(), []);
 }
 
@@ -508,15 +513,9 @@ async fn a_detector_that_fails_is_retried_within_the_timeout() {
     f.get("/v4/abc", r#"{"DockerId":"123"}"#);
     f.fail_first("/v4/abc/task", 1, 503);
     let base = f.start().await;
-    let root = tempfile::tempdir().unwrap();
-    let uri = format!("{base}/v4/abc");
-    let got = run(
-        "detectors: [ecs]\ntimeout: 3s",
-        root.path(),
-        &[("ECS_CONTAINER_METADATA_URI_V4", &uri)],
-    )
-    .await
-    .unwrap();
+    let got = on_ecs("detectors: [ecs]\ntimeout: 3s", &base)
+        .await
+        .unwrap();
     assert_eq!(attrs(&got)[1], ("cloud.platform".into(), "aws_ecs".into()));
     let tasks = f
         .paths()
