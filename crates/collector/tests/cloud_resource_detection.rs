@@ -1,6 +1,6 @@
 //! The `resourcedetection` processor's cloud detectors through the binary, into the Datadog
-//! exporter: kakehashi runs Datadog's documented gateway setup (`resourcedetection` in front of
-//! `datadog`) against fake metadata services on 127.0.0.1 (the addresses come from the
+//! exporter: kakehashi runs as a collector on the applications' host (`resourcedetection` in
+//! front of `datadog`) against fake metadata services on 127.0.0.1 (the addresses come from the
 //! variables the AWS SDK and ECS define), and the intake double shows what Datadog would get:
 //! on EC2 the host is the instance id (Datadog's rule for `cloud.provider: aws`), on ECS Fargate
 //! there is no host and the task ARN is a container tag.
