@@ -4,15 +4,14 @@
 
 use super::config::{AzureConfig, AZURE_ATTRIBUTES};
 use super::detected::{Attributes, Detected};
-use super::metadata_client::MetadataClient;
 use super::Sources;
+use kakehashi_cloud_metadata::azure::{compute_url, field, HEADERS};
+use kakehashi_cloud_metadata::MetadataClient;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// With no detection deadline (`timeout: 0`), the request still ends after this long.
 const REQUEST_CAP: Duration = Duration::from_secs(30);
-
-const PATH: &str = "/metadata/instance/compute?api-version=2020-09-01&format=json";
 
 /// The fields read, by IMDS's keys compared without case (Go's `encoding/json` matches
 /// `vmId` to the field tagged `vmID`).
@@ -33,13 +32,6 @@ struct Compute {
 fn parse(body: &str) -> Result<Compute, String> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
     let obj = v.as_object().ok_or("not a JSON object")?;
-    let field = |o: &serde_json::Map<String, serde_json::Value>, key: &str| -> String {
-        o.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .and_then(|(_, v)| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
     let sub = |key: &str| {
         obj.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -79,8 +71,8 @@ pub(crate) async fn detect(
     src: &Sources,
 ) -> Result<Attributes, String> {
     let client = MetadataClient::new(REQUEST_CAP, REQUEST_CAP, deadline)?;
-    let url = format!("{}{PATH}", src.azure_endpoint.trim_end_matches('/'));
-    let compute = match client.get(&url, &[("Metadata", "true")]).await {
+    let url = compute_url(&src.azure_endpoint);
+    let compute = match client.get(&url, &HEADERS).await {
         Ok(body) => parse(&body),
         Err(e) => Err(e.to_string()),
     };

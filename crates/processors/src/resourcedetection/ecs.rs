@@ -5,8 +5,8 @@
 
 use super::config::{EcsConfig, ECS_ATTRIBUTES};
 use super::detected::{Attributes, Detected};
-use super::metadata_client::MetadataClient;
 use super::Sources;
+use kakehashi_cloud_metadata::MetadataClient;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -49,25 +49,13 @@ struct LogOptions {
     stream: String,
 }
 
-/// The endpoint from the environment, as otelcol accepts it: an absolute URI (or path).
-fn endpoint(src: &Sources) -> Option<String> {
-    [
-        "ECS_CONTAINER_METADATA_URI_V4",
-        "ECS_CONTAINER_METADATA_URI",
-    ]
-    .into_iter()
-    .filter_map(|var| (src.env)(var))
-    .map(|v| v.trim().to_string())
-    .find(|v| v.contains("://") || v.starts_with('/'))
-}
-
 pub(crate) async fn detect(
     cfg: &EcsConfig,
     fail_on_missing: bool,
     deadline: Option<Instant>,
     src: &Sources,
 ) -> Result<Attributes, String> {
-    let Some(base) = endpoint(src) else {
+    let Some(base) = kakehashi_cloud_metadata::ecs::endpoint(&*src.env) else {
         return if fail_on_missing {
             Err("no ECS task metadata endpoint (ECS_CONTAINER_METADATA_URI_V4 or ECS_CONTAINER_METADATA_URI)".into())
         } else {

@@ -10,47 +10,9 @@
 
 use super::config::{GcpConfig, GCP_ATTRIBUTES};
 use super::detected::{Attributes, Detected};
-use super::metadata_client::{FetchError, MetadataClient};
 use super::Sources;
-use std::time::Duration;
+use kakehashi_cloud_metadata::gce::{self, Gce};
 use tokio::time::Instant;
-
-/// Google's metadata client: a connection within 2 s, each request within 5 s, up to 5
-/// retries from 100 ms.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-const RETRIES: usize = 5;
-
-struct Metadata {
-    client: MetadataClient,
-    host: String,
-}
-
-impl Metadata {
-    async fn get(&self, suffix: &str) -> Result<String, FetchError> {
-        let url = format!("http://{}/computeMetadata/v1/{suffix}", self.host);
-        let headers = [("Metadata-Flavor", "Google")];
-        let mut backoff = Duration::from_millis(100);
-        let mut retries = 0;
-        loop {
-            match self.client.get(&url, &headers).await {
-                Err(e) if e.retryable() && retries < RETRIES => {
-                    retries += 1;
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-                result => return result,
-            }
-        }
-    }
-
-    async fn trimmed(&self, suffix: &str) -> Result<String, String> {
-        self.get(suffix)
-            .await
-            .map(|v| v.trim().to_string())
-            .map_err(|e| e.to_string())
-    }
-}
 
 fn last_segment(s: &str) -> String {
     s.rsplit('/').next().unwrap_or_default().to_string()
@@ -73,9 +35,9 @@ async fn on_gce(src: &Sources, deadline: Option<Instant>) -> Result<bool, String
     if (src.env)("GCE_METADATA_HOST").is_some_and(|h| !h.is_empty()) {
         return Ok(true);
     }
-    let client = MetadataClient::new(REQUEST_TIMEOUT, CONNECT_TIMEOUT, deadline)?;
-    let url = format!("http://{}", src.gcp_metadata_host);
-    Ok(client.answers_with(&url, "Metadata-Flavor", "Google").await)
+    Ok(Gce::new(src.gcp_metadata_host.clone(), deadline)?
+        .answers()
+        .await)
 }
 
 pub(crate) async fn detect(
@@ -108,10 +70,7 @@ pub(crate) async fn detect(
             Ok(Attributes::new())
         };
     }
-    let md = Metadata {
-        client: MetadataClient::new(REQUEST_TIMEOUT, CONNECT_TIMEOUT, deadline)?,
-        host: non_empty("GCE_METADATA_HOST").unwrap_or_else(|| src.gcp_metadata_host.clone()),
-    };
+    let md = Gce::new(gce::host(&*src.env, &src.gcp_metadata_host), deadline)?;
     let mut errors: Vec<String> = Vec::new();
     out.str("cloud.provider", "gcp");
     if let Some(p) = keep(md.trimmed("project/project-id").await, &mut errors) {
@@ -301,7 +260,7 @@ fn keep(r: Result<String, String>, errors: &mut Vec<String>) -> Option<String> {
 }
 
 /// `instance/region`'s last path segment.
-async fn region(md: &Metadata) -> Result<String, String> {
+async fn region(md: &Gce) -> Result<String, String> {
     md.get("instance/region")
         .await
         .map(|r| last_segment(&r))
@@ -309,7 +268,7 @@ async fn region(md: &Metadata) -> Result<String, String> {
 }
 
 /// The zone (`instance/zone`'s last segment) and its region (`us-central1-a` → `us-central1`).
-async fn zone_and_region(md: &Metadata) -> Result<(String, String), String> {
+async fn zone_and_region(md: &Gce) -> Result<(String, String), String> {
     let zone = last_segment(&md.trimmed("instance/zone").await?);
     if zone.is_empty() {
         return Err("no zone detected from GCE metadata server".into());

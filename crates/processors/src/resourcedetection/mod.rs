@@ -12,7 +12,6 @@ mod ec2;
 mod ecs;
 mod env;
 mod gcp;
-mod metadata_client;
 mod system;
 
 pub use config::{AttributeToggle, ResourceDetectionConfig, SystemConfig};
@@ -46,8 +45,8 @@ impl Default for Sources {
         Sources {
             env: Arc::new(|k| std::env::var(k).ok()),
             root: PathBuf::from("/"),
-            azure_endpoint: "http://169.254.169.254".into(),
-            gcp_metadata_host: "169.254.169.254".into(),
+            azure_endpoint: kakehashi_cloud_metadata::azure::endpoint(&|k| std::env::var(k).ok()),
+            gcp_metadata_host: kakehashi_cloud_metadata::gce::DEFAULT_HOST.into(),
         }
     }
 }

@@ -1,15 +1,15 @@
-//! The HTTP client the cloud detectors ask their instance metadata services with. Those
-//! services answer on link-local addresses from inside the instance, so kakehashi never sends
+//! The HTTP client kakehashi asks instance metadata services with. Those services answer on link-local addresses from inside the instance, so kakehashi never sends
 //! these requests through a proxy (Go's EC2, ECS and Azure clients honour `HTTP_PROXY`, and
 //! otelcol tells users behind a proxy to exempt the metadata address; Google's client, like
-//! this one, never uses one). Every request ends by the detection's deadline (`timeout`): off
-//! the cloud in question, the address may not answer at all.
+//! this one, never uses one). Every request ends by the caller's deadline (resourcedetection's
+//! `timeout`, the datadog exporter's `hostname_detection_timeout`): off the cloud in question,
+//! the address may not answer at all.
 
 use std::time::Duration;
 use tokio::time::Instant;
 
 #[derive(Clone)]
-pub(crate) struct MetadataClient {
+pub struct MetadataClient {
     http: reqwest::Client,
     /// The longest one request may take.
     per_request: Duration,
@@ -18,7 +18,7 @@ pub(crate) struct MetadataClient {
 
 /// A failed request: no answer (refused, timed out) or an error status.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct FetchError {
+pub struct FetchError {
     /// The HTTP status, when the service answered.
     pub status: Option<u16>,
     pub message: String,
@@ -31,7 +31,7 @@ impl FetchError {
         self.status.is_none_or(|s| s == 429 || s >= 500)
     }
 
-    fn unanswered(message: String) -> Self {
+    pub fn unanswered(message: String) -> Self {
         FetchError {
             status: None,
             message,
@@ -109,7 +109,7 @@ impl MetadataClient {
     ) -> Result<String, FetchError> {
         let budget = self
             .budget()
-            .ok_or_else(|| FetchError::unanswered(format!("{url}: detection timeout reached")))?;
+            .ok_or_else(|| FetchError::unanswered(format!("{url}: deadline reached")))?;
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
