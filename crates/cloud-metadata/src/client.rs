@@ -21,6 +21,9 @@ pub struct MetadataClient {
 pub struct FetchError {
     /// The HTTP status, when the service answered.
     pub status: Option<u16>,
+    /// No connection could be made at all (refused, no route): nothing listens at the
+    /// address, as off the cloud in question, rather than a slow or busy service.
+    pub refused: bool,
     pub message: String,
 }
 
@@ -34,6 +37,7 @@ impl FetchError {
     pub fn unanswered(message: String) -> Self {
         FetchError {
             status: None,
+            refused: false,
             message,
         }
     }
@@ -76,6 +80,14 @@ impl MetadataClient {
         }
     }
 
+    /// `backoff`, or less when the deadline comes sooner: a retry's wait never outlasts it.
+    pub fn wait_within_deadline(&self, backoff: Duration) -> Duration {
+        match self.deadline {
+            None => backoff,
+            Some(d) => backoff.min(d.saturating_duration_since(Instant::now())),
+        }
+    }
+
     pub fn deadline_passed(&self) -> bool {
         self.budget().is_none()
     }
@@ -113,12 +125,16 @@ impl MetadataClient {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let unanswered = |e: reqwest::Error| FetchError::unanswered(format!("{url}: {e}"));
+        let unanswered = |e: reqwest::Error| FetchError {
+            refused: e.is_connect() && !e.is_timeout(),
+            ..FetchError::unanswered(format!("{url}: {e}"))
+        };
         let resp = req.timeout(budget).send().await.map_err(unanswered)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(FetchError {
                 status: Some(status.as_u16()),
+                refused: false,
                 message: format!("{url}: status {status}"),
             });
         }

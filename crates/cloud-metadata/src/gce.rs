@@ -1,6 +1,7 @@
 //! The GCE metadata server, asked as Google's Go client asks it: `Metadata-Flavor: Google`, a
 //! connection within 2 s, each request within 5 s, up to 5 retries from 100 ms (doubling) for
-//! unanswered requests and server errors.
+//! timeouts and server errors. A refused connection is not retried (Go's client retries only
+//! "temporary" network errors), so off GCP the answer is quick where nothing listens.
 
 use crate::{non_empty, Env, FetchError, MetadataClient};
 use std::time::Duration;
@@ -39,9 +40,14 @@ impl Gce {
         let mut retries = 0;
         loop {
             match self.client.get(&url, &headers).await {
-                Err(e) if e.retryable() && retries < RETRIES && !self.client.deadline_passed() => {
+                Err(e)
+                    if e.retryable()
+                        && !e.refused
+                        && retries < RETRIES
+                        && !self.client.deadline_passed() =>
+                {
                     retries += 1;
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(self.client.wait_within_deadline(backoff)).await;
                     backoff *= 2;
                 }
                 result => return result,

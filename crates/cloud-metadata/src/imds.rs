@@ -126,7 +126,7 @@ impl Imds {
                 return Err(err);
             }
             attempt += 1;
-            tokio::time::sleep(backoff).await;
+            tokio::time::sleep(self.client.wait_within_deadline(backoff)).await;
             backoff = (backoff * 2).min(self.retry.max_backoff).min(MAX_BACKOFF);
         }
     }

@@ -15,11 +15,15 @@ pub mod client;
 pub mod ecs;
 pub mod gce;
 pub mod imds;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{FetchError, MetadataClient};
 
 /// Reads one environment variable (the process's, or a test's map).
 pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Send + Sync);
+/// An [`Env`] to keep.
+pub type SharedEnv = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// A variable's value when it is set and not empty.
 fn non_empty(env: Env<'_>, key: &str) -> Option<String> {

@@ -9,7 +9,6 @@ mod common;
 
 use common::dd_intake::FakeIntake;
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 const API_KEY: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
@@ -52,26 +51,37 @@ impl FakeMetadata {
     }
 }
 
-/// Starts kakehashi with `detectors`, the variables `env`, and the Datadog exporter pointed at
-/// `intake`; sends 3 spans and stops it. Answers the collector's output.
+/// Starts kakehashi with `detectors` and the exporter's `hostname: fallback-host`, the
+/// variables `env`, and the Datadog exporter pointed at `intake`; sends 3 spans and stops it.
+/// Answers the collector's output.
 fn run(detectors: &str, env: &[(&str, &str)], intake: &FakeIntake) -> String {
+    let processors =
+        format!("processors:\n  resourcedetection:\n    detectors: {detectors}\n    timeout: 2s\n");
+    run_with(&processors, "hostname: fallback-host", env, intake)
+}
+
+/// [`run`] with `processors` (a top-level `processors:` section, or nothing: the pipeline
+/// then has none) and `hostname` (a line of the exporter's section).
+fn run_with(processors: &str, hostname: &str, env: &[(&str, &str)], intake: &FakeIntake) -> String {
     let dir = tempfile::tempdir().unwrap();
     let recv = free_port();
+    let pipeline_processors = if processors.is_empty() {
+        "[]"
+    } else {
+        "[resourcedetection]"
+    };
     let config = format!(
         r#"receivers:
   otlp:
     protocols:
       grpc:
         endpoint: 127.0.0.1:{recv}
-processors:
-  resourcedetection:
-    detectors: {detectors}
-    timeout: 2s
-exporters:
+{processors}exporters:
   datadog:
     api:
       key: ${{env:DD_API_KEY}}
-    hostname: fallback-host
+    {hostname}
+    hostname_detection_timeout: 3s
     traces:
       endpoint: {url}
     metrics:
@@ -85,22 +95,18 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
-      processors: [resourcedetection]
+      processors: {pipeline_processors}
       exporters: [datadog]
 "#,
         url = intake.url()
     );
     let path = dir.path().join("kakehashi.yaml");
     std::fs::write(&path, config).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(&path)
         .env("DD_API_KEY", API_KEY)
-        // Never the real metadata addresses, whatever machine runs the test.
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .env_remove("ECS_CONTAINER_METADATA_URI_V4")
-        .env_remove("ECS_CONTAINER_METADATA_URI");
+        .env_remove("AWS_EC2_METADATA_DISABLED");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -193,4 +199,42 @@ fn on_ecs_fargate_there_is_no_host_and_the_task_is_a_container_tag() {
         meta.get("aws.ecs.task.id").map(String::as_str),
         Some("0123abcd")
     );
+}
+
+/// Without `hostname`, the exporter finds its host as Go's does: on EC2 the instance id, for
+/// the spans whose resource names no host, the payloads and the APM stats.
+#[test]
+fn without_a_hostname_setting_the_exporter_is_named_after_the_ec2_instance() {
+    let imds = FakeMetadata::start(&[
+        ("/latest/meta-data/instance-id", "i-0abc1234"),
+        (
+            "/latest/dynamic/instance-identity/document",
+            r#"{"region":"ap-northeast-1","instanceId":"i-0abc1234"}"#,
+        ),
+    ]);
+    let intake = FakeIntake::start();
+    let output = run_with(
+        "",
+        "",
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds.url)],
+        &intake,
+    );
+    assert!(
+        output.contains("Resolved source") && output.contains("provider=\"ec2\""),
+        "{output}"
+    );
+    let payloads = intake.accepted_traces();
+    assert!(!payloads.is_empty(), "{output}");
+    for (_, p) in &payloads {
+        assert_eq!(p.host_name, "i-0abc1234", "{output}");
+        for tp in &p.tracer_payloads {
+            assert_eq!(tp.hostname, "i-0abc1234", "{output}");
+        }
+    }
+    let stats = intake.accepted_stats();
+    assert!(!stats.is_empty(), "{output}");
+    for s in &stats {
+        let host = common::dd_intake::get(s, "AgentHostname").and_then(|v| v.as_str());
+        assert_eq!(host, Some("i-0abc1234"), "{s}");
+    }
 }

@@ -71,7 +71,7 @@ service:
     );
     let path = dir.join("kakehashi.yaml");
     std::fs::write(&path, config).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(&path)
         .args(args)

@@ -76,7 +76,7 @@ service:
     );
     let overlay_path = dir.path().join("overlay.yaml");
     std::fs::write(&overlay_path, overlay).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(seed_fixture())
         .arg("--config")
@@ -597,7 +597,7 @@ fn invalid_api_key_fails_the_start_when_asked_to() {
     );
     let overlay_path = dir.path().join("overlay.yaml");
     std::fs::write(&overlay_path, overlay).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(seed_fixture())
         .arg("--config")

@@ -27,7 +27,7 @@ fn str_field<'a>(v: &'a Value, k: &str) -> &'a str {
 fn demo_delivers_health_check_traces_to_the_intake_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (intake, otlp, app, metrics) = (free_port(), free_port(), free_port(), free_port());
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.args(["demo", "--rate", "20", "--data"])
         .arg(dir.path().join("data"))
         .args(["--intake-port", &intake.to_string()])
@@ -144,7 +144,7 @@ fn demo_delivers_health_check_traces_to_the_intake_and_stops_cleanly() {
 #[test]
 fn demo_print_config_is_a_valid_seed_pipeline() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(kakehashi_bin())
+    let out = kakehashi_command()
         .args(["demo", "--print-config", "--otlp-port", "24317"])
         .output()
         .unwrap();
@@ -153,7 +153,7 @@ fn demo_print_config_is_a_valid_seed_pipeline() {
     assert!(yaml.contains("endpoint: 127.0.0.1:24317"), "{yaml}");
     let path = dir.path().join("demo.yaml");
     std::fs::write(&path, &yaml).unwrap();
-    let validate = Command::new(kakehashi_bin())
+    let validate = kakehashi_command()
         .arg("validate")
         .arg(format!("--config={}", path.display()))
         .output()

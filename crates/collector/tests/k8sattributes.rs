@@ -34,7 +34,7 @@ fn config(recv_grpc: u16, sink: &Sink, processor_yaml: &str) -> String {
 fn start(dir: &Path, config: &str, env: &[(&str, &str)]) -> ProcessGuard {
     let path = dir.join("kakehashi.yaml");
     std::fs::write(&path, config).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(&path)
         .env_remove("KUBERNETES_SERVICE_HOST");

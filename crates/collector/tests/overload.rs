@@ -267,7 +267,7 @@ fn transparent_huge_pages_are_off_unless_mimalloc_allow_thp_is_set() {
     let config_path = dir.path().join("thp.yaml");
     std::fs::write(&config_path, config).unwrap();
     let thp_enabled = |allow: Option<&str>| {
-        let mut cmd = std::process::Command::new(kakehashi_bin());
+        let mut cmd = kakehashi_command();
         cmd.arg("--config").arg(&config_path);
         if let Some(v) = allow {
             cmd.env("MIMALLOC_ALLOW_THP", v);

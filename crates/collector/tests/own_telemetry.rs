@@ -261,7 +261,7 @@ fn lines_go_to_every_output_and_an_output_that_cannot_be_opened_stops_the_start(
     );
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, broken).unwrap();
-    let mut cmd = std::process::Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config").arg(&path);
     let (status, _, stderr) = run_bounded(cmd, Duration::from_secs(20));
     assert!(!status.success(), "{stderr}");

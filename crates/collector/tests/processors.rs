@@ -28,7 +28,7 @@ fn resource_detection_adds_the_collectors_environment_and_host() {
         otlp_to_sink_config(recv_grpc, &sink, processors, "resourcedetection", "traces"),
     )
     .unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config").arg(&config_path).env(
         "OTEL_RESOURCE_ATTRIBUTES",
         "deployment.environment=prod-e2e,service.name=from-collector,k8s.cluster.name=c%2D1",

@@ -246,7 +246,7 @@ fn no_secret_leaks_at_debug_level_with_every_component() {
     std::fs::write(&config_path, &config).unwrap();
 
     // `kakehashi validate` on the valid config prints nothing secret.
-    let mut validate = Command::new(kakehashi_bin());
+    let mut validate = kakehashi_command();
     validate
         .arg("validate")
         .arg("--config")
@@ -257,7 +257,7 @@ fn no_secret_leaks_at_debug_level_with_every_component() {
     assert_no_secret("validate stdout", &out);
     assert_no_secret("validate stderr", &err);
 
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(&config_path)
         .env("KK_TEST_DD_API_KEY", DD_API_KEY)
@@ -539,7 +539,7 @@ service:
         // Case 3 is valid until the TLS key is loaded at start, which `validate` does not do.
         let modes: &[bool] = if i == 3 { &[false] } else { &[true, false] };
         for &validate in modes {
-            let mut cmd = Command::new(kakehashi_bin());
+            let mut cmd = kakehashi_command();
             if validate {
                 cmd.arg("validate");
             }
@@ -678,7 +678,7 @@ fn kakehashi_isolated(args: &[&str]) -> Command {
         c
     } else {
         eprintln!("unshare -rn is not available: using the machine's network namespace");
-        Command::new(kakehashi_bin())
+        kakehashi_command()
     };
     cmd.args(args);
     cmd

@@ -15,6 +15,7 @@ use crate::payload::{
 };
 use crate::retry::Failed;
 use crate::self_metrics::DatadogMetrics;
+use crate::source::{self, Source};
 use crate::stats::{
     encode_msgpack, StatsAggregator, StatsSettings, BUCKET_DURATION, DEFAULT_MAX_GROUPS,
 };
@@ -23,7 +24,7 @@ use kakehashi_component::{Batch, BuildContext, BuildError, ExportError, Exporter
 use kakehashi_datadog_translate::{exporter_obfuscation, translate, TranslateConfig};
 use kakehashi_pdata::Payload;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,8 +39,34 @@ const USAGE_SERIES_PERIOD: Duration = Duration::from_secs(10);
 const SHUTDOWN_FLUSH_BUDGET: Duration = Duration::from_secs(5);
 
 pub struct DatadogExporter {
-    shared: Arc<Shared>,
+    /// Set by `start`, once the host is known.
+    shared: OnceLock<Arc<Shared>>,
+    /// Everything but the host, from the config; taken by `start`.
+    pending: Mutex<Option<Pending>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The exporter before its host is known: what depends on the host is completed by
+/// [`Pending::with_source`].
+struct Pending {
+    shared: Shared,
+    stats: Option<StatsSettings>,
+    configured_hostname: String,
+    detection_timeout: Duration,
+}
+
+impl Pending {
+    fn with_source(mut self, source: &Source) -> Shared {
+        let hostname = source.hostname().to_string();
+        self.shared.translate.fallback_hostname = hostname.clone();
+        self.shared.agent.host_name = hostname.clone();
+        self.shared.stats = self.stats.map(|mut settings| {
+            settings.hostname = hostname.clone();
+            Mutex::new(StatsAggregator::new(settings))
+        });
+        self.shared.hostname = hostname;
+        self.shared
+    }
 }
 
 struct Shared {
@@ -53,6 +80,7 @@ struct Shared {
     /// The first batch's first resource (`hostname_source: first_resource`), once seen.
     first_resource: std::sync::OnceLock<metadata::ResourceHost>,
     first_resource_seen: tokio::sync::Notify,
+    /// The fallback host ([`crate::source`]); empty on ECS Fargate.
     hostname: String,
     version: String,
     stats: Option<Mutex<StatsAggregator>>,
@@ -84,45 +112,52 @@ impl DatadogExporter {
     pub fn new(ctx: &BuildContext, cfg: &DatadogConfig) -> Result<Self, BuildError> {
         let version = env!("CARGO_PKG_VERSION").to_string();
         let agent_version = format!("datadogexporter-kakehashi-{version}");
-        let hostname = crate::hostname::resolve(&cfg.hostname);
         let client = intake_client(cfg, &agent_version)?;
-        let translate = translate_config(ctx, &cfg.traces, hostname.clone())?;
+        // The host is filled in by `start` (`Pending::with_source`).
+        let translate = translate_config(ctx, &cfg.traces, String::new())?;
         let stats = (!ctx.gate_enabled(DISABLE_APM_STATS_GATE)).then(|| {
-            Mutex::new(StatsAggregator::new(stats_settings(
+            stats_settings(
                 &cfg.traces,
-                hostname.clone(),
+                String::new(),
                 agent_version.clone(),
                 BUCKET_DURATION,
-            )))
+            )
         });
         let id = ctx.id.to_string();
-        Ok(DatadogExporter {
-            shared: Arc::new(Shared {
-                metrics: DatadogMetrics::new(&ctx.telemetry, &id),
-                id,
-                client,
-                translate,
-                agent: AgentInfo {
-                    host_name: hostname.clone(),
-                    agent_version,
-                },
-                retry: cfg.retry_on_failure.clone(),
-                fail_on_invalid_key: cfg.api.fail_on_invalid_key,
-                host_metadata: cfg.host_metadata.enabled.then(|| HostMetadataSettings {
-                    period: cfg.host_metadata.reporter_period.get(),
-                    tags: cfg.host_metadata.tags.clone(),
-                    first_resource: cfg.host_metadata.hostname_source == "first_resource",
-                }),
-                first_resource: std::sync::OnceLock::new(),
-                first_resource_seen: tokio::sync::Notify::new(),
-                hostname,
-                version,
-                stats,
-                languages: Mutex::default(),
-                usage: Mutex::default(),
-                gateway: Mutex::default(),
-                cancel: CancellationToken::new(),
+        let shared = Shared {
+            metrics: DatadogMetrics::new(&ctx.telemetry, &id),
+            id,
+            client,
+            translate,
+            agent: AgentInfo {
+                host_name: String::new(),
+                agent_version,
+            },
+            retry: cfg.retry_on_failure.clone(),
+            fail_on_invalid_key: cfg.api.fail_on_invalid_key,
+            host_metadata: cfg.host_metadata.enabled.then(|| HostMetadataSettings {
+                period: cfg.host_metadata.reporter_period.get(),
+                tags: cfg.host_metadata.tags.clone(),
+                first_resource: cfg.host_metadata.hostname_source == "first_resource",
             }),
+            first_resource: std::sync::OnceLock::new(),
+            first_resource_seen: tokio::sync::Notify::new(),
+            hostname: String::new(),
+            version,
+            stats: None,
+            languages: Mutex::default(),
+            usage: Mutex::default(),
+            gateway: Mutex::default(),
+            cancel: CancellationToken::new(),
+        };
+        Ok(DatadogExporter {
+            shared: OnceLock::new(),
+            pending: Mutex::new(Some(Pending {
+                shared,
+                stats,
+                configured_hostname: cfg.hostname.clone(),
+                detection_timeout: cfg.hostname_detection_timeout.get(),
+            })),
             tasks: Mutex::default(),
         })
     }
@@ -135,7 +170,12 @@ impl DatadogExporter {
 #[async_trait::async_trait]
 impl Exporter for DatadogExporter {
     async fn start(&self) -> Result<(), BuildError> {
-        let s = self.shared.clone();
+        let Some(pending) = self.pending.lock().unwrap().take() else {
+            return Ok(());
+        };
+        let source = source::resolve(&pending.configured_hostname, pending.detection_timeout).await;
+        let s = Arc::new(pending.with_source(&source));
+        let _ = self.shared.set(s.clone());
         if s.fail_on_invalid_key {
             // otelcol fails the exporter's creation on an invalid key; network errors only warn.
             if let KeyValidity::Invalid = check_api_key(&s).await {
@@ -164,7 +204,11 @@ impl Exporter for DatadogExporter {
     }
 
     async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
-        let s = &self.shared;
+        let Some(s) = self.shared.get() else {
+            return Err(ExportError::retryable(
+                "the datadog exporter has not started",
+            ));
+        };
         let Payload::Traces(req) = batch.payload.as_ref() else {
             return Err(ExportError::permanent(format!(
                 "the datadog exporter only exports traces, got {}",
@@ -246,7 +290,9 @@ impl Exporter for DatadogExporter {
     }
 
     async fn shutdown(&self) {
-        let s = self.shared.clone();
+        let Some(s) = self.shared.get().cloned() else {
+            return;
+        };
         // Stats of the last, partial buckets: flushed once, within a bound.
         if s.stats.is_some() {
             let flush = flush_stats(&s, true);

@@ -10,18 +10,26 @@ use crate::connector_stats::ConnectorStats;
 use crate::exporter::{describe_failure, ignore_resources, intake_client};
 use crate::payload::{gzip, DEFAULT_GZIP_LEVEL};
 use crate::self_metrics::DatadogMetrics;
+use crate::source;
 use crate::stats::encode_msgpack;
 use crate::stats_metric;
 use kakehashi_component::exporterhelper::RetrySettings;
 use kakehashi_component::{Batch, BuildContext, BuildError, ExportError, Exporter};
 use kakehashi_pdata::Payload;
 use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub struct DatadogStatsExporter {
     client: IntakeClient,
     retry: RetrySettings,
-    processing: ConnectorStats,
+    /// Set by `start`, once the host is known.
+    processing: OnceLock<ConnectorStats>,
+    /// `processing` without the host, from the config; taken by `start`.
+    pending: Mutex<Option<ConnectorStats>>,
+    configured_hostname: String,
+    detection_timeout: Duration,
     metrics: DatadogMetrics,
     cancel: CancellationToken,
 }
@@ -33,13 +41,16 @@ impl DatadogStatsExporter {
         Ok(DatadogStatsExporter {
             client: intake_client(cfg, &agent_version)?,
             retry: cfg.retry_on_failure.clone(),
-            processing: ConnectorStats {
-                hostname: crate::hostname::resolve(&cfg.hostname),
+            processing: OnceLock::new(),
+            pending: Mutex::new(Some(ConnectorStats {
+                hostname: String::new(),
                 agent_version,
                 // Go: the collector's command and version.
                 tracer_version: format!("kakehashi{version}"),
                 ignore_resources: ignore_resources(&cfg.traces)?,
-            },
+            })),
+            configured_hostname: cfg.hostname.clone(),
+            detection_timeout: cfg.hostname_detection_timeout.get(),
             metrics: DatadogMetrics::new(&ctx.telemetry, &ctx.id.to_string()),
             cancel: CancellationToken::new(),
         })
@@ -48,7 +59,24 @@ impl DatadogStatsExporter {
 
 #[async_trait::async_trait]
 impl Exporter for DatadogStatsExporter {
+    async fn start(&self) -> Result<(), BuildError> {
+        let Some(mut processing) = self.pending.lock().unwrap().take() else {
+            return Ok(());
+        };
+        processing.hostname = source::resolve(&self.configured_hostname, self.detection_timeout)
+            .await
+            .hostname()
+            .to_string();
+        let _ = self.processing.set(processing);
+        Ok(())
+    }
+
     async fn export(&self, batch: &Batch) -> Result<(), ExportError> {
+        let Some(processing) = self.processing.get() else {
+            return Err(ExportError::retryable(
+                "the datadog exporter has not started",
+            ));
+        };
         let Payload::Metrics(req) = batch.payload.as_ref() else {
             return Err(ExportError::permanent(format!(
                 "the datadog exporter's metrics side got {}",
@@ -60,7 +88,7 @@ impl Exporter for DatadogStatsExporter {
         let mut failure = None;
         for mut p in split.payloads {
             let points = 1;
-            let ignored = self.processing.process(&mut p);
+            let ignored = processing.process(&mut p);
             if ignored > 0 {
                 tracing::debug!(
                     groups = ignored,

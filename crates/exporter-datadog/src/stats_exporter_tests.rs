@@ -7,12 +7,12 @@ use libdd_trace_protobuf::pb;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
-fn exporter(base: &str) -> DatadogStatsExporter {
-    exporter_with(base, "")
+async fn exporter(base: &str) -> DatadogStatsExporter {
+    exporter_with(base, "").await
 }
 
 /// `traces_extra`: more keys of the `traces` section.
-fn exporter_with(base: &str, traces_extra: &str) -> DatadogStatsExporter {
+async fn exporter_with(base: &str, traces_extra: &str) -> DatadogStatsExporter {
     let cfg = decode_yaml::<DatadogConfig>(
         "exporters::datadog",
         &format!(
@@ -24,7 +24,9 @@ fn exporter_with(base: &str, traces_extra: &str) -> DatadogStatsExporter {
         ComponentId::parse("datadog").unwrap(),
         kakehashi_telemetry::Telemetry::new(),
     );
-    DatadogStatsExporter::new(&ctx, &cfg).unwrap()
+    let e = DatadogStatsExporter::new(&ctx, &cfg).unwrap();
+    e.start().await.unwrap();
+    e
 }
 
 fn sent_payload(seen: &crate::test_server::Seen) -> pb::StatsPayload {
@@ -34,7 +36,7 @@ fn sent_payload(seen: &crate::test_server::Seen) -> pb::StatsPayload {
 #[tokio::test]
 async fn a_stats_metric_goes_to_the_stats_intake_with_the_versions_filled_in() {
     let srv = TestServer::start(vec![]).await;
-    let e = exporter(&srv.base);
+    let e = exporter(&srv.base).await;
     e.export(&Batch::new(stats_metric::to_metrics(&payload())))
         .await
         .unwrap();
@@ -59,7 +61,7 @@ async fn a_stats_metric_goes_to_the_stats_intake_with_the_versions_filled_in() {
 #[tokio::test]
 async fn the_exporters_ignore_resources_drop_stats_groups_and_the_rest_still_go() {
     let srv = TestServer::start(vec![]).await;
-    let e = exporter_with(&srv.base, ", ignore_resources: [\"^GET /health\"]");
+    let e = exporter_with(&srv.base, ", ignore_resources: [\"^GET /health\"]").await;
     let mut p = payload();
     let mut health = p.stats[0].stats[0].stats[0].clone();
     health.resource = "GET /health".into();
@@ -79,7 +81,7 @@ async fn the_exporters_ignore_resources_drop_stats_groups_and_the_rest_still_go(
 #[tokio::test]
 async fn other_metrics_are_refused_and_counted_while_the_stats_still_go() {
     let srv = TestServer::start(vec![]).await;
-    let e = exporter(&srv.base);
+    let e = exporter(&srv.base).await;
     let mut req = stats_metric::to_metrics(&payload());
     req.resource_metrics[0].scope_metrics.push(ScopeMetrics {
         metrics: vec![Metric {
@@ -104,7 +106,7 @@ async fn other_metrics_are_refused_and_counted_while_the_stats_still_go() {
 #[tokio::test]
 async fn a_refused_payload_is_a_failed_item_and_the_key_never_shows() {
     let srv = TestServer::start(vec![Reply::status(403)]).await;
-    let e = exporter(&srv.base);
+    let e = exporter(&srv.base).await;
     let err = e
         .export(&Batch::new(stats_metric::to_metrics(&payload())))
         .await

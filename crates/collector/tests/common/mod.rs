@@ -46,6 +46,27 @@ pub fn kakehashi_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kakehashi"))
 }
 
+/// Where nothing listens: the metadata addresses of tests that fake no cloud.
+const NOTHING_LISTENS: &str = "127.0.0.1:1";
+
+/// A command running the kakehashi binary with every cloud metadata address it could ask (the
+/// datadog exporter's fallback host, `resourcedetection`) moved to 127.0.0.1, where nothing
+/// listens, and without the Kubernetes or ECS variables of the machine running the tests: no
+/// test reaches a real metadata service or API server. A test faking one sets its variable
+/// after this.
+pub fn kakehashi_command() -> Command {
+    let mut cmd = Command::new(kakehashi_bin());
+    let nowhere = format!("http://{NOTHING_LISTENS}");
+    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &nowhere)
+        .env("KAKEHASHI_AZURE_METADATA_ENDPOINT", &nowhere)
+        .env("GCE_METADATA_HOST", NOTHING_LISTENS)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env_remove("ECS_CONTAINER_METADATA_URI_V4")
+        .env_remove("ECS_CONTAINER_METADATA_URI");
+    cmd
+}
+
 /// A free TCP port on 127.0.0.1 for a child process to listen on. Never hands out the same port
 /// twice within one test process, so parallel tests do not collide with each other.
 ///
@@ -390,7 +411,7 @@ pub fn send_with_python_sdk(port: u16, signal: &str) {
 pub fn start_kakehashi(dir: &Path, name: &str, config: &str, wait_ports: &[u16]) -> ProcessGuard {
     let config_path = dir.join(format!("{name}.yaml"));
     std::fs::write(&config_path, config).unwrap();
-    let mut cmd = Command::new(kakehashi_bin());
+    let mut cmd = kakehashi_command();
     cmd.arg("--config").arg(&config_path);
     let mut guard = ProcessGuard::spawn(name, cmd, dir);
     for &port in wait_ports {

@@ -2,11 +2,11 @@
 //! the documented services' shapes, the expected attributes otelcol's test vectors). No test
 //! lets a detector reach a real metadata address.
 
-use super::fake_metadata::Fake;
-use super::tests::{closed_url, config, sources};
+use super::tests::{config, sources};
 use super::*;
 use crate::test_util::texts as attrs;
 use axum::http::Method;
+use kakehashi_cloud_metadata::testing::{closed_url, Fake};
 use std::path::Path;
 
 fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -26,7 +26,7 @@ use system::AttrValue;
 use tokio::time::Instant;
 
 /// Reads one environment variable.
-pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub(crate) type EnvLookup = kakehashi_cloud_metadata::SharedEnv;
 
 /// What the detectors read: the process environment, the root of the file system, and the
 /// Azure and GCP metadata services' addresses (the others come from the environment, as their
@@ -305,7 +305,5 @@ crate::processor_factory!(
 
 #[cfg(test)]
 mod cloud_tests;
-#[cfg(test)]
-mod fake_metadata;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::test_util::{owned_pairs as pairs, texts as attrs, Sink};
+use kakehashi_cloud_metadata::testing::closed_url;
 use kakehashi_config::{decode_yaml, Validate};
 use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
@@ -71,12 +72,6 @@ pub(super) fn sources(root: &Path, vars: &[(&str, &str)]) -> Sources {
         azure_endpoint: closed_url(),
         gcp_metadata_host: closed_url().trim_start_matches("http://").into(),
     }
-}
-
-/// `http://127.0.0.1:<port>` where nothing listens (a port just bound and released).
-pub(super) fn closed_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", l.local_addr().unwrap())
 }
 
 /// The detection, on a runtime of its own (for the tests of local detectors); its clock is

@@ -1,6 +1,7 @@
-//! A fake metadata service for the cloud detectors' tests: real HTTP on 127.0.0.1, answering
-//! fixed routes, with the services' quirks the detectors must handle (a required request
-//! header, headers on every answer, a path failing its first requests).
+//! For tests of the metadata clients' users (feature `testing`): a fake metadata service, real
+//! HTTP on 127.0.0.1 answering fixed routes, with the services' quirks a client must handle (a
+//! required request header, headers on every answer, a path failing its first requests); and
+//! an address where nothing listens.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 type Routes = HashMap<(Method, String), (u16, String)>;
 
 #[derive(Clone, Default)]
-pub(super) struct Fake {
+pub struct Fake {
     routes: Arc<Mutex<Routes>>,
     /// Every request: method, path with query, headers.
     pub seen: Arc<Mutex<Vec<(Method, String, HeaderMap)>>>,
@@ -115,4 +116,10 @@ impl Fake {
             .map(|(m, p, _)| (m.clone(), p.clone()))
             .collect()
     }
+}
+
+/// `http://127.0.0.1:<port>` where nothing listens (connections are refused).
+pub fn closed_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", l.local_addr().unwrap())
 }
