@@ -21,9 +21,9 @@ pub struct MetadataClient {
 pub struct FetchError {
     /// The HTTP status, when the service answered.
     pub status: Option<u16>,
-    /// No connection could be made at all (refused, no route): nothing listens at the
-    /// address, as off the cloud in question, rather than a slow or busy service.
-    pub refused: bool,
+    /// No connection could be made, and not because it was refused or reset: no route to the
+    /// address, or no address for the name.
+    pub unreachable: bool,
     pub message: String,
 }
 
@@ -37,7 +37,7 @@ impl FetchError {
     pub fn unanswered(message: String) -> Self {
         FetchError {
             status: None,
-            refused: false,
+            unreachable: false,
             message,
         }
     }
@@ -126,7 +126,7 @@ impl MetadataClient {
             req = req.header(*k, *v);
         }
         let unanswered = |e: reqwest::Error| FetchError {
-            refused: e.is_connect() && !e.is_timeout(),
+            unreachable: unreachable(&e),
             ..FetchError::unanswered(format!("{url}: {e}"))
         };
         let resp = req.timeout(budget).send().await.map_err(unanswered)?;
@@ -134,10 +134,27 @@ impl MetadataClient {
         if !status.is_success() {
             return Err(FetchError {
                 status: Some(status.as_u16()),
-                refused: false,
+                unreachable: false,
                 message: format!("{url}: status {status}"),
             });
         }
         resp.text().await.map_err(unanswered)
     }
+}
+
+/// Whether `e` failed to connect for another reason than a refused or reset connection (no
+/// route, no address for the name): the distinction Google's client retries by on Linux.
+fn unreachable(e: &reqwest::Error) -> bool {
+    if !e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{ConnectionRefused, ConnectionReset};
+            return !matches!(io.kind(), ConnectionRefused | ConnectionReset);
+        }
+        cause = c.source();
+    }
+    true
 }

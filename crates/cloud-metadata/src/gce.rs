@@ -1,7 +1,7 @@
 //! The GCE metadata server, asked as Google's Go client asks it: `Metadata-Flavor: Google`, a
 //! connection within 2 s, each request within 5 s, up to 5 retries from 100 ms (doubling) for
-//! timeouts and server errors. A refused connection is not retried (Go's client retries only
-//! "temporary" network errors), so off GCP the answer is quick where nothing listens.
+//! server errors, timeouts, and refused or reset connections (its Linux rule); not where there
+//! is no route to the server, nor for other statuses.
 
 use crate::{non_empty, Env, FetchError, MetadataClient};
 use std::time::Duration;
@@ -16,6 +16,13 @@ pub struct Gce {
     client: MetadataClient,
     /// `host[:port]`.
     host: String,
+}
+
+fn retried_by_google(e: &FetchError) -> bool {
+    match e.status {
+        Some(status) => status >= 500,
+        None => !e.unreachable,
+    }
 }
 
 /// `GCE_METADATA_HOST` when set, else `default_host`.
@@ -41,8 +48,7 @@ impl Gce {
         loop {
             match self.client.get(&url, &headers).await {
                 Err(e)
-                    if e.retryable()
-                        && !e.refused
+                    if retried_by_google(&e)
                         && retries < RETRIES
                         && !self.client.deadline_passed() =>
                 {

@@ -157,11 +157,28 @@ fn meta<'a>(s: &'a pb::Span, k: &str) -> Option<&'a str> {
     s.meta.get(k).map(String::as_str)
 }
 
-fn system_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
+/// The fallback host the collector resolved (its `Resolved source` log line), checked to be
+/// this machine's: no cloud answers in the tests, so the `system` provider's, which is the
+/// kernel's hostname or an FQDN starting with it.
+fn system_hostname(output: &str) -> String {
+    let line = output
+        .lines()
+        .find(|l| l.contains("Resolved source"))
+        .unwrap_or_else(|| panic!("no resolved source in {output}"));
+    assert!(line.contains("provider=\"system\""), "{line}");
+    let host = line
+        .split("source=Host(\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no host in {line}"))
+        .to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let kernel = kernel.trim();
+    assert!(
+        host == kernel || host.starts_with(&format!("{kernel}.")),
+        "{host} is not this machine ({kernel})"
+    );
+    host
 }
 
 /// Navigates an rmpv map by string keys.
@@ -180,6 +197,7 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
         !output.contains(API_KEY),
         "the API key leaked into the output"
     );
+    let host = system_hostname(&output);
 
     let payloads = h.intake.accepted_traces();
     assert!(!payloads.is_empty());
@@ -199,7 +217,7 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
             p.agent_version,
             format!("datadogexporter-kakehashi-{version}")
         );
-        assert_eq!(p.host_name, system_hostname());
+        assert_eq!(p.host_name, host);
         assert_eq!(p.env, "none");
         assert_eq!(p.target_tps, 10.0);
         assert_eq!(p.error_tps, 10.0);
@@ -209,7 +227,7 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
             assert_eq!(tp.tracer_version, "otlp-1.45.2");
             assert_eq!(tp.env, "staging", "back-filled from the root span's env");
             assert_eq!(tp.app_version, "1.4.0");
-            assert_eq!(tp.hostname, system_hostname());
+            assert_eq!(tp.hostname, host);
             for chunk in &tp.chunks {
                 assert_eq!(chunk.priority, 1);
                 assert_eq!(
@@ -387,8 +405,8 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
     assert_eq!(intake.len(), 1, "sent once at start, then every 30 m");
     match &intake[0].decoded {
         common::dd_intake::Decoded::Json(v) => {
-            assert_eq!(v["internalHostname"], system_hostname());
-            assert_eq!(v["meta"]["hostname"], system_hostname());
+            assert_eq!(v["internalHostname"], host);
+            assert_eq!(v["meta"]["hostname"], host);
         }
         other => panic!("host metadata is not JSON: {other:?}"),
     }

@@ -464,7 +464,8 @@ async fn host_metadata_loop(s: Arc<Shared>, settings: HostMetadataSettings) {
     };
     let Some(body) = metadata::host_metadata(&s.hostname, &s.version, &settings.tags, resource)
     else {
-        tracing::warn!(exporter = %s.id, "No hostname for the host metadata; not sending it");
+        // As on ECS Fargate, where no host is the expected answer (Go logs it at debug too).
+        tracing::debug!(exporter = %s.id, "Skipping host metadata since the hostname is empty");
         return;
     };
     let mut tick = tokio::time::interval(settings.period);

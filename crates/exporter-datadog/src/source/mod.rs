@@ -14,7 +14,8 @@
 //! later one waits until every earlier one has given up; `hostname_detection_timeout` (0: none)
 //! is one deadline for all of them. Unlike Go, no provider outlives it (Go's `ecs` and `gcp`
 //! ignore it), and a configured `hostname` starts none (Go starts and cancels them). The
-//! detection runs once per process, when the first datadog exporter starts.
+//! detection runs once per process, when the first datadog exporter without `hostname`
+//! starts; the others share its result (Go also shares the first exporter's `hostname`).
 
 mod azure;
 mod ec2;
@@ -105,7 +106,7 @@ pub(crate) async fn detect(src: Sources, timeout: Duration) -> Source {
         })
         .collect();
     let mut found = None;
-    for (name, handle) in running {
+    for (name, mut handle) in running {
         if found.is_some() {
             handle.abort();
             continue;
@@ -113,9 +114,12 @@ pub(crate) async fn detect(src: Sources, timeout: Duration) -> Source {
         // `system` always answers, within its own bound; the others end their requests by
         // the deadline, and get a moment past it to say so (or what they found before it).
         let answer = match deadline.filter(|_| name != "system") {
-            Some(d) => match tokio::time::timeout_at(d + GRACE, handle).await {
+            Some(d) => match tokio::time::timeout_at(d + GRACE, &mut handle).await {
                 Ok(joined) => joined,
-                Err(_) => Ok(Err(format!("no answer within {timeout:?}"))),
+                Err(_) => {
+                    handle.abort();
+                    Ok(Err(format!("no answer within {timeout:?}")))
+                }
             },
             None => handle.await,
         };
