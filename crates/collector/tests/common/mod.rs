@@ -53,7 +53,8 @@ const NOTHING_LISTENS: &str = "127.0.0.1:1";
 /// datadog exporter's fallback host, `resourcedetection`) moved to 127.0.0.1, where nothing
 /// listens, and without the Kubernetes or ECS variables of the machine running the tests: no
 /// test reaches a real metadata service or API server. A test faking one sets its variable
-/// after this.
+/// after this. (With `GCE_METADATA_HOST` set, `resourcedetection`'s `gcp` detector takes itself
+/// to be on GCP, as Google's client does: a test of it on another cloud removes the variable.)
 pub fn kakehashi_command() -> Command {
     let mut cmd = Command::new(kakehashi_bin());
     let nowhere = format!("http://{NOTHING_LISTENS}");
