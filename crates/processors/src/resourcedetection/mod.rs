@@ -12,6 +12,7 @@ mod ec2;
 mod ecs;
 mod env;
 mod gcp;
+mod shared;
 mod system;
 
 pub use config::{AttributeToggle, ResourceDetectionConfig, SystemConfig};
@@ -20,7 +21,7 @@ use async_trait::async_trait;
 use kakehashi_component::{Batch, BuildError, ConsumeError, Consumer, Processor};
 use kakehashi_pdata::proto::common::v1::{any_value, AnyValue, KeyValue};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use system::AttrValue;
 use tokio::time::Instant;
@@ -52,10 +53,8 @@ impl Default for Sources {
 }
 
 pub struct ResourceDetectionProcessor {
-    cfg: ResourceDetectionConfig,
-    sources: Sources,
-    detected: Arc<RwLock<Vec<KeyValue>>>,
-    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    detection: Arc<shared::Detection>,
+    override_: bool,
     next: Arc<dyn Consumer>,
 }
 
@@ -195,16 +194,24 @@ fn merge(into: &mut Vec<KeyValue>, detected: &[KeyValue], override_: bool) {
 }
 
 impl ResourceDetectionProcessor {
+    /// A processor with a detection of its own (tests: the factory shares one per component).
+    #[cfg(test)]
     pub(crate) fn new(
         cfg: &ResourceDetectionConfig,
         sources: Sources,
         next: Arc<dyn Consumer>,
     ) -> Self {
+        Self::with(Arc::new(shared::Detection::new(cfg, sources)), cfg, next)
+    }
+
+    fn with(
+        detection: Arc<shared::Detection>,
+        cfg: &ResourceDetectionConfig,
+        next: Arc<dyn Consumer>,
+    ) -> Self {
         ResourceDetectionProcessor {
-            cfg: cfg.clone(),
-            sources,
-            detected: Arc::default(),
-            refresher: Mutex::new(None),
+            detection,
+            override_: cfg.override_,
             next,
         }
     }
@@ -213,15 +220,11 @@ impl ResourceDetectionProcessor {
 #[async_trait]
 impl Consumer for ResourceDetectionProcessor {
     async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        let detected = self
-            .detected
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let detected = self.detection.snapshot();
         if !detected.is_empty() {
             batch
                 .payload_mut()
-                .for_each_resource(|r| merge(&mut r.attributes, &detected, self.cfg.override_));
+                .for_each_resource(|r| merge(&mut r.attributes, &detected, self.override_));
         }
         self.next.consume(batch).await
     }
@@ -237,56 +240,11 @@ impl Processor for ResourceDetectionProcessor {
     /// A detector that fails stops the start, as otelcol's `Start` does once its retries run out
     /// (each detector is retried until `timeout`).
     async fn start(&self) -> Result<(), BuildError> {
-        if self.cfg.ec2.fail_on_missing_metadata && !self.cfg.fail_on_missing_metadata {
-            tracing::warn!("per-detector fail_on_missing_metadata fields are deprecated; use the top-level fail_on_missing_metadata instead");
-        }
-        let first = detect(&self.cfg, &self.sources)
-            .await
-            .map_err(|e| BuildError(format!("failed to detect resource: {e}")))?;
-        *self.detected.write().unwrap_or_else(|p| p.into_inner()) = first;
-        let period = self.cfg.refresh_interval.get();
-        if !period.is_zero() {
-            let (cfg, sources, detected) = (
-                self.cfg.clone(),
-                self.sources.clone(),
-                self.detected.clone(),
-            );
-            let task = tokio::spawn(async move {
-                let mut ticker =
-                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                loop {
-                    ticker.tick().await;
-                    // A refresh that fails keeps the last good resource.
-                    match detect(&cfg, &sources).await {
-                        Ok(fresh) => *detected.write().unwrap_or_else(|p| p.into_inner()) = fresh,
-                        Err(e) => tracing::warn!(
-                            error = %e,
-                            "resource refresh failed; keeping previous snapshot"
-                        ),
-                    }
-                }
-            });
-            if let Some(old) = self
-                .refresher
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .replace(task)
-            {
-                old.abort();
-            }
-        }
-        Ok(())
+        self.detection.start().await
     }
 
     async fn shutdown(&self) {
-        if let Some(t) = self
-            .refresher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            t.abort();
-        }
+        self.detection.stop();
     }
 }
 
@@ -294,11 +252,11 @@ crate::processor_factory!(
     ResourceDetectionProcessorFactory,
     "resourcedetection",
     ResourceDetectionConfig,
-    |_ctx, cfg, _signal, next| {
-        Ok(Arc::new(ResourceDetectionProcessor::new(
-            cfg,
-            Sources::default(),
-            next,
+    |ctx, cfg, _signal, next| {
+        let detection =
+            shared::Detection::for_component(&ctx.id.to_string(), cfg, Sources::default());
+        Ok(Arc::new(ResourceDetectionProcessor::with(
+            detection, cfg, next,
         )))
     }
 );

@@ -6,6 +6,7 @@ use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use kakehashi_pdata::{ExportTraceServiceRequest, Payload};
 use std::path::Path;
+use std::sync::Mutex;
 
 pub(super) fn config(yaml: &str) -> ResourceDetectionConfig {
     let cfg: ResourceDetectionConfig =
