@@ -46,21 +46,52 @@ pub fn kakehashi_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kakehashi"))
 }
 
-/// Where nothing listens: the metadata addresses of tests that fake no cloud.
-const NOTHING_LISTENS: &str = "127.0.0.1:1";
+/// `127.0.0.1:<port>` of a metadata service that knows nothing: every request gets an empty
+/// 404, which no metadata client retries, so a collector asking it finds no cloud at once
+/// (where a refused connection would cost Google's client's ~3 s of retries). One per test
+/// process, on a thread of its own.
+fn metadata_knows_nothing() -> &'static str {
+    static ADDR: OnceLock<String> = OnceLock::new();
+    ADDR.get_or_init(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                    // The request head; metadata requests carry no body.
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                });
+            }
+        });
+        addr
+    })
+}
 
 /// A command running the kakehashi binary with every cloud metadata address it could ask (the
-/// datadog exporter's fallback host, `resourcedetection`) moved to 127.0.0.1, where nothing
-/// listens, and without the Kubernetes or ECS variables of the machine running the tests: no
+/// datadog exporter's fallback host, `resourcedetection`) moved to a local service that knows
+/// nothing, and without the Kubernetes or ECS variables of the machine running the tests: no
 /// test reaches a real metadata service or API server. A test faking one sets its variable
 /// after this. (With `GCE_METADATA_HOST` set, `resourcedetection`'s `gcp` detector takes itself
 /// to be on GCP, as Google's client does: a test of it on another cloud removes the variable.)
 pub fn kakehashi_command() -> Command {
     let mut cmd = Command::new(kakehashi_bin());
-    let nowhere = format!("http://{NOTHING_LISTENS}");
-    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &nowhere)
-        .env("KAKEHASHI_AZURE_METADATA_ENDPOINT", &nowhere)
-        .env("GCE_METADATA_HOST", NOTHING_LISTENS)
+    let nowhere = metadata_knows_nothing();
+    let url = format!("http://{nowhere}");
+    cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url)
+        .env("KAKEHASHI_AZURE_METADATA_ENDPOINT", &url)
+        .env("GCE_METADATA_HOST", nowhere)
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("ECS_CONTAINER_METADATA_URI_V4")
