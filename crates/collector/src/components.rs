@@ -12,7 +12,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_processors::AttributesProcessorFactory),
             Arc::new(kakehashi_processors::MemoryLimiterProcessorFactory),
             Arc::new(kakehashi_processors::FilterProcessorFactory),
-            Arc::new(kakehashi_processors::ResourceDetectionProcessorFactory),
+            Arc::new(kakehashi_processors::ResourceDetectionProcessorFactory::default()),
             Arc::new(kakehashi_processors::TransformProcessorFactory),
             Arc::new(kakehashi_processors::ProbabilisticSamplerProcessorFactory),
             Arc::new(kakehashi_processor_k8sattributes::K8sAttributesProcessorFactory),

@@ -14,14 +14,10 @@
 //! * [`probabilistic_sampler`]: keeps a percentage of spans and log records, deciding as
 //!   otelcol-contrib does (hash_seed, proportional, equalizing; W3C `tracestate`).
 
-/// A processor's factory: its type name, its config type (decoded and validated with otelcol's
-/// rules) and how an instance is built from the typed config (`cfg`) for one pipeline. Every
-/// processor here handles all three signals.
-macro_rules! processor_factory {
-    ($factory:ident, $type_name:literal, $config:ty,
-     |$ctx:ident, $cfg:ident, $signal:ident, $next:ident| $build:block) => {
-        pub struct $factory;
-
+/// A processor factory's description: its type name and its config type (decoded and validated
+/// with otelcol's rules). Every processor here handles all three signals.
+macro_rules! processor_factory_info {
+    ($factory:ident, $type_name:literal, $config:ty) => {
         impl kakehashi_component::FactoryInfo for $factory {
             fn type_name(&self) -> &'static str {
                 $type_name
@@ -37,6 +33,18 @@ macro_rules! processor_factory {
                 kakehashi_component::decode_config::<$config>(node, path)
             }
         }
+    };
+}
+pub(crate) use processor_factory_info;
+
+/// A stateless processor's factory: its description ([`processor_factory_info`]) and how an
+/// instance is built from the typed config (`cfg`) for one pipeline.
+macro_rules! processor_factory {
+    ($factory:ident, $type_name:literal, $config:ty,
+     |$ctx:ident, $cfg:ident, $signal:ident, $next:ident| $build:block) => {
+        pub struct $factory;
+
+        crate::processor_factory_info!($factory, $type_name, $config);
 
         impl kakehashi_component::ProcessorFactory for $factory {
             fn build(

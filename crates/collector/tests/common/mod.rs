@@ -56,7 +56,12 @@ fn metadata_knows_nothing() -> &'static str {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         std::thread::spawn(move || {
-            for mut conn in listener.incoming().flatten() {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else {
+                    // Out of descriptors, say: wait rather than spin.
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
                 std::thread::spawn(move || {
                     use std::io::Write;
                     conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -72,6 +77,10 @@ fn metadata_knows_nothing() -> &'static str {
                     let _ = conn.write_all(
                         b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
                     );
+                    // Close without a reset (which Google's client would retry): our side
+                    // first, then whatever the client still sends.
+                    let _ = conn.shutdown(std::net::Shutdown::Write);
+                    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
                 });
             }
         });
@@ -84,7 +93,9 @@ fn metadata_knows_nothing() -> &'static str {
 /// nothing, and without the Kubernetes or ECS variables of the machine running the tests: no
 /// test reaches a real metadata service or API server. A test faking one sets its variable
 /// after this. (With `GCE_METADATA_HOST` set, `resourcedetection`'s `gcp` detector takes itself
-/// to be on GCP, as Google's client does: a test of it on another cloud removes the variable.)
+/// to be on GCP, as Google's client does. A test of it off GCP must not simply remove the
+/// variable, which would send it to the real address: it belongs in a network namespace, as
+/// the measurements in docs/datadog.md were made.)
 pub fn kakehashi_command() -> Command {
     let mut cmd = Command::new(kakehashi_bin());
     let nowhere = metadata_knows_nothing();

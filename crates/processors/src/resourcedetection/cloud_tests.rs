@@ -550,41 +550,48 @@ async fn ec2_asks_for_a_new_token_when_a_read_is_refused_as_unauthorized() {
     assert_eq!(puts, 2);
 }
 
-/// One component in several pipelines detects once, as otelcol's factory keeps one provider per
-/// component id; other settings under the same id (a reload) detect again.
+/// One component in several pipelines detects once; the next build (a reload) detects again.
 #[tokio::test]
 async fn pipelines_sharing_a_component_share_its_detection() {
     let imds = ec2_fake();
     let base = imds.start().await;
     let root = tempfile::tempdir().unwrap();
     let src = || sources(root.path(), &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &base)]);
-    let cfg = config("detectors: [ec2]");
-    let id = "resourcedetection/shared-test";
+    let cfg = config("detectors: [ec2]\nrefresh_interval: 1h");
     let sink = Arc::new(crate::test_util::Sink::default());
-    let processors: Vec<ResourceDetectionProcessor> = (0..3)
-        .map(|_| {
-            let d = shared::Detection::for_component(id, &cfg, src());
-            ResourceDetectionProcessor::with(d, &cfg, sink.clone())
-        })
-        .collect();
-    for p in &processors {
-        p.start().await.unwrap();
-    }
+    let build = |detections: &shared::ByComponent| -> Vec<ResourceDetectionProcessor> {
+        (0..3)
+            .map(|_| {
+                let d = detections.get("resourcedetection", src, &cfg);
+                ResourceDetectionProcessor::with(d, &cfg, sink.clone())
+            })
+            .collect()
+    };
     let probes = |f: &Fake| {
         f.paths()
             .iter()
             .filter(|(_, p)| p == "/latest/meta-data/instance-id")
             .count()
     };
+    let first = shared::ByComponent::default();
+    let processors = build(&first);
+    for p in &processors {
+        p.start().await.unwrap();
+        p.start().await.unwrap();
+    }
     assert_eq!(probes(&imds), 1);
     for p in &processors {
         assert_eq!(attrs(&p.detection.snapshot()), kv(EC2_WANT));
     }
-    let other = config("detectors: [ec2]\noverride: false");
-    let d = shared::Detection::for_component(id, &other, src());
-    ResourceDetectionProcessor::with(d, &other, sink.clone())
-        .start()
-        .await
-        .unwrap();
+    // The refresher runs until the last pipeline stops (a repeated start counted once).
+    let refreshing = |p: &ResourceDetectionProcessor| p.detection.refreshing();
+    processors[0].shutdown().await;
+    processors[1].shutdown().await;
+    assert!(refreshing(&processors[2]));
+    processors[2].shutdown().await;
+    assert!(!refreshing(&processors[2]));
+
+    let reloaded = build(&shared::ByComponent::default());
+    reloaded[0].start().await.unwrap();
     assert_eq!(probes(&imds), 2);
 }

@@ -54,6 +54,8 @@ impl Default for Sources {
 
 pub struct ResourceDetectionProcessor {
     detection: Arc<shared::Detection>,
+    /// Whether this pipeline's instance counts among the detection's running ones.
+    started: std::sync::atomic::AtomicBool,
     override_: bool,
     next: Arc<dyn Consumer>,
 }
@@ -211,6 +213,7 @@ impl ResourceDetectionProcessor {
     ) -> Self {
         ResourceDetectionProcessor {
             detection,
+            started: Default::default(),
             override_: cfg.override_,
             next,
         }
@@ -240,26 +243,55 @@ impl Processor for ResourceDetectionProcessor {
     /// A detector that fails stops the start, as otelcol's `Start` does once its retries run out
     /// (each detector is retried until `timeout`).
     async fn start(&self) -> Result<(), BuildError> {
-        self.detection.start().await
+        self.detection.start().await?;
+        if !self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.detection.pipeline_started();
+        }
+        Ok(())
     }
 
+    /// Also called for a processor that never started (another stage failed): it then leaves
+    /// the shared refresher alone.
     async fn shutdown(&self) {
-        self.detection.stop();
+        if self
+            .started
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.detection.pipeline_stopped();
+        }
     }
 }
 
-crate::processor_factory!(
+/// The factory holds each component's detection, shared by the pipelines listing it; a config
+/// reload builds a new factory, so a reloaded collector detects afresh.
+#[derive(Default)]
+pub struct ResourceDetectionProcessorFactory {
+    detections: shared::ByComponent,
+}
+
+crate::processor_factory_info!(
     ResourceDetectionProcessorFactory,
     "resourcedetection",
-    ResourceDetectionConfig,
-    |ctx, cfg, _signal, next| {
-        let detection =
-            shared::Detection::for_component(&ctx.id.to_string(), cfg, Sources::default());
+    ResourceDetectionConfig
+);
+
+impl kakehashi_component::ProcessorFactory for ResourceDetectionProcessorFactory {
+    fn build(
+        &self,
+        ctx: &kakehashi_component::BuildContext,
+        cfg: &kakehashi_component::AnyConfig,
+        _signal: kakehashi_pdata::Signal,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        let cfg = kakehashi_component::config_as::<ResourceDetectionConfig>(cfg);
+        let detection = self
+            .detections
+            .get(&ctx.id.to_string(), Sources::default, cfg);
         Ok(Arc::new(ResourceDetectionProcessor::with(
             detection, cfg, next,
         )))
     }
-);
+}
 
 #[cfg(test)]
 mod cloud_tests;

@@ -1,15 +1,37 @@
-//! One detection per `resourcedetection` component, shared by every pipeline that names it, as
-//! otelcol's factory keeps one resource provider per component id: a config listing the
-//! processor in its traces, metrics and logs pipelines asks the metadata services once at start
-//! (and once per `refresh_interval`), not three times.
+//! One detection per `resourcedetection` component, shared by every pipeline that names it: a
+//! config listing the processor in its traces, metrics and logs pipelines asks the metadata
+//! services once at start (and once per `refresh_interval`), not three times. otelcol's factory
+//! also keeps one provider per component id, but current otelcol refreshes it in every
+//! pipeline's start and stops its refresher with the first pipeline; here the first start
+//! detects, the others use its result, and the refresher runs until the last pipeline stops.
 
 use super::{detect, ResourceDetectionConfig, Sources};
 use kakehashi_component::BuildError;
 use kakehashi_pdata::proto::common::v1::KeyValue;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
+
+/// The detections of one collector build, by component id.
+#[derive(Default)]
+pub(crate) struct ByComponent(Mutex<HashMap<String, Arc<Detection>>>);
+
+impl ByComponent {
+    /// Component `id`'s detection, made with `sources` on its first pipeline.
+    pub fn get(
+        &self,
+        id: &str,
+        sources: impl FnOnce() -> Sources,
+        cfg: &ResourceDetectionConfig,
+    ) -> Arc<Detection> {
+        let mut by_id = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        by_id
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(Detection::new(cfg, sources())))
+            .clone()
+    }
+}
 
 pub(crate) struct Detection {
     cfg: ResourceDetectionConfig,
@@ -32,27 +54,6 @@ impl Detection {
         }
     }
 
-    /// The detection of component `id`: the one its other pipelines already share when their
-    /// settings are the same (a reload that changes them gets a new one).
-    pub fn for_component(
-        id: &str,
-        cfg: &ResourceDetectionConfig,
-        sources: Sources,
-    ) -> Arc<Detection> {
-        static BY_ID: Mutex<Option<HashMap<String, Weak<Detection>>>> = Mutex::new(None);
-        let mut by_id = BY_ID.lock().unwrap_or_else(|p| p.into_inner());
-        let by_id = by_id.get_or_insert_with(HashMap::new);
-        by_id.retain(|_, d| d.strong_count() > 0);
-        if let Some(d) = by_id.get(id).and_then(Weak::upgrade) {
-            if d.cfg == *cfg {
-                return d;
-            }
-        }
-        let d = Arc::new(Detection::new(cfg, sources));
-        by_id.insert(id.to_string(), Arc::downgrade(&d));
-        d
-    }
-
     /// What was detected last.
     pub fn snapshot(&self) -> Vec<KeyValue> {
         self.detected
@@ -61,8 +62,8 @@ impl Detection {
             .clone()
     }
 
-    /// Detects once for all pipelines (the first to start does it, the others wait for it) and
-    /// keeps refreshing while any pipeline runs.
+    /// Detects once for all pipelines: the first to start does it, the others wait for it (a
+    /// failed detection is not kept: the collector's start has failed).
     pub async fn start(&self) -> Result<(), BuildError> {
         if self.cfg.ec2.fail_on_missing_metadata && !self.cfg.fail_on_missing_metadata {
             tracing::warn!("per-detector fail_on_missing_metadata fields are deprecated; use the top-level fail_on_missing_metadata instead");
@@ -76,6 +77,11 @@ impl Detection {
                 Ok::<(), BuildError>(())
             })
             .await?;
+        Ok(())
+    }
+
+    /// One more pipeline runs: the refresher runs while any does.
+    pub fn pipeline_started(&self) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         running.0 += 1;
         let period = self.cfg.refresh_interval.get();
@@ -101,11 +107,20 @@ impl Detection {
                 }
             }));
         }
-        Ok(())
+    }
+
+    /// Whether the refresher runs.
+    #[cfg(test)]
+    pub fn refreshing(&self) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .is_some()
     }
 
     /// One pipeline stopped; the refresher stops with the last.
-    pub fn stop(&self) {
+    pub fn pipeline_stopped(&self) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         running.0 = running.0.saturating_sub(1);
         if running.0 == 0 {
