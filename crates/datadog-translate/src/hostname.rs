@@ -29,10 +29,9 @@ pub fn source_from_attributes(attrs: &[KeyValue]) -> Option<Source> {
     // Semconv's `aws.ecs.launchtype` (mapping-go's `AWSECSLaunchtypeKey`, what the ECS resource
     // detector sets), not `launch_type` as ../shared/spec/datadog.md §2.9 spells it.
     let fargate = get_str(attrs, "aws.ecs.launchtype") == "fargate";
-    if fargate {
-        if let Some(arn) = get(attrs, "aws.ecs.task.arn") {
-            return Some(Source::Fargate(as_string(Some(arn))));
-        }
+    // pcommon's `Str()`: a task ARN that is not a string is an empty one.
+    if fargate && get(attrs, "aws.ecs.task.arn").is_some() {
+        return Some(Source::Fargate(get_str(attrs, "aws.ecs.task.arn").into()));
     }
     let host = candidate_host(attrs, fargate)?;
     (!INVALID_HOSTS.contains(&host.as_str())).then_some(Source::Hostname(host))
@@ -96,7 +95,8 @@ fn candidate_host(attrs: &[KeyValue], fargate: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::s;
+    use crate::test_util::{kv, s};
+    use kakehashi_pdata::proto::common::v1::any_value::Value;
 
     fn host(attrs: &[KeyValue]) -> Option<Source> {
         source_from_attributes(attrs)
@@ -173,6 +173,15 @@ mod tests {
                 s("host.name", "h")
             ]),
             Some(Source::Fargate("arn:x".into()))
+        );
+        // Only a string ARN names the task; another type gives an empty one, still no host.
+        assert_eq!(
+            host(&[
+                s("aws.ecs.launchtype", "fargate"),
+                kv("aws.ecs.task.arn", Value::IntValue(7)),
+                s("host.name", "h")
+            ]),
+            Some(Source::Fargate(String::new()))
         );
     }
 }

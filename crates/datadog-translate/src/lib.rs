@@ -187,9 +187,10 @@ pub struct Translation {
     /// Hostnames the receiver identified, one per ResourceSpans with a non-empty hostname (the
     /// hosts of the usage series, as Go reports them: before the root-span back-fill).
     pub hosts: BTreeSet<String>,
-    /// The hostnames among [`Self::hosts`] that came from resource attributes, not from the
-    /// fallback (what Go's gateway-usage detector is told about).
-    pub attribute_hosts: BTreeSet<String>,
+    /// The hostnames that came from resource attributes, not from the fallback, in resource
+    /// order (what Go's gateway-usage detector is told about, one call per ResourceSpans:
+    /// an empty one too, as `datadog.host.name: ""` gives).
+    pub attribute_hosts: Vec<String>,
     /// ECS Fargate task ARNs of ResourceSpans without a host (their usage series are tagged
     /// `task_arn:<arn>` instead).
     pub fargate_tasks: BTreeSet<String>,
@@ -218,9 +219,7 @@ pub fn translate_at(
             out.languages.insert(tp.language_name.clone());
         }
         match received.source {
-            Some(Source::Hostname(host)) if !host.is_empty() => {
-                out.attribute_hosts.insert(host);
-            }
+            Some(Source::Hostname(host)) => out.attribute_hosts.push(host),
             Some(Source::Fargate(arn)) => {
                 out.fargate_tasks.insert(arn);
             }

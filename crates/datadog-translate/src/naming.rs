@@ -31,15 +31,17 @@ pub(crate) fn kind_name(kind: i32) -> &'static str {
     }
 }
 
-/// pdata's `SpanKind.String()`.
-fn kind_string(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Unspecified => "Unspecified",
-        SpanKind::Internal => "Internal",
-        SpanKind::Server => "Server",
-        SpanKind::Client => "Client",
-        SpanKind::Producer => "Producer",
-        SpanKind::Consumer => "Consumer",
+/// pdata's `SpanKind.String()` of the wire value: `""` for a value no kind has (the
+/// OTLP decoder keeps those as they are, so Go names them with the empty string).
+fn kind_string(kind: i32) -> &'static str {
+    match SpanKind::try_from(kind) {
+        Ok(SpanKind::Unspecified) => "Unspecified",
+        Ok(SpanKind::Internal) => "Internal",
+        Ok(SpanKind::Server) => "Server",
+        Ok(SpanKind::Client) => "Client",
+        Ok(SpanKind::Producer) => "Producer",
+        Ok(SpanKind::Consumer) => "Consumer",
+        Err(_) => "",
     }
 }
 
@@ -55,12 +57,12 @@ pub(crate) fn service(attrs: Attrs<'_>) -> Str {
 }
 
 /// §2.3: V2 operation name (before the agent's NormalizeName).
-pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> Str {
+pub(crate) fn operation_name_v2(raw_kind: i32, attrs: Attrs<'_>) -> Str {
     let op = attrs.str(registry::OPERATION, true);
     if !op.is_empty() {
         return op.into();
     }
-    let kind = kind_of(kind);
+    let kind = kind_of(raw_kind);
     let is_client = kind == SpanKind::Client;
     let is_server = kind == SpanKind::Server;
 
@@ -127,9 +129,12 @@ pub(crate) fn operation_name_v2(kind: i32, attrs: Attrs<'_>) -> Str {
             format_compact!("{protocol}.client.request")
         };
     }
-    match kind {
-        SpanKind::Unspecified => kind_string(SpanKind::Internal).into(),
-        k => kind_string(k).into(),
+    // Compared with the wire value: an unknown kind is not `Unspecified` here, and its
+    // empty name becomes the agent's `unnamed_operation` when normalized.
+    if raw_kind == SpanKind::Unspecified as i32 {
+        kind_string(SpanKind::Internal as i32).into()
+    } else {
+        kind_string(raw_kind).into()
     }
 }
 
@@ -147,7 +152,7 @@ pub(crate) fn operation_name_v1(
         name = if span_name_as_resource_name {
             span_name.to_string()
         } else {
-            let kind = kind_string(kind_of(kind)).to_lowercase();
+            let kind = kind_string(kind).to_lowercase();
             let prefix = if scope_name.is_empty() {
                 "opentelemetry"
             } else {
@@ -375,6 +380,14 @@ mod tests {
             "postgresql.query"
         );
         assert_eq!(a(&[], &[], 0), "Internal");
+        // A kind no enum value has: pdata names it "", which the agent then normalizes to
+        // `unnamed_operation`; it is neither unspecified (→ Internal) nor a known kind.
+        assert_eq!(a(&[], &[], 9), "");
+        assert_eq!(
+            a(&[s("network.protocol.name", "amqp")], &[], 9),
+            "",
+            "not a client"
+        );
         assert_eq!(a(&[], &[], SpanKind::Producer as i32), "Producer");
         assert_eq!(
             a(
@@ -405,6 +418,24 @@ mod tests {
             "amqp.client.request"
         );
         assert_eq!(a(&[s("operation.name", "My Op")], &[], CLIENT), "my_op");
+    }
+
+    #[test]
+    fn operation_v1_of_an_unknown_kind_is_the_prefix_alone() {
+        let v1 = |kind, scope| {
+            operation_name_v1(
+                kind,
+                "span",
+                scope,
+                Attrs::new(&[], &[]),
+                false,
+                &HashMap::new(),
+            )
+        };
+        assert_eq!(v1(0, ""), "opentelemetry.unspecified");
+        assert_eq!(v1(CLIENT, "lib"), "lib.client");
+        // Go: `"opentelemetry." + strings.ToLower("")`, then NormalizeName.
+        assert_eq!(v1(9, ""), normalize_name("opentelemetry."));
     }
 
     #[test]

@@ -127,6 +127,15 @@ fn check(out: &Translation, exp: &Value, errs: &mut Vec<String>) {
             }
         }
     }
+    if let Some(l) = exp.get("attribute_hosts") {
+        let want = strings(l);
+        if want != out.attribute_hosts {
+            errs.push(format!(
+                "attribute_hosts {:?} != {want:?}",
+                out.attribute_hosts
+            ));
+        }
+    }
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -71,20 +71,22 @@ pub fn traces_running_series(usage: &Usage<'_>, version: &str, now: SystemTime) 
 }
 
 /// Go's `GatewayUsage`: remembers the first hostname that came from resource attributes; a
-/// different one later means the collector is a gateway, for good.
+/// different one later means the collector is a gateway, for good. As in Go, an empty first
+/// hostname leaves the first unset, while an empty one after a first counts as different
+/// (`datadog.host.name: ""` names an empty host).
 #[derive(Debug, Default)]
 pub struct GatewayUsage {
-    first: Option<String>,
+    first: String,
     detected: bool,
 }
 
 impl GatewayUsage {
-    /// A hostname found in resource attributes.
+    /// A hostname found in resource attributes, in the order the resources came.
     pub fn on_host(&mut self, host: &str) {
-        match &self.first {
-            None => self.first = Some(host.to_string()),
-            Some(first) if first != host => self.detected = true,
-            Some(_) => {}
+        if self.first.is_empty() {
+            self.first = host.to_string();
+        } else if self.first != host {
+            self.detected = true;
         }
     }
 
@@ -270,6 +272,16 @@ mod tests {
         assert_eq!(g.gauge(), 1.0);
         g.on_host("a");
         assert_eq!(g.gauge(), 1.0, "for good");
+    }
+
+    #[test]
+    fn an_empty_attribute_host_counts_only_after_a_first() {
+        let mut g = GatewayUsage::default();
+        g.on_host("");
+        g.on_host("a");
+        assert_eq!(g.gauge(), 0.0, "an empty first host is no first host");
+        g.on_host("");
+        assert_eq!(g.gauge(), 1.0, "empty differs from the first");
     }
 
     #[test]
