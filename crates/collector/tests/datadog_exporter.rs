@@ -279,6 +279,8 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
         assert_eq!(meta(s, "version"), Some("1.4.0"));
         assert_eq!(meta(s, "otel.library.name"), Some("e2e.web"));
         assert_eq!(meta(s, "otel.library.version"), Some("0.1.0"));
+        assert_eq!(meta(s, "otel.scope.name"), Some("e2e.web"));
+        assert_eq!(meta(s, "otel.scope.version"), Some("0.1.0"));
         assert_eq!(meta(s, "telemetry.sdk.language"), Some("python"));
         assert!(!s.meta.contains_key("service.name"));
         match name {
@@ -325,6 +327,11 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
                 assert_eq!(
                     s.resource, "SELECT * FROM users WHERE id = ?",
                     "SQL obfuscated"
+                );
+                assert_eq!(
+                    meta(s, "db.statement"),
+                    Some("SELECT * FROM users WHERE id = ?"),
+                    "the query attribute obfuscated with the resource"
                 );
                 assert_eq!(meta(s, "db.name"), Some("app"));
                 assert_eq!(meta(s, "span.kind"), Some("client"));

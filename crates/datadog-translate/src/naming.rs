@@ -192,13 +192,17 @@ fn resource_v2_untruncated(kind: i32, span_name: &str, attrs: Attrs<'_>) -> Str 
         } else {
             method
         };
-        if kind_of(kind) == SpanKind::Server {
-            let route = attrs.str(registry::HTTP_ROUTE, false);
-            if !route.is_empty() {
-                return format_compact!("{method} {route}");
-            }
-        }
-        return method.into();
+        // A server names the route; a client the template of the URL it asked for.
+        let path = match kind_of(kind) {
+            SpanKind::Server => attrs.str(registry::HTTP_ROUTE, false),
+            SpanKind::Client => attrs.str(registry::URL_TEMPLATE, false),
+            _ => "".into(),
+        };
+        return if path.is_empty() {
+            method.into()
+        } else {
+            format_compact!("{method} {path}")
+        };
     }
     let pairs = [
         (
@@ -267,8 +271,12 @@ pub(crate) fn resource_v1(span_name: &str, attrs: Attrs<'_>) -> Str {
     res
 }
 
-/// §2.6: V2 span type.
+/// §2.6: V2 span type. A span with any of its own attributes under `gen_ai.` is an LLM call,
+/// whatever `span.type` says (the agent's rule; resource attributes do not count).
 pub(crate) fn span_type(kind: i32, attrs: Attrs<'_>) -> Str {
+    if attrs.span.iter().any(|kv| kv.key.starts_with("gen_ai.")) {
+        return "llm".into();
+    }
     let t = attrs.str(registry::SPAN_TYPE, false);
     if !t.is_empty() {
         return t.into();

@@ -7,6 +7,9 @@
 //! libdatadog's `ObfuscationConfig::default()` mirrors. What the exporter does anyway, whatever
 //! the configuration: SQL obfuscation of `sql`/`cassandra` resources (and `sql.query`), redis and
 //! valkey resources quantized to the command, userinfo removed from `http.url`.
+//!
+//! Beyond libdatadog, as the current agent: a SQL span's `db.statement` and `db.query.text`
+//! are obfuscated with its resource, so the query's literals do not reach Datadog in meta.
 
 use crate::model;
 use crate::sql_cache::SqlCache;
@@ -66,9 +69,14 @@ pub(crate) fn obfuscate_span(span: &mut model::Span, config: &ObfuscationConfig,
             "elasticsearch" | "opensearch" | "mongodb"
         )
     {
+        let raw = span.resource.clone();
         let mut whole = pb::Span::from(std::mem::take(span));
         obfuscate_pb_span(&mut whole, config);
         *span = whole.into();
+        if is_sql(span) && !raw.is_empty() {
+            let obfuscated = span.resource.clone();
+            obfuscate_query_attributes(span, &raw, &obfuscated, config, cache);
+        }
         return;
     }
     match span.r#type.as_str() {
@@ -95,11 +103,44 @@ pub(crate) fn obfuscate_span(span: &mut model::Span, config: &ObfuscationConfig,
         "valkey" => redis_like(span, &config.valkey, "valkey.raw_command"),
         "sql" | "cassandra" if !span.resource.is_empty() => {
             let db_type = span.meta.get("db.type").map(model::Str::as_str);
-            let obfuscated = cache.obfuscate(&span.resource, db_type, &config.sql);
-            span.resource = obfuscated.as_str().into();
-            span.meta.insert("sql.query".into(), obfuscated.into());
+            let obfuscated: model::Str =
+                cache.obfuscate(&span.resource, db_type, &config.sql).into();
+            let raw = std::mem::replace(&mut span.resource, obfuscated.clone());
+            obfuscate_query_attributes(span, &raw, &obfuscated, config, cache);
+            span.meta.insert("sql.query".into(), obfuscated);
         }
         _ => {}
+    }
+}
+
+fn is_sql(span: &model::Span) -> bool {
+    matches!(span.r#type.as_str(), "sql" | "cassandra")
+}
+
+/// The OpenTelemetry attributes that carry a SQL span's query (semconv's old and new name).
+const QUERY_ATTRIBUTES: [&str; 2] = ["db.statement", "db.query.text"];
+
+/// The agent's step for the query attributes of a SQL span whose resource `raw` became
+/// `obfuscated`: one equal to the resource takes its result, another is obfuscated on its own
+/// (`Non-parsable SQL query` when that fails), so no raw query is kept.
+fn obfuscate_query_attributes(
+    span: &mut model::Span,
+    raw: &str,
+    obfuscated: &model::Str,
+    config: &ObfuscationConfig,
+    cache: &SqlCache,
+) {
+    for key in QUERY_ATTRIBUTES {
+        let Some(value) = span.meta.get(key).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let replaced = if value == raw {
+            obfuscated.clone()
+        } else {
+            let db_type = span.meta.get("db.type").map(model::Str::as_str);
+            cache.obfuscate(value, db_type, &config.sql).into()
+        };
+        span.meta.insert(key.into(), replaced);
     }
 }
 
@@ -187,6 +228,39 @@ mod tests {
             &[("http.url", "http://u:p@example.com/a/1?q=2")],
         ));
         assert_eq!(http.meta["http.url"], "http://example.com/a/1?q=2");
+    }
+
+    /// The query attributes of a SQL span leave with the resource's obfuscation, or their own,
+    /// on both of our paths; other span types keep them.
+    #[test]
+    fn the_query_attributes_of_sql_spans_are_obfuscated() {
+        let raw = "SELECT * FROM t WHERE id = 42";
+        let meta = [
+            ("db.statement", raw),
+            ("db.query.text", "SELECT name FROM u WHERE email = 'a@b.c'"),
+            ("db.type", "postgresql"),
+        ];
+        let mut with_scan = exporter_obfuscation();
+        with_scan.credit_cards.enabled = true;
+        let cache = SqlCache::default();
+        for config in [&exporter_obfuscation(), &with_scan] {
+            let mut sql = model::Span::from(span("sql", raw, &meta));
+            obfuscate_span(&mut sql, config, &cache);
+            assert_eq!(sql.resource, "SELECT * FROM t WHERE id = ?");
+            assert_eq!(sql.meta["db.statement"], "SELECT * FROM t WHERE id = ?");
+            assert_eq!(sql.meta["sql.query"], "SELECT * FROM t WHERE id = ?");
+            assert_eq!(
+                sql.meta["db.query.text"],
+                "SELECT name FROM u WHERE email = ?"
+            );
+            let mut custom = model::Span::from(span("custom", raw, &meta));
+            obfuscate_span(&mut custom, config, &cache);
+            assert_eq!(custom.meta["db.statement"], raw);
+        }
+        // What cannot be obfuscated is not kept as sent either.
+        let mut sql = model::Span::from(span("cassandra", "SELECT 1", &[("db.statement", " ")]));
+        obfuscate_span(&mut sql, &exporter_obfuscation(), &cache);
+        assert_eq!(sql.meta["db.statement"], "Non-parsable SQL query");
     }
 
     /// Our dispatch against libdatadog's `obfuscate_pb_span` over every span type it treats,

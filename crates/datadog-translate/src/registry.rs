@@ -3,7 +3,10 @@
 //! `Lookup` over an `OTelSpanAccessor`), so an earlier key on the resource beats a later key on
 //! the span. String
 //! concepts accept only `Str` values; integer candidates accept `Int` or an integral `Double`;
-//! string-typed candidates of an integer concept are parsed.
+//! string-typed candidates of an integer concept are parsed. The concepts and their candidates
+//! are those of the agent's embedded `semantics/mappings.json` of mid-2026 (registry version
+//! `v20260630131934`); a candidate can also be guarded by conditions on other attributes
+//! ([`Guarded`]).
 
 use crate::key_filter::KeyFilter;
 use crate::normalize::normalize_tag_value_cow;
@@ -37,9 +40,10 @@ pub(crate) const HTTP_STATUS_CODE: Concept = &[
     ("http.status_code", Int),
     ("http.status_code", Str),
     ("http.response.status_code", Int),
+    ("http.response.status_code", Str),
 ];
 pub(crate) const HTTP_ROUTE: Concept = &[("http.route", Str)];
-pub(crate) const DB_SYSTEM: Concept = &[("db.system", Str)];
+pub(crate) const DB_SYSTEM: Concept = &[("db.system.name", Str), ("db.system", Str)];
 pub(crate) const DB_STATEMENT: Concept = &[("db.statement", Str), ("db.query.text", Str)];
 pub(crate) const DB_NAMESPACE: Concept = &[("db.namespace", Str)];
 pub(crate) const MESSAGING_SYSTEM: Concept = &[("messaging.system", Str)];
@@ -57,7 +61,43 @@ pub(crate) const FAAS_INVOKED_PROVIDER: Concept = &[("faas.invoked_provider", St
 pub(crate) const FAAS_INVOKED_NAME: Concept = &[("faas.invoked_name", Str)];
 pub(crate) const FAAS_TRIGGER: Concept = &[("faas.trigger", Str)];
 pub(crate) const NETWORK_PROTOCOL_NAME: Concept = &[("network.protocol.name", Str)];
-pub(crate) const DD_MEASURED: Concept = &[("_dd.measured", Str)];
+pub(crate) const DD_MEASURED: Concept = &[("_dd.measured", Int)];
+pub(crate) const URL_TEMPLATE: Concept = &[("url.template", Str)];
+
+/// A condition on a candidate of a [`Guarded`] concept, read as a string concept reads (span
+/// then resource, `Str` only, non-empty).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum When {
+    /// The attribute is this value.
+    Eq(&'static str, &'static str),
+    /// The attribute is empty or absent.
+    Absent(&'static str),
+}
+
+/// A concept whose candidates count only where all of their conditions hold.
+pub(crate) type Guarded = &'static [(&'static str, Typ, &'static [When])];
+
+const RPC_IS_GRPC: &[When] = &[When::Eq("rpc.system.name", "grpc")];
+const OLD_RPC_IS_GRPC: &[When] = &[
+    When::Eq("rpc.system", "grpc"),
+    When::Absent("rpc.system.name"),
+];
+/// The gRPC status code under any of the names instrumentations have used; the generic RPC
+/// response code only on gRPC spans.
+pub(crate) const GRPC_STATUS_CODE: Guarded = &[
+    ("rpc.grpc.status_code", Str, &[]),
+    ("rpc.grpc.status_code", Int, &[]),
+    ("grpc.code", Str, &[]),
+    ("grpc.code", Int, &[]),
+    ("rpc.grpc.status.code", Str, &[]),
+    ("rpc.grpc.status.code", Int, &[]),
+    ("grpc.status.code", Str, &[]),
+    ("grpc.status.code", Int, &[]),
+    ("rpc.response.status_code", Str, RPC_IS_GRPC),
+    ("rpc.response.status_code", Int, RPC_IS_GRPC),
+    ("rpc.response.status_code", Str, OLD_RPC_IS_GRPC),
+    ("rpc.response.status_code", Int, OLD_RPC_IS_GRPC),
+];
 
 /// The first attribute with this key (pcommon `Map.Get`).
 pub(crate) fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
@@ -163,35 +203,49 @@ impl<'a> Attrs<'a> {
     /// String lookup, span before resource for each key; `normalize` applies NormalizeTagValue.
     /// Borrowed from the attribute where the value is a string that normalizing leaves as it
     /// is: no copy for a value that is only tested or copied on.
-    pub fn str(&self, concept: Concept, normalize: bool) -> Cow<'a, str> {
+    pub fn str(&self, concept: &[(&'static str, Typ)], normalize: bool) -> Cow<'a, str> {
         lookup([self.span_keys, self.res_keys], concept, normalize)
     }
 
-    /// String lookup, resource attributes first (used for `db.namespace`).
-    pub fn str_resource_first(&self, concept: Concept) -> Cow<'a, str> {
-        lookup([self.res_keys, self.span_keys], concept, false)
+    /// Integer lookup, span before resource for each key. A string candidate is the first
+    /// non-empty string (the span's, else the resource's), then parsed: a span's unparsable
+    /// string hides the resource's, as the agent's combined accessor reads it.
+    pub fn int(&self, concept: &[(&'static str, Typ)]) -> Option<i64> {
+        concept.iter().find_map(|&(key, typ)| match typ {
+            Int => self
+                .span_keys
+                .get_int(key)
+                .or_else(|| self.res_keys.get_int(key)),
+            Str => parse_int(&self.str(&[(key, Str)], false)),
+        })
     }
 
-    /// Integer lookup, span before resource for each key.
-    pub fn int(&self, concept: Concept) -> Option<i64> {
-        for &(key, typ) in concept {
-            for attrs in [self.span_keys, self.res_keys] {
-                let v = match typ {
-                    Int => attrs.get_int(key),
-                    Str => parse_int(attrs.get_str(key)),
-                };
-                if v.is_some() {
-                    return v;
-                }
+    /// String lookup of a [`Guarded`] concept, span before resource for each key.
+    pub fn guarded_str(&self, concept: Guarded) -> Cow<'a, str> {
+        let holds = |when: &When| match *when {
+            When::Eq(key, value) => self.str(&[(key, Str)], false) == value,
+            When::Absent(key) => self.str(&[(key, Str)], false).is_empty(),
+        };
+        for (key, typ, conditions) in concept {
+            if !conditions.iter().all(holds) {
+                continue;
+            }
+            let v = lookup([self.span_keys, self.res_keys], &[(key, *typ)], false);
+            if !v.is_empty() {
+                return v;
             }
         }
-        None
+        Cow::Borrowed("")
     }
 }
 
 /// Borrows the attribute's string: only an integer rendered as text or a value normalizing
 /// changes is a new string.
-fn lookup<'a>(order: [KeySet<'a>; 2], concept: Concept, normalize: bool) -> Cow<'a, str> {
+fn lookup<'a>(
+    order: [KeySet<'a>; 2],
+    concept: &[(&'static str, Typ)],
+    normalize: bool,
+) -> Cow<'a, str> {
     for &(key, typ) in concept {
         for attrs in order {
             let v: Cow<'a, str> = match typ {
@@ -248,6 +302,11 @@ mod tests {
             "http.status_code",
             "http.response.status_code",
             "db.system",
+            "db.system.name",
+            "url.template",
+            "rpc.grpc.status_code",
+            "grpc.code",
+            "rpc.response.status_code",
             "db.statement",
             "db.namespace",
             "deployment.environment",
@@ -270,7 +329,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i >= 12 || mask & (1 << i) != 0)
-                .filter(|(i, _)| *i < 12 || (mask as usize) % 9 == i - 12)
+                .filter(|(i, _)| *i < 12 || (mask as usize) % (pool.len() - 12) == i - 12)
                 .map(|(i, k)| match i % 2 {
                     0 => kv(k, Value::IntValue(i as i64)),
                     _ => s(k, &format!("v{i}")),
@@ -307,8 +366,9 @@ mod tests {
         let res = [s("http.status_code", "500")];
         assert_eq!(Attrs::new(&span, &res).int(HTTP_STATUS_CODE), Some(500));
         assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), Some(201));
-        let span = [s("http.response.status_code", "200")];
-        assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), None);
+        // The last candidate: the new name as a string.
+        let span = [s("http.response.status_code", "503")];
+        assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), Some(503));
         let span = [kv("http.status_code", Value::DoubleValue(404.0))];
         assert_eq!(Attrs::new(&span, &[]).int(HTTP_STATUS_CODE), Some(404));
         let span = [kv("http.status_code", Value::DoubleValue(404.5))];
@@ -316,18 +376,93 @@ mod tests {
     }
 
     #[test]
-    fn measured_parses_strings() {
-        let span = [s("_dd.measured", "1")];
-        assert_eq!(Attrs::new(&span, &[]).int(DD_MEASURED), Some(1));
+    fn a_string_candidate_is_the_spans_string_when_it_has_one() {
+        // The span's unparsable string hides the resource's number under the same key.
+        let span = [s("http.status_code", "OK")];
+        let res = [s("http.status_code", "500")];
+        assert_eq!(Attrs::new(&span, &res).int(HTTP_STATUS_CODE), None);
+        assert_eq!(Attrs::new(&[], &res).int(HTTP_STATUS_CODE), Some(500));
+        // An empty string is no string: the resource's is read.
+        let span = [s("http.status_code", "")];
+        assert_eq!(Attrs::new(&span, &res).int(HTTP_STATUS_CODE), Some(500));
+    }
+
+    #[test]
+    fn measured_is_an_integer() {
         let span = [kv("_dd.measured", Value::IntValue(1))];
+        assert_eq!(Attrs::new(&span, &[]).int(DD_MEASURED), Some(1));
+        let res = [kv("_dd.measured", Value::DoubleValue(1.0))];
+        assert_eq!(Attrs::new(&[], &res).int(DD_MEASURED), Some(1));
+        let span = [s("_dd.measured", "1")];
         assert_eq!(Attrs::new(&span, &[]).int(DD_MEASURED), None);
     }
 
     #[test]
-    fn resource_first_namespace() {
-        let span = [s("db.namespace", "span-db")];
-        let res = [s("db.namespace", "resource-db")];
-        let a = Attrs::new(&span, &res);
-        assert_eq!(a.str_resource_first(DB_NAMESPACE), "resource-db");
+    fn db_system_name_before_db_system() {
+        let span = [s("db.system", "mysql"), s("db.system.name", "redis")];
+        assert_eq!(Attrs::new(&span, &[]).str(DB_SYSTEM, false), "redis");
+        // An earlier key on the resource beats a later one on the span.
+        let res = [s("db.system.name", "postgresql")];
+        let span = [s("db.system", "mysql")];
+        assert_eq!(Attrs::new(&span, &res).str(DB_SYSTEM, false), "postgresql");
+    }
+
+    #[test]
+    fn grpc_status_code_candidates_and_their_conditions() {
+        let g = |span: &[KeyValue], res: &[KeyValue]| {
+            Attrs::new(span, res)
+                .guarded_str(GRPC_STATUS_CODE)
+                .into_owned()
+        };
+        assert_eq!(
+            g(&[kv("rpc.grpc.status_code", Value::IntValue(0))], &[]),
+            "0"
+        );
+        // The string candidate, span then resource, comes before the integer one.
+        assert_eq!(
+            g(
+                &[kv("rpc.grpc.status_code", Value::IntValue(2))],
+                &[s("rpc.grpc.status_code", "7")]
+            ),
+            "7"
+        );
+        assert_eq!(g(&[kv("grpc.code", Value::IntValue(5))], &[]), "5");
+        assert_eq!(
+            g(&[kv("rpc.grpc.status_code", Value::DoubleValue(2.5))], &[]),
+            ""
+        );
+        // The generic RPC code counts on gRPC spans only.
+        let code = s("rpc.response.status_code", "UNAVAILABLE");
+        assert_eq!(g(std::slice::from_ref(&code), &[]), "");
+        assert_eq!(
+            g(&[code.clone(), s("rpc.system.name", "grpc")], &[]),
+            "UNAVAILABLE"
+        );
+        assert_eq!(
+            g(std::slice::from_ref(&code), &[s("rpc.system", "grpc")]),
+            "UNAVAILABLE",
+            "conditions read the resource too"
+        );
+        assert_eq!(
+            g(
+                &[
+                    code.clone(),
+                    s("rpc.system", "grpc"),
+                    s("rpc.system.name", "connect_rpc")
+                ],
+                &[]
+            ),
+            ""
+        );
+        assert_eq!(
+            g(
+                &[
+                    kv("rpc.response.status_code", Value::IntValue(14)),
+                    s("rpc.system", "grpc")
+                ],
+                &[]
+            ),
+            "14"
+        );
     }
 }

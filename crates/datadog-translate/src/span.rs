@@ -101,6 +101,13 @@ pub(crate) fn convert(
             dd.metrics.insert("http.status_code".into(), code as f64);
         }
     }
+    // Before the span's own attributes, which cannot overwrite it (first writer wins); as
+    // the agent, not normalized. The stats read it too (their gRPC status dimension).
+    let grpc_status = attrs.guarded_str(registry::GRPC_STATUS_CODE);
+    if !grpc_status.is_empty() {
+        dd.meta
+            .insert("rpc.grpc.status_code".into(), grpc_status.into());
+    }
     if top_level_by_kind
         && (otel.parent_span_id.is_empty()
             || otel.parent_span_id.iter().all(|b| *b == 0)
@@ -146,11 +153,15 @@ pub(crate) fn convert(
         dd.meta
             .insert("_dd.span_links".into(), marshal_links(&otel.links).into());
     }
+    // The scope under its current name and its old one (the agent's scope convention).
     if whole && !scope_name.is_empty() {
+        dd.meta.insert("otel.scope.name".into(), scope_name.into());
         dd.meta
             .insert("otel.library.name".into(), scope_name.into());
     }
     if whole && !scope_version.is_empty() {
+        dd.meta
+            .insert("otel.scope.version".into(), scope_version.into());
         dd.meta
             .insert("otel.library.version".into(), scope_version.into());
     }
@@ -184,7 +195,7 @@ pub(crate) fn convert(
         }
     }
     if !dd.meta.contains_key("db.name") {
-        let ns = attrs.str_resource_first(registry::DB_NAMESPACE);
+        let ns = attrs.str(registry::DB_NAMESPACE, false);
         if !ns.is_empty() {
             dd.meta.insert("db.name".into(), ns.into());
         }
