@@ -86,8 +86,6 @@ fn run_with(processors: &str, hostname: &str, env: &[(&str, &str)], intake: &Fak
       endpoint: {url}
     metrics:
       endpoint: {url}
-    host_metadata:
-      enabled: false
 service:
   telemetry:
     metrics:
@@ -118,6 +116,11 @@ service:
         Duration::from_secs(10),
     )
     .expect("accepted");
+    // The host metadata is sent at start, once the machine is described: wait for it, so
+    // that every run has sent it before it stops.
+    poll_until(Duration::from_secs(10), || {
+        (!intake.requests_to("/intake").is_empty()).then_some(())
+    });
     collector.terminate(Duration::from_secs(20))
 }
 
@@ -211,6 +214,7 @@ fn without_a_hostname_setting_the_exporter_is_named_after_the_ec2_instance() {
             "/latest/dynamic/instance-identity/document",
             r#"{"region":"ap-northeast-1","instanceId":"i-0abc1234"}"#,
         ),
+        ("/latest/meta-data/hostname", "ip-10-0-0-7.ec2.internal"),
     ]);
     let intake = FakeIntake::start();
     let output = run_with(
@@ -237,4 +241,13 @@ fn without_a_hostname_setting_the_exporter_is_named_after_the_ec2_instance() {
         let host = common::dd_intake::get(s, "AgentHostname").and_then(|v| v.as_str());
         assert_eq!(host, Some("i-0abc1234"), "{s}");
     }
+    // The host metadata carries the EC2 identity too, as Go's (Datadog links the host to the
+    // AWS integration's instance by it).
+    let metadata = intake.requests_to("/intake");
+    let Some(common::dd_intake::Decoded::Json(v)) = metadata.first().map(|r| &r.decoded) else {
+        panic!("no host metadata: {output}");
+    };
+    assert_eq!(v["meta"]["hostname"], "i-0abc1234");
+    assert_eq!(v["meta"]["instance-id"], "i-0abc1234");
+    assert_eq!(v["meta"]["ec2-hostname"], "ip-10-0-0-7.ec2.internal");
 }

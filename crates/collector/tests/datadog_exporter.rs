@@ -414,6 +414,16 @@ fn seed_config_delivers_every_span_with_datadog_fields_and_stats() {
         common::dd_intake::Decoded::Json(v) => {
             assert_eq!(v["internalHostname"], host);
             assert_eq!(v["meta"]["hostname"], host);
+            // The machine, as Go's exporter describes it: the kernel's hostname, and the
+            // inventory Datadog's infrastructure list shows, as a JSON string. No EC2 identity:
+            // the tests' metadata service knows nothing.
+            let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+            assert_eq!(v["meta"]["socket-hostname"], kernel.trim());
+            assert!(v["meta"].get("instance-id").is_none());
+            let gohai: serde_json::Value =
+                serde_json::from_str(v["gohai"].as_str().expect("gohai is a string")).unwrap();
+            assert_eq!(gohai["platform"]["kernel_name"], "Linux");
+            assert!(gohai["memory"]["total"].is_string());
         }
         other => panic!("host metadata is not JSON: {other:?}"),
     }

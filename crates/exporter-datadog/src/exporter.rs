@@ -9,13 +9,14 @@
 
 use crate::client::{IntakeClient, IntakeSettings, KeyValidity, Request};
 use crate::config::{DatadogConfig, TracesConfig};
+use crate::host_info;
 use crate::metadata;
 use crate::payload::{
     build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
 use crate::retry::Failed;
 use crate::self_metrics::DatadogMetrics;
-use crate::source::{self, Source};
+use crate::source::{self, Source, Sources};
 use crate::stats::{
     encode_msgpack, StatsAggregator, StatsSettings, BUCKET_DURATION, DEFAULT_MAX_GROUPS,
 };
@@ -462,10 +463,21 @@ async fn host_metadata_loop(s: Arc<Shared>, settings: HostMetadataSettings) {
     } else {
         None
     };
-    let Some(body) = metadata::host_metadata(&s.hostname, &s.version, &settings.tags, resource)
-    else {
+    if s.hostname.is_empty() && resource.is_none_or(|r| r.hostname.is_empty()) {
         // As on ECS Fargate, where no host is the expected answer (Go logs it at debug too).
         tracing::debug!(exporter = %s.id, "Skipping host metadata since the hostname is empty");
+        return;
+    }
+    // Once, before the first send, as Go builds its payload once.
+    let ask_ec2 = resource.is_none_or(|r| r.ec2_hostname.is_empty());
+    let sources = Sources::default();
+    let machine = tokio::select! {
+        _ = s.cancel.cancelled() => return,
+        machine = host_info::collect(&sources, ask_ec2) => machine,
+    };
+    let Some(body) =
+        metadata::host_metadata(&s.hostname, &s.version, &settings.tags, resource, &machine)
+    else {
         return;
     };
     let mut tick = tokio::time::interval(settings.period);

@@ -7,7 +7,7 @@
 //! * [`exporter`]: translate → stats → split → gzip → send with per-payload retries.
 //! * [`payload`]: AgentPayloads under 3.2 MB; [`client`] and [`retry`]: the intake's HTTP side.
 //! * [`stats`]: APM stats (libdd-trace-stats concentrators, bounded); [`metadata`]: host metadata
-//!   and the usage series.
+//!   and the usage series; [`host_info`]: what the host metadata says about the machine.
 //! * [`connector`]: the `datadog` connector; [`stats_metric`]: its stats as metrics;
 //!   [`stats_exporter`]: the exporter's metrics side, which sends them.
 
@@ -19,6 +19,7 @@ mod connector_stats;
 pub mod encode;
 pub mod exporter;
 mod gzip;
+pub mod host_info;
 pub mod metadata;
 pub mod payload;
 pub mod retry;

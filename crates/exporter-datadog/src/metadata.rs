@@ -2,6 +2,7 @@
 //! for `/api/v2/series` and the host metadata for `/intake`. Pure functions; the client gzips and
 //! sends them.
 
+use crate::host_info::HostInfo;
 use kakehashi_datadog_translate::{source_from_attributes, Source};
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use serde_json::json;
@@ -141,18 +142,20 @@ pub fn resource_host(attrs: &[KeyValue]) -> ResourceHost {
     host
 }
 
-/// `POST /intake` JSON: the subset of the contrib exporter's `HostMetadata` that kakehashi can
-/// state truthfully — hostname (as `internalHostname` and `meta.hostname`; the resource's when
-/// given one, else `fallback_hostname`), collector version, flavour (the command, as Go's
-/// `BuildInfo.Command`), EC2 identity from the resource, and the EC2 tags then the configured
-/// `host_metadata.tags` under `host-tags.otel` (omitted when empty, as Go's `omitempty`). No
-/// gohai system inventory, processes, GCP identity or host aliases are reported. `None` when
-/// there is no hostname at all (Go's pusher skips those).
+/// `POST /intake` JSON, as the contrib exporter's `HostMetadata`: the hostname (as
+/// `internalHostname` and `meta.hostname`; the resource's when given one, else
+/// `fallback_hostname`), collector version, flavour (the command, as Go's
+/// `BuildInfo.Command`), the socket hostname and FQDN, the EC2 identity (the resource's when it
+/// named an EC2 hostname, else IMDS's, as Go's `fillHostMetadata`), the `gohai` inventory as a
+/// JSON string, and the EC2 tags then the configured `host_metadata.tags` under
+/// `host-tags.otel` (empty fields left out, as Go's `omitempty`). No process list, GCP identity
+/// or host aliases. `None` when there is no hostname at all (Go's pusher skips those).
 pub fn host_metadata(
     fallback_hostname: &str,
     version: &str,
     tags: &[String],
     resource: Option<&ResourceHost>,
+    machine: &HostInfo,
 ) -> Option<Vec<u8>> {
     let empty = ResourceHost::default();
     let resource = resource.unwrap_or(&empty);
@@ -170,24 +173,34 @@ pub fn host_metadata(
     } else {
         json!({ "otel": otel_tags })
     };
+    // Go asks IMDS only when the resource gave no EC2 hostname, and then takes both answers.
+    let (instance_id, ec2_hostname) = if resource.ec2_hostname.is_empty() {
+        (&machine.ec2.instance_id, &machine.ec2.hostname)
+    } else {
+        (&resource.instance_id, &resource.ec2_hostname)
+    };
     let mut meta = json!({ "hostname": hostname });
-    if !resource.instance_id.is_empty() {
-        meta["instance-id"] = json!(resource.instance_id);
+    for (key, value) in [
+        ("instance-id", instance_id),
+        ("ec2-hostname", ec2_hostname),
+        ("socket-hostname", &machine.socket_hostname),
+        ("socket-fqdn", &machine.socket_fqdn),
+    ] {
+        if !value.is_empty() {
+            meta[key] = json!(value);
+        }
     }
-    if !resource.ec2_hostname.is_empty() {
-        meta["ec2-hostname"] = json!(resource.ec2_hostname);
+    let mut body = json!({
+        "internalHostname": hostname,
+        "otel_version": version,
+        "agent-flavor": COMMAND,
+        "meta": meta,
+        "host-tags": host_tags,
+    });
+    if let Some(gohai) = &machine.gohai {
+        body["gohai"] = json!(gohai);
     }
-    Some(
-        json!({
-            "internalHostname": hostname,
-            "otel_version": version,
-            "agent-flavor": COMMAND,
-            "meta": meta,
-            "host-tags": host_tags,
-        })
-        .to_string()
-        .into_bytes(),
-    )
+    Some(body.to_string().into_bytes())
 }
 
 #[cfg(test)]
@@ -285,13 +298,14 @@ mod tests {
     }
 
     #[test]
-    fn host_metadata_is_minimal() {
+    fn host_metadata_without_machine_information() {
         let v = parse(
             &host_metadata(
                 "collector-1",
                 "0.1.0",
                 &["team:a".to_string(), "env:prod".to_string()],
                 None,
+                &HostInfo::default(),
             )
             .unwrap(),
         );
@@ -305,10 +319,10 @@ mod tests {
                 "host-tags": {"otel": ["team:a", "env:prod"]},
             })
         );
-        let v = parse(&host_metadata("h", "0.1.0", &[], None).unwrap());
+        let v = parse(&host_metadata("h", "0.1.0", &[], None, &HostInfo::default()).unwrap());
         assert_eq!(v["host-tags"], json!({}));
         assert!(
-            host_metadata("", "0.1.0", &[], None).is_none(),
+            host_metadata("", "0.1.0", &[], None, &HostInfo::default()).is_none(),
             "no host, no payload"
         );
     }
@@ -362,19 +376,58 @@ mod tests {
                 "0.1.0",
                 &["env:prod".into()],
                 Some(&resource),
+                &machine(),
             )
             .unwrap(),
         );
         assert_eq!(v["internalHostname"], "i-0abc");
         assert_eq!(
             v["meta"],
-            json!({"hostname": "i-0abc", "instance-id": "i-0abc", "ec2-hostname": "ip-10-0-0-1.ec2.internal"})
+            json!({
+                "hostname": "i-0abc",
+                "instance-id": "i-0abc",
+                "ec2-hostname": "ip-10-0-0-1.ec2.internal",
+                "socket-hostname": "pod-7",
+                "socket-fqdn": "pod-7.example",
+            }),
+            "the resource's EC2 identity, not IMDS's"
         );
         assert_eq!(v["host-tags"]["otel"], json!(["team:payments", "env:prod"]));
         // A resource without a host falls back to the configured or system host.
         let v = parse(
-            &host_metadata("collector-1", "0.1.0", &[], Some(&ResourceHost::default())).unwrap(),
+            &host_metadata(
+                "collector-1",
+                "0.1.0",
+                &[],
+                Some(&ResourceHost::default()),
+                &machine(),
+            )
+            .unwrap(),
         );
         assert_eq!(v["internalHostname"], "collector-1");
+        assert_eq!(
+            v["meta"],
+            json!({
+                "hostname": "collector-1",
+                "instance-id": "i-imds",
+                "ec2-hostname": "ip-imds.ec2.internal",
+                "socket-hostname": "pod-7",
+                "socket-fqdn": "pod-7.example",
+            }),
+            "IMDS's EC2 identity"
+        );
+        assert_eq!(v["gohai"], r#"{"platform":{"os":"GNU/Linux"}}"#, "a string");
+    }
+
+    fn machine() -> HostInfo {
+        HostInfo {
+            socket_hostname: "pod-7".into(),
+            socket_fqdn: "pod-7.example".into(),
+            ec2: crate::host_info::Ec2Identity {
+                instance_id: "i-imds".into(),
+                hostname: "ip-imds.ec2.internal".into(),
+            },
+            gohai: Some(r#"{"platform":{"os":"GNU/Linux"}}"#.into()),
+        }
     }
 }

@@ -16,17 +16,29 @@ pub(super) async fn source(src: &Sources, deadline: Option<Instant>) -> Found {
     let Some(mut imds) = Imds::from_env(&*src.env, Retry::default(), deadline)? else {
         return Err(imds::DISABLED.into());
     };
+    probe(&mut imds).await?;
+    let id = document_instance_id(&mut imds).await?;
+    if id.is_empty() {
+        return Err("instance ID is unavailable".into());
+    }
+    Ok(Source::Host(id))
+}
+
+/// Whether IMDS answers at all (Go asks for the instance id and ignores it).
+pub(crate) async fn probe(imds: &mut Imds) -> Result<(), String> {
     imds.get("meta-data/instance-id")
         .await
-        .map_err(|e| format!("EC2 Metadata service is not available: {e}"))?;
+        .map(drop)
+        .map_err(|e| format!("EC2 Metadata service is not available: {e}"))
+}
+
+/// The instance id of the identity document.
+pub(crate) async fn document_instance_id(imds: &mut Imds) -> Result<String, String> {
     let doc = imds
         .get("dynamic/instance-identity/document")
         .await
         .map_err(|e| format!("Failed to get EC2 instance id document: {e}"))?;
-    let doc: IdentityDocument = serde_json::from_str(&doc)
-        .map_err(|e| format!("Failed to get EC2 instance id document: {e}"))?;
-    if doc.instance_id.is_empty() {
-        return Err("instance ID is unavailable".into());
-    }
-    Ok(Source::Host(doc.instance_id))
+    serde_json::from_str::<IdentityDocument>(&doc)
+        .map(|d| d.instance_id)
+        .map_err(|e| format!("Failed to get EC2 instance id document: {e}"))
 }

@@ -18,13 +18,15 @@
 //! starts; the others share its result (Go also shares the first exporter's `hostname`).
 
 mod azure;
-mod ec2;
+pub(crate) mod ec2;
 mod ecs;
 mod gcp;
 mod kubernetes;
 mod system;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use system::fqdn;
 
 use kakehashi_cloud_metadata::{gce, SharedEnv};
 use std::sync::Arc;

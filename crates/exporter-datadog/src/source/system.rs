@@ -18,7 +18,8 @@ pub(super) async fn source(src: &Sources) -> Source {
     Source::Host((src.kernel_hostname)().unwrap_or_default())
 }
 
-async fn fqdn(command: &str) -> Option<String> {
+/// `<command> -f` within 1 s: the FQDN, or `None` (logged) when it fails.
+pub(crate) async fn fqdn(command: &str) -> Option<String> {
     if !std::path::Path::new(command).exists() {
         return None;
     }
