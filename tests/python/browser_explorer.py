@@ -9,7 +9,8 @@ Run by crates/intake/tests/browser.rs, which starts the intake, posts the data a
      "filter_service": "...",
      "open_trace": {"id", "spans", "click_span", "click_title", "meta_key", "meta_value"},
      "error_trace": {"id", "spans", "error_span", "error_spans", "message"},
-     "services": [{"service", "env"}, ...]}
+     "services": [{"service", "env"}, ...],
+     "host": {"hostname", "os", "memory"}}
 
 Exits 0 when every check passes; otherwise prints the failure, saves FAILED.png and
 FAILED.html next to the screenshots and exits 1. Only explicit waits, no sleeps.
@@ -291,7 +292,20 @@ def run(c, url, exp):
     link.click()
     c.rows_are(want, f"the link lists the traces of {svc}")
 
-    # ---- 7. no JavaScript errors
+    # ---- 7. hosts: the host metadata, as the infrastructure list shows it
+    print("hosts", flush=True)
+    host = exp["host"]
+    c.one('[data-testid="nav-hosts"]').click()
+    row = c.wait(
+        lambda d: c.one(f'[data-testid="host-row"][data-host="{host["hostname"]}"]'),
+        f'the hosts page lists {host["hostname"]}',
+    )
+    for testid, want in (("host-os", host["os"]), ("host-memory", host["memory"])):
+        got = row.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]').text
+        c.ok(got == want, f"{testid}: {got!r} == {want!r}")
+    c.shot("09-hosts.png")
+
+    # ---- 8. no JavaScript errors
     logs = d.get_log("browser")
     severe = [e for e in logs if e.get("level") == "SEVERE"]
     c.ok(not severe, f"no JavaScript errors in the console ({severe})")

@@ -129,6 +129,21 @@ fn demo_delivers_health_check_traces_to_the_intake_and_stops_cleanly() {
     assert_eq!(str_field(&services, "env"), "staging");
     assert!(services["errors"].as_u64().is_some(), "{services:#}");
 
+    // The collector's host metadata reaches the hosts page, with the machine's inventory.
+    let host = poll_until(Duration::from_secs(20), || {
+        let v = get_json(intake, "/api/hosts");
+        let h = v["hosts"]
+            .as_array()?
+            .iter()
+            .find(|h| str_field(h, "hostname") == "kakehashi-demo")?;
+        Some(h.clone())
+    })
+    .unwrap_or_else(|| panic!("no host metadata\n{}", demo.output_tail(8000)));
+    assert_eq!(str_field(&host, "flavor"), "kakehashi");
+    assert!(str_field(&host, "kernel").starts_with("Linux "), "{host:#}");
+    assert!(str_field(&host, "memory_total").ends_with("kB"), "{host:#}");
+    assert!(!str_field(&host, "socket_hostname").is_empty(), "{host:#}");
+
     // Ctrl-C stops everything in order and exits 0.
     let status = Command::new("kill")
         .args(["-INT", &demo.pid().to_string()])

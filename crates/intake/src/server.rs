@@ -51,6 +51,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/services", get(services))
         .route("/api/facets", get(facets))
         .route("/api/summary", get(summary))
+        .route("/api/hosts", get(hosts))
         .route("/", get(index))
         .route("/index.html", get(index))
         .route("/app.js", get(app_js))
@@ -471,6 +472,10 @@ async fn facets(State(st): St) -> Response {
 
 async fn summary(State(st): St) -> Response {
     read(&st, |s| s.summary()).await
+}
+
+async fn hosts(State(st): St) -> Response {
+    read(&st, |s| Ok(json!({ "hosts": s.hosts()? }))).await
 }
 
 // ----------------------------------------------------------------------------------------------

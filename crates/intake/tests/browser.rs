@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kakehashi_exporter_datadog::host_info::HostInfo;
+use kakehashi_exporter_datadog::metadata::host_metadata;
 use kakehashi_exporter_datadog::stats::{encode_msgpack, StatsAggregator, StatsSettings};
 use kakehashi_intake::IntakeConfig;
 use libdd_trace_protobuf::pb;
@@ -1006,6 +1008,40 @@ async fn trace_explorer_in_headless_chromium() {
         .await;
     }
 
+    // Host metadata, as the exporter builds it (the inventory is the one piece not collected
+    // here, so that the page's figures are known).
+    let machine = HostInfo {
+        socket_hostname: "pod-7".into(),
+        socket_fqdn: "pod-7.cluster.local".into(),
+        ec2: Default::default(),
+        gohai: Some(
+            json!({
+                "cpu": {"model_name": "Intel(R) Xeon(R) Processor", "cpu_logical_processors": "2"},
+                "memory": {"total": "16777216kB"},
+                "network": {"ipaddress": "10.1.2.3"},
+                "platform": {"os": "GNU/Linux", "kernel_name": "Linux", "kernel_release": "6.18.44", "machine": "x86_64"},
+            })
+            .to_string(),
+        ),
+    };
+    let body = host_metadata(
+        "kakehashi-test",
+        "0.1.0",
+        &["team:e2e".into()],
+        None,
+        &machine,
+    )
+    .expect("a host");
+    let res = http
+        .post(format!("{base}/intake"))
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(gzip(&body))
+        .send()
+        .await
+        .expect("POST /intake");
+    assert_eq!(res.status().as_u16(), 200, "host metadata accepted");
+
     // What the browser must show.
     let mut sorted: Vec<&Built> = ds.traces.iter().collect();
     sorted.sort_by(|a, b| {
@@ -1070,6 +1106,7 @@ async fn trace_explorer_in_headless_chromium() {
             "message": error_trace.span(ds.error.1).meta["error.message"],
         },
         "services": service_rows.iter().map(|(s, e)| json!({"service": s, "env": e})).collect::<Vec<_>>(),
+        "host": {"hostname": "kakehashi-test", "os": "GNU/Linux", "memory": "16 GB"},
     });
 
     // The API agrees before the browser looks (tells API bugs from UI bugs).

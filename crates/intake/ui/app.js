@@ -311,6 +311,10 @@
       setNav("services");
       document.title = "Services · kakehashi";
       renderServices(params, gen);
+    } else if (page === "hosts") {
+      setNav("hosts");
+      document.title = "Hosts · kakehashi";
+      renderHosts(gen);
     } else {
       location.replace("#/traces");
     }
@@ -1297,6 +1301,58 @@
     }
     renderHead();
     renderBody();
+    clear(tableWrap).appendChild(table);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Hosts: the latest host metadata of each host, as Datadog's infrastructure list shows it.
+
+  /** `24683772kB` (gohai's memory total) as bytes for display; anything else as it came. */
+  function fmtKb(v) {
+    const m = /^(\d+)kB$/.exec(v || "");
+    return m ? fmtBytes(Number(m[1]) * 1024) : (v || "—");
+  }
+
+  async function renderHosts(gen) {
+    const tableWrap = el("div", { class: "table-wrap" }, loading("Loading hosts…"));
+    const countEl = el("span", { class: "muted", testid: "host-count" });
+    clear(view).appendChild(el("div", { class: "page hosts-page", testid: "hosts-page" },
+      el("div", { class: "page-head" },
+        el("h1", { text: "Hosts" }), countEl, el("span", { class: "spacer" }),
+        el("button", { type: "button", class: "btn", text: "↻ Refresh", testid: "refresh", on: { click: () => route() } })),
+      tableWrap));
+    let data;
+    try {
+      data = await api("/api/hosts");
+    } catch (e) {
+      if (gen !== routeGen) return;
+      clear(tableWrap).appendChild(el("div", { class: "empty", testid: "load-error" }, el("h2", { text: "Cannot load hosts" }), el("p", { text: e.message })));
+      return;
+    }
+    if (gen !== routeGen) return;
+    const hosts = data.hosts || [];
+    countEl.textContent = hosts.length ? hosts.length + (hosts.length === 1 ? " host" : " hosts") : "";
+    if (hosts.length === 0) {
+      clear(tableWrap).appendChild(el("div", { class: "empty", testid: "empty-state" },
+        el("h2", { text: "No hosts yet" }),
+        el("p", { text: "Hosts appear when an exporter sends its host metadata (POST /intake, at start and every 30 minutes; host_metadata.enabled)." })));
+      return;
+    }
+    const dash = (v) => v || "—";
+    const cols = ["Host", "OS", "Kernel", "CPU", "Memory", "IP", "EC2 instance", "Tags", "Reported by", "Last seen"];
+    const table = el("table", { class: "grid hosts-table", testid: "hosts-table" },
+      el("thead", null, el("tr", null, cols.map((c) => el("th", { text: c })))),
+      el("tbody", { testid: "host-rows" }, hosts.map((h) => el("tr", { testid: "host-row", data: { host: h.hostname } },
+        el("td", { class: "mono", title: [h.socket_hostname, h.socket_fqdn].filter(Boolean).join(" · "), text: h.hostname, testid: "host-name" }),
+        el("td", { text: dash(h.os), testid: "host-os" }),
+        el("td", { class: "mono", text: [h.kernel, h.machine].filter(Boolean).join(" ") || "—" }),
+        el("td", { title: h.cpu_model, text: h.logical_cpus ? h.logical_cpus + " × " + (h.cpu_model || "CPU") : dash(h.cpu_model) }),
+        el("td", { class: "num", text: fmtKb(h.memory_total), testid: "host-memory" }),
+        el("td", { class: "mono", text: dash(h.ip_address) }),
+        el("td", { class: "mono", title: h.ec2_hostname, text: dash(h.instance_id) }),
+        el("td", { class: "muted", text: (h.tags || []).join(", ") || "—" }),
+        el("td", { class: "muted", text: [h.flavor, h.version].filter(Boolean).join(" ") || "—" }),
+        el("td", { class: "muted", title: fmtFull(h.last_seen_ms), text: fmtAgo(h.last_seen_ms) + (h.reports > 1 ? " (" + h.reports + " reports)" : "") })))));
     clear(tableWrap).appendChild(table);
   }
 

@@ -3,6 +3,7 @@
 //!
 //! Ids (`u64`) are stored bit-cast to SQLite's `INTEGER` (`i64`) and converted back on read.
 
+mod hosts;
 mod insert;
 mod query;
 mod retention;
@@ -10,6 +11,8 @@ mod schema;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod hosts_tests;
 #[cfg(test)]
 mod insert_tests;
 #[cfg(test)]
@@ -25,6 +28,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use hosts::Host;
 pub use query::{parse_cursor, MAX_PAGE};
 pub use retention::Pruned;
 
