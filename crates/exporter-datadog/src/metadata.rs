@@ -113,10 +113,14 @@ pub struct ResourceHost {
     pub ec2_hostname: String,
     /// `ec2.tag.<key>` attributes on AWS, as `<key>:<value>`.
     pub ec2_tags: Vec<String>,
+    /// On GCP: `instance-id`, `zone`, `instance-type` and `project` from `host.id`,
+    /// `cloud.availability_zone`, `host.type` and `cloud.account.id`, each when present.
+    pub gcp_tags: Vec<String>,
 }
 
 /// Go's `metadataFromAttributes` for one resource: the hostname its attributes name (Fargate
-/// and "no host" give none), and on AWS `host.id`, `host.name` and the `ec2.tag.*` tags.
+/// and "no host" give none), on AWS `host.id`, `host.name` and the `ec2.tag.*` tags, on GCP
+/// the instance's tags.
 pub fn resource_host(attrs: &[KeyValue]) -> ResourceHost {
     // pcommon's `Str()`: the string, or "" for another type.
     let str_of = |kv: &KeyValue| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
@@ -127,6 +131,17 @@ pub fn resource_host(attrs: &[KeyValue]) -> ResourceHost {
     let mut host = ResourceHost::default();
     if let Some(Source::Hostname(name)) = source_from_attributes(attrs) {
         host.hostname = name;
+    }
+    if get("cloud.provider").as_deref() == Some("gcp") {
+        host.gcp_tags = [
+            ("instance-id", "host.id"),
+            ("zone", "cloud.availability_zone"),
+            ("instance-type", "host.type"),
+            ("project", "cloud.account.id"),
+        ]
+        .into_iter()
+        .filter_map(|(tag, key)| Some(format!("{tag}:{}", get(key)?)))
+        .collect();
     }
     if get("cloud.provider").as_deref() == Some("aws") {
         host.instance_id = get("host.id").unwrap_or_default();
@@ -147,9 +162,9 @@ pub fn resource_host(attrs: &[KeyValue]) -> ResourceHost {
 /// `fallback_hostname`), collector version, flavour (the command, as Go's
 /// `BuildInfo.Command`), the socket hostname and FQDN, the EC2 identity (the resource's when it
 /// named an EC2 hostname, else IMDS's, as Go's `fillHostMetadata`), the `gohai` inventory as a
-/// JSON string, and the EC2 tags then the configured `host_metadata.tags` under
-/// `host-tags.otel` (empty fields left out, as Go's `omitempty`). No process list, GCP identity
-/// or host aliases. `None` when there is no hostname at all (Go's pusher skips those).
+/// JSON string, the EC2 tags then the configured `host_metadata.tags` under `host-tags.otel`
+/// and a GCP resource's tags under `host-tags."google cloud platform"` (empty fields left out,
+/// as Go's `omitempty`). No process list or host aliases. `None` when there is no hostname at all (Go's pusher skips those).
 pub fn host_metadata(
     fallback_hostname: &str,
     version: &str,
@@ -168,11 +183,13 @@ pub fn host_metadata(
         return None;
     }
     let otel_tags: Vec<&String> = resource.ec2_tags.iter().chain(tags).collect();
-    let host_tags = if otel_tags.is_empty() {
-        json!({})
-    } else {
-        json!({ "otel": otel_tags })
-    };
+    let mut host_tags = json!({});
+    if !otel_tags.is_empty() {
+        host_tags["otel"] = json!(otel_tags);
+    }
+    if !resource.gcp_tags.is_empty() {
+        host_tags["google cloud platform"] = json!(resource.gcp_tags);
+    }
     // Go asks IMDS only when the resource gave no EC2 hostname, and then takes both answers.
     let (instance_id, ec2_hostname) = if resource.ec2_hostname.is_empty() {
         (&machine.ec2.instance_id, &machine.ec2.hostname)
@@ -349,6 +366,7 @@ mod tests {
                 instance_id: "i-0abc".into(),
                 ec2_hostname: "ip-10-0-0-1.ec2.internal".into(),
                 ec2_tags: vec!["team:payments".into()],
+                gcp_tags: vec![],
             }
         );
         let plain = [s("host.name", "web-1"), s("ec2.tag.team", "payments")];
@@ -360,6 +378,30 @@ mod tests {
             }
         );
         assert_eq!(resource_host(&[]), ResourceHost::default());
+        let gcp = [
+            s("cloud.provider", "gcp"),
+            s("host.id", "1234567"),
+            s("host.name", "vm-1"),
+            s("host.type", "e2-medium"),
+            s("cloud.account.id", "my-project"),
+        ];
+        let host = resource_host(&gcp);
+        assert_eq!(host.hostname, "vm-1.my-project");
+        assert_eq!(
+            host.gcp_tags,
+            [
+                "instance-id:1234567",
+                "instance-type:e2-medium",
+                "project:my-project"
+            ],
+            "the zone is absent"
+        );
+        let v =
+            parse(&host_metadata("c", "0.1.0", &[], Some(&host), &HostInfo::default()).unwrap());
+        assert_eq!(
+            v["host-tags"],
+            json!({"google cloud platform": ["instance-id:1234567", "instance-type:e2-medium", "project:my-project"]})
+        );
     }
 
     #[test]
@@ -369,6 +411,7 @@ mod tests {
             instance_id: "i-0abc".into(),
             ec2_hostname: "ip-10-0-0-1.ec2.internal".into(),
             ec2_tags: vec!["team:payments".into()],
+            gcp_tags: vec![],
         };
         let v = parse(
             &host_metadata(
