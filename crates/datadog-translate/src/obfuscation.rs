@@ -257,10 +257,16 @@ mod tests {
             obfuscate_span(&mut custom, config, &cache);
             assert_eq!(custom.meta["db.statement"], raw);
         }
-        // What cannot be obfuscated is not kept as sent either.
+        // What cannot be obfuscated is not kept as sent either: an attribute of its own, or
+        // one equal to a resource that fails (Go's released code keeps those as sent).
         let mut sql = model::Span::from(span("cassandra", "SELECT 1", &[("db.statement", " ")]));
         obfuscate_span(&mut sql, &exporter_obfuscation(), &cache);
         assert_eq!(sql.meta["db.statement"], "Non-parsable SQL query");
+        let comment = "/* no query */";
+        let mut sql = model::Span::from(span("sql", comment, &[("db.query.text", comment)]));
+        obfuscate_span(&mut sql, &exporter_obfuscation(), &cache);
+        assert_eq!(sql.resource, "Non-parsable SQL query");
+        assert_eq!(sql.meta["db.query.text"], "Non-parsable SQL query");
     }
 
     /// Our dispatch against libdatadog's `obfuscate_pb_span` over every span type it treats,

@@ -36,8 +36,19 @@ const KEYS: &[&str] = &[
     "mongodb.query",
     "db.name",
     "db.system",
+    "db.system.name",
     "db.type",
     "db.statement",
+    "db.query.text",
+    "rpc.system",
+    "rpc.system.name",
+    "rpc.grpc.status_code",
+    "grpc.code",
+    "rpc.response.status_code",
+    "url.template",
+    "gen_ai.system",
+    "_dd.measured",
+    "otel.scope.name",
     "sql.query",
     "http.url",
     "url.full",
@@ -87,13 +98,16 @@ fn kv(key: &str, value: Value) -> KeyValue {
 }
 
 fn value(rng: &mut Rng) -> Value {
-    match rng.below(10) {
+    match rng.below(12) {
         0 => Value::StringValue(String::new()),
         1 => Value::IntValue(rng.below(700) as i64),
         2 => Value::BoolValue(rng.chance(50)),
         3 => Value::StringValue("x".repeat(25_001)),
         4 => Value::StringValue("SELECT * FROM t WHERE id = 42".into()),
         5 => Value::StringValue("http://user:pw@example.com/a/1?q=2".into()),
+        // Values that select a span type or a guarded candidate.
+        6 => Value::StringValue("postgresql".into()),
+        7 => Value::StringValue("grpc".into()),
         _ => Value::StringValue(format!("v{}", rng.below(5))),
     }
 }
@@ -166,6 +180,7 @@ pub fn request(rng: &mut Rng) -> ExportTraceServiceRequest {
                 .map(|_| ScopeSpans {
                     scope: Some(InstrumentationScope {
                         name: "lib".into(),
+                        version: if rng.chance(50) { "1.0" } else { "" }.into(),
                         attributes: attributes(rng, 2),
                         ..Default::default()
                     }),

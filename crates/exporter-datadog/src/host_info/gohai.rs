@@ -15,21 +15,31 @@ const UNAME_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The inventory, as the JSON text the payload carries.
 pub(super) async fn collect() -> String {
-    let (platform, filesystem) = tokio::join!(platform_now(), filesystem_now());
-    let read = |path| std::fs::read_to_string(path).ok();
+    // Files, and the interfaces' system calls, off the runtime's threads.
+    let local = tokio::task::spawn_blocking(|| {
+        let read = |path| std::fs::read_to_string(path).ok();
+        (
+            read("/proc/cpuinfo").map(|t| cpu(&t)),
+            read("/proc/meminfo").and_then(|t| memory(&t)),
+            network(&interfaces()),
+        )
+    });
+    let (platform, filesystem, local) = tokio::join!(platform_now(), filesystem_now(), local);
+    let (cpu, memory, network) = local.unwrap_or_default();
     json!({
-        "cpu": read("/proc/cpuinfo").and_then(|t| cpu(&t)),
+        "cpu": cpu,
         "filesystem": filesystem,
-        "memory": read("/proc/meminfo").and_then(|t| memory(&t)),
-        "network": network(&interfaces()),
+        "memory": memory,
+        "network": network,
         "platform": platform,
     })
     .to_string()
 }
 
 /// `/proc/cpuinfo` (x86's layout): the last processor's fields under gohai's names, with the
-/// core and logical processor counts of one package multiplied by the number of packages.
-pub(super) fn cpu(cpuinfo: &str) -> Option<Map<String, Value>> {
+/// core and logical processor counts of one package multiplied by the number of packages
+/// (where a count is there and a number). Other layouts (arm64) give no fields: `{}`.
+pub(super) fn cpu(cpuinfo: &str) -> Map<String, Value> {
     const NAMES: [(&str, &str); 9] = [
         ("vendor_id", "vendor_id"),
         ("model name", "model_name"),
@@ -54,21 +64,16 @@ pub(super) fn cpu(cpuinfo: &str) -> Option<Map<String, Value>> {
             out.insert((*name).into(), value.into());
         }
     }
-    if out.is_empty() {
-        return None;
-    }
     for name in ["cpu_cores", "cpu_logical_processors"] {
-        let per_package: u64 = out
+        let per_package = out
             .get(name)
             .and_then(Value::as_str)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        out.insert(
-            name.into(),
-            (per_package * packages.len() as u64).to_string().into(),
-        );
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(n) = per_package {
+            out.insert(name.into(), (n * packages.len() as u64).to_string().into());
+        }
     }
-    Some(out)
+    out
 }
 
 /// `/proc/meminfo`: the total memory and swap as `<n><unit>` (`"16311892kB"`).

@@ -27,7 +27,7 @@ fn cpuinfo() -> String {
 
 #[test]
 fn cpu_fields_under_gohais_names_counted_over_packages() {
-    let cpu = gohai::cpu(&cpuinfo()).unwrap();
+    let cpu = gohai::cpu(&cpuinfo());
     assert_eq!(
         Value::Object(cpu),
         json!({
@@ -42,7 +42,13 @@ fn cpu_fields_under_gohais_names_counted_over_packages() {
             "cpu_logical_processors": "4",
         })
     );
-    assert_eq!(gohai::cpu("nothing here"), None);
+    // Another layout (arm64's): no fields. A count that is missing stays missing.
+    assert!(gohai::cpu("processor\t: 0\nBogoMIPS\t: 50.00\n").is_empty());
+    let no_cores = gohai::cpu("siblings\t: 4\nphysical id\t: 0\n");
+    assert_eq!(
+        Value::Object(no_cores),
+        json!({"cpu_logical_processors": "4"})
+    );
 }
 
 #[test]
@@ -184,10 +190,11 @@ async fn this_machines_inventory() {
     let gohai: Value = serde_json::from_str(info.gohai.as_deref().unwrap()).unwrap();
     assert_eq!(gohai["platform"]["kernel_name"], "Linux");
     assert!(gohai["memory"]["total"].as_str().unwrap().ends_with("kB"));
-    assert!(gohai["cpu"]["cpu_logical_processors"].is_string());
-    assert!(gohai["filesystem"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["mounted_on"] == "/"));
+    if cfg!(target_arch = "x86_64") {
+        assert!(gohai["cpu"]["cpu_logical_processors"].is_string());
+    }
+    // `df` may be missing or fail on an unreadable mount: then `null`, as gohai.
+    if let Some(filesystems) = gohai["filesystem"].as_array() {
+        assert!(filesystems.iter().all(|f| f["kb_size"].is_string()));
+    }
 }
