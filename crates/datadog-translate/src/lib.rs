@@ -26,6 +26,7 @@ mod sql_cache;
 mod status;
 #[cfg(test)]
 mod test_util;
+mod tracestate;
 
 pub use container_tags::CONTAINER_TAGS_KEY;
 pub use hostname::{source_from_attributes, Source};

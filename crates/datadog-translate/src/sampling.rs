@@ -30,7 +30,8 @@ pub(crate) enum Sampled {
 }
 
 /// Go's `Agent.sample` with the exporter's samplers: priority < 0 is dropped; priority 0 is
-/// kept by the error sampler when a span has an error, else dropped; priority > 0 is kept, and
+/// kept by the error sampler when a span has an error and the trace id samples at the root's
+/// client rate (`_sample_rate`, 1 without), else dropped; priority > 0 is kept, and
 /// an auto-keep root gets the priority sampler's rate. The rates are 1: each service's
 /// traffic is assumed under the samplers' targets (10 traces/s). Then the analytics events of
 /// a trace that was not a user drop.
@@ -40,14 +41,22 @@ pub(crate) fn sample(chunk: &mut model::TraceChunk, root: usize) -> Sampled {
         return Sampled::Drop;
     }
     let keep = if priority == 0 {
-        let has_error = chunk.spans.iter().any(|s| s.error != 0);
-        if has_error {
-            // The error sampler's rate on the root (ScoreSampler.applySampleRate).
+        // The error sampler at its rate of 1, times the client's rate on the root
+        // (ScoreSampler.applySampleRate), decided by the trace id as the agent does.
+        let root_span = &chunk.spans[root];
+        let client_rate = root_span
+            .metrics
+            .get(crate::span::SAMPLE_RATE)
+            .copied()
+            .unwrap_or(1.0);
+        let kept = chunk.spans.iter().any(|s| s.error != 0)
+            && sample_by_rate(root_span.trace_id, client_rate);
+        if kept {
             chunk.spans[root]
                 .metrics
                 .insert(ERRORS_RATE_KEY.into(), 1.0);
         }
-        has_error
+        kept
     } else {
         if priority == 1 {
             let root = &mut chunk.spans[root];
@@ -132,6 +141,37 @@ mod tests {
         assert!(!sample_by_rate(1_237_892_138_898, 0.5));
         assert!(!sample_by_rate(123, 0.0));
         assert!(sample_by_rate(1_237_892_138_897, 1.0));
+    }
+
+    #[test]
+    fn the_error_sampler_keeps_at_the_clients_rate() {
+        let chunk = |trace: u64, rate: Option<f64>| {
+            let mut root = span(1, 0, "a");
+            root.trace_id = trace;
+            root.error = 1;
+            if let Some(r) = rate {
+                root.metrics.insert("_sample_rate".into(), r);
+            }
+            model::TraceChunk {
+                priority: 0,
+                spans: vec![root],
+                ..Default::default()
+            }
+        };
+        for (trace, rate, kept) in [
+            (1_237_892_138_897, None, true),
+            (123, Some(0.5), true),
+            (1_237_892_138_897, Some(0.5), false),
+        ] {
+            let mut c = chunk(trace, rate);
+            let want = if kept { Sampled::Keep } else { Sampled::Drop };
+            assert_eq!(sample(&mut c, 0), want, "{trace} at {rate:?}");
+            assert_eq!(
+                c.spans[0].metrics.contains_key(ERRORS_RATE_KEY),
+                kept,
+                "the error sampler's rate only on what it keeps"
+            );
+        }
     }
 
     #[test]

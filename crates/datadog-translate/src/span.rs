@@ -9,10 +9,22 @@ use crate::naming::{self, kind_name, kind_of};
 use crate::registry::{self, Attrs, KeySet};
 use crate::shared_meta::Sharing;
 use crate::status::{is_error, status_code_name, status_to_error};
+use crate::tracestate;
 use crate::TranslateConfig;
-use kakehashi_pdata::proto::common::v1::{any_value::Value, InstrumentationScope};
+use kakehashi_pdata::proto::common::v1::{any_value::Value, InstrumentationScope, KeyValue};
 use kakehashi_pdata::proto::trace::v1::span::SpanKind;
 use kakehashi_pdata::proto::trace::v1::Span;
+
+/// The client's sampling rate of a span (`_sample_rate`).
+pub(crate) const SAMPLE_RATE: &str = "_sample_rate";
+
+/// Whether the first attribute named `key` holds a number (pcommon `Map.Get`, then its type).
+fn has_numeric_attribute(attrs: &[KeyValue], key: &str) -> bool {
+    matches!(
+        registry::get(attrs, key).and_then(|v| v.value.as_ref()),
+        Some(Value::IntValue(_) | Value::DoubleValue(_))
+    )
+}
 
 /// Big-endian u64 of the last 8 bytes of a 16-byte trace id (short ids are zero-padded on the
 /// right, like Go's fixed-size array).
@@ -127,6 +139,14 @@ pub(crate) fn convert(
             .insert("w3c.tracestate".into(), otel.trace_state.as_str().into());
     }
 
+    // The head-sampling rate a consistent probability sampler left in the tracestate, unless
+    // the span states its own `_sample_rate` (copied as a metric below); the agent weighs the
+    // trace's APM stats and its error sampler by it.
+    if !otel.trace_state.is_empty() && !has_numeric_attribute(&otel.attributes, SAMPLE_RATE) {
+        if let Some(p) = tracestate::sampling_probability(&otel.trace_state) {
+            dd.metrics.insert(SAMPLE_RATE.into(), p);
+        }
+    }
     copy_span_attributes(&mut dd, &otel.attributes, stats_only);
 
     if whole {

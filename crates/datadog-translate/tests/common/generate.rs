@@ -157,6 +157,8 @@ fn span(rng: &mut Rng, trace: u8, id: u8) -> Span {
         start_time_unix_nano: 1_700_000_000_000_000_000,
         end_time_unix_nano: 1_700_000_000_001_000_000,
         attributes: attributes(rng, 8),
+        // A head sampler's probability (the span's `_sample_rate`) on some spans.
+        trace_state: if rng.chance(20) { "ot=th:8" } else { "" }.into(),
         status: rng.chance(30).then(|| Status {
             code: StatusCode::Error as i32,
             message: if rng.chance(50) {
