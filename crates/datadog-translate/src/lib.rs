@@ -44,7 +44,7 @@ pub use normalize::{
 pub use obfuscation::exporter_obfuscation;
 pub use sampling::PRIORITY_RATE_KEY;
 pub use shared_meta::{SharedMeta, TranslatedPayload};
-pub use span::{span_id_to_u64, trace_id_to_u64};
+pub use span::{span_id_to_u64, trace_id_to_u64, SAMPLE_RATE as SAMPLE_RATE_KEY};
 pub use sql_cache::SqlCache;
 pub use status::status_text;
 

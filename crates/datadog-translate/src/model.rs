@@ -222,6 +222,11 @@ fn double_len(tag: u32, v: f64) -> usize {
 }
 
 impl TraceChunk {
+    /// The chunk's root as the agent finds it (`GetRoot`); `None` for an empty chunk.
+    pub fn root(&self) -> Option<&Span> {
+        (!self.spans.is_empty()).then(|| &self.spans[crate::agent::root_index(&self.spans)])
+    }
+
     /// The chunk's fields other than its spans, as a `pb::TraceChunk` (for encoding).
     pub fn header(&self) -> pb::TraceChunk {
         pb::TraceChunk {

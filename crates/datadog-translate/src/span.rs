@@ -16,7 +16,7 @@ use kakehashi_pdata::proto::trace::v1::span::SpanKind;
 use kakehashi_pdata::proto::trace::v1::Span;
 
 /// The client's sampling rate of a span (`_sample_rate`).
-pub(crate) const SAMPLE_RATE: &str = "_sample_rate";
+pub const SAMPLE_RATE: &str = "_sample_rate";
 
 /// Whether the first attribute named `key` holds a number (pcommon `Map.Get`, then its type).
 fn has_numeric_attribute(attrs: &[KeyValue], key: &str) -> bool {

@@ -9,7 +9,7 @@
 //! on *concurrently active* groups.
 
 use kakehashi_datadog_translate::model;
-use kakehashi_datadog_translate::{KeyFilter, SharedMeta, TranslatedPayload};
+use kakehashi_datadog_translate::{KeyFilter, SharedMeta, TranslatedPayload, SAMPLE_RATE_KEY};
 use libdd_trace_protobuf::pb;
 use libdd_trace_stats::span_concentrator::{
     default_stats_eligible_span_kinds, SpanConcentrator, StatSpan,
@@ -146,6 +146,8 @@ struct GroupKey {
     container_id: String,
     /// The tracer payload's language (the agent's `PayloadAggregationKey.Lang`).
     lang: String,
+    /// The bits of the weight of the group's spans (1 but for traces sampled by the client).
+    weight: u64,
 }
 
 #[derive(Debug)]
@@ -197,6 +199,10 @@ impl StatsAggregator {
 
     /// Feeds the eligible spans of `tp` (top-level, measured, or by span kind) into the
     /// concentrator of its group. Spans must already carry `_top_level` / `_dd.measured`.
+    ///
+    /// Like the agent's concentrator, a trace whose root has a client sampling rate r < 1
+    /// (`_sample_rate`) counts 1/r for each span: its spans go to a group of that weight,
+    /// whose counts are scaled when flushed ([`scale`]).
     pub fn add(&mut self, translated: &TranslatedPayload, now: SystemTime) {
         let tp = &translated.payload;
         let span_count: usize = tp.chunks.iter().map(|c| c.spans.len()).sum();
@@ -221,7 +227,43 @@ impl StatsAggregator {
             } else {
                 String::new()
             },
+            weight: 1f64.to_bits(),
         };
+        let client_sampled = tp
+            .chunks
+            .iter()
+            .flat_map(|c| &c.spans)
+            .any(|s| s.metrics.contains_key(SAMPLE_RATE_KEY));
+        if !client_sampled {
+            self.add_chunks(key, translated, tp.chunks.iter(), span_count, now);
+            return;
+        }
+        let mut by_weight: Vec<(u64, Vec<&model::TraceChunk>)> = Vec::new();
+        for chunk in &tp.chunks {
+            let w = weight(chunk).to_bits();
+            match by_weight.iter_mut().find(|(bits, _)| *bits == w) {
+                Some((_, chunks)) => chunks.push(chunk),
+                None => by_weight.push((w, vec![chunk])),
+            }
+        }
+        for (weight, chunks) in by_weight {
+            let spans = chunks.iter().map(|c| c.spans.len()).sum();
+            let key = GroupKey {
+                weight,
+                ..key.clone()
+            };
+            self.add_chunks(key, translated, chunks.into_iter(), spans, now);
+        }
+    }
+
+    fn add_chunks<'t>(
+        &mut self,
+        key: GroupKey,
+        translated: &TranslatedPayload,
+        chunks: impl Iterator<Item = &'t model::TraceChunk>,
+        span_count: usize,
+        now: SystemTime,
+    ) {
         if !self.groups.contains_key(&key) && self.groups.len() >= self.settings.max_groups {
             self.dropped_spans += span_count as u64;
             if !self.warned_cap {
@@ -252,7 +294,7 @@ impl StatsAggregator {
         });
         group.last_span = now;
         let shared = &*translated.shared;
-        for span in tp.chunks.iter().flat_map(|c| &c.spans) {
+        for span in chunks.flat_map(|c| &c.spans) {
             group.concentrator.add_span(&WithShared {
                 span,
                 keys: translated.key_filters.get(span),
@@ -283,18 +325,22 @@ impl StatsAggregator {
             let is_idle = now
                 .duration_since(group.last_span)
                 .is_ok_and(|d| d >= idle_after);
+            let weight = f64::from_bits(key.weight);
             let buckets: Vec<pb::ClientStatsBucket> = group
                 .concentrator
                 .flush(now, force || is_idle)
                 .all_buckets()
                 .into_iter()
                 .filter(|b| !b.stats.is_empty())
+                .map(|b| scale(b, weight))
                 .collect();
             if is_idle || force {
                 idle.push(key.clone());
             }
             if !buckets.is_empty() {
-                clients.push(pb::ClientStatsPayload {
+                // A weighted group is a payload of its own, next to its key's unweighted one
+                // (as stats of several tracers on one host are).
+                let payload = pb::ClientStatsPayload {
                     hostname: key.hostname.clone(),
                     env: key.env.clone(),
                     version: key.version.clone(),
@@ -302,22 +348,33 @@ impl StatsAggregator {
                     lang: key.lang.clone(),
                     stats: buckets,
                     ..Default::default()
-                });
+                };
+                clients.push((key.weight, payload));
             }
         }
         for key in idle {
             self.groups.remove(&key);
         }
         // Stable output order (HashMap iteration is not).
-        clients.sort_by(|a, b| {
-            (&a.hostname, &a.env, &a.version, &a.container_id, &a.lang).cmp(&(
-                &b.hostname,
-                &b.env,
-                &b.version,
-                &b.container_id,
-                &b.lang,
-            ))
+        clients.sort_by(|(wa, a), (wb, b)| {
+            (
+                &a.hostname,
+                &a.env,
+                &a.version,
+                &a.container_id,
+                &a.lang,
+                wa,
+            )
+                .cmp(&(
+                    &b.hostname,
+                    &b.env,
+                    &b.version,
+                    &b.container_id,
+                    &b.lang,
+                    wb,
+                ))
         });
+        let clients = clients.into_iter().map(|(_, c)| c).collect();
         split_payloads(clients, MAX_ENTRIES_PER_PAYLOAD)
             .into_iter()
             .map(|(stats, split)| pb::StatsPayload {
@@ -330,6 +387,34 @@ impl StatsAggregator {
             })
             .collect()
     }
+}
+
+/// The agent's weight of a chunk: 1/r for its root's client sampling rate r in (0, 1), else 1
+/// (`stats.weight`).
+fn weight(chunk: &model::TraceChunk) -> f64 {
+    let rate = chunk
+        .root()
+        .and_then(|root| root.metrics.get(SAMPLE_RATE_KEY).copied());
+    match rate {
+        Some(r) if r > 0.0 && r <= 1.0 => 1.0 / r,
+        _ => 1.0,
+    }
+}
+
+/// A bucket whose spans each weigh `weight`: hits, errors, top-level hits and duration scaled
+/// and rounded as the agent exports its weighted sums; the latency sketches are not weighted,
+/// in the agent either.
+fn scale(mut bucket: pb::ClientStatsBucket, weight: f64) -> pb::ClientStatsBucket {
+    if weight != 1.0 {
+        let w = |n: u64| (n as f64 * weight).round() as u64;
+        for g in &mut bucket.stats {
+            g.hits = w(g.hits);
+            g.errors = w(g.errors);
+            g.top_level_hits = w(g.top_level_hits);
+            g.duration = w(g.duration);
+        }
+    }
+    bucket
 }
 
 /// A translated span as the concentrator sees it: its meta is its own entries, then those its
