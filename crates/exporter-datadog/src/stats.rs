@@ -401,12 +401,17 @@ fn weight(chunk: &model::TraceChunk) -> f64 {
     }
 }
 
-/// A bucket whose spans each weigh `weight`: hits, errors, top-level hits and duration scaled
-/// and rounded as the agent exports its weighted sums; the latency sketches are not weighted,
-/// in the agent either.
+/// A bucket whose spans each weigh `weight`: hits, errors, top-level hits and duration scaled,
+/// and rounded as the agent exports its weighted sums (down or up at random, up with the
+/// probability of the fraction, so that the counts are right on average); the latency
+/// sketches are not weighted, in the agent either.
 fn scale(mut bucket: pb::ClientStatsBucket, weight: f64) -> pb::ClientStatsBucket {
     if weight != 1.0 {
-        let w = |n: u64| (n as f64 * weight).round() as u64;
+        let w = |n: u64| {
+            let x = n as f64 * weight;
+            let floor = x as u64;
+            floor + u64::from(rand::random::<f64>() < x - floor as f64)
+        };
         for g in &mut bucket.stats {
             g.hits = w(g.hits);
             g.errors = w(g.errors);

@@ -628,6 +628,22 @@ fn client_sampled_traces_weigh_one_over_their_rate() {
     );
     let plain = groups.iter().find(|g| g.errors == 0).unwrap();
     assert_eq!((plain.hits, plain.duration), (1, 300));
+    // A weight with a fraction rounds to either neighbour, right on average.
+    let mut total = 0;
+    for _ in 0..400 {
+        let mut agg = StatsAggregator::new(settings());
+        let mut root = span("web", "http.request", Kind::TopLevel, 100, false);
+        root.parent_id = 0;
+        root.metrics.insert(SAMPLE_RATE_KEY.to_string(), 0.4);
+        agg.add_pb(&tracer_payload("prod", "", vec![root]), t0());
+        let hits = grouped(&agg.flush(t0(), true)[0])[0].hits;
+        assert!(
+            hits == 2 || hits == 3,
+            "1/0.4 = 2.5 gives 2 or 3, not {hits}"
+        );
+        total += hits;
+    }
+    assert!((900..=1100).contains(&total), "400 × 2.5 ≈ {total}");
     // Rates outside (0, 1] weigh 1.
     for rate in [0.0, 1.5, -1.0] {
         let mut agg = StatsAggregator::new(settings());
