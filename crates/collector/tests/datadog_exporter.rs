@@ -722,3 +722,43 @@ processors:
         "{stats:?}"
     );
 }
+
+/// Behind the probabilistic sampler (proportional, 50 %), the kept spans carry their threshold
+/// in the tracestate; the exporter reads it as the client's rate (`_sample_rate` 0.5) and, as
+/// the Go exporter's agent, weighs each kept trace twice in the APM stats.
+#[test]
+fn stats_behind_a_probabilistic_sampler_count_the_traffic_before_it() {
+    let mut h = start(
+        vec![],
+        "",
+        // Continues the overlay's `service:` block, then adds the processor.
+        r#"  pipelines:
+    traces:
+      processors: [probabilistic_sampler, resource, batch/datadog]
+processors:
+  probabilistic_sampler:
+    mode: proportional
+    sampling_percentage: 50"#,
+    );
+    let sent = send_args(&h, 200, 0, &[], &[]);
+    assert!(sent.len() > 200);
+    let log = stop(&mut h);
+    let spans = h.intake.accepted_spans();
+    assert!(
+        (50..sent.len() - 50).contains(&spans.len()),
+        "about half kept: {} of {}\n{log}",
+        spans.len(),
+        sent.len()
+    );
+    for s in &spans {
+        assert_eq!(s.metrics.get("_sample_rate"), Some(&0.5), "{s:?}");
+    }
+    let top_level = spans
+        .iter()
+        .filter(|s| s.metrics.get("_top_level") == Some(&1.0))
+        .count() as u64;
+    assert!(top_level >= 50, "{top_level} top-level spans kept");
+    let stats = grouped_stats(&h.intake.accepted_stats());
+    let top_level_hits: u64 = stats.values().map(|(_, _, top)| top).sum();
+    assert_eq!(top_level_hits, 2 * top_level, "{stats:?}");
+}

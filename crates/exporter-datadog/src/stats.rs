@@ -409,8 +409,12 @@ fn scale(mut bucket: pb::ClientStatsBucket, weight: f64) -> pb::ClientStatsBucke
     if weight != 1.0 {
         let w = |n: u64| {
             let x = n as f64 * weight;
+            // A rate of 2^-62 over a few spans exceeds any count: saturate, never wrap.
+            if x.is_nan() || x >= u64::MAX as f64 {
+                return u64::MAX;
+            }
             let floor = x as u64;
-            floor + u64::from(rand::random::<f64>() < x - floor as f64)
+            floor.saturating_add(u64::from(rand::random::<f64>() < x - floor as f64))
         };
         for g in &mut bucket.stats {
             g.hits = w(g.hits);

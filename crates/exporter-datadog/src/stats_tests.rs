@@ -644,6 +644,18 @@ fn client_sampled_traces_weigh_one_over_their_rate() {
         total += hits;
     }
     assert!((900..=1100).contains(&total), "400 × 2.5 ≈ {total}");
+    // A tiny rate saturates the counts instead of wrapping them.
+    let mut agg = StatsAggregator::new(settings());
+    for id in 0..5 {
+        let mut root = span("web", "http.request", Kind::TopLevel, 100, false);
+        root.trace_id = id + 10;
+        root.parent_id = 0;
+        root.metrics
+            .insert(SAMPLE_RATE_KEY.to_string(), 2f64.powi(-62));
+        agg.add_pb(&tracer_payload("prod", "", vec![root]), t0());
+    }
+    let g = grouped(&agg.flush(t0(), true)[0])[0].clone();
+    assert_eq!((g.hits, g.duration), (u64::MAX, u64::MAX));
     // Rates outside (0, 1] weigh 1.
     for rate in [0.0, 1.5, -1.0] {
         let mut agg = StatsAggregator::new(settings());

@@ -13,6 +13,7 @@ pub mod attrs;
 mod count;
 pub mod doubles;
 pub mod go_text;
+pub mod sampling;
 mod split;
 mod utf8_repair;
 

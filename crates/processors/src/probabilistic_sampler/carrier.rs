@@ -1,10 +1,10 @@
 //! Where an item's sampling state lives: a span's `tracestate`, or a log record's
 //! `sampling.threshold` / `sampling.randomness` attributes.
 
-use super::threshold::{Randomness, Threshold};
-use super::tracestate::TraceState;
 use kakehashi_pdata::attrs::{put, str_value};
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
+use kakehashi_pdata::sampling::TraceState;
+use kakehashi_pdata::sampling::{Randomness, Threshold};
 
 /// An item's sampling state: a span's `tracestate` or a log record's `sampling.*` attributes.
 pub(super) trait Carrier {

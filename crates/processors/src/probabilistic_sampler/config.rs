@@ -1,9 +1,9 @@
 //! The `probabilistic_sampler` processor's configuration, in otelcol-contrib's shape, with its
 //! validation messages.
 
-use super::threshold::MIN_PROBABILITY;
 use kakehashi_config::Validate;
 use kakehashi_pdata::go_text::go_float_special;
+use kakehashi_pdata::sampling::MIN_PROBABILITY;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -18,8 +18,6 @@ mod carrier;
 mod config;
 mod priority;
 mod sampler;
-mod threshold;
-mod tracestate;
 
 pub use config::{Mode, ProbabilisticSamplerConfig};
 

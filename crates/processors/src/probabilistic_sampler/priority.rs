@@ -1,8 +1,8 @@
 //! What an item says about its own sampling: a span's `sampling.priority` forces a decision; a
 //! log record's `sampling_priority` attribute replaces the rate.
 
-use super::threshold::Threshold;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
+use kakehashi_pdata::sampling::Threshold;
 
 /// What a span's `sampling.priority` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,11 +5,11 @@
 use super::carrier::{Carrier, LogCarrier};
 use super::config::{Mode, ProbabilisticSamplerConfig};
 use super::priority::{log_priority, span_priority, Priority};
-use super::threshold::{Randomness, Threshold, MAX_ADJUSTED_COUNT, MIN_PROBABILITY};
-use super::tracestate::TraceState;
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use kakehashi_pdata::proto::logs::v1::LogRecord;
 use kakehashi_pdata::proto::trace::v1::Span;
+use kakehashi_pdata::sampling::TraceState;
+use kakehashi_pdata::sampling::{Randomness, Threshold, MAX_ADJUSTED_COUNT, MIN_PROBABILITY};
 
 /// otelcol's 14-bit hash buckets for `hash_seed`.
 pub(super) const HASH_BUCKETS: u32 = 1 << 14;

@@ -117,6 +117,12 @@ impl TraceState {
         Ok(())
     }
 
+    /// The `ot` member's keys other than `rv` and `th`, in order (e.g. the older consistent
+    /// samplers' `p`).
+    pub fn ot_extra(&self) -> &[(String, String)] {
+        &self.ot_rest
+    }
+
     pub fn set_randomness(&mut self, r: Randomness) {
         self.rv = Some((r.rvalue(), r));
     }
