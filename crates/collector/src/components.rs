@@ -15,6 +15,7 @@ pub fn factories() -> Factories {
             Arc::new(kakehashi_processors::ResourceDetectionProcessorFactory::default()),
             Arc::new(kakehashi_processors::TransformProcessorFactory),
             Arc::new(kakehashi_processors::ProbabilisticSamplerProcessorFactory),
+            Arc::new(kakehashi_processors::TailSamplingProcessorFactory),
             Arc::new(kakehashi_processor_k8sattributes::K8sAttributesProcessorFactory),
         ],
         exporters: vec![

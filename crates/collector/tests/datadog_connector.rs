@@ -48,6 +48,9 @@ processors:
   batch:
   probabilistic_sampler:
     sampling_percentage: 0
+  tail_sampling:
+    policies:
+      - {{name: errors, type: status_code, status_code: {{status_codes: [ERROR]}}}}
 connectors:
   datadog/connector:
 exporters:
@@ -172,6 +175,29 @@ fn stats_count_the_spans_a_sampler_behind_the_connector_drops() {
 "#);
     assert!(!output.contains("ERROR"), "{output}");
     assert!(intake.accepted_spans().is_empty(), "sampled at 0 %");
+    assert_every_span_counted_once(&intake);
+}
+
+/// Datadog's documented tail-sampling setup: the connector counts every span, `tail_sampling`
+/// behind it keeps the trace with an error. The collector stops long before the default 30 s
+/// `decision_wait`, so the pending traces are decided at shutdown.
+#[test]
+fn stats_count_every_span_and_tail_sampling_keeps_the_error_trace() {
+    let (intake, output) = run(r#"    traces:
+      receivers: [otlp]
+      exporters: [datadog/connector]
+    traces/sampled:
+      receivers: [datadog/connector]
+      processors: [tail_sampling, batch]
+      exporters: [datadog]
+    metrics:
+      receivers: [datadog/connector]
+      exporters: [datadog]
+"#);
+    assert!(!output.contains("ERROR"), "{output}");
+    let spans = intake.accepted_spans();
+    let resources: Vec<&str> = spans.iter().map(|s| s.resource.as_str()).collect();
+    assert_eq!(resources, vec!["POST /checkout"], "{spans:?}");
     assert_every_span_counted_once(&intake);
 }
 

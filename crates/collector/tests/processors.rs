@@ -215,6 +215,24 @@ fn transform_logs_with_list_functions() {
     collector.assert_running();
 }
 
+/// Runs `send.py` once over OTLP/gRPC (traces only); the spans it sent, as its summary lists
+/// them: [link target (a trace of its own), parent (OK), child (ERROR)].
+fn send_py_traces(recv_grpc: u16) -> Vec<serde_json::Value> {
+    let mut cmd = Command::new(python());
+    cmd.arg(python_script("send.py")).args([
+        "--protocol",
+        "grpc",
+        "--endpoint",
+        &format!("http://127.0.0.1:{recv_grpc}"),
+        "--signal",
+        "traces",
+    ]);
+    let (status, stdout, stderr) = run_bounded(cmd, Duration::from_secs(60));
+    assert!(status.success(), "send.py: {stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    summary["traces"]["spans"].as_array().unwrap().clone()
+}
+
 /// `probabilistic_sampler` at 50 % in proportional mode keeps exactly the spans whose trace id's
 /// last 56 bits are at least 2^55 (OpenTelemetry's consistent sampling, as otelcol) and marks
 /// them `ot=th:8`; the SDK's random trace ids decide.
@@ -242,19 +260,7 @@ fn probabilistic_sampler_keeps_what_otelcol_keeps() {
     );
     let mut sent: Vec<(String, String)> = Vec::new();
     for _ in 0..4 {
-        let mut cmd = Command::new(python());
-        cmd.arg(python_script("send.py")).args([
-            "--protocol",
-            "grpc",
-            "--endpoint",
-            &format!("http://127.0.0.1:{recv_grpc}"),
-            "--signal",
-            "traces",
-        ]);
-        let (status, stdout, stderr) = run_bounded(cmd, Duration::from_secs(60));
-        assert!(status.success(), "send.py: {stderr}");
-        let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        for s in summary["traces"]["spans"].as_array().unwrap() {
+        for s in &send_py_traces(recv_grpc) {
             sent.push((
                 s["trace_id"].as_str().unwrap().to_string(),
                 s["span_id"].as_str().unwrap().to_string(),
@@ -284,4 +290,64 @@ fn probabilistic_sampler_keeps_what_otelcol_keeps() {
         assert_eq!(i.item["traceState"], "ot=th:8", "{}", i.item);
     }
     collector.assert_running();
+}
+
+/// `tail_sampling` keeps whole traces by a policy over all their spans: of each `send.py` run's
+/// two traces, the one with an ERROR span (its OK parent too) arrives after `decision_wait`,
+/// the other never. A trace still waiting when the collector stops is decided then, not lost.
+#[test]
+fn tail_sampling_keeps_whole_traces_with_an_error() {
+    let dir = tempfile::Builder::new()
+        .prefix("kakehashi-ts-")
+        .tempdir()
+        .unwrap();
+    let sink = Sink::start(dir.path());
+    let recv_grpc = free_port();
+    let processors = "  tail_sampling:\n    decision_wait: 3s\n    policies:\n      - name: errors\n        type: status_code\n        status_code: {status_codes: [ERROR]}";
+    let config = otlp_to_sink_config(recv_grpc, &sink, processors, "tail_sampling", "traces");
+    let mut collector = start_kakehashi(dir.path(), "kakehashi", &config, &[recv_grpc]);
+    let send = || send_py_traces(recv_grpc);
+    // [link target (its own trace, no error), parent (OK), child (ERROR)].
+    let first = send();
+    let second = send();
+    let span_ids = |runs: &[&Vec<serde_json::Value>]| {
+        let mut ids: Vec<String> = runs
+            .iter()
+            .flat_map(|spans| &spans[1..])
+            .map(|s| s["span_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let want = span_ids(&[&first, &second]);
+    let got = poll_until(Duration::from_secs(15), || {
+        let items = sink_items(&sink, "traces");
+        (items.len() >= want.len()).then_some(items)
+    })
+    .unwrap_or_else(|| panic!("{} spans\n{}", want.len(), collector.output_tail(4000)));
+    // The link targets' traces are decided in the same tick: nothing more may come.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut kept: Vec<String> = sink_items(&sink, "traces")
+        .iter()
+        .map(|i| i.item["spanId"].as_str().unwrap().to_string())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, want, "got {} at first", got.len());
+    for i in sink_items(&sink, "traces") {
+        assert_eq!(
+            attr(&i.resource["attributes"], "service.name").unwrap()["stringValue"],
+            "interop-test",
+            "the resource travels with the spans"
+        );
+    }
+
+    // Sent, then the collector stops before the decision is due: decided at shutdown.
+    let third = send();
+    collector.terminate(Duration::from_secs(20));
+    let mut kept: Vec<String> = sink_items(&sink, "traces")
+        .iter()
+        .map(|i| i.item["spanId"].as_str().unwrap().to_string())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, span_ids(&[&first, &second, &third]));
 }

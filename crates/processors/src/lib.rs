@@ -13,6 +13,8 @@
 //!   legacy span and metric include/exclude matches).
 //! * [`probabilistic_sampler`]: keeps a percentage of spans and log records, deciding as
 //!   otelcol-contrib does (hash_seed, proportional, equalizing; W3C `tracestate`).
+//! * [`tail_sampling`]: holds each trace for `decision_wait`, then keeps or drops it whole by
+//!   its policies, as otelcol-contrib's `trace-complete` strategy.
 
 /// A processor factory's description: its type name and its config type (decoded and validated
 /// with otelcol's rules). Every processor here handles all three signals.
@@ -74,6 +76,7 @@ pub mod ottl;
 pub mod probabilistic_sampler;
 pub mod resource;
 pub mod resourcedetection;
+pub mod tail_sampling;
 #[cfg(test)]
 mod test_util;
 pub mod transform;
@@ -86,6 +89,7 @@ pub use memory_limiter::{MemoryLimiterConfig, MemoryLimiterProcessorFactory};
 pub use probabilistic_sampler::{ProbabilisticSamplerConfig, ProbabilisticSamplerProcessorFactory};
 pub use resource::{ResourceConfig, ResourceProcessorFactory};
 pub use resourcedetection::{ResourceDetectionConfig, ResourceDetectionProcessorFactory};
+pub use tail_sampling::{TailSamplingConfig, TailSamplingProcessorFactory};
 pub use transform::{TransformConfig, TransformProcessorFactory};
 
 use kakehashi_pdata::Signal;

@@ -6,4 +6,4 @@ mod threshold;
 mod tracestate;
 
 pub use threshold::{Randomness, Threshold, MAX_ADJUSTED_COUNT, MIN_PROBABILITY};
-pub use tracestate::TraceState;
+pub use tracestate::{w3c_members, TraceState};

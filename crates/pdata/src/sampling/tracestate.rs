@@ -224,3 +224,51 @@ mod tests {
         assert_eq!(ts.serialize(), "ot=th:8", "the last ot member wins");
     }
 }
+
+/// The members of a W3C `tracestate` as (key, value), in order, as otel-go's
+/// `trace.ParseTraceState` reads them: blank members skipped, an invalid member, more than 32
+/// members or a repeated key an error.
+pub fn w3c_members(raw: &str) -> Result<Vec<(&str, &str)>, String> {
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    if raw.is_empty() {
+        return Ok(members);
+    }
+    for member in raw.split(',') {
+        let member = member.trim_matches([' ', '\t']);
+        if member.is_empty() {
+            continue;
+        }
+        let (key, value) = member
+            .split_once('=')
+            .filter(|(k, v)| valid_key(k) && valid_value(v))
+            .ok_or_else(|| format!("invalid tracestate member {member:?}"))?;
+        if members.iter().any(|(k, _)| *k == key) {
+            return Err(format!("duplicate tracestate key {key:?}"));
+        }
+        members.push((key, value));
+        if members.len() > MAX_MEMBERS {
+            return Err("tracestate has too many list members".into());
+        }
+    }
+    Ok(members)
+}
+
+#[cfg(test)]
+mod w3c_tests {
+    use super::w3c_members;
+
+    #[test]
+    fn members_are_read_as_otel_go_reads_them() {
+        assert_eq!(
+            w3c_members("a=1, b@c=x y ,,\tot=th:8").unwrap(),
+            vec![("a", "1"), ("b@c", "x y"), ("ot", "th:8")]
+        );
+        assert_eq!(w3c_members("").unwrap(), vec![]);
+        assert!(w3c_members("A=1").is_err(), "upper-case key");
+        assert!(w3c_members("a=1,a=2").is_err(), "repeated key");
+        assert!(w3c_members("a").is_err(), "no value");
+        let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert!(w3c_members(&many.join(",")).is_err());
+        assert!(w3c_members(&many[..32].join(",")).is_ok());
+    }
+}
