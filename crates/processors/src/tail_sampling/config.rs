@@ -88,8 +88,8 @@ pub struct PolicyConfig {
     pub drop: Option<DropConfig>,
     /// At the top level and under `and`.
     pub not: Option<Box<NotConfig>>,
-    /// Not supported yet (refused when its type is used).
-    pub composite: Option<ConfigValue>,
+    /// Only at the top level.
+    pub composite: Option<CompositeConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -198,19 +198,40 @@ pub struct DropConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct CompositeConfig {
+    /// The spans per second all sub-policies together may sample.
+    pub max_total_spans_per_second: i64,
+    /// Accepted and unused, as in Go (sub-policies run in list order).
+    pub policy_order: Vec<String>,
+    pub composite_sub_policy: Vec<PolicyConfig>,
+    pub rate_allocation: Vec<RateAllocationConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateAllocationConfig {
+    /// A sub-policy's name.
+    pub policy: String,
+    /// Its share of `max_total_spans_per_second`, in percent (≤ 0: an equal share).
+    pub percent: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct NotConfig {
     pub not_sub_policy: PolicyConfig,
 }
 
 /// Where a policy sits, which decides the types (and blocks) it may have, as Go's config
-/// structs do: `and` and `drop` lists hold the shared types (`and` also `not`), `not` one
-/// shared type.
+/// structs do: `and` and `drop` lists hold the shared types (`and` also `not`), `composite`
+/// lists the shared types and `and`, `not` one shared type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Level {
     Top,
     And,
     Drop,
     Not,
+    Composite,
 }
 
 /// The types every level accepts.
@@ -280,7 +301,7 @@ impl PolicyConfig {
             }
         };
         if self.and.is_some() {
-            misplaced("and", level == Level::Top, errs);
+            misplaced("and", matches!(level, Level::Top | Level::Composite), errs);
         }
         if self.drop.is_some() {
             misplaced("drop", level == Level::Top, errs);
@@ -296,6 +317,7 @@ impl PolicyConfig {
             || match level {
                 Level::Top => matches!(t, "and" | "drop" | "not" | "composite"),
                 Level::And => t == "not",
+                Level::Composite => t == "and",
                 Level::Drop | Level::Not => false,
             };
         if !allowed {
@@ -306,11 +328,15 @@ impl PolicyConfig {
         }
         let mut problem = |m: String| errs.push(format!("{at}: {m}"));
         match t {
-            "composite" => problem(
-                "the composite policy is not supported yet (an `and` of a rate_limiting policy \
-                 with another policy limits one kind of trace)"
-                    .into(),
-            ),
+            "composite" => {
+                for s in self.composite.iter().flat_map(|c| &c.composite_sub_policy) {
+                    s.check(
+                        Level::Composite,
+                        &format!("{at}: composite_sub_policy {:?}", s.name),
+                        errs,
+                    );
+                }
+            }
             "numeric_attribute" => {
                 let c = &self.numeric_attribute;
                 if c.min_value == 0 && c.max_value == 0 {

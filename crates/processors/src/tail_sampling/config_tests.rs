@@ -52,6 +52,18 @@ policies:
     drop:
       drop_sub_policy:
         - {name: health, type: string_attribute, string_attribute: {key: url.path, values: [\/health]}}
+  - name: composite-policy-1
+    type: composite
+    composite:
+      max_total_spans_per_second: 1000
+      policy_order: [test-composite-policy-1, test-composite-policy-2, test-composite-policy-3]
+      composite_sub_policy:
+        - {name: test-composite-policy-1, type: numeric_attribute, numeric_attribute: {key: key1, min_value: 50, max_value: 100}}
+        - {name: test-composite-policy-2, type: string_attribute, string_attribute: {key: key2, values: [value1, value2]}}
+        - {name: test-composite-policy-3, type: always_sample}
+      rate_allocation:
+        - {policy: test-composite-policy-1, percent: 50}
+        - {policy: test-composite-policy-2, percent: 25}
   - name: not-ok
     type: not
     not: {not_sub_policy: {name: ok, type: status_code, status_code: {status_codes: [OK]}}}
@@ -69,8 +81,12 @@ fn unsupported_and_invalid_settings_are_errors() {
             "duplicate policy name \"a\"",
         ),
         (
-            "policies: [{name: c, type: composite, composite: {max_total_spans_per_second: 10}}]",
-            "composite policy is not supported yet",
+            "policies: [{name: c, type: composite, composite: {composite_sub_policy: [{name: n, type: not}]}}]",
+            "unknown sampling policy type \"not\"",
+        ),
+        (
+            "policies: [{name: c, type: composite, composite: {composite_sub_policy: [{name: n, type: always_sample, drop: {}}]}}]",
+            "has invalid keys: drop",
         ),
         ("sampling_strategy: span-ingest", "\"span-ingest\" is not supported yet"),
         ("sampling_strategy: other", "invalid sampling_strategy \"other\""),

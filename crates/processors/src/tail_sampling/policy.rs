@@ -162,6 +162,71 @@ pub enum Policy {
     And(Vec<Policy>),
     Drop(Vec<Policy>),
     Not(Box<Policy>),
+    Composite(Composite),
+}
+
+/// `composite`: sub-policies in order, each with its share of a per-second span budget.
+#[derive(Debug)]
+pub struct Composite {
+    max_total: i64,
+    /// Each sub-policy with the spans per second it may sample.
+    subs: Vec<(Policy, i64)>,
+    /// Spans each sub-policy sampled in the current second.
+    spent: Vec<i64>,
+    second: i64,
+}
+
+impl Composite {
+    fn new(cfg: &super::config::CompositeConfig) -> Composite {
+        let max_total = cfg.max_total_spans_per_second;
+        let n = cfg.composite_sub_policy.len().max(1) as i64;
+        let subs: Vec<(Policy, i64)> = (cfg.composite_sub_policy.iter())
+            .map(|sub| {
+                let percent = (cfg.rate_allocation.iter())
+                    .find(|a| a.policy == sub.name)
+                    .map_or(0, |a| a.percent);
+                let share = if percent > 0 {
+                    (percent as f64 / 100.0 * max_total as f64) as i64
+                } else {
+                    max_total / n
+                };
+                (Policy::compile(sub), share)
+            })
+            .collect();
+        Composite {
+            max_total,
+            spent: vec![0; subs.len()],
+            subs,
+            second: i64::MIN,
+        }
+    }
+
+    /// The first sub-policy that samples decides: sampled if its share and the total still
+    /// have room for the trace's spans in this second, otherwise not (later ones are not tried).
+    pub(super) fn evaluate(
+        &mut self,
+        id: &[u8; 16],
+        trace: &TraceView,
+        now: Instant,
+        second: i64,
+    ) -> Result<Decision, String> {
+        if second != self.second {
+            self.second = second;
+            self.spent.iter_mut().for_each(|s| *s = 0);
+        }
+        let spans = trace.span_count as i64;
+        for (i, (sub, share)) in self.subs.iter_mut().enumerate() {
+            if sub.evaluate(id, trace, now)? == Decision::Sampled {
+                let after = self.spent[i].saturating_add(spans);
+                if after <= *share && after <= self.max_total {
+                    self.spent[i] = after;
+                    return Ok(Decision::Sampled);
+                }
+                return Ok(Decision::NotSampled);
+            }
+        }
+        Ok(Decision::NotSampled)
+    }
 }
 
 /// `sampling_percentage` as Go's threshold: (2^64 − 1) × ratio rounded to a 64-bit mantissa
@@ -320,6 +385,9 @@ impl Policy {
                 }
             }
             "trace_flags" => Policy::TraceFlags,
+            "composite" => {
+                Policy::Composite(Composite::new(&cfg.composite.clone().unwrap_or_default()))
+            }
             "and" => Policy::And(all(cfg.and.as_ref().map_or(&[][..], |a| &a.and_sub_policy))),
             "drop" => Policy::Drop(all(cfg
                 .drop
@@ -466,6 +534,12 @@ impl Policy {
             Policy::TraceFlags => sampled(trace.spans().any(|(_, s)| s.flags & 0x01 != 0)),
             Policy::And(subs) => all_pass(subs, id, trace, now, Decision::Sampled),
             Policy::Drop(subs) => all_pass(subs, id, trace, now, Decision::Dropped),
+            Policy::Composite(c) => {
+                let second = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                c.evaluate(id, trace, now, second)
+            }
             Policy::Not(sub) => Ok(match sub.evaluate(id, trace, now)? {
                 Decision::Sampled => Decision::NotSampled,
                 Decision::NotSampled => Decision::Sampled,

@@ -354,3 +354,52 @@ fn rate_limiting_is_a_token_bucket_starting_full() {
         "refilled up to the burst only"
     );
 }
+
+#[test]
+fn composite_shares_a_per_second_span_budget_in_sub_policy_order() {
+    let p = policy(
+        r#"{name: c, type: composite, composite: {
+            max_total_spans_per_second: 10,
+            policy_order: [all, gold],
+            composite_sub_policy: [
+              {name: gold, type: string_attribute, string_attribute: {key: tier, values: [gold]}},
+              {name: all, type: always_sample}],
+            rate_allocation: [{policy: gold, percent: 60}]}}"#,
+    );
+    let Policy::Composite(mut c) = p else {
+        panic!("a composite policy")
+    };
+    let trace = |gold: bool, n: usize| {
+        let attrs = if gold {
+            vec![kv_of("tier", s("gold"))]
+        } else {
+            vec![]
+        };
+        vec![rs(
+            vec![],
+            (0..n).map(|_| span(1, true, attrs.clone())).collect(),
+        )]
+    };
+    let mut run = |batches: &Vec<_>, second| {
+        let view = TraceView {
+            batches,
+            span_count: 4,
+        };
+        c.evaluate(&[1; 16], &view, Instant::now(), second).unwrap()
+    };
+    let (gold, other) = (trace(true, 4), trace(false, 4));
+    // gold: 60 % of 10 = 6 spans a second; all: an equal share, 10 / 2 = 5.
+    assert_eq!(run(&gold, 100), Decision::Sampled);
+    assert_eq!(
+        run(&gold, 100),
+        Decision::NotSampled,
+        "over its share; `all` is not tried"
+    );
+    assert_eq!(run(&other, 100), Decision::Sampled);
+    assert_eq!(run(&other, 100), Decision::NotSampled);
+    assert_eq!(
+        run(&gold, 101),
+        Decision::Sampled,
+        "a new second, a new budget"
+    );
+}
