@@ -190,7 +190,7 @@ pub struct TailSamplingProcessor {
 }
 
 impl TailSamplingProcessor {
-    fn new(cfg: &TailSamplingConfig, ctx: &BuildContext, next: Arc<dyn Consumer>) -> Self {
+    pub fn new(cfg: &TailSamplingConfig, ctx: &BuildContext, next: Arc<dyn Consumer>) -> Self {
         let slots = (cfg.decision_wait.get().as_secs() as usize).max(1);
         let root_wait = cfg.decision_wait_after_root_received.get();
         let (drops, others): (Vec<_>, Vec<_>) =
