@@ -230,16 +230,20 @@ mod tests {
 /// members or a repeated key an error.
 pub fn w3c_members(raw: &str) -> Result<Vec<(&str, &str)>, String> {
     let mut members: Vec<(&str, &str)> = Vec::new();
-    if raw.is_empty() {
-        return Ok(members);
-    }
     for member in raw.split(',') {
-        let member = member.trim_matches([' ', '\t']);
+        // Only an empty member is skipped; blanks around the key and value are allowed, a
+        // member of blanks alone is invalid (otel-go's `parseMember`).
         if member.is_empty() {
             continue;
         }
         let (key, value) = member
             .split_once('=')
+            .map(|(k, v)| {
+                (
+                    k.trim_start_matches([' ', '\t']),
+                    v.trim_end_matches([' ', '\t']),
+                )
+            })
             .filter(|(k, v)| valid_key(k) && valid_value(v))
             .ok_or_else(|| format!("invalid tracestate member {member:?}"))?;
         if members.iter().any(|(k, _)| *k == key) {
@@ -267,6 +271,10 @@ mod w3c_tests {
         assert!(w3c_members("A=1").is_err(), "upper-case key");
         assert!(w3c_members("a=1,a=2").is_err(), "repeated key");
         assert!(w3c_members("a").is_err(), "no value");
+        assert!(
+            w3c_members("a=1, ,b=2").is_err(),
+            "a member of blanks alone"
+        );
         let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
         assert!(w3c_members(&many.join(",")).is_err());
         assert!(w3c_members(&many[..32].join(",")).is_ok());

@@ -15,13 +15,14 @@
 
 mod config;
 mod group;
+mod metrics;
 mod policy;
+mod state;
 
 pub use config::TailSamplingConfig;
 
 use async_trait::async_trait;
-use group::{by_trace, TraceId};
-use hashlink::LruCache;
+use group::TraceId;
 use kakehashi_component::{
     AnyConfig, Batch, BuildContext, BuildError, ConsumeError, Consumer, FactoryInfo, Processor,
     ProcessorFactory,
@@ -29,36 +30,31 @@ use kakehashi_component::{
 use kakehashi_config::{ConfigErrors, Node};
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use kakehashi_pdata::{ExportTraceServiceRequest, Payload, Signal};
+use metrics::Metrics;
 use policy::{Decision, Policy, TraceView};
-use prometheus::{IntCounterVec, IntGaugeVec};
 use prost::Message;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use state::{Limits, State};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// The decision tick, fixed as in Go.
 const TICK: Duration = Duration::from_secs(1);
 
-/// Protobuf bytes of a trace's batches (what `bytes_limiting` and `maximum_trace_size_bytes`
-/// measure).
+/// Kept traces are sent on in requests of whole traces, at most this many spans each (one
+/// larger trace alone): one refusal then loses little, and no request outgrows a next hop's
+/// limits (a 4 MiB gRPC message holds thousands of such spans).
+const FORWARD_SPANS: usize = 512;
+
+/// Protobuf bytes of a trace's batches as a request (what `bytes_limiting` spends).
 pub(crate) fn trace_size(batches: &[ResourceSpans]) -> u64 {
     batches
         .iter()
         .map(|rs| {
             let n = rs.encoded_len();
-            // Each as a field of the request: tag and length prefix.
             (1 + prost::length_delimiter_len(n) + n) as u64
         })
         .sum()
-}
-
-struct Trace {
-    /// The spans received and not yet decided.
-    batches: Vec<ResourceSpans>,
-    span_count: u64,
-    size_bytes: u64,
-    decision: Option<Decision>,
 }
 
 struct NamedPolicy {
@@ -66,119 +62,21 @@ struct NamedPolicy {
     policy: Policy,
 }
 
-/// A decision cache keyed as Go's: the trace id's last 8 bytes, little-endian.
-struct DecisionCache(Option<LruCache<u64, ()>>);
-
-impl DecisionCache {
-    fn new(size: i64) -> DecisionCache {
-        DecisionCache((size > 0).then(|| LruCache::new(size as usize)))
-    }
-    fn key(id: &TraceId) -> u64 {
-        u64::from_le_bytes(id[8..16].try_into().expect("8 bytes"))
-    }
-    fn enabled(&self) -> bool {
-        self.0.is_some()
-    }
-    fn get(&mut self, id: &TraceId) -> bool {
-        self.0
-            .as_mut()
-            .is_some_and(|c| c.get(&Self::key(id)).is_some())
-    }
-    fn put(&mut self, id: &TraceId) {
-        if let Some(c) = &mut self.0 {
-            c.insert(Self::key(id), ());
-        }
-    }
-}
-
-struct State {
-    traces: HashMap<TraceId, Trace>,
-    /// Trace ids by the tick that decides them: the front is decided at the next tick.
-    ring: VecDeque<Vec<TraceId>>,
-    /// Ids first seen since the last tick; they join the back of the ring at the next tick.
-    current: Vec<TraceId>,
-    /// Every new trace's id in arrival order, at most `num_traces` (Go's `deleteTraceQueue`).
-    arrival: VecDeque<TraceId>,
-    sampled: DecisionCache,
-    not_sampled: DecisionCache,
-    /// `drop` policies first, then the others, each in config order.
-    policies: Vec<NamedPolicy>,
-}
-
-struct Metrics {
-    traces_sampled: IntCounterVec,
-    global_sampled: IntCounterVec,
-    new_traces: IntCounterVec,
-    dropped_too_early: IntCounterVec,
-    evaluation_errors: IntCounterVec,
-    too_large: IntCounterVec,
-    cache_releases: IntCounterVec,
-    on_memory: IntGaugeVec,
-    forward_failures: IntCounterVec,
-}
-
-impl Metrics {
-    fn new(ctx: &BuildContext) -> Metrics {
-        let t = &ctx.telemetry;
-        let name = |n: &str| format!("otelcol_processor_tail_sampling_{n}");
-        Metrics {
-            traces_sampled: t.counter_vec(
-                &name("count_traces_sampled"),
-                "Count of traces that were sampled or not per sampling policy",
-                &["policy", "sampled"],
-            ),
-            global_sampled: t.counter_vec(
-                &name("global_count_traces_sampled"),
-                "Global count of traces that were sampled or not by at least one policy",
-                &["sampled"],
-            ),
-            new_traces: t.counter_vec(
-                &name("new_trace_id_received"),
-                "Counts the arrival of new traces",
-                &[],
-            ),
-            dropped_too_early: t.counter_vec(
-                &name("sampling_trace_dropped_too_early"),
-                "Count of traces that needed to be dropped before the configured wait time",
-                &[],
-            ),
-            evaluation_errors: t.counter_vec(
-                &name("sampling_policy_evaluation_error"),
-                "Count of sampling policy evaluation errors",
-                &[],
-            ),
-            too_large: t.counter_vec(
-                &name("traces_dropped_too_large"),
-                "Count of traces not sampled because they exceeded maximum_trace_size_bytes",
-                &[],
-            ),
-            cache_releases: t.counter_vec(
-                &name("early_releases_from_cache_decision"),
-                "Number of spans that were able to be immediately released due to a decision cache hit",
-                &["sampled"],
-            ),
-            on_memory: t.gauge_vec(
-                &name("sampling_traces_on_memory"),
-                "Tracks the number of traces current on memory",
-                &[],
-            ),
-            forward_failures: t.counter_vec(
-                &name("spans_dropped_downstream_refused"),
-                "Spans of sampled traces lost because the next component refused them",
-                &[],
-            ),
-        }
-    }
+/// A std mutex's guard, a poisoned lock taken over (a panic elsewhere left consistent data:
+/// every update here is a single step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 struct Inner {
-    decision_slots: usize,
-    root_wait_slots: Option<usize>,
-    num_traces: usize,
-    max_trace_bytes: u64,
+    limits: Limits,
     sample_on_first_match: bool,
     drop_pending_on_shutdown: bool,
+    /// Held briefly by intake and by each tick's bookkeeping.
     state: Mutex<State>,
+    /// `drop` policies first, then the others, each in config order; only the tick uses them,
+    /// outside the state's lock, so intake never waits for the policies.
+    policies: Mutex<Vec<NamedPolicy>>,
     metrics: Metrics,
     next: Arc<dyn Consumer>,
 }
@@ -191,8 +89,13 @@ pub struct TailSamplingProcessor {
 
 impl TailSamplingProcessor {
     pub fn new(cfg: &TailSamplingConfig, ctx: &BuildContext, next: Arc<dyn Consumer>) -> Self {
-        let slots = (cfg.decision_wait.get().as_secs() as usize).max(1);
         let root_wait = cfg.decision_wait_after_root_received.get();
+        let limits = Limits {
+            slots: (cfg.decision_wait.get().as_secs() as usize).max(1),
+            root_slots: (!root_wait.is_zero()).then_some(root_wait.as_secs() as usize),
+            num_traces: cfg.num_traces.max(1) as usize,
+            max_trace_bytes: cfg.maximum_trace_size_bytes,
+        };
         let (drops, others): (Vec<_>, Vec<_>) =
             cfg.policies.iter().partition(|p| p.type_ == "drop");
         let policies = (drops.into_iter().chain(others))
@@ -201,24 +104,19 @@ impl TailSamplingProcessor {
                 policy: Policy::compile(p),
             })
             .collect();
+        let state = State::new(
+            &limits,
+            cfg.decision_cache.sampled_cache_size,
+            cfg.decision_cache.non_sampled_cache_size,
+        );
         let (stop, _) = watch::channel(false);
         TailSamplingProcessor {
             inner: Arc::new(Inner {
-                decision_slots: slots,
-                root_wait_slots: (!root_wait.is_zero()).then_some(root_wait.as_secs() as usize),
-                num_traces: cfg.num_traces.max(1) as usize,
-                max_trace_bytes: cfg.maximum_trace_size_bytes,
+                limits,
                 sample_on_first_match: cfg.sample_on_first_match,
                 drop_pending_on_shutdown: cfg.drop_pending_traces_on_shutdown,
-                state: Mutex::new(State {
-                    traces: HashMap::new(),
-                    ring: (0..slots).map(|_| Vec::new()).collect(),
-                    current: Vec::new(),
-                    arrival: VecDeque::new(),
-                    sampled: DecisionCache::new(cfg.decision_cache.sampled_cache_size),
-                    not_sampled: DecisionCache::new(cfg.decision_cache.non_sampled_cache_size),
-                    policies,
-                }),
+                state: Mutex::new(state),
+                policies: Mutex::new(policies),
                 metrics: Metrics::new(ctx),
                 next,
             }),
@@ -229,177 +127,80 @@ impl TailSamplingProcessor {
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Files one request's spans under their traces; returns the spans to send on now (late
-    /// spans of sampled traces, and spans the sampled-decision cache releases).
-    fn ingest(&self, req: ExportTraceServiceRequest) -> Vec<ResourceSpans> {
-        let mut forward = Vec::new();
-        let m = &self.metrics;
-        let mut st = self.lock();
-        for (id, batches) in by_trace(req) {
-            let spans: u64 = batches
-                .iter()
-                .flat_map(|rs| &rs.scope_spans)
-                .map(|ss| ss.spans.len() as u64)
-                .sum();
-            if st.sampled.get(&id) {
-                m.cache_releases.with_label_values(&["true"]).inc_by(spans);
-                forward.extend(batches);
-                continue;
-            }
-            if st.not_sampled.get(&id) {
-                m.cache_releases.with_label_values(&["false"]).inc_by(spans);
-                continue;
-            }
-            if !st.traces.contains_key(&id) {
-                if st.arrival.len() >= self.num_traces {
-                    self.evict_oldest(&mut st);
-                }
-                st.arrival.push_back(id);
-                st.current.push(id);
-                m.new_traces.with_label_values::<&str>(&[]).inc();
-                st.traces.insert(
-                    id,
-                    Trace {
-                        batches: Vec::new(),
-                        span_count: 0,
-                        size_bytes: 0,
-                        decision: None,
-                    },
-                );
-            }
-            let has_root = batches
-                .iter()
-                .flat_map(|rs| &rs.scope_spans)
-                .flat_map(|ss| &ss.spans)
-                .any(|s| s.parent_span_id.is_empty());
-            let size = trace_size(&batches);
-            let st = &mut *st;
-            let trace = st.traces.get_mut(&id).expect("just ensured");
-            trace.span_count += spans;
-            trace.size_bytes += size;
-            match trace.decision {
-                None => {
-                    if let (true, Some(slot)) = (has_root, self.root_wait_slots) {
-                        // Decided at the earlier tick too; the later one finds it decided.
-                        if slot < st.ring.len() {
-                            st.ring[slot].push(id);
-                        }
-                    }
-                    if self.max_trace_bytes > 0 && trace.size_bytes > self.max_trace_bytes {
-                        m.too_large.with_label_values::<&str>(&[]).inc();
-                        trace.decision = Some(Decision::NotSampled);
-                        trace.batches.clear();
-                        st.not_sampled.put(&id);
-                        if st.not_sampled.enabled() {
-                            st.traces.remove(&id);
-                        }
-                    } else {
-                        trace.batches.extend(batches);
-                    }
-                }
-                Some(Decision::Sampled) => forward.extend(batches),
-                Some(_) => {}
-            }
+    /// One tick: decides the traces whose wait is over; returns the kept ones' spans, per trace.
+    fn tick(&self) -> Vec<Vec<ResourceSpans>> {
+        let due = lock(&self.state).take_due(&self.metrics);
+        if due.is_empty() {
+            return Vec::new();
         }
-        m.on_memory
-            .with_label_values::<&str>(&[])
-            .set(st.traces.len() as i64);
-        forward
-    }
-
-    /// Makes room for a new trace: the oldest by first arrival goes, decided or not.
-    fn evict_oldest(&self, st: &mut State) {
-        let Some(old) = st.arrival.pop_front() else {
-            return;
-        };
-        if let Some(t) = st.traces.remove(&old) {
-            if t.decision.is_none() {
-                tracing::warn!(
-                    num_traces = self.num_traces,
-                    spans = t.span_count,
-                    "tail_sampling: num_traces reached; the oldest trace was evicted before its decision and its spans are dropped"
-                );
-            }
-        }
-    }
-
-    /// One tick: decides the traces whose wait is over; returns the sampled traces' spans.
-    fn tick(&self) -> Vec<ResourceSpans> {
         let now = Instant::now();
-        let m = &self.metrics;
-        let mut forward = Vec::new();
-        let mut st = self.lock();
-        let st = &mut *st;
-        let due = st.ring.pop_front().unwrap_or_default();
-        st.ring.push_back(std::mem::take(&mut st.current));
-        for id in due {
-            let Some(trace) = st.traces.get_mut(&id) else {
-                m.dropped_too_early.with_label_values::<&str>(&[]).inc();
-                continue;
-            };
-            if trace.decision.is_some() {
-                continue;
-            }
-            let view = TraceView {
-                batches: &trace.batches,
-                span_count: trace.span_count,
-            };
-            let decision = decide(
-                &mut st.policies,
-                self.sample_on_first_match,
-                &id,
-                &view,
-                now,
-                m,
-            );
-            trace.decision = Some(decision);
-            let batches = std::mem::take(&mut trace.batches);
-            let sampled = decision == Decision::Sampled;
-            m.global_sampled
-                .with_label_values(&[if sampled { "true" } else { "false" }])
-                .inc();
-            let cache = if sampled {
-                forward.extend(batches);
-                &mut st.sampled
-            } else {
-                &mut st.not_sampled
-            };
-            cache.put(&id);
-            if cache.enabled() {
-                st.traces.remove(&id);
-            }
-        }
-        m.on_memory
-            .with_label_values::<&str>(&[])
-            .set(st.traces.len() as i64);
-        forward
-    }
-
-    /// Whether any trace still waits for its decision.
-    fn pending(&self) -> bool {
-        let st = self.lock();
-        !st.current.is_empty() || st.ring.iter().any(|b| !b.is_empty())
-    }
-
-    /// Sends spans on; a refusal is logged and counted (as in Go, whose intake has already
-    /// accepted them; retrying here would stall every other trace's decision).
-    async fn forward(&self, batches: Vec<ResourceSpans>) {
-        if batches.is_empty() {
-            return;
-        }
-        let req = ExportTraceServiceRequest {
-            resource_spans: batches,
+        let decided: Vec<_> = {
+            let mut policies = lock(&self.policies);
+            due.into_iter()
+                .map(|d| {
+                    let view = TraceView {
+                        batches: &d.batches,
+                        span_count: d.span_count,
+                    };
+                    let decision = decide(
+                        &mut policies,
+                        self.sample_on_first_match,
+                        &d.id,
+                        &view,
+                        now,
+                        &self.metrics,
+                    );
+                    (d, decision)
+                })
+                .collect()
         };
-        let spans = kakehashi_pdata::ItemCount::item_count(&req);
+        let mut st = lock(&self.state);
+        decided
+            .into_iter()
+            .filter_map(|(d, decision)| st.record(d, decision, &self.metrics))
+            .collect()
+    }
+
+    /// A tick whose panic (a bug) is logged instead of ending the ticker, which would leave
+    /// every later trace undecided.
+    fn tick_logged(&self) -> Vec<Vec<ResourceSpans>> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tick())).unwrap_or_else(
+            |_| {
+                tracing::error!(
+                    "tail_sampling: deciding traces panicked; this tick's traces are dropped"
+                );
+                Vec::new()
+            },
+        )
+    }
+
+    /// Sends kept traces on, whole, in requests of at most [`FORWARD_SPANS`] spans. A refusal is
+    /// logged and counted: the processor accepted these spans long ago (as Go's, which logs
+    /// them too), and retrying here would stall every other trace's decision.
+    async fn forward(&self, traces: Vec<Vec<ResourceSpans>>) {
+        let mut req = ExportTraceServiceRequest::default();
+        let mut spans = 0;
+        for trace in traces {
+            let n: usize = trace
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len())
+                .sum();
+            if spans > 0 && spans + n > FORWARD_SPANS {
+                self.send(std::mem::take(&mut req), spans).await;
+                spans = 0;
+            }
+            req.resource_spans.extend(trace);
+            spans += n;
+        }
+        if spans > 0 {
+            self.send(req, spans).await;
+        }
+    }
+
+    async fn send(&self, req: ExportTraceServiceRequest, spans: usize) {
         if let Err(e) = self.next.consume(Batch::new(req)).await {
-            self.metrics
-                .forward_failures
-                .with_label_values::<&str>(&[])
-                .inc_by(spans as u64);
+            self.metrics.forward_failures.inc_by(spans as u64);
             tracing::error!(error = %e, spans, "tail_sampling: the next component refused sampled spans; they are dropped");
         }
     }
@@ -419,14 +220,11 @@ fn decide(
     for p in policies {
         match p.policy.evaluate(id, view, now) {
             Err(e) => {
-                m.evaluation_errors.with_label_values::<&str>(&[]).inc();
+                m.evaluation_errors.inc();
                 tracing::debug!(policy = p.name, error = %e, "tail_sampling: sampling policy error");
             }
             Ok(d) => {
-                let yes = d == Decision::Sampled;
-                m.traces_sampled
-                    .with_label_values(&[p.name.as_str(), if yes { "true" } else { "false" }])
-                    .inc();
+                m.policy_decided(&p.name, d);
                 match d {
                     Decision::Dropped => return Decision::Dropped,
                     Decision::Sampled => {
@@ -454,8 +252,9 @@ impl Consumer for TailSamplingProcessor {
             // Only traces pipelines build this processor.
             return Ok(());
         };
-        let now = self.inner.ingest(req);
-        self.inner.forward(now).await;
+        let inner = &self.inner;
+        let now = lock(&inner.state).ingest(req, &inner.limits, &inner.metrics);
+        inner.forward(now).await;
         Ok(())
     }
 }
@@ -471,7 +270,7 @@ impl Processor for TailSamplingProcessor {
             loop {
                 tokio::select! {
                     _ = every.tick() => {
-                        let sampled = inner.tick();
+                        let sampled = inner.tick_logged();
                         inner.forward(sampled).await;
                     }
                     _ = stop.changed() => break,
@@ -488,17 +287,19 @@ impl Processor for TailSamplingProcessor {
         let _ = self.stop.send(true);
         let task = self.ticker.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(task) = task {
-            let _ = task.await;
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "tail_sampling: the decision ticker failed");
+            }
         }
         if self.inner.drop_pending_on_shutdown {
             return;
         }
         // Each tick decides one slot; the ring plus the current slot empties them all.
-        for _ in 0..=self.inner.decision_slots {
-            if !self.inner.pending() {
+        for _ in 0..=self.inner.limits.slots {
+            if !lock(&self.inner.state).pending() {
                 break;
             }
-            let sampled = self.inner.tick();
+            let sampled = self.inner.tick_logged();
             self.inner.forward(sampled).await;
         }
     }

@@ -78,7 +78,11 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(rate: i64, burst: i64) -> TokenBucket {
-        let burst = if burst <= 0 { 2 * rate } else { burst };
+        let burst = if burst <= 0 {
+            rate.saturating_mul(2)
+        } else {
+            burst
+        };
         TokenBucket {
             rate: rate.max(0) as f64,
             burst: burst.max(0) as f64,
@@ -182,7 +186,8 @@ impl Composite {
         let n = cfg.composite_sub_policy.len().max(1) as i64;
         let subs: Vec<(Policy, i64)> = (cfg.composite_sub_policy.iter())
             .map(|sub| {
-                let percent = (cfg.rate_allocation.iter())
+                // The last entry for a name wins, as Go's map of them.
+                let percent = (cfg.rate_allocation.iter().rev())
                     .find(|a| a.policy == sub.name)
                     .map_or(0, |a| a.percent);
                 let share = if percent > 0 {

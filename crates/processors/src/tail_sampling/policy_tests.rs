@@ -403,3 +403,80 @@ fn composite_shares_a_per_second_span_budget_in_sub_policy_order() {
         "a new second, a new budget"
     );
 }
+
+#[test]
+fn latency_decides_on_the_first_prefix_that_passes() {
+    // Go's bounded quirk: the first span alone (20 ms) is inside (10, 50]; the second widens
+    // the window to 100 ms, but the decision is already taken.
+    let mut bounded =
+        policy("{name: l, type: latency, latency: {threshold_ms: 10, upper_threshold_ms: 50}}");
+    let mut a = span(1, false, vec![]);
+    a.end_time_unix_nano = a.start_time_unix_nano + 20_000_000;
+    let mut b = span(1, true, vec![]);
+    b.end_time_unix_nano = a.start_time_unix_nano + 100_000_000;
+    assert_eq!(
+        decide_one(&mut bounded, vec![], vec![a, b]),
+        Decision::Sampled
+    );
+}
+
+#[test]
+fn limiters_spend_spans_or_bytes_from_their_configured_bucket() {
+    let spans = |n| (0..n).map(|_| span(1, true, vec![])).collect::<Vec<_>>();
+    let mut rate = policy(
+        "{name: r, type: rate_limiting, rate_limiting: {spans_per_second: 1, burst_capacity: 3}}",
+    );
+    assert_eq!(decide_one(&mut rate, vec![], spans(3)), Decision::Sampled);
+    assert_eq!(
+        decide_one(&mut rate, vec![], spans(1)),
+        Decision::NotSampled
+    );
+    let mut zero = policy("{name: r, type: rate_limiting, rate_limiting: {spans_per_second: 0}}");
+    assert_eq!(
+        decide_one(&mut zero, vec![], spans(1)),
+        Decision::NotSampled
+    );
+    let mut once = policy(
+        "{name: r, type: rate_limiting, rate_limiting: {spans_per_second: 0, burst_capacity: 2}}",
+    );
+    assert_eq!(decide_one(&mut once, vec![], spans(2)), Decision::Sampled);
+    assert_eq!(
+        decide_one(&mut once, vec![], spans(1)),
+        Decision::NotSampled,
+        "a zero rate never refills"
+    );
+    // bytes_limiting spends the trace's protobuf size: one span of these is ~40 bytes.
+    let one = vec![rs(vec![], spans(1))];
+    let size = super::trace_size(&one);
+    assert!((30..80).contains(&size), "{size}");
+    let mut bytes = policy(&format!(
+        "{{name: b, type: bytes_limiting, bytes_limiting: {{bytes_per_second: 1, burst_capacity: {}}}}}",
+        size * 2
+    ));
+    assert_eq!(decide_one(&mut bytes, vec![], spans(1)), Decision::Sampled);
+    assert_eq!(decide_one(&mut bytes, vec![], spans(1)), Decision::Sampled);
+    assert_eq!(
+        decide_one(&mut bytes, vec![], spans(1)),
+        Decision::NotSampled
+    );
+}
+
+#[test]
+fn probabilistic_hashes_the_default_salt_and_the_trace_id() {
+    use super::policy::{probabilistic_threshold, salted_hash};
+    let mut p = policy("{name: p, type: probabilistic, probabilistic: {sampling_percentage: 50}}");
+    let batches = vec![rs(vec![], vec![span(1, false, vec![])])];
+    let view = TraceView {
+        batches: &batches,
+        span_count: 1,
+    };
+    let mut kept = 0;
+    for i in 0..=255u8 {
+        let id = [i; 16];
+        let want = salted_hash(b"default-hash-seed", &id) <= probabilistic_threshold(50.0);
+        let got = p.evaluate(&id, &view, Instant::now()).unwrap() == Decision::Sampled;
+        assert_eq!(got, want, "{i}");
+        kept += usize::from(got);
+    }
+    assert!((90..170).contains(&kept), "about half: {kept}");
+}

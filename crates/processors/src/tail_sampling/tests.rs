@@ -9,6 +9,7 @@ use kakehashi_pdata::proto::resource::v1::Resource;
 use kakehashi_pdata::proto::trace::v1::{ScopeSpans, Span};
 use kakehashi_telemetry::Telemetry;
 use policy::Decision::Sampled;
+use std::time::Duration;
 
 pub(super) fn errors(yaml: &str) -> String {
     match decode_yaml::<TailSamplingConfig>("processors::tail_sampling", yaml) {
@@ -68,14 +69,14 @@ fn processor(yaml: &str) -> (TailSamplingProcessor, Arc<Sink>, Telemetry) {
     )
 }
 
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
+fn request(spans: Vec<Span>) -> Batch {
+    Batch::new(ExportTraceServiceRequest {
         resource_spans: vec![rs(vec![kv_of("service.name", s("shop"))], spans)],
-    }
+    })
 }
 
-/// Span ids (first byte = trace) of what reached the sink, in order.
-fn forwarded(sink: &Sink) -> Vec<u8> {
+/// (trace, span number) of every span that reached the sink since the last call, in order.
+fn forwarded(sink: &Sink) -> Vec<(u8, u8)> {
     let mut ids = Vec::new();
     for b in sink.taken() {
         let Payload::Traces(req) = b.into_payload() else {
@@ -87,77 +88,83 @@ fn forwarded(sink: &Sink) -> Vec<u8> {
                 rs.scope_spans
                     .iter()
                     .flat_map(|ss| &ss.spans)
-                    .map(|s| s.span_id[1]),
+                    .map(|s| (s.trace_id[0], s.span_id[1])),
             );
         }
     }
     ids
 }
 
+/// Span `n` of trace `tid`; span 0 is the root.
 fn tagged(tid: u8, n: u8, attrs: Vec<KeyValue>) -> Span {
     let mut sp = span(tid, n != 0, attrs);
     sp.span_id[1] = n;
     sp
 }
 
-const ERRORS_ONLY: &str = "decision_wait: 2s
-policies: [{name: errors, type: string_attribute, string_attribute: {key: keep, values: ['yes']}}]";
+fn keep() -> Vec<KeyValue> {
+    vec![kv_of("keep", s("yes"))]
+}
+
+impl TailSamplingProcessor {
+    async fn tick_now(&self) {
+        let kept = self.inner.tick();
+        self.inner.forward(kept).await;
+    }
+    async fn take(&self, spans: Vec<Span>) {
+        self.consume(request(spans)).await.unwrap();
+    }
+    fn counter(&self, tel: &Telemetry, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
+        let mut all = vec![("processor", "tail_sampling")];
+        all.extend_from_slice(labels);
+        tel.counter_value(&format!("otelcol_processor_tail_sampling_{name}"), &all)
+    }
+}
+
+const KEEP_MARKED: &str = "policies: [{name: marked, type: string_attribute, string_attribute: {key: keep, values: ['yes']}}]";
 
 #[tokio::test]
 async fn a_trace_is_held_for_the_wait_then_sent_whole_or_not_at_all() {
-    let (p, sink, tel) = processor(ERRORS_ONLY);
-    let keep = || vec![kv_of("keep", s("yes"))];
+    let (p, sink, tel) = processor(&format!("decision_wait: 2s\n{KEEP_MARKED}"));
     // Trace 1 (kept: one of its spans matches) and trace 2 (not) arrive in two requests.
-    p.consume(Batch::new(request(vec![
-        tagged(1, 0, vec![]),
-        tagged(2, 0, vec![]),
-    ])))
-    .await
-    .unwrap();
-    p.consume(Batch::new(request(vec![
-        tagged(1, 1, keep()),
-        tagged(2, 1, vec![]),
-    ])))
-    .await
-    .unwrap();
-    let tick = |p: &TailSamplingProcessor| {
-        let out = p.inner.tick();
-        let inner = p.inner.clone();
-        async move { inner.forward(out).await }
-    };
+    p.take(vec![tagged(1, 0, vec![]), tagged(2, 0, vec![])])
+        .await;
+    p.take(vec![tagged(1, 1, keep()), tagged(2, 1, vec![])])
+        .await;
     // decision_wait 2s: the third tick decides.
-    tick(&p).await;
-    tick(&p).await;
+    p.tick_now().await;
+    p.tick_now().await;
     assert!(
         forwarded(&sink).is_empty(),
         "nothing before the wait is over"
     );
-    tick(&p).await;
+    p.tick_now().await;
     assert_eq!(
         forwarded(&sink),
-        vec![0, 1],
+        vec![(1, 0), (1, 1)],
         "trace 1 whole, trace 2 not at all"
     );
     // Late spans follow the decision.
-    p.consume(Batch::new(request(vec![
-        tagged(1, 2, vec![]),
-        tagged(2, 2, keep()),
-    ])))
-    .await
-    .unwrap();
+    p.take(vec![tagged(1, 2, vec![]), tagged(2, 2, keep())])
+        .await;
     assert_eq!(
         forwarded(&sink),
-        vec![2],
+        vec![(1, 2)],
         "trace 1's late span at once; trace 2's dropped"
     );
-    let c = |labels: &[(&str, &str)]| {
-        tel.counter_value(
-            "otelcol_processor_tail_sampling_global_count_traces_sampled",
-            labels,
+    let global = |sampled, decision| {
+        p.counter(
+            &tel,
+            "global_count_traces_sampled",
+            &[("sampled", sampled), ("decision", decision)],
         )
     };
-    assert_eq!(c(&[("sampled", "true")]), Some(1));
-    assert_eq!(c(&[("sampled", "false")]), Some(1));
+    assert_eq!(global("true", "sampled"), Some(1));
+    assert_eq!(global("false", "not_sampled"), Some(1));
+    for _ in 0..3 {
+        p.tick_now().await;
+    }
+    assert!(forwarded(&sink).is_empty(), "each trace is decided once");
 }
 
 #[tokio::test]
@@ -168,60 +175,81 @@ num_traces: 2
 policies: [{name: all, type: always_sample}]",
     );
     for t in 1..=3 {
-        p.consume(Batch::new(request(vec![tagged(t, 0, vec![])])))
-            .await
-            .unwrap();
+        p.take(vec![tagged(t, 0, vec![])]).await;
     }
-    p.inner.forward(p.inner.tick()).await;
-    p.inner.forward(p.inner.tick()).await;
-    let got: Vec<u8> = sink
-        .taken()
-        .into_iter()
-        .flat_map(|b| match b.into_payload() {
-            Payload::Traces(r) => r.resource_spans,
-            _ => unreachable!(),
-        })
-        .flat_map(|rs| rs.scope_spans)
-        .flat_map(|ss| ss.spans)
-        .map(|s| s.trace_id[0])
-        .collect();
-    assert_eq!(got, vec![2, 3], "trace 1 was evicted for trace 3");
+    p.tick_now().await;
+    p.tick_now().await;
+    let mut got = forwarded(&sink);
+    got.sort();
+    assert_eq!(got, vec![(2, 0), (3, 0)], "trace 1 was evicted for trace 3");
     assert_eq!(
-        tel.counter_value(
-            "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early",
-            &[]
-        ),
+        p.counter(&tel, "sampling_trace_dropped_too_early", &[]),
         Some(1)
     );
 }
 
+/// Traces that left memory early (decided into a cache) do not count toward `num_traces`: a
+/// rootless trace still waiting is not evicted for them.
+#[tokio::test]
+async fn traces_decided_into_a_cache_make_room_for_new_ones() {
+    let (p, sink, tel) = processor(
+        "decision_wait: 3s
+decision_wait_after_root_received: 1s
+num_traces: 3
+decision_cache: {sampled_cache_size: 100}
+policies: [{name: all, type: always_sample}]",
+    );
+    p.take(vec![tagged(1, 1, vec![])]).await; // no root: waits the full 3 s
+    for t in 2..=6 {
+        // Each with its root: decided two ticks later and gone into the cache.
+        p.take(vec![tagged(t, 0, vec![])]).await;
+        p.tick_now().await;
+    }
+    for _ in 0..4 {
+        p.tick_now().await;
+    }
+    let mut got = forwarded(&sink);
+    got.sort();
+    assert_eq!(got, vec![(1, 1), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0)]);
+    assert_eq!(
+        p.counter(&tel, "sampling_trace_dropped_too_early", &[]),
+        Some(0)
+    );
+    assert_eq!(lock(&p.inner.state).held(), 0);
+}
+
 #[tokio::test]
 async fn decision_caches_answer_for_traces_no_longer_held() {
-    let (p, sink, _) = processor(
+    let (p, sink, tel) = processor(&format!(
         "decision_wait: 1s
-decision_cache: {sampled_cache_size: 10, non_sampled_cache_size: 10}
-policies: [{name: errors, type: string_attribute, string_attribute: {key: keep, values: ['yes']}}]",
-    );
-    p.consume(Batch::new(request(vec![
-        tagged(1, 0, vec![kv_of("keep", s("yes"))]),
-        tagged(2, 0, vec![]),
-    ])))
-    .await
-    .unwrap();
-    p.inner.forward(p.inner.tick()).await;
-    p.inner.forward(p.inner.tick()).await;
-    assert_eq!(forwarded(&sink), vec![0]);
-    assert!(
-        p.inner.lock().traces.is_empty(),
+decision_cache: {{sampled_cache_size: 10, non_sampled_cache_size: 10}}
+{KEEP_MARKED}"
+    ));
+    p.take(vec![tagged(1, 0, keep()), tagged(2, 0, vec![])])
+        .await;
+    p.tick_now().await;
+    p.tick_now().await;
+    assert_eq!(forwarded(&sink), vec![(1, 0)]);
+    assert_eq!(
+        lock(&p.inner.state).held(),
+        0,
         "decided traces leave memory"
     );
-    p.consume(Batch::new(request(vec![
-        tagged(1, 5, vec![]),
-        tagged(2, 5, vec![kv_of("keep", s("yes"))]),
-    ])))
-    .await
-    .unwrap();
-    assert_eq!(forwarded(&sink), vec![5], "the caches decide late spans");
+    p.take(vec![tagged(1, 5, vec![]), tagged(2, 5, keep())])
+        .await;
+    assert_eq!(
+        forwarded(&sink),
+        vec![(1, 5)],
+        "the caches decide late spans"
+    );
+    let released = |sampled| {
+        p.counter(
+            &tel,
+            "early_releases_from_cache_decision",
+            &[("sampled", sampled)],
+        )
+    };
+    assert_eq!((released("true"), released("false")), (Some(1), Some(1)));
 }
 
 #[tokio::test]
@@ -232,114 +260,149 @@ maximum_trace_size_bytes: 300
 policies: [{name: all, type: always_sample}]",
     );
     let big = vec![kv_of("blob", s(&"x".repeat(400)))];
-    p.consume(Batch::new(request(vec![
-        tagged(1, 0, big),
-        tagged(2, 0, vec![]),
-    ])))
-    .await
-    .unwrap();
-    p.inner.forward(p.inner.tick()).await;
-    p.inner.forward(p.inner.tick()).await;
-    assert_eq!(forwarded(&sink), vec![0]);
-    let only_trace_2 = p.inner.lock().traces.get(&[2; 16]).map(|t| t.decision);
-    assert_eq!(only_trace_2, Some(Some(Sampled)));
-    assert_eq!(
-        tel.counter_value(
-            "otelcol_processor_tail_sampling_traces_dropped_too_large",
-            &[]
-        ),
-        Some(1)
-    );
+    p.take(vec![tagged(1, 0, big), tagged(2, 0, vec![])]).await;
+    p.tick_now().await;
+    p.tick_now().await;
+    assert_eq!(forwarded(&sink), vec![(2, 0)]);
+    let st = lock(&p.inner.state);
+    assert_eq!(st.decision_of(&[1; 16]), Some(Some(Decision::NotSampled)));
+    assert_eq!(st.decision_of(&[2; 16]), Some(Some(Sampled)));
+    assert_eq!(p.counter(&tel, "traces_dropped_too_large", &[]), Some(1));
 }
 
 #[tokio::test]
-async fn drop_policies_win_and_first_match_stops_evaluation() {
+async fn drop_policies_win_errors_are_skipped_and_first_match_stops_evaluation() {
     let (p, sink, tel) = processor(
-        "decision_wait: 1s
+        r#"decision_wait: 1s
 sample_on_first_match: true
 policies:
+  - {name: failing, type: ottl_condition, ottl_condition: {span: ['Substring(attributes["n"], 5, 10) == "a"']}}
   - {name: all, type: always_sample}
   - {name: rate, type: rate_limiting, rate_limiting: {spans_per_second: 1}}
   - name: no-health
     type: drop
-    drop: {drop_sub_policy: [{name: h, type: string_attribute, string_attribute: {key: url.path, values: [/health]}}]}",
+    drop: {drop_sub_policy: [{name: h, type: string_attribute, string_attribute: {key: url.path, values: [/health]}}]}"#,
     );
-    let health = vec![kv_of("url.path", s("/health"))];
-    p.consume(Batch::new(request(vec![
+    let health = vec![kv_of("url.path", s("/health")), kv_of("n", s("x"))];
+    p.take(vec![
         tagged(1, 0, health),
-        tagged(2, 0, vec![]),
-    ])))
-    .await
-    .unwrap();
-    p.inner.forward(p.inner.tick()).await;
-    p.inner.forward(p.inner.tick()).await;
-    assert_eq!(forwarded(&sink), vec![0]);
-    let c = |policy: &str, sampled: &str| {
-        tel.counter_value(
-            "otelcol_processor_tail_sampling_count_traces_sampled",
-            &[("policy", policy), ("sampled", sampled)],
+        tagged(2, 0, vec![kv_of("n", s("x"))]),
+    ])
+    .await;
+    p.tick_now().await;
+    p.tick_now().await;
+    assert_eq!(forwarded(&sink), vec![(2, 0)]);
+    let c = |policy: &str, decision: &str| {
+        let sampled = if decision == "sampled" {
+            "true"
+        } else {
+            "false"
+        };
+        p.counter(
+            &tel,
+            "count_traces_sampled",
+            &[
+                ("policy", policy),
+                ("sampled", sampled),
+                ("decision", decision),
+            ],
         )
     };
+    assert_eq!(c("no-health", "dropped"), Some(1), "trace 1 dropped first");
+    assert_eq!(c("no-health", "not_sampled"), Some(1), "trace 2 passed it");
     assert_eq!(
-        c("no-health", "false"),
-        Some(2),
-        "both traces went through the drop policy (a drop counts as not sampled)"
+        p.counter(&tel, "sampling_policy_evaluation_error", &[]),
+        Some(1),
+        "trace 2's OTTL error"
     );
-    assert_eq!(c("all", "true"), Some(1), "trace 1 never reached it");
+    assert_eq!(c("all", "sampled"), Some(1), "trace 1 never reached it");
     assert_eq!(
-        c("rate", "true"),
-        None,
-        "first match: the limiter is not charged"
+        (c("rate", "sampled"), c("rate", "not_sampled")),
+        (None, None),
+        "first match"
+    );
+    p.take(vec![tagged(1, 1, vec![])]).await;
+    assert!(
+        forwarded(&sink).is_empty(),
+        "a dropped trace's late spans are dropped"
     );
 }
 
 #[tokio::test]
-async fn a_root_span_brings_the_decision_forward() {
-    let (p, sink, _) = processor(
+async fn no_policies_keep_nothing() {
+    let (p, sink, _) = processor("decision_wait: 1s\npolicies: []");
+    p.take(vec![tagged(1, 0, vec![])]).await;
+    p.tick_now().await;
+    p.tick_now().await;
+    assert!(forwarded(&sink).is_empty());
+}
+
+#[tokio::test]
+async fn a_root_span_brings_the_decision_forward_once() {
+    let (p, sink, tel) = processor(
         "decision_wait: 5s
 decision_wait_after_root_received: 1s
+decision_cache: {sampled_cache_size: 10}
 policies: [{name: all, type: always_sample}]",
     );
-    p.consume(Batch::new(request(vec![tagged(1, 1, vec![])])))
-        .await
-        .unwrap();
-    p.inner.forward(p.inner.tick()).await;
+    p.take(vec![tagged(1, 1, vec![])]).await;
+    p.tick_now().await;
     // The root arrives: decided at the tick after next, not after five.
-    p.consume(Batch::new(request(vec![tagged(1, 0, vec![])])))
-        .await
-        .unwrap();
-    p.inner.forward(p.inner.tick()).await;
+    p.take(vec![tagged(1, 0, vec![])]).await;
+    p.tick_now().await;
     assert!(forwarded(&sink).is_empty());
-    p.inner.forward(p.inner.tick()).await;
-    assert_eq!(forwarded(&sink), vec![1, 0]);
+    p.tick_now().await;
+    assert_eq!(forwarded(&sink), vec![(1, 1), (1, 0)]);
+    for _ in 0..6 {
+        p.tick_now().await;
+    }
+    assert!(
+        forwarded(&sink).is_empty(),
+        "not sent again from its first slot"
+    );
+    assert_eq!(
+        p.counter(&tel, "sampling_trace_dropped_too_early", &[]),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn kept_traces_are_sent_on_in_requests_of_whole_traces() {
+    let (p, sink, _) = processor("decision_wait: 1s\npolicies: [{name: all, type: always_sample}]");
+    // Three traces of 200 spans: two fit in one request of at most 512 spans, the third not.
+    for t in 1..=3 {
+        p.take((0..200).map(|n| tagged(t, n as u8, vec![])).collect())
+            .await;
+    }
+    p.tick_now().await;
+    p.tick_now().await;
+    let sizes: Vec<usize> = sink.taken().iter().map(|b| b.item_count()).collect();
+    assert_eq!(sizes, vec![400, 200]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_tick_runs_by_itself_and_shutdown_decides_what_is_pending() {
-    let (p, sink, _) = processor("decision_wait: 2s\npolicies: [{name: all, type: always_sample}]");
+    let (p, sink, _) = processor("decision_wait: 5s\npolicies: [{name: all, type: always_sample}]");
     p.start().await.unwrap();
-    p.consume(Batch::new(request(vec![tagged(1, 0, vec![])])))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
-    assert_eq!(forwarded(&sink), vec![0], "decided by the ticker");
-    p.consume(Batch::new(request(vec![tagged(2, 0, vec![])])))
-        .await
-        .unwrap();
+    p.take(vec![tagged(1, 0, vec![])]).await;
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    assert_eq!(forwarded(&sink), vec![(1, 0)], "decided by the ticker");
+    // Pending in different slots when the collector stops.
+    p.take(vec![tagged(2, 0, vec![])]).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    p.take(vec![tagged(3, 0, vec![])]).await;
     p.shutdown().await;
     assert_eq!(
         forwarded(&sink),
-        vec![0],
-        "the pending trace is decided at shutdown"
+        vec![(2, 0), (3, 0)],
+        "decided at shutdown"
     );
 
     let (p, sink, _) = processor(
         "decision_wait: 2s\ndrop_pending_traces_on_shutdown: true\npolicies: [{name: all, type: always_sample}]",
     );
     p.start().await.unwrap();
-    p.consume(Batch::new(request(vec![tagged(3, 0, vec![])])))
-        .await
-        .unwrap();
+    p.take(vec![tagged(4, 0, vec![])]).await;
     p.shutdown().await;
     assert!(forwarded(&sink).is_empty());
 }
