@@ -23,7 +23,8 @@ pub struct TailSamplingConfig {
     pub decision_cache: DecisionCacheConfig,
     pub sample_on_first_match: bool,
     pub drop_pending_traces_on_shutdown: bool,
-    /// Blocking intake instead of evicting: not supported yet (refused when true).
+    /// At `num_traces`, intake waits for decisions to make room (and then refuses, retryably)
+    /// instead of evicting a trace that is still waiting.
     pub block_on_overflow: bool,
     /// A trace larger than this (protobuf bytes) is not sampled (0 = no limit).
     pub maximum_trace_size_bytes: u64,
@@ -272,12 +273,6 @@ impl Validate for TailSamplingConfig {
         }
         if self.tail_storage.is_some() {
             errs.push("tail_storage is not supported yet: traces are held in memory".into());
-        }
-        if self.block_on_overflow {
-            errs.push(
-                "block_on_overflow is not supported yet: beyond num_traces the oldest trace is evicted"
-                    .into(),
-            );
         }
         let mut names = HashSet::new();
         for p in &self.policies {

@@ -90,7 +90,6 @@ fn unsupported_and_invalid_settings_are_errors() {
         ),
         ("sampling_strategy: span-ingest", "\"span-ingest\" is not supported yet"),
         ("sampling_strategy: other", "invalid sampling_strategy \"other\""),
-        ("block_on_overflow: true", "block_on_overflow is not supported yet"),
         ("tail_storage: file_storage", "tail_storage is not supported yet"),
         ("num_shards: 300", "num_shards (300) must not exceed 256"),
         (

@@ -9,7 +9,9 @@
 //! * Spans that arrive after the decision follow it (the decided trace stays known until
 //!   evicted, or the decision caches answer).
 //! * At most `num_traces` traces are held: a new one evicts the oldest by first arrival, whose
-//!   spans are lost if it was not decided yet (logged and counted).
+//!   spans are lost if it was not decided yet (logged and counted) — or, with
+//!   `block_on_overflow`, waits for decisions to make room and is refused (retryably) if none
+//!   comes.
 //! * Shutdown decides every pending trace on what arrived (unless
 //!   `drop_pending_traces_on_shutdown`).
 
@@ -33,7 +35,7 @@ use kakehashi_pdata::{ExportTraceServiceRequest, Payload, Signal};
 use metrics::Metrics;
 use policy::{Decision, Policy, TraceView};
 use prost::Message;
-use state::{Limits, State};
+use state::{Limits, Room, State};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -79,7 +81,13 @@ struct Inner {
     policies: Mutex<Vec<NamedPolicy>>,
     metrics: Metrics,
     next: Arc<dyn Consumer>,
+    /// Signalled after each tick's decisions (`block_on_overflow` waits on it for room).
+    decided: tokio::sync::Notify,
 }
+
+/// How long intake waits for room with `block_on_overflow` before refusing (retryably, so the
+/// client backs off and resends): the batch processor's wait, well inside clients' deadlines.
+const ROOM_WAIT: Duration = Duration::from_secs(2);
 
 pub struct TailSamplingProcessor {
     inner: Arc<Inner>,
@@ -95,6 +103,7 @@ impl TailSamplingProcessor {
             root_slots: (!root_wait.is_zero()).then_some(root_wait.as_secs() as usize),
             num_traces: cfg.num_traces.max(1) as usize,
             max_trace_bytes: cfg.maximum_trace_size_bytes,
+            block_on_overflow: cfg.block_on_overflow,
         };
         let (drops, others): (Vec<_>, Vec<_>) =
             cfg.policies.iter().partition(|p| p.type_ == "drop");
@@ -119,6 +128,7 @@ impl TailSamplingProcessor {
                 policies: Mutex::new(policies),
                 metrics: Metrics::new(ctx),
                 next,
+                decided: tokio::sync::Notify::new(),
             }),
             stop,
             ticker: Mutex::new(None),
@@ -155,10 +165,44 @@ impl Inner {
                 .collect()
         };
         let mut st = lock(&self.state);
-        decided
+        let kept = decided
             .into_iter()
             .filter_map(|(d, decision)| st.record(d, decision, &self.metrics))
-            .collect()
+            .collect();
+        drop(st);
+        self.decided.notify_waiters();
+        kept
+    }
+
+    /// With `block_on_overflow`: files the request once its new traces fit (checked and filed
+    /// under one lock), or refuses.
+    async fn ingest_when_room(
+        &self,
+        req: ExportTraceServiceRequest,
+    ) -> Result<Vec<Vec<ResourceSpans>>, ConsumeError> {
+        let deadline = tokio::time::Instant::now() + ROOM_WAIT;
+        loop {
+            let decided = self.decided.notified();
+            {
+                let mut st = lock(&self.state);
+                match st.room_for(&req, &self.limits) {
+                    Room::Yes => return Ok(st.ingest(req, &self.limits, &self.metrics)),
+                    Room::Never => {
+                        return Err(ConsumeError::permanent(format!(
+                            "tail_sampling: the request has more traces than num_traces ({})",
+                            self.limits.num_traces
+                        )))
+                    }
+                    Room::NotYet => {}
+                }
+            }
+            if tokio::time::timeout_at(deadline, decided).await.is_err() {
+                return Err(ConsumeError::retryable(format!(
+                    "tail_sampling is full: num_traces ({}) traces are waiting for their decision",
+                    self.limits.num_traces
+                )));
+            }
+        }
     }
 
     /// A tick whose panic (a bug) is logged instead of ending the ticker, which would leave
@@ -253,7 +297,11 @@ impl Consumer for TailSamplingProcessor {
             return Ok(());
         };
         let inner = &self.inner;
-        let now = lock(&inner.state).ingest(req, &inner.limits, &inner.metrics);
+        let now = if inner.limits.block_on_overflow {
+            inner.ingest_when_room(req).await?
+        } else {
+            lock(&inner.state).ingest(req, &inner.limits, &inner.metrics)
+        };
         inner.forward(now).await;
         Ok(())
     }

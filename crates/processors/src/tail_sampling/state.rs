@@ -20,6 +20,18 @@ pub(super) struct Limits {
     pub num_traces: usize,
     /// `maximum_trace_size_bytes` (0: none).
     pub max_trace_bytes: u64,
+    /// `block_on_overflow`: a trace still waiting is never evicted; intake waits instead.
+    pub block_on_overflow: bool,
+}
+
+/// Whether a request's new traces fit under `num_traces`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Room {
+    Yes,
+    /// Not now: traces waiting for their decision fill it.
+    NotYet,
+    /// Never: the request alone has more new traces than `num_traces`.
+    Never,
 }
 
 struct Trace {
@@ -233,6 +245,43 @@ impl State {
             self.arrival
                 .retain(|(id, seq)| traces.get(id).is_some_and(|t| t.seq == *seq));
         }
+    }
+
+    /// With `block_on_overflow`: whether `req`'s new traces fit, making room by letting decided
+    /// traces go (oldest first; they hold no spans, only the decision late spans follow).
+    pub(super) fn room_for(&mut self, req: &ExportTraceServiceRequest, lim: &Limits) -> Room {
+        let mut new: HashSet<TraceId> = HashSet::new();
+        for span in req
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+        {
+            let id = super::group::trace_id(&span.trace_id);
+            if !self.traces.contains_key(&id) {
+                new.insert(id);
+            }
+        }
+        if new.len() > lim.num_traces {
+            return Room::Never;
+        }
+        while self.traces.len() + new.len() > lim.num_traces {
+            let Some(&(id, seq)) = self.arrival.front() else {
+                break;
+            };
+            match self.traces.get(&id) {
+                Some(t) if t.seq == seq && t.decision.is_none() => return Room::NotYet,
+                Some(t) if t.seq == seq => {
+                    self.traces.remove(&id);
+                }
+                _ => {}
+            }
+            self.arrival.pop_front();
+        }
+        if self.traces.len() + new.len() > lim.num_traces {
+            return Room::NotYet;
+        }
+        Room::Yes
     }
 
     /// Makes room for a new trace: the oldest held, by first arrival, goes — decided or not, as

@@ -406,3 +406,41 @@ async fn the_tick_runs_by_itself_and_shutdown_decides_what_is_pending() {
     p.shutdown().await;
     assert!(forwarded(&sink).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn block_on_overflow_waits_for_decisions_instead_of_evicting() {
+    let (p, sink, _) = processor(
+        "decision_wait: 1s
+num_traces: 2
+block_on_overflow: true
+policies: [{name: all, type: always_sample}]",
+    );
+    let p = Arc::new(p);
+    p.take(vec![tagged(1, 0, vec![])]).await;
+    p.take(vec![tagged(2, 0, vec![])]).await;
+    // Full of traces still waiting: refused (retryably) after the wait, nothing evicted.
+    let err = p
+        .consume(request(vec![tagged(3, 0, vec![])]))
+        .await
+        .unwrap_err();
+    assert!(!err.permanent, "{err}");
+    assert!(err.to_string().contains("tail_sampling is full"), "{err}");
+    assert_eq!(lock(&p.inner.state).held(), 2);
+    // A request waiting while the decisions come is filed once they make room.
+    let waiting = {
+        let p = p.clone();
+        tokio::spawn(async move { p.consume(request(vec![tagged(3, 0, vec![])])).await })
+    };
+    tokio::task::yield_now().await;
+    p.tick_now().await;
+    p.tick_now().await;
+    waiting.await.unwrap().unwrap();
+    let mut got = forwarded(&sink);
+    got.sort();
+    assert_eq!(got, vec![(1, 0), (2, 0)]);
+    assert_eq!(lock(&p.inner.state).decision_of(&[3; 16]), Some(None));
+    // More new traces in one request than num_traces can ever hold: refused for good.
+    let spans = (4..=6).map(|t| tagged(t, 0, vec![])).collect();
+    let err = p.consume(request(spans)).await.unwrap_err();
+    assert!(err.permanent, "{err}");
+}
