@@ -19,6 +19,7 @@ mod config;
 mod group;
 mod metrics;
 mod policy;
+mod rate;
 mod state;
 
 pub use config::TailSamplingConfig;
