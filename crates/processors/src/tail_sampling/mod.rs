@@ -326,7 +326,7 @@ impl Processor for TailSamplingProcessor {
                 }
             }
         });
-        *self.ticker.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        *lock(&self.ticker) = Some(task);
         Ok(())
     }
 
@@ -334,7 +334,7 @@ impl Processor for TailSamplingProcessor {
     /// ones on (unless `drop_pending_traces_on_shutdown`).
     async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let task = self.ticker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let task = lock(&self.ticker).take();
         if let Some(task) = task {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "tail_sampling: the decision ticker failed");

@@ -3,7 +3,7 @@
 //! values read as Go's `Int()` / `Str()` / `Bool()` read them, unanchored regexes, and so on).
 
 use super::config::PolicyConfig;
-pub use super::rate::{Composite, TokenBucket};
+use super::rate::{Composite, TokenBucket};
 use crate::ottl::{Condition, ContextKind, ErrorMode, EvalCtx};
 use kakehashi_pdata::proto::common::v1::{any_value::Value, KeyValue};
 use kakehashi_pdata::proto::resource::v1::Resource;
@@ -275,20 +275,19 @@ impl Policy {
                 }
             }
             "trace_flags" => Policy::TraceFlags,
-            "composite" => {
-                Policy::Composite(Composite::new(&cfg.composite.clone().unwrap_or_default()))
-            }
+            "composite" => Policy::Composite(
+                (cfg.composite.as_ref())
+                    .map_or_else(|| Composite::new(&Default::default()), Composite::new),
+            ),
             "and" => Policy::And(all(cfg.and.as_ref().map_or(&[][..], |a| &a.and_sub_policy))),
             "drop" => Policy::Drop(all(cfg
                 .drop
                 .as_ref()
                 .map_or(&[][..], |d| &d.drop_sub_policy))),
-            "not" => Policy::Not(Box::new(Policy::compile(
-                &cfg.not
-                    .as_ref()
-                    .map(|n| n.not_sub_policy.clone())
-                    .unwrap_or_default(),
-            ))),
+            "not" => Policy::Not(Box::new(
+                (cfg.not.as_ref())
+                    .map_or(Policy::AlwaysSample, |n| Policy::compile(&n.not_sub_policy)),
+            )),
             // `always_sample`; the validation refused every other type.
             _ => Policy::AlwaysSample,
         }

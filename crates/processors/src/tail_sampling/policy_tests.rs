@@ -336,7 +336,7 @@ fn and_drop_and_not_combine_sub_policies() {
 
 #[test]
 fn rate_limiting_is_a_token_bucket_starting_full() {
-    let mut bucket = super::policy::TokenBucket::new(10, 0);
+    let mut bucket = super::rate::TokenBucket::new(10, 0);
     let t0 = Instant::now();
     assert!(bucket.allow(t0, 20), "burst defaults to twice the rate");
     assert!(!bucket.allow(t0, 1));
