@@ -98,6 +98,22 @@ const HONOURED_GATES: &[&str] = &[
     kakehashi_exporter_datadog::exporter::OPERATION_AND_RESOURCE_NAME_V2_GATE,
 ];
 
+/// Every gate kakehashi knows, with what it does here (zpages' featurez lists them).
+pub const KNOWN_GATES: &[(&str, &str)] = &[
+    (
+        kakehashi_exporter_datadog::exporter::DISABLE_APM_STATS_GATE,
+        "the datadog exporter computes no APM stats (leave them to the datadog connector)",
+    ),
+    (
+        kakehashi_exporter_datadog::exporter::OPERATION_AND_RESOURCE_NAME_V2_GATE,
+        "Datadog operation and resource names by the V2 rules (on unless switched off, as in otelcol-contrib)",
+    ),
+    (
+        ALWAYS_ON_GATE,
+        "the Datadog translation reads each ResourceSpans' own resource (always on in kakehashi)",
+    ),
+];
+
 /// On in otelcol-contrib and always on here: only the V2 receive path is implemented.
 const ALWAYS_ON_GATE: &str = "datadog.EnableReceiveResourceSpansV2";
 
@@ -164,10 +180,15 @@ impl Cli {
             .map(|g| g.trim())
             .filter(|g| !g.is_empty())
         {
-            if let Some(name) = g.strip_prefix('-') {
-                set.remove(name);
-            } else {
-                set.insert(g.trim_start_matches('+').to_owned());
+            match g.strip_prefix('-') {
+                // Only its enabled behaviour exists (a warning says so).
+                Some(ALWAYS_ON_GATE) => {}
+                Some(name) => {
+                    set.remove(name);
+                }
+                None => {
+                    set.insert(g.trim_start_matches('+').to_owned());
+                }
             }
         }
         set
@@ -190,6 +211,10 @@ mod tests {
         let enabled = c.enabled_gates();
         assert!(enabled.contains("exporter.datadogexporter.DisableAPMStats"));
         assert!(!enabled.contains("datadog.EnableOperationAndResourceNameV2"));
+        assert!(
+            enabled.contains("datadog.EnableReceiveResourceSpansV2"),
+            "always on"
+        );
         assert_eq!(
             c.gate_warnings(),
             vec![

@@ -27,6 +27,8 @@ pub fn factories() -> Factories {
         ],
         extensions: vec![
             Arc::new(kakehashi_extensions::HealthCheckExtensionFactory),
+            Arc::new(kakehashi_extensions::PprofExtensionFactory),
+            Arc::new(kakehashi_extensions::ZPagesExtensionFactory),
             Arc::new(kakehashi_extensions::BearerTokenAuthExtensionFactory),
             Arc::new(kakehashi_extensions::FileStorageExtensionFactory),
         ],
@@ -58,9 +60,10 @@ pub fn describe(f: &Factories) -> String {
             }
         }
     }
+    let build = kakehashi_component::BuildInfo::default();
     let mut out = format!(
-        "buildinfo:\n  command: kakehashi\n  description: kakehashi, an OpenTelemetry Collector for the OTLP to Datadog path\n  version: {}\n",
-        env!("CARGO_PKG_VERSION")
+        "buildinfo:\n  command: {}\n  description: {}\n  version: {}\n",
+        build.command, build.description, build.version
     );
     section(&mut out, "receivers", &f.receivers);
     section(&mut out, "processors", &f.processors);

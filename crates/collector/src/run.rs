@@ -108,6 +108,7 @@ impl Collector {
         let opts = BuildOptions {
             feature_gates: Arc::new(gates.enabled),
             disabled_gates: Arc::new(gates.disabled),
+            known_gates: crate::cli::KNOWN_GATES.to_vec(),
             ..BuildOptions::default()
         };
         let topology = Topology::build(&resolved, &factories, &telemetry, &opts)

@@ -67,6 +67,12 @@ fn full_config(dir: &Path, p: &Ports) -> String {
 extensions:
   health_check:
     endpoint: 127.0.0.1:{health}
+  pprof:
+    endpoint: 127.0.0.1:{pprof}
+  zpages:
+    endpoint: 127.0.0.1:{zpages}
+    expvar:
+      enabled: true
   bearertokenauth:
     token: {GRPC_TOKEN}
   bearertokenauth/file:
@@ -141,7 +147,7 @@ service:
               prometheus:
                 host: 127.0.0.1
                 port: {metrics}
-  extensions: [health_check, bearertokenauth, bearertokenauth/file]
+  extensions: [health_check, pprof, zpages, bearertokenauth, bearertokenauth/file]
   pipelines:
     traces:
       receivers: [otlp]
@@ -154,6 +160,8 @@ service:
 "#,
         token_file = token_file.display(),
         health = p.health,
+        pprof = p.pprof,
+        zpages = p.zpages,
         grpc = p.grpc,
         http = p.http,
         metrics = p.metrics,
@@ -165,6 +173,8 @@ service:
 
 struct Ports {
     health: u16,
+    pprof: u16,
+    zpages: u16,
     grpc: u16,
     http: u16,
     metrics: u16,
@@ -237,6 +247,8 @@ fn no_secret_leaks_at_debug_level_with_every_component() {
     let dir = tempfile::tempdir().unwrap();
     let p = Ports {
         health: free_port(),
+        pprof: free_port(),
+        zpages: free_port(),
         grpc: free_port(),
         http: free_port(),
         metrics: free_port(),
@@ -260,11 +272,16 @@ fn no_secret_leaks_at_debug_level_with_every_component() {
     let mut cmd = kakehashi_command();
     cmd.arg("--config")
         .arg(&config_path)
+        // A secret on the command line too: the debug pages that show it must hide it.
+        .arg("--set")
+        .arg(format!(
+            "exporters::otlp_http::headers::x-api-key={OTLP_HTTP_HEADER}"
+        ))
         .env("KK_TEST_DD_API_KEY", DD_API_KEY)
         // Trace, not only debug: every dependency's logging is exercised too.
         .env("RUST_LOG", "trace");
     let mut collector = ProcessGuard::spawn("collector", cmd, dir.path());
-    for port in [p.grpc, p.http, p.health, p.metrics] {
+    for port in [p.grpc, p.http, p.health, p.metrics, p.pprof, p.zpages] {
         wait_for_port(port, Duration::from_secs(20), Some(&mut collector));
     }
 
@@ -307,6 +324,14 @@ fn no_secret_leaks_at_debug_level_with_every_component() {
     assert!(metrics.contains("otelcol_"), "{metrics}");
     assert_no_secret("the /metrics endpoint", &metrics);
     assert_no_secret("health_check", &http_get(p.health, "/"));
+    let cmdline = http_get(p.pprof, "/debug/pprof/cmdline");
+    assert!(cmdline.contains("x-api-key=[REDACTED]"), "{cmdline}");
+    assert_no_secret("pprof cmdline", &cmdline);
+    for page in ["servicez", "pipelinez", "extensionz", "featurez", "expvarz"] {
+        let body = http_get(p.zpages, &format!("/debug/{page}"));
+        assert!(body.starts_with("HTTP/1.1 200"), "{page}: {body}");
+        assert_no_secret(page, &body);
+    }
 
     sigterm(collector.pid());
     collector.wait_exit(Duration::from_secs(20));
@@ -691,6 +716,8 @@ fn default_endpoints_listen_on_loopback_only() {
     let config = r#"
 extensions:
   health_check: {}
+  pprof: {}
+  zpages: {}
 receivers:
   otlp:
     protocols:
@@ -699,7 +726,7 @@ receivers:
 exporters:
   debug: {}
 service:
-  extensions: [health_check]
+  extensions: [health_check, pprof, zpages]
   pipelines:
     traces:
       receivers: [otlp]
@@ -709,8 +736,9 @@ service:
     std::fs::write(&path, config).unwrap();
     let cmd = kakehashi_isolated(&["--config", path.to_str().unwrap()]);
     let mut collector = ProcessGuard::spawn("collector-defaults", cmd, dir.path());
-    // otlp gRPC 4317, otlp HTTP 4318, health_check 13133, self-metrics 8888.
-    assert_listens_on_loopback_only(&mut collector, 4);
+    // otlp gRPC 4317, otlp HTTP 4318, health_check 13133, pprof 1777, zpages 55679,
+    // self-metrics 8888.
+    assert_listens_on_loopback_only(&mut collector, 6);
     drop(collector);
 
     let mut cmd = kakehashi_isolated(&["intake"]);

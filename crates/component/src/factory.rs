@@ -52,6 +52,8 @@ pub struct BuildContext {
     pub feature_gates: Arc<BTreeSet<String>>,
     /// The extensions enabled in `service::extensions` (empty when building an extension).
     pub extensions: Extensions,
+    /// The service being built: its pipelines, extensions and gates (zpages shows them).
+    pub service: Arc<crate::ServiceInfo>,
 }
 
 impl BuildContext {
@@ -61,6 +63,7 @@ impl BuildContext {
             telemetry,
             feature_gates: Arc::default(),
             extensions: Extensions::default(),
+            service: Arc::default(),
         }
     }
     pub fn gate_enabled(&self, gate: &str) -> bool {

@@ -7,6 +7,7 @@
 //! * [`auth`]: authenticator extensions as receivers and exporters see them.
 //! * [`exporterhelper`]: the `timeout`, `retry_on_failure` and `sending_queue` settings that every
 //!   exporter embeds; the pipeline crate runs them.
+//! * [`service_info`]: what the service tells extensions about itself (zpages).
 //! * [`storage`]: storage extensions (`file_storage`) as the persistent sending queue sees them.
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod consumer;
 pub mod error;
 pub mod exporterhelper;
 pub mod factory;
+pub mod service_info;
 pub mod storage;
 
 pub use auth::{AuthConfig, ClientAuthenticator, Extensions, ServerAuthenticator};
@@ -25,4 +27,5 @@ pub use factory::{
     ProcessorFactory, Receiver, ReceiverFactory,
 };
 pub use kakehashi_pdata::{Payload, Signal};
+pub use service_info::{BuildInfo, FeatureGateInfo, PipelineInfo, ServiceInfo};
 pub use storage::{QueueStore, Storage, StorageError, StoredItem};

@@ -8,8 +8,8 @@ use crate::resolve::ResolvedConfig;
 use crate::runner::ExporterRunner;
 use kakehashi_component::exporterhelper::QueueSettings;
 use kakehashi_component::{
-    BuildContext, BuildError, Connector, Consumer, Extension, Extensions, Processor, Receiver,
-    SignalConsumers, Storage,
+    BuildContext, BuildError, BuildInfo, Connector, Consumer, Extension, Extensions,
+    FeatureGateInfo, PipelineInfo, Processor, Receiver, ServiceInfo, SignalConsumers, Storage,
 };
 use kakehashi_config::{ComponentId, Kind};
 use kakehashi_pdata::Signal;
@@ -59,6 +59,11 @@ pub struct BuildOptions {
     pub disabled_gates: Arc<BTreeSet<String>>,
     /// How long exporters may take to drain their queues at shutdown.
     pub drain_deadline: Duration,
+    /// What the service says it is (zpages' servicez).
+    pub build_info: BuildInfo,
+    /// The feature gates that change something in this build, with what they do (zpages'
+    /// featurez shows each with its state in this run).
+    pub known_gates: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for BuildOptions {
@@ -67,6 +72,8 @@ impl Default for BuildOptions {
             feature_gates: Arc::default(),
             disabled_gates: Arc::default(),
             drain_deadline: crate::runner::DEFAULT_DRAIN_DEADLINE,
+            build_info: BuildInfo::default(),
+            known_gates: Vec::new(),
         }
     }
 }
@@ -90,6 +97,52 @@ fn queue_storage(
             "{name:?}: requested extension is not a storage extension"
         ))
     })
+}
+
+/// The service as extensions see it: the build, the pipelines (connectors suffixed as otelcol
+/// shows them), the extensions and the known gates with their state.
+fn service_info(
+    cfg: &ResolvedConfig,
+    opts: &BuildOptions,
+    enabled_gates: &BTreeSet<String>,
+) -> ServiceInfo {
+    let names = |ids: &[ComponentId]| ids.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let connectors = |ids: &[ComponentId]| {
+        ids.iter()
+            .map(|id| format!("{id} (connector)"))
+            .collect::<Vec<_>>()
+    };
+    let mut pipelines: Vec<PipelineInfo> = cfg
+        .pipelines
+        .iter()
+        .map(|p| PipelineInfo {
+            id: p.id.to_string(),
+            signal: p.signal.to_string(),
+            receivers: [names(&p.receivers), connectors(&p.from_connectors)].concat(),
+            processors: names(&p.processors),
+            exporters: [names(&p.exporters), connectors(&p.to_connectors)].concat(),
+        })
+        .collect();
+    pipelines.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut extensions = cfg.service.extensions.clone();
+    extensions.sort();
+    let mut feature_gates: Vec<FeatureGateInfo> = opts
+        .known_gates
+        .iter()
+        .map(|(id, description)| FeatureGateInfo {
+            id: (*id).to_owned(),
+            enabled: enabled_gates.contains(*id),
+            description: (*description).to_owned(),
+        })
+        .collect();
+    feature_gates.sort_by(|a, b| a.id.cmp(&b.id));
+    ServiceInfo {
+        build: opts.build_info.clone(),
+        started: std::time::SystemTime::now(),
+        pipelines,
+        extensions,
+        feature_gates,
+    }
 }
 
 /// The enabled feature gates plus those the connectors in use imply, each logged once; a gate
@@ -138,6 +191,7 @@ impl Topology {
     ) -> Result<Topology, Vec<String>> {
         let mut errs = Vec::new();
         let feature_gates = implied_gates(cfg, factories, opts);
+        let service = Arc::new(service_info(cfg, opts, &feature_gates));
 
         // Extensions first: receivers and exporters look up their authenticators among them.
         let mut extensions = Vec::new();
@@ -153,6 +207,7 @@ impl Topology {
                 telemetry: telemetry.clone(),
                 feature_gates: feature_gates.clone(),
                 extensions: Extensions::default(),
+                service: service.clone(),
             };
             match factory.build(&ext_ctx, conf) {
                 Ok(e) => extensions.push((id, e)),
@@ -165,6 +220,7 @@ impl Topology {
             telemetry: telemetry.clone(),
             feature_gates: feature_gates.clone(),
             extensions: enabled.clone(),
+            service: service.clone(),
         };
 
         // Exporters: one runner per (id, signal), shared by that signal's pipelines.
