@@ -505,10 +505,12 @@ fn resolve_pipelines(
                     }
                     continue;
                 }
-                let supported = factories
-                    .info(kind, id.type_name())
-                    .is_some_and(|f| f.signals().contains(&signal));
-                if !supported {
+                // An unknown type was reported where the component is defined; a second
+                // error here would blame the pipeline for it.
+                let Some(factory) = factories.info(kind, id.type_name()) else {
+                    continue;
+                };
+                if !factory.signals().contains(&signal) {
                     err(format!(
                         "{} {name:?} does not support {signal} (telemetry type is not supported)",
                         kind.singular()
