@@ -7,7 +7,8 @@
 #   3 render      kubectl kustomize (base, agent overlay); helm template (3 variants)
 #   4 schema      kubernetes-validate --strict, oldest and newest bundled Kubernetes; WARN fails
 #   5 invariants  cross-object checks (selectors, ports, probes vs config, secrets, grace period)
-#   6 images      static binaries + FROM scratch images (deploy/docker/build-images.sh, buildah, vfs)
+#   6 images      static binaries + FROM scratch images (deploy/docker/build-images.sh, buildah, vfs);
+#                 a pprof profile of the shipped binary under load names kakehashi's functions
 #   7 config      `kakehashi validate` on every collector config in the ConfigMaps and the chart
 #   8 apiserver   kubectl apply --dry-run=server against kube-apiserver 1.20.2 + etcd (cached build)
 #   9 containers  intake, collector (the shipped ConfigMap's config) and sample app, each in its own
@@ -173,6 +174,36 @@ for img in "$KK_IMAGE" "$APP_IMAGE"; do
     echo "$img: $cfg, $("${PODMAN[@]}" image inspect --format '{{.Size}}' "$img") bytes"
     [[ "$cfg" == 65532:65532\|* ]] || { echo "deploy-check: $img does not run as 65532:65532" >&2; exit 1; }
 done
+
+# The shipped binary's CPU profiler (the pprof extension): a static musl binary cannot unwind
+# through a signal frame with the C unwinder (musl's trampoline has no unwind info); pprof-rs'
+# framehop unwinder starts from the interrupted registers instead. A profile taken under load
+# must name kakehashi's own functions (the image keeps the symbol table for that).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+LOADGEN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/loadgen"
+[[ -x "$LOADGEN" ]] || cargo build -q -p kakehashi-loadgen
+PP_GRPC=$(free_port) PP_HTTP=$(free_port)
+cat >"$WORK/pprof.yaml" <<EOF
+extensions: {pprof: {endpoint: "127.0.0.1:$PP_HTTP"}}
+receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:$PP_GRPC"}}}}
+exporters: {nop: {}}
+service:
+  telemetry: {metrics: {level: none}}
+  extensions: [pprof]
+  pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
+EOF
+"$BIN" --config "$WORK/pprof.yaml" >"$WORK/pprof.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PP_HTTP/debug/pprof/" && break; sleep 0.1; done
+"$LOADGEN" send --endpoint "127.0.0.1:$PP_GRPC" --protocol grpc --rate 20000 --duration 4s >/dev/null &
+LOAD=$!
+sleep 0.5
+curl -sf -o "$WORK/profile.gz" "http://127.0.0.1:$PP_HTTP/debug/pprof/profile?seconds=2" \
+    || { echo "deploy-check: no profile from the pprof extension"; cat "$WORK/pprof.log"; exit 1; }
+wait "$LOAD"
+named="$(gzip -dc "$WORK/profile.gz" | strings | grep -c kakehashi_ || true)"
+echo "pprof: a 2 s profile of the shipped binary under load names $named kakehashi functions"
+[[ "$named" -gt 0 ]] || { echo "deploy-check: the profile names no kakehashi function"; exit 1; }
 
 # --- 7. config -----------------------------------------------------------------------------------
 stage "kakehashi validate on the shipped configs"

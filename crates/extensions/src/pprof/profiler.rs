@@ -9,8 +9,8 @@ use std::io::Write;
 /// Go's profiling rate (`runtime.SetCPUProfileRate`'s default, 100 Hz).
 const SAMPLES_PER_SECOND: i32 = 100;
 
-/// Unwinding through these while they hold their own locks (the dynamic loader's, malloc's)
-/// can deadlock the signal handler; samples that land in them are skipped.
+/// Samples that land in these are skipped: the C libraries' own frames are of no use in a
+/// profile of kakehashi, and pprof-rs advises against unwinding inside them.
 const UNSAFE_TO_UNWIND: [&str; 4] = ["libc", "libgcc", "pthread", "vdso"];
 
 #[derive(Debug, thiserror::Error)]
