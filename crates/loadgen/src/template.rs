@@ -7,7 +7,10 @@
 //!
 //! Id scheme, unique across a run and across runs with different seeds (< 2^24):
 //! - `span_id = (seed << 40) | sequence`, sequence 1, 2, 3… over all spans of the run;
-//! - `trace_id = splitmix64(seed) << 64 | (seed << 40) | trace_sequence`.
+//! - `trace_id = splitmix64(seed ^ splitmix64(trace_sequence)) << 64 | (seed << 40) |
+//!   trace_sequence`: the high half differs from trace to trace as a real SDK's random ids do.
+//!   Samplers hash the whole id (the tail sampler's FNV-1a, as Go's): with a high half fixed
+//!   per run, its 10 % policy kept all of a run's traces or none.
 
 use crate::generator::{splitmix64, DraftBatch};
 use std::ops::Range;
@@ -22,7 +25,7 @@ pub fn span_id(seed: u64, seq: u64) -> u64 {
 
 /// The trace id of trace number `trace_seq` (1-based) in a run with `seed`.
 pub fn trace_id(seed: u64, trace_seq: u64) -> u128 {
-    let hi = splitmix64(seed) | 1;
+    let hi = splitmix64(seed ^ splitmix64(trace_seq)) | 1;
     (u128::from(hi) << 64) | u128::from(span_id(seed, trace_seq))
 }
 
@@ -339,5 +342,13 @@ mod tests {
         assert_eq!(span_id(3, 5), (3 << 40) | 5);
         assert_ne!(trace_id(3, 1), trace_id(4, 1));
         assert_ne!(trace_id(3, 1) >> 64, 0);
+        // The leading bytes vary from trace to trace, as random ids' do.
+        let leading: std::collections::HashSet<u8> =
+            (1..=64).map(|t| (trace_id(3, t) >> 120) as u8).collect();
+        assert!(
+            leading.len() > 32,
+            "{} distinct leading bytes",
+            leading.len()
+        );
     }
 }
