@@ -17,6 +17,7 @@
 
 mod config;
 mod group;
+mod held;
 mod metrics;
 mod policy;
 mod rate;
@@ -148,9 +149,10 @@ impl Inner {
         let decided: Vec<_> = {
             let mut policies = lock(&self.policies);
             due.into_iter()
-                .map(|d| {
+                .map(|mut d| {
+                    let batches = d.held.take();
                     let view = TraceView {
-                        batches: &d.batches,
+                        batches: &batches,
                         span_count: d.span_count,
                     };
                     let decision = decide(
@@ -161,14 +163,21 @@ impl Inner {
                         now,
                         &self.metrics,
                     );
-                    (d, decision)
+                    // Only a kept trace's spans go on: the others' decoded copies are freed
+                    // now rather than with the whole tick's.
+                    let batches = if decision == Decision::Sampled {
+                        batches
+                    } else {
+                        Vec::new()
+                    };
+                    (d, batches, decision)
                 })
                 .collect()
         };
         let mut st = lock(&self.state);
         let kept = decided
             .into_iter()
-            .filter_map(|(d, decision)| st.record(d, decision, &self.metrics))
+            .filter_map(|(d, batches, decision)| st.record(&d, batches, decision, &self.metrics))
             .collect();
         drop(st);
         self.decided.notify_waiters();

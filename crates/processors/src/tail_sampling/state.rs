@@ -3,12 +3,12 @@
 //! policies run outside this state's lock (`super::Inner::tick`).
 
 use super::group::{by_trace, TraceId};
+use super::held::HeldSpans;
 use super::metrics::Metrics;
 use super::policy::Decision;
 use hashlink::LruCache;
 use kakehashi_pdata::proto::trace::v1::ResourceSpans;
 use kakehashi_pdata::ExportTraceServiceRequest;
-use prost::Message;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// What the configuration fixes about the schedule and the bounds.
@@ -35,8 +35,8 @@ pub(super) enum Room {
 }
 
 struct Trace {
-    /// The spans received and not yet decided.
-    batches: Vec<ResourceSpans>,
+    /// The spans received and not yet decided, as protobuf.
+    held: HeldSpans,
     span_count: u64,
     /// Protobuf bytes received (each batch's `ResourceSpans`, as Go counts them).
     size_bytes: u64,
@@ -78,7 +78,8 @@ impl DecisionCache {
 pub(super) struct Due {
     pub id: TraceId,
     seq: u64,
-    pub batches: Vec<ResourceSpans>,
+    /// Its spans, still encoded: decoding is the caller's, outside the state's lock.
+    pub held: HeldSpans,
     pub span_count: u64,
 }
 
@@ -175,13 +176,12 @@ impl State {
                 .flat_map(|rs| &rs.scope_spans)
                 .flat_map(|ss| &ss.spans)
                 .any(is_root);
-            let size: u64 = batches.iter().map(|rs| rs.encoded_len() as u64).sum();
             let trace = self.traces.get_mut(&id).expect("just added");
             trace.span_count += spans;
-            trace.size_bytes += size;
             match trace.decision {
-                None if trace.deciding => trace.batches.extend(batches),
+                None if trace.deciding => trace.size_bytes += trace.held.push(&batches),
                 None => {
+                    trace.size_bytes += trace.held.push(&batches);
                     let (due, too_large) = (
                         trace.due,
                         lim.max_trace_bytes > 0 && trace.size_bytes > lim.max_trace_bytes,
@@ -189,7 +189,7 @@ impl State {
                     if too_large {
                         m.too_large.inc();
                         trace.decision = Some(Decision::NotSampled);
-                        trace.batches.clear();
+                        trace.held = HeldSpans::default();
                         self.slot(due).remove(&id);
                         self.not_sampled.put(&id);
                         if self.not_sampled.enabled() {
@@ -197,7 +197,6 @@ impl State {
                         }
                         continue;
                     }
-                    trace.batches.extend(batches);
                     if let (true, Some(k)) = (has_root, lim.root_slots) {
                         // Go's MoveToEarlierBatch: only ever earlier.
                         let earlier = self.ticks + 1 + k as u64;
@@ -229,7 +228,7 @@ impl State {
         self.traces.insert(
             id,
             Trace {
-                batches: Vec::new(),
+                held: HeldSpans::default(),
                 span_count: 0,
                 size_bytes: 0,
                 decision: None,
@@ -322,29 +321,32 @@ impl State {
             due.push(Due {
                 id,
                 seq: trace.seq,
-                batches: std::mem::take(&mut trace.batches),
+                held: std::mem::take(&mut trace.held),
                 span_count: trace.span_count,
             });
         }
         due
     }
 
-    /// Records a trace's decision; returns the spans to send on (the decided ones, and any that
-    /// arrived while its policies ran) when it is sampled.
+    /// Records a trace's decision; returns the spans to send on (`batches`, the decided ones
+    /// decoded, and any that arrived while its policies ran) when it is sampled.
     pub(super) fn record(
         &mut self,
-        due: Due,
+        due: &Due,
+        mut batches: Vec<ResourceSpans>,
         decision: Decision,
         m: &Metrics,
     ) -> Option<Vec<ResourceSpans>> {
         m.trace_decided(decision);
         let sampled = decision == Decision::Sampled;
-        let mut batches = due.batches;
         match self.traces.get_mut(&due.id) {
             Some(t) if t.seq == due.seq => {
                 t.decision = Some(decision);
                 t.deciding = false;
-                batches.append(&mut t.batches);
+                if sampled && !t.held.is_empty() {
+                    batches.append(&mut t.held.take());
+                }
+                t.held = HeldSpans::default();
             }
             // Evicted while its policies ran: the decision still holds for what was taken.
             _ => {}
