@@ -193,17 +193,19 @@ service:
   pipelines: {traces: {receivers: [otlp], exporters: [nop]}}
 EOF
 "$BIN" --config "$WORK/pprof.yaml" >"$WORK/pprof.log" 2>&1 &
-PIDS+=($!)
+PP_PID=$!
+PIDS+=("$PP_PID")
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PP_HTTP/debug/pprof/" && break; sleep 0.1; done
 "$LOADGEN" send --endpoint "127.0.0.1:$PP_GRPC" --protocol grpc --rate 20000 --duration 4s >/dev/null &
 LOAD=$!
 sleep 0.5
 curl -sf -o "$WORK/profile.gz" "http://127.0.0.1:$PP_HTTP/debug/pprof/profile?seconds=2" \
-    || { echo "deploy-check: no profile from the pprof extension"; cat "$WORK/pprof.log"; exit 1; }
-wait "$LOAD"
+    || { echo "deploy-check: no profile from the pprof extension" >&2; cat "$WORK/pprof.log"; exit 1; }
+wait "$LOAD" || { echo "deploy-check: loadgen failed against the pprof check's collector" >&2; exit 1; }
+kill "$PP_PID"; wait "$PP_PID" || true
 named="$(gzip -dc "$WORK/profile.gz" | strings | grep -c kakehashi_ || true)"
-echo "pprof: a 2 s profile of the shipped binary under load names $named kakehashi functions"
-[[ "$named" -gt 0 ]] || { echo "deploy-check: the profile names no kakehashi function"; exit 1; }
+echo "pprof: a 2 s profile of the shipped binary under load: $named strings naming kakehashi functions"
+[[ "$named" -gt 0 ]] || { echo "deploy-check: the profile names no kakehashi function" >&2; exit 1; }
 
 # --- 7. config -----------------------------------------------------------------------------------
 stage "kakehashi validate on the shipped configs"
@@ -353,9 +355,13 @@ chown 65532:65532 "$E/intake-data"
 INTAKE=127.0.0.1:8126
 "${PODMAN[@]}" run -d --name kk-intake --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" \
     -v "$E/intake-data:/data" "$KK_IMAGE" intake --listen "$INTAKE" --data /data >/dev/null
-"${PODMAN[@]}" run -d --name kk-collector --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" \
+# Also the pprof extension, on a /tmp mounted as the manifests' emptyDir is (its profiler keeps
+# its samples in a temporary file; the root filesystem is read-only).
+"${PODMAN[@]}" run -d --name kk-collector --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" --tmpfs /tmp \
     -e DD_API_KEY=$DUMMY_DD_API_KEY -v "$E/config.yaml:/etc/kakehashi/config.yaml:ro" "$KK_IMAGE" \
     --config=/etc/kakehashi/config.yaml \
+    "--config=yaml:extensions::pprof::endpoint: 127.0.0.1:1777" \
+    "--config=yaml:service::extensions: [health_check, pprof]" \
     --set "exporters.datadog.traces.endpoint=http://$INTAKE" \
     --set "exporters.datadog.metrics.endpoint=http://$INTAKE" \
     --set "processors.k8sattributes.passthrough=true" >/dev/null
@@ -374,6 +380,10 @@ echo "GET /health -> $body"
 # The seed's batch processor waits up to 20 s (timeout: 20s) before the span leaves the collector.
 in_ns "$PY" scripts/deploy_check.py e2e-wait "http://$INTAKE" 60 || { logs; exit 1; }
 in_ns curl -sf http://127.0.0.1:8888/metrics | grep -E '^otelcol_(receiver_accepted|exporter_sent)_spans' || true
+in_ns curl -sf -o "$E/profile.gz" "http://127.0.0.1:1777/debug/pprof/profile?seconds=1" \
+    || { echo "deploy-check: no CPU profile from the collector container's pprof extension" >&2; logs; exit 1; }
+gzip -t "$E/profile.gz" || { echo "deploy-check: the container's CPU profile is not gzip" >&2; exit 1; }
+echo "pprof in the container: a 1 s CPU profile of $(stat -c %s "$E/profile.gz") bytes"
 # SIGTERM, as the kubelet sends it: the collector drains and exits 0 well within the grace period.
 t=$SECONDS
 "${PODMAN[@]}" stop -t 40 kk-app kk-collector >/dev/null

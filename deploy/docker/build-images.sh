@@ -65,6 +65,7 @@ OUT="$TARGET_DIR/$TARGET/$PROFILE"
 STAGE="$TARGET_DIR/deploy-images"
 rm -rf "$STAGE" && mkdir -p "$STAGE"
 cp "$CA_BUNDLE" "$STAGE/ca-certificates.crt"
+mkdir -m 0755 "$STAGE/tmp"
 for bin in kakehashi sample-app; do
     # kakehashi keeps its symbol table (debug info goes): the pprof extension's CPU profiles
     # name functions only from it (about 7 MB more binary).

@@ -11,6 +11,7 @@ MODE="${1:-tail}" RATE="${2:-20000}" SECS="${3:-10}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 GRPC=$(free_port) SINK=$(free_port)
 WORK="$(mktemp -d)"
+COLLECTOR="" INTAKE=""
 trap 'kill $COLLECTOR $INTAKE 2>/dev/null || true; rm -rf "$WORK"' EXIT
 KK="${KAKEHASHI:-$BIN/kakehashi}"
 "$KK" intake --count-only --listen "127.0.0.1:$SINK" >"$WORK/intake.log" 2>&1 &
@@ -33,6 +34,6 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$GRPC") 2>/dev/null && brea
 sleep 7  # the last decisions (decision_wait 5 s + a tick) and the batch's flush
 read -r UT ST < <(awk '{print $14, $15}' "/proc/$COLLECTOR/stat")
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$COLLECTOR/status")
-echo "mode=$MODE cpu_s=$(( (UT + ST) ))/$(getconf CLK_TCK) peak_rss_mb=$(( HWM / 1024 ))"
+echo "mode=$MODE cpu_s=$(awk -v t=$((UT + ST)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}') peak_rss_mb=$(( HWM / 1024 ))"
 echo "delivered: $(curl -s "http://127.0.0.1:$SINK/counts" | grep -o "\"unique_spans\":[0-9]*")"
-grep -E "WARN|ERROR" "$WORK/collector.log" | cut -c1-300 | sort | uniq -c | head -5
+grep -E "WARN|ERROR" "$WORK/collector.log" | cut -c1-300 | sort | uniq -c | head -5 || true

@@ -109,7 +109,7 @@ service:
         .expect("a gzipped profile, as Go serves");
     // The string table of a perftools.profiles.Profile: its sample types, and the functions
     // the samples landed in, kakehashi's own among them.
-    for s in ["samples", "cpu", "nanoseconds", "kakehashi"] {
+    for s in ["samples", "cpu", "nanoseconds", "kakehashi_"] {
         assert!(
             contains(&raw, s),
             "{s:?} is not in the profile ({sent} requests sent)"

@@ -4,9 +4,9 @@
 
 const HIDDEN: &str = "[REDACTED]";
 
-/// `std::env::args()`, redacted.
+/// The process's arguments (lossily UTF-8), redacted.
 pub fn redacted_args() -> Vec<String> {
-    redact(std::env::args())
+    redact(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))
 }
 
 pub fn redact(args: impl IntoIterator<Item = String>) -> Vec<String> {

@@ -126,7 +126,7 @@ impl Pprof {
 
     /// `save_to_file`: the file is created now (a path that cannot be written fails the start,
     /// as in otelcol) and the profile written into it at shutdown.
-    fn start_whole_run_profile(&self) -> Result<(), BuildError> {
+    async fn start_whole_run_profile(&self) -> Result<(), BuildError> {
         if self.config.save_to_file.is_empty() {
             return Ok(());
         }
@@ -137,7 +137,9 @@ impl Pprof {
                 path.display()
             ))
         })?;
-        let profile = CpuProfile::start()
+        let profile = tokio::task::spawn_blocking(CpuProfile::start)
+            .await
+            .map_err(|e| BuildError(format!("pprof: cannot start the CPU profile: {e}")))?
             .map_err(|e| BuildError(format!("pprof: cannot start the CPU profile: {e}")))?;
         *self.whole_run.lock().expect("whole_run lock") = Some((profile, path));
         Ok(())
@@ -173,7 +175,7 @@ impl Extension for Pprof {
             .map_err(BuildError)?;
         tracing::info!(extension = %self.id, endpoint = %server.local_addr, "Starting pprof extension");
         *self.server.lock().await = Some(server);
-        self.start_whole_run_profile()
+        self.start_whole_run_profile().await
     }
 
     async fn shutdown(&self) {

@@ -7,7 +7,7 @@
 //!
 //! Id scheme, unique across a run and across runs with different seeds (< 2^24):
 //! - `span_id = (seed << 40) | sequence`, sequence 1, 2, 3… over all spans of the run;
-//! - `trace_id = splitmix64(seed ^ splitmix64(trace_sequence)) << 64 | (seed << 40) |
+//! - `trace_id = (splitmix64(seed ^ splitmix64(trace_sequence)) | 1) << 64 | (seed << 40) |
 //!   trace_sequence`: the high half differs from trace to trace as a real SDK's random ids do.
 //!   Samplers hash the whole id (the tail sampler's FNV-1a, as Go's): with a high half fixed
 //!   per run, its 10 % policy kept all of a run's traces or none.

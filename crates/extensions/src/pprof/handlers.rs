@@ -29,7 +29,8 @@ const GO_RUNTIME_PROFILES: [&str; 8] = [
 
 pub(super) fn router(stop: CancellationToken) -> Router {
     Router::new()
-        .route("/debug/pprof", get(index))
+        // Go's mux redirects the bare path, so the index's relative links resolve.
+        .route("/debug/pprof", get(to_index))
         .route("/debug/pprof/", get(index))
         .route("/debug/pprof/profile", get(profile))
         .route("/debug/pprof/cmdline", get(cmdline))
@@ -58,6 +59,15 @@ fn serve_error(status: StatusCode, message: &str) -> Response<Body> {
 
 async fn not_found() -> Response<Body> {
     text(StatusCode::NOT_FOUND, "404 page not found\n".into())
+}
+
+/// Go's `301 Moved Permanently` from `/debug/pprof` to `/debug/pprof/`.
+async fn to_index() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::MOVED_PERMANENTLY)
+        .header(header::LOCATION, "/debug/pprof/")
+        .body(Body::empty())
+        .expect("static response parts are valid")
 }
 
 async fn index() -> Response<Body> {

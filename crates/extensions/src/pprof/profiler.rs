@@ -18,6 +18,12 @@ pub enum ProfileError {
     /// Go's `runtime/pprof` text for the same case, which clients may match.
     #[error("cpu profiling already in use")]
     AlreadyInUse,
+    /// pprof-rs keeps its samples in a temporary file.
+    #[error(
+        "the profiler needs a writable temporary directory ($TMPDIR, else /tmp; in Kubernetes \
+         with a read-only root filesystem, an emptyDir at /tmp): {0}"
+    )]
+    NoTempDir(std::io::Error),
     #[error("{0}")]
     Profiler(pprof::Error),
     #[error("writing the profile: {0}")]
@@ -34,6 +40,10 @@ impl CpuProfile {
     /// Starts sampling. Blocks for a while the first time (symbol tables are loaded): call it
     /// off the async threads.
     pub fn start() -> Result<CpuProfile, ProfileError> {
+        // pprof-rs creates its temporary file once per process, and a failure then stays for
+        // the process's life: check first, so a missing /tmp is a clear error that fixing the
+        // mount cures.
+        tempfile::tempfile().map_err(ProfileError::NoTempDir)?;
         let guard = pprof::ProfilerGuardBuilder::default()
             .frequency(SAMPLES_PER_SECOND)
             .blocklist(&UNSAFE_TO_UNWIND)

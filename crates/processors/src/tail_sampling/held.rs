@@ -40,15 +40,15 @@ impl HeldSpans {
         self.0.is_empty()
     }
 
-    /// The held parts, decoded; the buffer is freed.
-    pub(super) fn take(&mut self) -> Vec<ResourceSpans> {
+    /// The held parts, decoded; the buffer is freed. Decoding can fail where encoding did not:
+    /// prost refuses messages nested deeper than 100 levels, and a processor before this one
+    /// can build such values (OTTL `ParseJSON` into an attribute).
+    pub(super) fn take(&mut self) -> Result<Vec<ResourceSpans>, prost::DecodeError> {
         let bytes = std::mem::take(&mut self.0);
         if bytes.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        ExportTraceServiceRequest::decode(bytes.as_slice())
-            .expect("held spans are kakehashi's own encoding of valid OTLP")
-            .resource_spans
+        Ok(ExportTraceServiceRequest::decode(bytes.as_slice())?.resource_spans)
     }
 }
 
@@ -98,9 +98,41 @@ mod tests {
             (later[0].encoded_len() + later[1].encoded_len()) as u64
         );
         assert_eq!(held.0.capacity(), held.0.len(), "no slack held");
-        let all = held.take();
+        let all = held.take().unwrap();
         assert_eq!(all, [first.to_vec(), later.to_vec()].concat());
         assert!(held.is_empty(), "taken");
-        assert!(held.take().is_empty());
+        assert!(held.take().unwrap().is_empty());
+    }
+
+    /// An attribute value nested deeper than prost decodes (a kvlist in a kvlist …, as OTTL's
+    /// `ParseJSON` can build) encodes, then fails to decode: an error, not a panic.
+    #[test]
+    fn a_value_too_deep_to_decode_is_an_error() {
+        let mut value = AnyValue {
+            value: Some(any_value::Value::StringValue("leaf".into())),
+        };
+        for _ in 0..60 {
+            value = AnyValue {
+                value: Some(any_value::Value::KvlistValue(
+                    kakehashi_pdata::proto::common::v1::KeyValueList {
+                        values: vec![KeyValue {
+                            key: "k".into(),
+                            value: Some(value),
+                            ..Default::default()
+                        }],
+                    },
+                )),
+            };
+        }
+        let mut deep = part("a", &["deep"]);
+        deep.scope_spans[0].spans[0].attributes.push(KeyValue {
+            key: "json".into(),
+            value: Some(value),
+            ..Default::default()
+        });
+        let mut held = HeldSpans::default();
+        held.push(&[deep]);
+        assert!(held.take().is_err());
+        assert!(held.is_empty(), "the bytes are freed either way");
     }
 }

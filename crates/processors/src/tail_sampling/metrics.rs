@@ -16,6 +16,7 @@ pub(super) struct Metrics {
     cache_releases: IntCounterVec,
     pub on_memory: IntGauge,
     pub forward_failures: IntCounter,
+    pub undecodable: IntCounter,
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -82,6 +83,10 @@ impl Metrics {
             forward_failures: counter(
                 "spans_dropped_downstream_refused",
                 "Spans of sampled traces lost because the next component refused them",
+            ),
+            undecodable: counter(
+                "spans_dropped_undecodable",
+                "Spans of waiting traces lost because their held protobuf could not be decoded back",
             ),
             processor,
         }

@@ -150,7 +150,18 @@ impl Inner {
             let mut policies = lock(&self.policies);
             due.into_iter()
                 .map(|mut d| {
-                    let batches = d.held.take();
+                    let batches = match d.held.take() {
+                        Ok(batches) => batches,
+                        Err(e) => {
+                            self.metrics.undecodable.inc_by(d.span_count);
+                            tracing::error!(
+                                error = %e,
+                                spans = d.span_count,
+                                "tail_sampling: a trace's held spans could not be decoded back (nested deeper than protobuf allows); the trace is dropped"
+                            );
+                            return (d, Vec::new(), Decision::NotSampled);
+                        }
+                    };
                     let view = TraceView {
                         batches: &batches,
                         span_count: d.span_count,

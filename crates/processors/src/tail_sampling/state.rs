@@ -78,7 +78,8 @@ impl DecisionCache {
 pub(super) struct Due {
     pub id: TraceId,
     seq: u64,
-    /// Its spans, still encoded: decoding is the caller's, outside the state's lock.
+    /// Its spans, still encoded: decoding is the caller's, outside the state's lock (only
+    /// spans arriving while the policies run are decoded under it, by [`State::record`]).
     pub held: HeldSpans,
     pub span_count: u64,
 }
@@ -343,8 +344,15 @@ impl State {
             Some(t) if t.seq == due.seq => {
                 t.decision = Some(decision);
                 t.deciding = false;
+                // Spans that arrived while the policies ran (rarely any).
                 if sampled && !t.held.is_empty() {
-                    batches.append(&mut t.held.take());
+                    match t.held.take() {
+                        Ok(mut late) => batches.append(&mut late),
+                        Err(e) => {
+                            m.undecodable.inc();
+                            tracing::error!(error = %e, "tail_sampling: late spans of a sampled trace could not be decoded back; they are dropped");
+                        }
+                    }
                 }
                 t.held = HeldSpans::default();
             }
