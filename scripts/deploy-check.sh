@@ -202,7 +202,9 @@ sleep 0.5
 curl -sf -o "$WORK/profile.gz" "http://127.0.0.1:$PP_HTTP/debug/pprof/profile?seconds=2" \
     || { echo "deploy-check: no profile from the pprof extension" >&2; cat "$WORK/pprof.log"; exit 1; }
 wait "$LOAD" || { echo "deploy-check: loadgen failed against the pprof check's collector" >&2; exit 1; }
-kill "$PP_PID"; wait "$PP_PID" || true
+kill "$PP_PID" 2>/dev/null || true
+wait "$PP_PID" 2>/dev/null || true
+unset 'PIDS[-1]'  # stopped: nothing for the cleanup to kill (it was the last one added)
 named="$(gzip -dc "$WORK/profile.gz" | strings | grep -c kakehashi_ || true)"
 echo "pprof: a 2 s profile of the shipped binary under load: $named strings naming kakehashi functions"
 [[ "$named" -gt 0 ]] || { echo "deploy-check: the profile names no kakehashi function" >&2; exit 1; }
@@ -314,7 +316,7 @@ if ! out="$(KAKEHASHI_TEST_KUBECONFIG="$A/kubeconfig" KAKEHASHI_TEST_COLLECTOR_K
 fi
 grep 'test result' <<<"$out"
 echo "API server $("$APISERVER" --version)"
-for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done
+for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 PIDS=()
 unset KUBECONFIG
 
