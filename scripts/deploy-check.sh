@@ -357,9 +357,11 @@ chown 65532:65532 "$E/intake-data"
 INTAKE=127.0.0.1:8126
 "${PODMAN[@]}" run -d --name kk-intake --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" \
     -v "$E/intake-data:/data" "$KK_IMAGE" intake --listen "$INTAKE" --data /data >/dev/null
-# Also the pprof extension, on a /tmp mounted as the manifests' emptyDir is (its profiler keeps
-# its samples in a temporary file; the root filesystem is read-only).
-"${PODMAN[@]}" run -d --name kk-collector --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" --tmpfs /tmp \
+# Also the pprof extension, on a /tmp mounted as the manifests' emptyDir is: a directory the
+# user can write (its profiler keeps its samples in a temporary file; the root filesystem is
+# read-only). podman's --tmpfs is not writable for the user here, whatever its mode option.
+mkdir -p "$E/tmp" && chown 65532:65532 "$E/tmp"
+"${PODMAN[@]}" run -d --name kk-collector --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" -v "$E/tmp:/tmp" \
     -e DD_API_KEY=$DUMMY_DD_API_KEY -v "$E/config.yaml:/etc/kakehashi/config.yaml:ro" "$KK_IMAGE" \
     --config=/etc/kakehashi/config.yaml \
     "--config=yaml:extensions::pprof::endpoint: 127.0.0.1:1777" \
