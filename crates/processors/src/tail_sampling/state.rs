@@ -349,8 +349,10 @@ impl State {
                     match t.held.take() {
                         Ok(mut late) => batches.append(&mut late),
                         Err(e) => {
-                            m.undecodable.inc();
-                            tracing::error!(error = %e, "tail_sampling: late spans of a sampled trace could not be decoded back; they are dropped");
+                            // Everything filed after the trace was taken for its decision.
+                            let late = t.span_count.saturating_sub(due.span_count);
+                            m.undecodable.inc_by(late);
+                            tracing::error!(error = %e, spans = late, "tail_sampling: late spans of a sampled trace could not be decoded back; they are dropped");
                         }
                     }
                 }

@@ -444,3 +444,74 @@ policies: [{name: all, type: always_sample}]",
     let err = p.consume(request(spans)).await.unwrap_err();
     assert!(err.permanent, "{err}");
 }
+
+/// An attribute nested deeper than prost decodes (OTTL's `ParseJSON` can build one): it is
+/// held as bytes, but cannot come back when its trace is decided.
+fn too_deep() -> KeyValue {
+    use kakehashi_pdata::proto::common::v1::{AnyValue, KeyValueList};
+    let mut value = AnyValue {
+        value: Some(s("leaf")),
+    };
+    for _ in 0..60 {
+        value = AnyValue {
+            value: Some(Value::KvlistValue(KeyValueList {
+                values: vec![KeyValue {
+                    key: "k".into(),
+                    value: Some(value),
+                    ..Default::default()
+                }],
+            })),
+        };
+    }
+    KeyValue {
+        key: "json".into(),
+        value: Some(value),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn spans_that_cannot_be_decoded_back_are_counted_and_the_rest_flows() {
+    let (p, sink, tel) = processor(&format!("decision_wait: 1s\n{KEEP_MARKED}"));
+    let undecodable = || p.counter(&tel, "spans_dropped_undecodable", &[]);
+    // Trace 2's second span cannot be decoded back: trace 2 is dropped, trace 1 flows.
+    let mut deep = keep();
+    deep.push(too_deep());
+    p.take(vec![
+        tagged(1, 0, keep()),
+        tagged(2, 0, keep()),
+        tagged(2, 1, deep),
+    ])
+    .await;
+    p.tick_now().await;
+    p.tick_now().await;
+    assert_eq!(forwarded(&sink), vec![(1, 0)]);
+    assert_eq!(undecodable(), Some(2), "both spans of trace 2");
+
+    // Late spans filed while their trace's policies run: counted by their own number.
+    p.take(vec![tagged(3, 0, keep())]).await;
+    let due = {
+        let mut st = lock(&p.inner.state);
+        st.take_due(&p.inner.metrics);
+        st.take_due(&p.inner.metrics)
+    };
+    assert_eq!(due.len(), 1, "trace 3 is being decided");
+    p.take(vec![
+        tagged(3, 1, vec![]),
+        tagged(3, 2, vec![too_deep()]),
+        tagged(3, 3, vec![]),
+    ])
+    .await;
+    let mut due = due.into_iter().next().unwrap();
+    let decided = due.held.take().unwrap();
+    let sent = lock(&p.inner.state)
+        .record(&due, decided, Sampled, &p.inner.metrics)
+        .expect("sampled");
+    let spans: usize = sent
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum();
+    assert_eq!(spans, 1, "the decided span goes on");
+    assert_eq!(undecodable(), Some(2 + 3), "the three late spans");
+}
