@@ -77,6 +77,8 @@ extensions:
     token: {GRPC_TOKEN}
   bearertokenauth/file:
     filename: {token_file}
+  file_storage:
+    directory: {storage_dir}
 receivers:
   otlp:
     protocols:
@@ -108,6 +110,27 @@ processors:
         action: delete
   batch:
     timeout: 100ms
+  resourcedetection:
+    detectors: [env, system]
+    system:
+      hostname_sources: [os]
+  transform:
+    trace_statements:
+      - context: span
+        statements:
+          - set(attributes["security.test"], "transformed")
+  filter:
+    traces:
+      span:
+        - attributes["drop.me"] == "yes"
+  probabilistic_sampler:
+    sampling_percentage: 100
+  tail_sampling:
+    decision_wait: 1s
+    policies: [{{name: all, type: always_sample}}]
+connectors:
+  datadog/connector:
+  forward:
 exporters:
   datadog:
     api:
@@ -133,6 +156,14 @@ exporters:
       x-api-key: {OTLP_HTTP_HEADER}
     retry_on_failure:
       enabled: false
+  otlp_http/queued:
+    endpoint: http://127.0.0.1:{dead_http}
+    headers:
+      x-api-key: {OTLP_HTTP_HEADER}
+    sending_queue:
+      storage: file_storage
+    retry_on_failure:
+      enabled: false
   debug:
     verbosity: detailed
 service:
@@ -147,18 +178,30 @@ service:
               prometheus:
                 host: 127.0.0.1
                 port: {metrics}
-  extensions: [health_check, pprof, zpages, bearertokenauth, bearertokenauth/file]
+  extensions: [health_check, pprof, zpages, bearertokenauth, bearertokenauth/file, file_storage]
   pipelines:
     traces:
       receivers: [otlp]
       processors: [memory_limiter, resource, attributes, batch]
       exporters: [datadog, otlp_grpc, otlp_http, debug]
+    # Every other processor and connector, so their logging runs too.
+    traces/every:
+      receivers: [otlp]
+      processors: [resourcedetection, transform, filter, probabilistic_sampler, tail_sampling]
+      exporters: [datadog/connector, forward]
+    metrics/stats:
+      receivers: [datadog/connector]
+      exporters: [debug]
+    traces/forwarded:
+      receivers: [forward]
+      exporters: [otlp_http/queued]
     logs:
       receivers: [otlp]
       processors: [memory_limiter, batch]
       exporters: [otlp_grpc, otlp_http, debug]
 "#,
         token_file = token_file.display(),
+        storage_dir = dir.display(),
         health = p.health,
         pprof = p.pprof,
         zpages = p.zpages,
@@ -316,7 +359,13 @@ fn no_secret_leaks_at_debug_level_with_every_component() {
                 l.contains("Exporting failed") && l.contains(&format!("exporter={exporter} "))
             })
         };
-        (failed("datadog") && failed("otlp_grpc") && failed("otlp_http")).then_some(())
+        // otlp_http/queued's spans came through every other processor, tail_sampling's wait
+        // and the forward connector.
+        (failed("datadog")
+            && failed("otlp_grpc")
+            && failed("otlp_http")
+            && failed("otlp_http/queued"))
+        .then_some(())
     });
     assert!(logged.is_some(), "{}", collector.output_tail(4000));
     std::thread::sleep(Duration::from_millis(500));
