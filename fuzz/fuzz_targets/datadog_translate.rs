@@ -5,7 +5,9 @@
 
 use kakehashi_datadog_translate::{translate_at, TranslateConfig};
 use kakehashi_exporter_datadog::payload::{build_measured_payloads, gzip, AgentInfo};
-use kakehashi_exporter_datadog::stats::{encode_msgpack, StatsAggregator, StatsSettings};
+use kakehashi_exporter_datadog::stats::{
+    encode_msgpack, StatsAggregator, StatsSettings, BUCKET_DURATION,
+};
 use kakehashi_pdata::ExportTraceServiceRequest;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
@@ -32,6 +34,8 @@ fuzz_target!(|data: &[u8]| {
         peer_tags_aggregation: mode & 16 == 16,
         peer_tags: Vec::new(),
         max_groups: 16,
+        bucket_duration: BUCKET_DURATION,
+        group_by_language: mode & 32 == 32,
     });
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(1_700_000_000_000_000_000);
     for tp in &out.tracer_payloads {
