@@ -350,7 +350,7 @@ wait_http() { # wait_http URL SECONDS
 }
 # The collector runs the config of the shipped ConfigMap, with the datadog exporter pointed at the
 # intake on the namespace's loopback instead of ap1.datadoghq.com (--set, merged last), and
-# k8sattributes in passthrough mode: no API server runs here (stage 8 tests it against one).
+# k8s_attributes in passthrough mode: no API server runs here (stage 8 tests it against one).
 cp "$C/kustomize-base--kakehashi-config.yaml" "$E/config.yaml"
 chmod 0644 "$E/config.yaml"
 chown 65532:65532 "$E/intake-data"
@@ -368,7 +368,7 @@ mkdir -p "$E/tmp" && chown 65532:65532 "$E/tmp"
     "--config=yaml:service::extensions: [health_check, pprof]" \
     --set "exporters.datadog.traces.endpoint=http://$INTAKE" \
     --set "exporters.datadog.metrics.endpoint=http://$INTAKE" \
-    --set "processors.k8sattributes.passthrough=true" >/dev/null
+    --set "processors.k8s_attributes.passthrough=true" >/dev/null
 "${PODMAN[@]}" run -d --name kk-app --pull never "${NET[@]}" "${UL[@]}" "${HARD[@]}" \
     -e OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 "$APP_IMAGE" >/dev/null
 wait_http "http://$INTAKE/api/summary" 30
