@@ -144,6 +144,10 @@ pub trait Exporter: Send + Sync + 'static {
         Ok(())
     }
     async fn export(&self, batch: &Batch) -> Result<(), ExportError>;
+    /// Shutdown has begun (the runner drains its queue next): an exporter that retries on its
+    /// own stops retrying, so each remaining batch gets its attempt before the drain deadline.
+    /// A batch given up this way is a retryable error, so a persistent queue keeps it.
+    fn begin_shutdown(&self) {}
     async fn shutdown(&self) {}
 }
 

@@ -325,7 +325,7 @@ async fn send_with_retry(
             Outcome::Refused(k) | Outcome::Failed(k) => k,
         };
         shared.record_error(key);
-        if retry_for.is_zero() || first.elapsed() + backoff > retry_for {
+        if retry_for.is_zero() || first.elapsed().saturating_add(backoff) > retry_for {
             return (outcome, latency, retried);
         }
         tokio::time::sleep(backoff).await;

@@ -165,6 +165,7 @@ impl ExporterRunner {
     /// exporter down.
     pub async fn shutdown(&self, deadline: Duration) {
         self.shared.stopping.cancel();
+        self.shared.exporter.begin_shutdown();
         if let Some(q) = &self.queue {
             q.tx.lock().expect("queue lock").take();
             let workers: Vec<_> = std::mem::take(&mut *q.workers.lock().expect("workers lock"));
@@ -356,11 +357,12 @@ fn record(shared: &Shared, items: usize, result: &Result<(), ExportError>, verdi
                 );
                 return;
             }
-            let hint = if shared.settings.retry.enabled || e.permanent {
-                ""
-            } else {
-                " Try enabling retry_on_failure config option to retry on retryable errors."
-            };
+            let hint =
+                if shared.settings.retry.enabled || e.permanent || shared.stopping.is_cancelled() {
+                    ""
+                } else {
+                    " Try enabling retry_on_failure config option to retry on retryable errors."
+                };
             tracing::error!(
                 exporter = %shared.id,
                 data_type = %shared.signal,
@@ -422,7 +424,8 @@ async fn send_with_retry(shared: &Shared, batch: &Batch) -> Result<(), ExportErr
             wait = wait.max(t);
         }
         let max_elapsed = retry.max_elapsed_time.get();
-        if !max_elapsed.is_zero() && started.elapsed() + wait > max_elapsed {
+        // Saturating: a throttle hint comes from the network and may be any length.
+        if !max_elapsed.is_zero() && started.elapsed().saturating_add(wait) > max_elapsed {
             return Err(prefixed(err, "no more retries left"));
         }
         tracing::info!(

@@ -155,6 +155,25 @@ async fn throttle_hint_delays_the_retry() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(60));
 }
 
+/// A throttle hint beyond any budget ends the retries as over budget: adding it to the time
+/// already spent saturates instead of overflowing (it comes from the network: `Retry-After`).
+#[tokio::test(start_paused = true)]
+async fn an_enormous_throttle_hint_is_over_budget_not_a_panic() {
+    let t = Telemetry::new();
+    let exp = Scripted::new(vec![
+        Err(ExportError::retryable("503").with_throttle(Some(std::time::Duration::from_secs(2)))),
+        Err(ExportError::retryable("429").with_throttle(Some(std::time::Duration::MAX))),
+    ]);
+    let r = runner(
+        exp.clone(),
+        settings(QueueSettings::disabled(), RetrySettings::default()),
+        &t,
+    );
+    let err = r.consume(spans(1)).await.unwrap_err();
+    assert!(err.to_string().contains("429"), "{err}");
+    assert_eq!(exp.attempts.load(Ordering::SeqCst), 2);
+}
+
 /// A runner with one consumer and a queue of 2, both slots taken by 1-span batches: one in
 /// flight (blocked in the exporter until `gate` gets permits) plus one waiting.
 async fn full_two_slot_queue() -> (
