@@ -546,6 +546,61 @@ fn intake_faults_are_retried_and_every_span_arrives_exactly_once() {
     assert!(!output.contains(API_KEY));
 }
 
+/// SIGTERM while the intake keeps failing: the exporter stops retrying, and every batch
+/// still waiting in the sending queue gets its one attempt before the 20 s drain deadline (the
+/// runner's contract), rather than the batch in flight retrying through the whole deadline
+/// while the others are dropped untried. Each loss is counted and logged.
+#[test]
+fn at_shutdown_retries_stop_and_every_queued_batch_gets_an_attempt() {
+    let mut h = start(
+        vec![Reply::Status(503); 10_000],
+        "    sending_queue:\n      num_consumers: 1\n    retry_on_failure:\n      initial_interval: 100ms\n      max_interval: 200ms\n    host_metadata:\n      enabled: false",
+        "",
+    );
+    // 5 + 220 spans: three batches (100/100/25), one in flight and two queued.
+    let sent = send(&h, 220, 0);
+    let retrying = poll_until(Duration::from_secs(30), || {
+        (h.intake.requests_to("/api/v0.2/traces").len() >= 3).then_some(())
+    });
+    assert!(retrying.is_some(), "{}", h.collector.output_tail(4000));
+    let stopping = std::time::Instant::now();
+    let output = stop(&mut h);
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "shutdown took {took:?}; the drain deadline is 20 s\n{output}"
+    );
+    let attempted: std::collections::HashSet<u64> = h
+        .intake
+        .requests_to("/api/v0.2/traces")
+        .into_iter()
+        .filter_map(|r| match r.decoded {
+            common::dd_intake::Decoded::Traces(p) => Some(p),
+            _ => None,
+        })
+        .flat_map(|p| p.tracer_payloads)
+        .flat_map(|tp| tp.chunks)
+        .flat_map(|c| c.spans)
+        .map(|s| s.span_id)
+        .collect();
+    for id in sent.keys() {
+        assert!(attempted.contains(id), "span {id:x} was never attempted");
+    }
+    let dropped: u64 = output
+        .lines()
+        .filter(|l| l.contains("Exporting failed"))
+        .filter_map(|l| l.split("dropped_items=").nth(1))
+        .filter_map(|v| {
+            v.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(dropped, 225, "{output}");
+    assert!(output.contains("not retried: shutting down"), "{output}");
+}
+
 #[test]
 fn forbidden_payload_is_dropped_counted_and_logged_once() {
     let mut h = start(

@@ -21,6 +21,29 @@ const REASON_BYTES: usize = 200;
 
 const API_KEY_HEADER: &str = "dd-api-key";
 const LANGUAGES_HEADER: &str = "x-datadog-reported-languages";
+/// The languages in `X-Datadog-Reported-Languages` come from clients (`telemetry.sdk.language`)
+/// and are kept for the process's life, so they are bounded: at most this many (the SDKs'
+/// languages are about a dozen; the agent lists those of the last 10 s, unbounded) ...
+const MAX_REPORTED_LANGUAGES: usize = 16;
+/// ... each at most this long and header-safe, or one odd value would blank the header.
+const MAX_LANGUAGE_LEN: usize = 32;
+
+/// Adds the languages of a batch to those the header reports, within the bounds above.
+pub(crate) fn note_reported_languages(
+    seen: &mut std::collections::BTreeSet<String>,
+    batch: &std::collections::BTreeSet<String>,
+) {
+    for lang in batch {
+        if seen.len() >= MAX_REPORTED_LANGUAGES {
+            return;
+        }
+        let fits = lang.len() <= MAX_LANGUAGE_LEN
+            && lang.bytes().all(|b| b.is_ascii_graphic() && b != b'|');
+        if fits && !seen.contains(lang) {
+            seen.insert(lang.clone());
+        }
+    }
+}
 
 /// What the client needs to know; the exporter fills it from its config.
 #[derive(Debug, Clone)]

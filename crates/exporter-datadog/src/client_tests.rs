@@ -1,11 +1,10 @@
 use super::*;
 use crate::payload::{build_agent_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL};
-use crate::retry::{Delivered, Failed};
+use crate::retry::{Delivered, Failed, Stop};
 use crate::test_server::{Reply, TestServer};
 use kakehashi_component::exporterhelper::RetrySettings;
 use libdd_trace_protobuf::pb;
 use prost::Message;
-use tokio_util::sync::CancellationToken;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -219,7 +218,7 @@ async fn retries_until_success_resending_the_same_bytes() {
     let req = Request::traces(body.clone(), &[]);
     let started = std::time::Instant::now();
     let out = c
-        .send_with_retry(&req, &fast_retry(), &CancellationToken::new())
+        .send_with_retry(&req, &fast_retry(), &Stop::default())
         .await;
     assert_eq!(out, Ok(Delivered { attempts: 4 }));
     // The 503's Retry-After: 1 was honoured although max_interval is 5 ms.
@@ -238,11 +237,7 @@ async fn a_403_is_not_retried() {
     let c = client(&srv.base);
     let (_, body) = agent_payload_body();
     let out = c
-        .send_with_retry(
-            &Request::traces(body, &[]),
-            &fast_retry(),
-            &CancellationToken::new(),
-        )
+        .send_with_retry(&Request::traces(body, &[]), &fast_retry(), &Stop::default())
         .await;
     assert_eq!(
         out,
@@ -250,7 +245,8 @@ async fn a_403_is_not_retried() {
             permanent: true,
             status: Some(403),
             reason: "Forbidden: bad key".into(),
-            attempts: 1
+            attempts: 1,
+            interrupted: false,
         })
     );
     assert_eq!(srv.seen().len(), 1);
@@ -262,11 +258,7 @@ async fn a_413_after_retries_is_permanent() {
     let c = client(&srv.base);
     let (_, body) = agent_payload_body();
     let out = c
-        .send_with_retry(
-            &Request::traces(body, &[]),
-            &fast_retry(),
-            &CancellationToken::new(),
-        )
+        .send_with_retry(&Request::traces(body, &[]), &fast_retry(), &Stop::default())
         .await
         .unwrap_err();
     assert!(out.permanent);
@@ -285,17 +277,33 @@ async fn max_elapsed_time_bounds_the_retries() {
     };
     let (_, body) = agent_payload_body();
     let out = c
-        .send_with_retry(
-            &Request::traces(body, &[]),
-            &retry,
-            &CancellationToken::new(),
-        )
+        .send_with_retry(&Request::traces(body, &[]), &retry, &Stop::default())
         .await
         .unwrap_err();
     assert!(!out.permanent);
     assert_eq!(out.status, Some(500));
     assert!(out.attempts > 1);
     assert_eq!(srv.seen().len() as u32, out.attempts);
+}
+
+/// A `Retry-After` beyond any budget (here u64::MAX seconds, once a second has passed) gives
+/// the payload up as over budget; adding it to the time spent must not overflow and panic.
+#[tokio::test]
+async fn an_enormous_retry_after_is_over_budget_not_a_panic() {
+    let srv = TestServer::start_with_fallback(
+        vec![Reply::status(503).header("retry-after", "1")],
+        Reply::status(429).header("retry-after", &u64::MAX.to_string()),
+    )
+    .await;
+    let c = client(&srv.base);
+    let (_, body) = agent_payload_body();
+    let out = c
+        .send_with_retry(&Request::traces(body, &[]), &fast_retry(), &Stop::default())
+        .await
+        .unwrap_err();
+    assert!(!out.permanent);
+    assert_eq!(out.status, Some(429));
+    assert_eq!(out.attempts, 2);
 }
 
 #[tokio::test]
@@ -308,11 +316,7 @@ async fn disabled_retries_mean_one_attempt() {
     };
     let (_, body) = agent_payload_body();
     let out = c
-        .send_with_retry(
-            &Request::traces(body, &[]),
-            &retry,
-            &CancellationToken::new(),
-        )
+        .send_with_retry(&Request::traces(body, &[]), &retry, &Stop::default())
         .await
         .unwrap_err();
     assert!(!out.permanent);
@@ -329,28 +333,72 @@ async fn shutdown_stops_retrying_at_once() {
         max_elapsed_time: Duration::ZERO.into(), // forever
         ..fast_retry()
     };
-    let token = CancellationToken::new();
-    let t2 = token.clone();
+    let stop = Stop::default();
+    let now = stop.now.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        t2.cancel();
+        now.cancel();
     });
     let (_, body) = agent_payload_body();
     let started = std::time::Instant::now();
     let out = c
-        .send_with_retry(&Request::traces(body.clone(), &[]), &retry, &token)
+        .send_with_retry(&Request::traces(body.clone(), &[]), &retry, &stop)
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(!out.permanent);
+    assert!(!out.permanent && out.interrupted);
     assert_eq!(out.attempts, 1);
     // Already shut down: no attempt at all.
     let out = c
-        .send_with_retry(&Request::traces(body, &[]), &retry, &token)
+        .send_with_retry(&Request::traces(body, &[]), &retry, &stop)
         .await
         .unwrap_err();
-    assert!(!out.permanent);
+    assert!(!out.permanent && out.interrupted);
     assert_eq!(srv.seen().len(), 1);
+}
+
+/// Once shutdown has begun (`stop.retrying`), a payload gets one attempt and no retry: a
+/// backoff in progress ends at once, a later payload is still tried once, and one the intake
+/// takes is delivered as usual.
+#[tokio::test]
+async fn once_shutdown_begins_each_payload_gets_one_attempt() {
+    let srv = TestServer::start_with_fallback(
+        vec![
+            Reply::status(503).header("retry-after", "3600"),
+            Reply::status(503),
+        ],
+        Reply::status(202),
+    )
+    .await;
+    let c = client(&srv.base);
+    let stop = Stop::default();
+    let retrying = stop.retrying.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        retrying.cancel();
+    });
+    let retry = RetrySettings {
+        max_elapsed_time: Duration::ZERO.into(), // forever: only shutdown ends the backoff
+        ..fast_retry()
+    };
+    let (_, body) = agent_payload_body();
+    let req = Request::traces(body, &[]);
+    let started = std::time::Instant::now();
+    let out = c.send_with_retry(&req, &retry, &stop).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "mid-backoff");
+    assert!(!out.permanent && out.interrupted);
+    assert_eq!((out.status, out.attempts), (Some(503), 1));
+    assert!(
+        out.reason.ends_with("not retried: shutting down"),
+        "{}",
+        out.reason
+    );
+    let out = c.send_with_retry(&req, &retry, &stop).await.unwrap_err();
+    assert!(out.interrupted);
+    assert_eq!(out.attempts, 1, "tried once, not retried");
+    let out = c.send_with_retry(&req, &retry, &stop).await;
+    assert_eq!(out, Ok(Delivered { attempts: 1 }));
+    assert_eq!(srv.seen().len(), 3);
 }
 
 #[tokio::test]
@@ -374,11 +422,7 @@ async fn refused_connection_is_retryable_and_never_shows_the_key() {
         ..fast_retry()
     };
     let err = c
-        .send_with_retry(
-            &Request::traces(body, &[]),
-            &retry,
-            &CancellationToken::new(),
-        )
+        .send_with_retry(&Request::traces(body, &[]), &retry, &Stop::default())
         .await
         .unwrap_err();
     assert!(!err.permanent);
@@ -514,4 +558,26 @@ fn retry_after_parsing() {
     let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
     assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
     assert_eq!(parse_retry_after("soon", now), None);
+}
+
+#[test]
+fn reported_languages_stay_few_short_and_header_safe() {
+    use std::collections::BTreeSet;
+    let mut seen = BTreeSet::new();
+    let batch: BTreeSet<String> = ["python", "go", "bad|pipe", "new\nline", &"x".repeat(33)]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    note_reported_languages(&mut seen, &batch);
+    assert_eq!(
+        seen,
+        BTreeSet::from(["go".to_string(), "python".to_string()])
+    );
+    // A client inventing languages cannot grow the set (and the header) without bound.
+    let many: BTreeSet<String> = (0..1000).map(|i| format!("lang{i}")).collect();
+    note_reported_languages(&mut seen, &many);
+    assert_eq!(seen.len(), 16);
+    assert!(seen.contains("python") && seen.contains("go"));
+    let header = Request::traces(Bytes::new(), &seen.iter().cloned().collect::<Vec<_>>());
+    assert!(HeaderValue::from_str(&header.reported_languages).is_ok());
 }

@@ -14,7 +14,7 @@ use crate::metadata;
 use crate::payload::{
     build_measured_payloads, gzip, AgentInfo, DEFAULT_GZIP_LEVEL, MAX_PAYLOAD_BYTES,
 };
-use crate::retry::Failed;
+use crate::retry::{Failed, Stop};
 use crate::self_metrics::DatadogMetrics;
 use crate::source::{self, Source, Sources};
 use crate::stats::{
@@ -28,7 +28,6 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// The feature gate that turns off the exporter's own APM stats (otelcol's name).
 pub const DISABLE_APM_STATS_GATE: &str = "exporter.datadogexporter.DisableAPMStats";
@@ -92,7 +91,8 @@ struct Shared {
     /// Whether several hosts were seen in resource attributes (`datadog.otel.gateway`).
     gateway: Mutex<metadata::GatewayUsage>,
     metrics: DatadogMetrics,
-    cancel: CancellationToken,
+    /// Shutdown: `retrying` from `begin_shutdown`, `now` from `shutdown`.
+    stop: Stop,
 }
 
 #[derive(Debug, Clone)]
@@ -149,7 +149,7 @@ impl DatadogExporter {
             languages: Mutex::default(),
             usage: Mutex::default(),
             gateway: Mutex::default(),
-            cancel: CancellationToken::new(),
+            stop: Stop::default(),
         };
         Ok(DatadogExporter {
             shared: OnceLock::new(),
@@ -230,10 +230,7 @@ impl Exporter for DatadogExporter {
         }
         let t = translate(req, &s.translate);
         s.metrics.count_translation_drops(&t.dropped);
-        s.languages
-            .lock()
-            .unwrap()
-            .extend(t.languages.iter().cloned());
+        crate::client::note_reported_languages(&mut s.languages.lock().unwrap(), &t.languages);
         {
             let mut usage = s.usage.lock().unwrap();
             usage.hosts.extend(t.hosts.iter().cloned());
@@ -267,26 +264,35 @@ impl Exporter for DatadogExporter {
                 .collect();
         let mut lost = 0usize;
         let mut last_failure: Option<Failed> = None;
+        let mut interrupted = false;
         for (spans, body) in bodies {
             let bytes = body.len();
             let request = Request::traces(body, &languages);
-            match s
-                .client
-                .send_with_retry(&request, &s.retry, &s.cancel)
-                .await
-            {
+            match s.client.send_with_retry(&request, &s.retry, &s.stop).await {
                 Ok(d) => s.metrics.payload_sent("traces", bytes, spans, d.attempts),
                 Err(f) => {
                     s.metrics
                         .payload_failed("traces", spans, f.attempts, f.permanent);
                     lost += spans;
+                    interrupted |= f.interrupted;
                     last_failure = Some(f);
                 }
             }
         }
         match last_failure {
             None => Ok(()),
+            // Retryable only when shutdown cut the retries short: a persistent queue then
+            // keeps the batch for the next start. Otherwise our own retries are spent.
+            Some(f) if interrupted => {
+                Err(ExportError::retryable(describe_failure(&f)).with_failed_items(lost))
+            }
             Some(f) => Err(ExportError::permanent(describe_failure(&f)).with_failed_items(lost)),
+        }
+    }
+
+    fn begin_shutdown(&self) {
+        if let Some(s) = self.shared.get() {
+            s.stop.retrying.cancel();
         }
     }
 
@@ -304,7 +310,7 @@ impl Exporter for DatadogExporter {
                 tracing::warn!(exporter = %s.id, "APM stats not flushed within {SHUTDOWN_FLUSH_BUDGET:?} at shutdown; dropping them");
             }
         }
-        s.cancel.cancel();
+        s.stop.now.cancel();
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
         for t in tasks {
             t.abort();
@@ -416,7 +422,7 @@ async fn stats_loop(s: Arc<Shared>) {
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = s.cancel.cancelled() => return,
+            _ = s.stop.now.cancelled() => return,
             _ = tick.tick() => flush_stats(&s, false).await,
         }
     }
@@ -434,11 +440,7 @@ async fn flush_stats(s: &Shared, force: bool) {
         let body = gzip(&encode_msgpack(&p), DEFAULT_GZIP_LEVEL);
         let bytes = body.len();
         let request = Request::stats(body, &languages);
-        match s
-            .client
-            .send_with_retry(&request, &s.retry, &s.cancel)
-            .await
-        {
+        match s.client.send_with_retry(&request, &s.retry, &s.stop).await {
             Ok(d) => {
                 s.metrics.payload_sent("stats", bytes, 0, d.attempts);
                 s.metrics.stats_buckets.inc_by(buckets as u64);
@@ -456,7 +458,7 @@ async fn host_metadata_loop(s: Arc<Shared>, settings: HostMetadataSettings) {
     let resource = if settings.first_resource {
         // As Go's pusher, which starts with the first batch of traces in this mode.
         tokio::select! {
-            _ = s.cancel.cancelled() => return,
+            _ = s.stop.now.cancelled() => return,
             _ = s.first_resource_seen.notified() => {}
         }
         s.first_resource.get()
@@ -472,7 +474,7 @@ async fn host_metadata_loop(s: Arc<Shared>, settings: HostMetadataSettings) {
     let ask_ec2 = resource.is_none_or(|r| r.ec2_hostname.is_empty());
     let sources = Sources::default();
     let machine = tokio::select! {
-        _ = s.cancel.cancelled() => return,
+        _ = s.stop.now.cancelled() => return,
         machine = host_info::collect(&sources, ask_ec2) => machine,
     };
     let Some(body) =
@@ -483,14 +485,14 @@ async fn host_metadata_loop(s: Arc<Shared>, settings: HostMetadataSettings) {
     let mut tick = tokio::time::interval(settings.period);
     loop {
         tokio::select! {
-            _ = s.cancel.cancelled() => return,
+            _ = s.stop.now.cancelled() => return,
             _ = tick.tick() => {}
         }
         // Retried like the traces (Go's pusher goes through the exporter's retrier): a start
         // before the network is up must not leave the host out until the next period.
         if let Err(f) = s
             .client
-            .send_with_retry(&Request::host_metadata(&body), &s.retry, &s.cancel)
+            .send_with_retry(&Request::host_metadata(&body), &s.retry, &s.stop)
             .await
         {
             tracing::warn!(exporter = %s.id, error = %f, "Sending host metadata failed");
@@ -502,7 +504,7 @@ async fn usage_loop(s: Arc<Shared>) {
     let mut tick = tokio::time::interval(USAGE_SERIES_PERIOD);
     loop {
         tokio::select! {
-            _ = s.cancel.cancelled() => return,
+            _ = s.stop.now.cancelled() => return,
             _ = tick.tick() => {}
         }
         let seen = std::mem::take(&mut *s.usage.lock().unwrap());
@@ -517,7 +519,7 @@ async fn usage_loop(s: Arc<Shared>) {
         let body = metadata::traces_running_series(&usage, &s.version, SystemTime::now());
         if let Err(f) = s
             .client
-            .send_with_retry(&Request::series(&body), &no_retry(), &s.cancel)
+            .send_with_retry(&Request::series(&body), &no_retry(), &s.stop)
             .await
         {
             tracing::debug!(exporter = %s.id, error = %f, "Sending the usage series failed");

@@ -25,6 +25,18 @@ pub struct Failed {
     pub status: Option<u16>,
     pub reason: String,
     pub attempts: u32,
+    /// Given up because the collector is shutting down, not because the intake refused it.
+    pub interrupted: bool,
+}
+
+/// What ends a send early.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// Shutdown has begun: a failed attempt is not retried (the payload has had its attempt),
+    /// so the payloads still queued get theirs before the drain deadline.
+    pub retrying: CancellationToken,
+    /// The exporter is shutting down: give up at once, also mid-request.
+    pub now: CancellationToken,
 }
 
 impl std::fmt::Display for Failed {
@@ -42,12 +54,13 @@ impl std::error::Error for Failed {}
 impl IntakeClient {
     /// Sends `req` until it is delivered or given up; see the module docs. When
     /// `retry.enabled` is false a retryable failure is given up after the first attempt.
-    /// `shutdown` aborts at once, also mid-request and mid-backoff (reported as not permanent).
+    /// `stop.retrying` ends the retries (mid-backoff too) and `stop.now` the whole send, also
+    /// mid-request; either is reported as not permanent and `interrupted`.
     pub async fn send_with_retry(
         &self,
         req: &Request,
         retry: &RetrySettings,
-        shutdown: &CancellationToken,
+        stop: &Stop,
     ) -> Result<Delivered, Failed> {
         let what = req.endpoint;
         let started = Instant::now();
@@ -56,7 +69,7 @@ impl IntakeClient {
             attempts += 1;
             let outcome = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return Err(shutdown_failure(what, attempts)),
+                _ = stop.now.cancelled() => return Err(shutdown_failure(what, attempts)),
                 o = self.send(req) => o,
             };
             let (status, reason, retry_after) = match outcome {
@@ -68,6 +81,7 @@ impl IntakeClient {
                         status,
                         reason,
                         attempts,
+                        interrupted: false,
                     });
                 }
                 Outcome::Retryable {
@@ -77,15 +91,27 @@ impl IntakeClient {
                 } => (status, reason, retry_after),
             };
             let delay = backoff(retry, attempts - 1, retry_after, rand::rng().random());
+            // Saturating: `Retry-After` comes from the network and may be any integer.
             let over_budget = !retry.max_elapsed_time.is_zero()
-                && started.elapsed() + delay > retry.max_elapsed_time.get();
+                && started.elapsed().saturating_add(delay) > retry.max_elapsed_time.get();
             if !retry.enabled || over_budget {
                 return Err(Failed {
                     permanent: false,
                     status,
                     reason,
                     attempts,
+                    interrupted: false,
                 });
+            }
+            let not_retried = |status, reason| Failed {
+                permanent: false,
+                status,
+                reason: format!("{reason}; not retried: shutting down"),
+                attempts,
+                interrupted: true,
+            };
+            if stop.retrying.is_cancelled() {
+                return Err(not_retried(status, reason));
             }
             tracing::warn!(
                 endpoint = %what,
@@ -97,7 +123,8 @@ impl IntakeClient {
             );
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return Err(shutdown_failure(what, attempts)),
+                _ = stop.now.cancelled() => return Err(shutdown_failure(what, attempts)),
+                _ = stop.retrying.cancelled() => return Err(not_retried(status, reason)),
                 _ = tokio::time::sleep(delay) => {}
             }
         }
@@ -111,6 +138,7 @@ fn shutdown_failure(what: crate::client::Endpoint, attempts: u32) -> Failed {
         status: None,
         reason: "shutting down".into(),
         attempts,
+        interrupted: true,
     }
 }
 
@@ -195,6 +223,7 @@ mod tests {
             status: Some(403),
             reason: "forbidden".into(),
             attempts: 1,
+            interrupted: false,
         };
         assert_eq!(f.to_string(), "HTTP 403: forbidden (after 1 attempt(s))");
     }

@@ -9,6 +9,7 @@ use crate::config::DatadogConfig;
 use crate::connector_stats::ConnectorStats;
 use crate::exporter::{describe_failure, ignore_resources, intake_client};
 use crate::payload::{gzip, DEFAULT_GZIP_LEVEL};
+use crate::retry::Stop;
 use crate::self_metrics::DatadogMetrics;
 use crate::source;
 use crate::stats::encode_msgpack;
@@ -19,7 +20,6 @@ use kakehashi_pdata::Payload;
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 pub struct DatadogStatsExporter {
     client: IntakeClient,
@@ -31,7 +31,7 @@ pub struct DatadogStatsExporter {
     configured_hostname: String,
     detection_timeout: Duration,
     metrics: DatadogMetrics,
-    cancel: CancellationToken,
+    stop: Stop,
 }
 
 impl DatadogStatsExporter {
@@ -52,7 +52,7 @@ impl DatadogStatsExporter {
             configured_hostname: cfg.hostname.clone(),
             detection_timeout: cfg.hostname_detection_timeout.get(),
             metrics: DatadogMetrics::new(&ctx.telemetry, &ctx.id.to_string()),
-            cancel: CancellationToken::new(),
+            stop: Stop::default(),
         })
     }
 }
@@ -86,6 +86,7 @@ impl Exporter for DatadogStatsExporter {
         let split = stats_metric::from_metrics(req);
         let mut lost = split.other_points + split.unreadable;
         let mut failure = None;
+        let mut interrupted = false;
         for mut p in split.payloads {
             let points = 1;
             let ignored = processing.process(&mut p);
@@ -109,7 +110,7 @@ impl Exporter for DatadogStatsExporter {
             let request = Request::stats(body, &languages);
             match self
                 .client
-                .send_with_retry(&request, &self.retry, &self.cancel)
+                .send_with_retry(&request, &self.retry, &self.stop)
                 .await
             {
                 Ok(d) => {
@@ -120,6 +121,7 @@ impl Exporter for DatadogStatsExporter {
                     self.metrics
                         .payload_failed("stats", 0, f.attempts, f.permanent);
                     lost += points;
+                    interrupted |= f.interrupted;
                     failure = Some(describe_failure(&f));
                 }
             }
@@ -132,12 +134,18 @@ impl Exporter for DatadogStatsExporter {
         }
         match failure {
             None => Ok(()),
+            // As the traces exporter: retryable only when shutdown cut the retries short.
+            Some(m) if interrupted => Err(ExportError::retryable(m).with_failed_items(lost)),
             Some(m) => Err(ExportError::permanent(m).with_failed_items(lost)),
         }
     }
 
+    fn begin_shutdown(&self) {
+        self.stop.retrying.cancel();
+    }
+
     async fn shutdown(&self) {
-        self.cancel.cancel();
+        self.stop.now.cancel();
     }
 }
 
