@@ -45,9 +45,11 @@ pub fn decode_proto(signal: Signal, body: &[u8]) -> Result<Payload, String> {
 
 /// Decodes an OTLP/JSON body of the given signal and checks its ids.
 pub fn decode_json(signal: Signal, body: &[u8]) -> Result<Payload, String> {
+    // Invalid UTF-8 and lone surrogate escapes become U+FFFD, as Go's reader takes them.
+    let body = crate::json_text::lenient(body);
     for mut doubles in Doubles::attempts() {
         // Parsed again only in the (practically unseen) case of a marker collision.
-        let mut v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut v: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         normalize_json(&mut v, None, &mut doubles)?;
         if doubles.collided() {
             continue;
@@ -117,15 +119,23 @@ fn normalize_json(
                     doubles.rewrite(k, val)?;
                 }
                 if let Value::String(s) = val {
-                    let enum_num = match k.as_str() {
-                        "kind" => SpanKind::from_str_name(s).map(|e| e as i32),
+                    let number = match k.as_str() {
+                        "kind" => SpanKind::from_str_name(s).map(|e| e as i64),
                         "code" if parent == Some("status") => {
-                            StatusCode::from_str_name(s).map(|e| e as i32)
+                            StatusCode::from_str_name(s).map(|e| e as i64)
                         }
-                        "severityNumber" => SeverityNumber::from_str_name(s).map(|e| e as i32),
+                        "severityNumber" => SeverityNumber::from_str_name(s).map(|e| e as i64),
                         "aggregationTemporality" => {
-                            AggregationTemporality::from_str_name(s).map(|e| e as i32)
+                            AggregationTemporality::from_str_name(s).map(|e| e as i64)
                         }
+                        // 32-bit integers as decimal strings, which proto3 JSON allows and
+                        // Go reads (serde reads them only for 64-bit fields).
+                        "droppedAttributesCount"
+                        | "droppedEventsCount"
+                        | "droppedLinksCount"
+                        | "flags"
+                        | "scale"
+                        | "offset" => s.parse::<i64>().ok(),
                         "traceId" | "spanId" | "parentSpanId" => {
                             if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
                                 return Err(format!("invalid {k}: {s:?} is not a hex string"));
@@ -134,11 +144,14 @@ fn normalize_json(
                         }
                         _ => None,
                     };
-                    if let Some(n) = enum_num {
+                    if let Some(n) = number {
                         *val = Value::from(n);
                     }
                 } else {
                     normalize_json(val, Some(k.as_str()), doubles)?;
+                    // After the child's keys are camelCase, so a default never shadows a
+                    // snake_case value.
+                    fill_omitted(k, val);
                     if parent == Some("metrics") {
                         check_metric_data(k, val)?;
                     }
@@ -148,6 +161,49 @@ fn normalize_json(
         _ => {}
     }
     Ok(())
+}
+
+/// Puts back the fields protojson and otelcol's JSON writer omit when empty, where
+/// `opentelemetry-proto`'s serde requires them (its `ArrayValue`, `KeyValueList`, `KeyValue` and
+/// `EntityRef` have no `#[serde(default)]`): `{"arrayValue":{}}` is an empty list to Go, and a
+/// "missing field" 400 for the whole request without this. `key` is the field `v` sits under.
+fn fill_omitted(key: &str, v: &mut Value) {
+    fn keys_of(list: &mut Value) {
+        for item in list.as_array_mut().into_iter().flatten() {
+            if let Value::Object(kv) = item {
+                kv.entry("key").or_insert_with(|| Value::from(""));
+            }
+        }
+    }
+    match (key, v) {
+        ("arrayValue", Value::Object(o)) => {
+            o.entry("values")
+                .or_insert_with(|| Value::Array(Vec::new()));
+        }
+        ("kvlistValue", Value::Object(o)) => {
+            keys_of(
+                o.entry("values")
+                    .or_insert_with(|| Value::Array(Vec::new())),
+            );
+        }
+        // Every repeated KeyValue field of OTLP's traces, metrics and logs.
+        ("attributes" | "filteredAttributes" | "metadata", list) => keys_of(list),
+        ("entityRefs", Value::Array(refs)) => {
+            for r in refs {
+                if let Value::Object(r) = r {
+                    for (field, empty) in [
+                        ("schemaUrl", Value::from("")),
+                        ("type", Value::from("")),
+                        ("idKeys", Value::Array(Vec::new())),
+                        ("descriptionKeys", Value::Array(Vec::new())),
+                    ] {
+                        r.entry(field).or_insert(empty);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `asInt`: an int64 as a JSON integer or a decimal string (the decoder accepts both).
@@ -304,6 +360,86 @@ mod tests {
         assert_eq!(s.kind, 2);
         assert_eq!(s.status.as_ref().unwrap().code, 2);
         assert_eq!(s.attributes[0].key, "k");
+    }
+
+    /// protojson and otelcol's own JSON writer leave empty fields out: an empty list or map
+    /// value, an empty attribute key, an entity reference's empty strings. Go reads every
+    /// field as optional; so do we (snake_case spellings included), keeping what is given.
+    #[test]
+    fn omitted_empty_fields_are_defaults() {
+        let t = traces(&one_span(
+            r#"{"attributes":[
+                {"key":"list","value":{"arrayValue":{}}},
+                {"key":"map","value":{"kvlistValue":{}}},
+                {"key":"nested","value":{"kvlistValue":{"values":[{"value":{"stringValue":"no key"}}]}}},
+                {"value":{"intValue":"1"}},
+                {"key":"snake","value":{"array_value":{"values":[{"string_value":"kept"}]}}}
+            ],"events":[{"name":"e","attributes":[{"value":{"boolValue":true}}]}]}"#,
+        ))
+        .unwrap();
+        use kakehashi_pdata::proto::common::v1::any_value::Value as V;
+        let s = &t.resource_spans[0].scope_spans[0].spans[0];
+        let value = |i: usize| {
+            s.attributes[i]
+                .value
+                .as_ref()
+                .unwrap()
+                .value
+                .clone()
+                .unwrap()
+        };
+        assert!(matches!(value(0), V::ArrayValue(a) if a.values.is_empty()));
+        assert!(matches!(value(1), V::KvlistValue(m) if m.values.is_empty()));
+        let V::KvlistValue(m) = value(2) else {
+            panic!("kvlist")
+        };
+        assert_eq!(m.values[0].key, "");
+        assert_eq!(s.attributes[3].key, "");
+        let V::ArrayValue(a) = value(4) else {
+            panic!("array")
+        };
+        assert_eq!(a.values.len(), 1, "the snake_case values are kept");
+        assert_eq!(s.events[0].attributes[0].key, "");
+
+        let t = traces(
+            r#"{"resourceSpans":[{"resource":{"attributes":[{"value":{"stringValue":"v"}}],
+                "entityRefs":[{}, {"type":"service","id_keys":["service.name"]}]},
+                "scopeSpans":[{"scope":{"attributes":[{"value":{}}]}}]}]}"#,
+        )
+        .unwrap();
+        let r = t.resource_spans[0].resource.as_ref().unwrap();
+        assert_eq!(r.attributes[0].key, "");
+        assert_eq!(r.entity_refs[0].r#type, "");
+        assert_eq!(r.entity_refs[1].r#type, "service");
+        assert_eq!(r.entity_refs[1].id_keys, ["service.name"]);
+
+        let m = decode_json(
+            Signal::Metrics,
+            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","metadata":[{"value":{}}],"gauge":{"dataPoints":[{"asInt":"1","attributes":[{"value":{}}],"exemplars":[{"filteredAttributes":[{"value":{}}]}]}]}}]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.item_count(), 1);
+    }
+
+    #[test]
+    fn thirty_two_bit_integers_as_strings() {
+        let t = traces(&one_span(
+            r#"{"flags":"257","droppedAttributesCount":"3","droppedEventsCount":"1","droppedLinksCount":"0"}"#,
+        ))
+        .unwrap();
+        let s = &t.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(
+            (s.flags, s.dropped_attributes_count, s.dropped_events_count),
+            (257, 3, 1)
+        );
+        let m = decode_json(
+            Signal::Metrics,
+            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","exponentialHistogram":{"dataPoints":[{"scale":"-2","flags":"1","positive":{"offset":"-5","bucketCounts":["1"]}}]}}]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.item_count(), 1);
+        assert!(traces(&one_span(r#"{"flags":"x"}"#)).is_err());
+        assert!(traces(&one_span(r#"{"flags":"4294967296"}"#)).is_err());
     }
 
     #[test]

@@ -23,6 +23,9 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic::{Request, Status};
 
+/// The largest request header list (metadata) a client may send; see `start`.
+const MAX_HEADER_LIST_BYTES: u32 = 1 << 20;
+
 /// The HTTP/2 `:authority`, which tonic keeps only in the URI; stashed for `include_metadata`.
 #[derive(Clone)]
 struct Authority(String);
@@ -168,7 +171,10 @@ pub async fn start(
     let logs = handler(Signal::Logs)
         .map(|h| InterceptedService::new(OtlpService::<Logs>::new(h, max), auth.clone()));
 
-    let mut builder = Server::builder();
+    // hyper's default header list limit is 16 KiB, and a larger one (a bearer JWT with many
+    // claims) ends the whole connection with GOAWAY. grpc-go allows 16 MiB; 1 MiB is what our
+    // HTTP side and Go's HTTP server allow.
+    let mut builder = Server::builder().http2_max_header_list_size(MAX_HEADER_LIST_BYTES);
     if cfg.max_concurrent_streams > 0 {
         builder = builder.max_concurrent_streams(cfg.max_concurrent_streams);
     }

@@ -13,6 +13,7 @@ mod grpc_service;
 mod http;
 mod http_handler;
 mod json_doubles;
+mod json_text;
 mod server_handle;
 mod snappy;
 mod status;

@@ -81,6 +81,29 @@ async fn all_signals_accepted_with_gzip_and_metadata() {
     r.shutdown().await;
 }
 
+/// Large request metadata (a bearer JWT with many claims, `include_metadata` setups) passes:
+/// the header list may be up to 1 MiB, as on the HTTP side, not hyper's default of 16 KiB.
+#[tokio::test]
+async fn large_metadata_is_accepted() {
+    let t = std::sync::Arc::new(Recorder::default());
+    let cfg = GrpcServerConfig {
+        include_metadata: true,
+        ..Default::default()
+    };
+    let mut r = start(Some(cfg), None, consumers(Some(t.clone()), None, None)).await;
+    let mut tc = TraceServiceClient::new(client(&r).await);
+    let token = "j".repeat(64 * 1024);
+    let mut req = tonic::Request::new(traces(1));
+    req.metadata_mut()
+        .insert("x-big-token", token.parse().unwrap());
+    tc.export(req).await.expect("export ok");
+    assert_eq!(
+        t.last().metadata.get("x-big-token").map(|v| v[0].len()),
+        Some(token.len())
+    );
+    r.shutdown().await;
+}
+
 #[tokio::test]
 async fn unregistered_signal_is_unimplemented_and_oversized_is_resource_exhausted() {
     let t = std::sync::Arc::new(Recorder::default());
