@@ -181,7 +181,11 @@ async fn ingest(st: Arc<AppState>, kind: Kind, headers: HeaderMap, body: Body) -
                         "request body exceeds the limit of {} bytes",
                         st.max_body_bytes
                     ),
-                    declared.map_or(n, |d| usize::try_from(d).unwrap_or(usize::MAX)),
+                    // The declared size says more than what was read, but it is the
+                    // client's word: capped, so sums over many refusals stay in range.
+                    declared.map_or(n, |d| {
+                        usize::try_from(d.min(MAX_RECORDED_BYTES)).unwrap_or(n)
+                    }),
                 ),
                 BodyError::Read(e) => (400, format!("cannot read the request body: {e}"), 0),
             };
@@ -251,6 +255,8 @@ enum BodyError {
 
 /// How long an oversize body is read (and discarded) at most.
 const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// The largest body size recorded for a refused payload (1 TiB): see `ingest`.
+const MAX_RECORDED_BYTES: u64 = 1 << 40;
 
 /// Reads `body` if it is at most `limit` bytes (the limit holds while reading: a chunked body
 /// declares no length). Past the limit, or when the declared length is over it, the body is

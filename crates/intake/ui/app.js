@@ -306,7 +306,13 @@
     } else if (page === "trace" && parts[1]) {
       setNav("traces");
       document.title = "Trace " + parts[1] + " · kakehashi";
-      renderTrace(decodeURIComponent(parts[1]), params, gen);
+      let id = parts[1];
+      try {
+        id = decodeURIComponent(id);
+      } catch (e) {
+        // A malformed escape (#/trace/%zz): shown as typed; the trace is then simply not found.
+      }
+      renderTrace(id, params, gen);
     } else if (page === "services") {
       setNav("services");
       document.title = "Services · kakehashi";

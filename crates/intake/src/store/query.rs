@@ -235,7 +235,8 @@ impl Store {
             Ok(conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?)
         };
         let mut stmt = conn.prepare_cached(
-            "SELECT path, status, count(*), coalesce(sum(bytes), 0) FROM payloads
+            // total(): a float, which cannot overflow as sum() can on huge declared sizes.
+            "SELECT path, status, count(*), CAST(min(total(bytes), 9.0e18) AS INTEGER) FROM payloads
              GROUP BY path, status ORDER BY path, status",
         )?;
         let payloads = stmt
@@ -255,7 +256,7 @@ impl Store {
             series_points: count("series")?,
             logs: count("logs")?,
             host_metadata: count("host_metadata")?,
-            payload_bytes: payloads.iter().map(|p| p.bytes).sum(),
+            payload_bytes: payloads.iter().fold(0i64, |a, p| a.saturating_add(p.bytes)),
             payloads,
             db_bytes: db_bytes(&conn)?,
         })

@@ -553,3 +553,31 @@ fn quantiles_rank_like_ddsketch() {
     assert_eq!(quantile(&[], 0.5), None);
     assert_eq!(quantile(&[(3.0, 0.0)], 0.5), None);
 }
+
+/// Refused payloads are recorded with their declared size, which a client can make enormous:
+/// the summary's sums saturate instead of failing (SQLite's sum() raises "integer overflow").
+#[test]
+fn summary_survives_enormous_recorded_sizes() {
+    let (_d, store) = temp_store();
+    for _ in 0..2 {
+        store
+            .record_payload(
+                "/api/v0.2/traces",
+                i64::MAX as usize,
+                413,
+                Some("too large"),
+                T0,
+            )
+            .unwrap();
+    }
+    store
+        .record_payload("/api/v0.2/stats", 10, 202, None, T0)
+        .unwrap();
+    let s = store.summary().unwrap();
+    assert!(
+        s.payload_bytes >= 9_000_000_000_000_000_000,
+        "{}",
+        s.payload_bytes
+    );
+    assert_eq!(s.payloads.len(), 2);
+}
