@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use kakehashi_pdata::{Payload, Signal};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// What the receiver knows about the client that sent a batch (otelcol's `client.Info`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,6 +36,34 @@ impl ClientMetadata {
 pub struct Batch {
     pub payload: Arc<Payload>,
     pub metadata: ClientMetadata,
+    /// Shared by this batch's clones and kept when a component modifies the payload in place
+    /// ([`Batch::payload_mut`] copies the payload, not the batch): how a fan-out recognises the
+    /// batch processor's retry of a chunk, even after a processor in between changed it.
+    identity: Arc<Identity>,
+}
+
+/// See [`Batch::identity`]. Every batch's is equal to every other's: it takes no part in
+/// comparing batches, only its address matters.
+#[derive(Debug, Default, PartialEq)]
+struct Identity;
+
+/// A weak handle on one batch's identity, which does not keep it alive: it can tell whether a
+/// batch is that one (or a clone or in-place modification of it), and whether any holder of
+/// that batch is left.
+#[derive(Debug, Clone)]
+pub struct BatchIdentity(Weak<Identity>);
+
+impl BatchIdentity {
+    /// Whether `batch` is the batch this identity was taken from, a clone of it, or that batch
+    /// modified in place. (The allocation is kept while this handle exists, so its address
+    /// cannot be reused by another batch.)
+    pub fn is(&self, batch: &Batch) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&batch.identity))
+    }
+    /// Whether anything still holds the batch.
+    pub fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
 }
 
 impl Batch {
@@ -46,7 +74,12 @@ impl Batch {
         Batch {
             payload: Arc::new(payload.into()),
             metadata,
+            identity: Arc::default(),
         }
+    }
+    /// This batch's identity (see [`BatchIdentity`]).
+    pub fn identity(&self) -> BatchIdentity {
+        BatchIdentity(Arc::downgrade(&self.identity))
     }
     /// The payload to modify in place; a copy only if another holder still shares it.
     pub fn payload_mut(&mut self) -> &mut Payload {

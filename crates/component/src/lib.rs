@@ -19,7 +19,7 @@ pub mod service_info;
 pub mod storage;
 
 pub use auth::{AuthConfig, ClientAuthenticator, Extensions, ServerAuthenticator};
-pub use consumer::{Batch, ClientMetadata, Consumer, SignalConsumers};
+pub use consumer::{Batch, BatchIdentity, ClientMetadata, Consumer, SignalConsumers};
 pub use error::{BuildError, ConsumeError, ExportError};
 pub use factory::{
     config_as, decode_config, AnyConfig, BuildContext, BuiltExporter, Connector, ConnectorFactory,

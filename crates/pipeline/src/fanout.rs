@@ -2,19 +2,19 @@
 //! exporters).
 
 use async_trait::async_trait;
-use kakehashi_component::{Batch, ConsumeError, Consumer};
-use kakehashi_pdata::Payload;
-use std::sync::{Arc, Mutex, Weak};
+use kakehashi_component::{Batch, BatchIdentity, ConsumeError, Consumer};
+use std::sync::{Arc, Mutex};
 
 /// Sends each batch to every consumer in turn. The batch is cloned (a reference count) for
 /// all but the last one. Any error is returned (the first one), after every consumer has been
 /// tried, as otelcol's fan-out does.
 ///
 /// A batch that some consumers took and others refused is remembered, so that the batch
-/// processor's retry of that same batch (it resends the same shared payload) reaches only the
-/// consumers that refused it: a healthy exporter next to one whose queue is full must not get
-/// the batch again on every retry. A client's retry is a new payload and reaches every
-/// consumer again, as in otelcol.
+/// processor's retry of that same batch (it resends a clone, which shares the batch's
+/// identity even when a processor in between modified the payload) reaches only the consumers
+/// that refused it: a healthy exporter next to one whose queue is full must not get the batch
+/// again on every retry. A client's retry is a new batch and reaches every consumer again, as
+/// in otelcol.
 pub struct Fanout {
     consumers: Vec<Arc<dyn Consumer>>,
     partial: Mutex<Vec<Delivered>>,
@@ -22,9 +22,7 @@ pub struct Fanout {
 
 /// Which consumers already took a batch that others refused.
 struct Delivered {
-    /// The batch's payload. A `Weak` keeps the allocation, so its address cannot be reused by
-    /// another payload while the entry exists; the data itself is freed with the last `Arc`.
-    payload: Weak<Payload>,
+    batch: BatchIdentity,
     took: Vec<bool>,
 }
 
@@ -40,32 +38,28 @@ impl Fanout {
         })
     }
 
-    /// The consumers that already took this payload (and forgets it), pruning entries whose
-    /// payload no holder shares any more (delivered elsewhere or dropped).
-    fn take_delivered(&self, payload: &Arc<Payload>) -> Vec<bool> {
+    /// The consumers that already took this batch (and forgets it), pruning entries of batches
+    /// no holder keeps any more (delivered elsewhere or dropped).
+    fn take_delivered(&self, batch: &Batch) -> Vec<bool> {
         let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
-        partial.retain(|d| d.payload.strong_count() > 0);
-        let ptr = Arc::as_ptr(payload);
-        match partial.iter().position(|d| d.payload.as_ptr() == ptr) {
+        partial.retain(|d| d.batch.alive());
+        match partial.iter().position(|d| d.batch.is(batch)) {
             Some(i) => partial.swap_remove(i).took,
             None => vec![false; self.consumers.len()],
         }
     }
 
-    fn remember(&self, payload: &Arc<Payload>, took: Vec<bool>) {
+    fn remember(&self, batch: BatchIdentity, took: Vec<bool>) {
         let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
-        partial.push(Delivered {
-            payload: Arc::downgrade(payload),
-            took,
-        });
+        partial.push(Delivered { batch, took });
     }
 }
 
 #[async_trait]
 impl Consumer for Fanout {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let mut took = self.take_delivered(&batch.payload);
-        let payload = Arc::clone(&batch.payload);
+        let mut took = self.take_delivered(&batch);
+        let identity = batch.identity();
         let mut first_err = None;
         let last = took.iter().rposition(|t| !t).unwrap_or(0);
         let mut batch = Some(batch);
@@ -89,7 +83,7 @@ impl Consumer for Fanout {
             None => Ok(()),
             Some(e) => {
                 if !e.permanent && took.iter().any(|t| *t) {
-                    self.remember(&payload, took);
+                    self.remember(identity, took);
                 }
                 Err(e)
             }
@@ -101,10 +95,9 @@ impl Consumer for Fanout {
     async fn wait_for_room(&self, batch: &Batch) -> bool {
         let took = {
             let partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
-            let ptr = Arc::as_ptr(&batch.payload);
             partial
                 .iter()
-                .find(|d| d.payload.as_ptr() == ptr)
+                .find(|d| d.batch.is(batch))
                 .map(|d| d.took.clone())
         };
         let waiting = self
@@ -124,7 +117,7 @@ impl Consumer for Fanout {
 mod tests {
     use super::*;
     use kakehashi_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-    use kakehashi_pdata::ExportTraceServiceRequest;
+    use kakehashi_pdata::{ExportTraceServiceRequest, Payload};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts calls; refuses (retryably) while `refuse` is above zero, counting it down. Has
@@ -190,6 +183,28 @@ mod tests {
         // Delivered everywhere: the same payload sent again is a new delivery.
         fanout.consume(b).await.expect("again");
         assert_eq!((calls(&healthy), calls(&full)), (2, 4));
+    }
+
+    /// A processor between the batch processor and the fan-out (resourcedetection,
+    /// transform, ...) modifies each attempt's copy of the payload: the retry is still that
+    /// batch, and the consumer that took it does not get it again.
+    #[tokio::test]
+    async fn a_retried_batch_modified_on_the_way_is_still_recognised() {
+        let healthy = Arc::new(Counter::default());
+        let full = Arc::new(Counter::default());
+        full.refuse.store(1, Ordering::SeqCst);
+        let fanout = Fanout::build(vec![healthy.clone(), full.clone()]);
+        let kept = batch(); // the batch processor's copy, resent on retry
+        for attempt in 0..2 {
+            let mut b = kept.clone();
+            let Payload::Traces(t) = b.payload_mut() else {
+                unreachable!()
+            };
+            t.resource_spans[0].schema_url = format!("attempt {attempt}");
+            assert!(!Arc::ptr_eq(&b.payload, &kept.payload), "a new payload");
+            let _ = fanout.consume(b).await;
+        }
+        assert_eq!((calls(&healthy), calls(&full)), (1, 2));
     }
 
     #[tokio::test]

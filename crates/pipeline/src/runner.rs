@@ -211,7 +211,7 @@ impl ExporterRunner {
             ConsumeError::retryable("sending queue is full")
         };
         if units > q.capacity_units {
-            return Err(full());
+            return Err(never_fits(&self.shared, items, units, q.capacity_units));
         }
         let permit = match q.capacity.clone().try_acquire_many_owned(units as u32) {
             Ok(p) => p,
@@ -330,6 +330,34 @@ async fn worker(
         if let Some(reply) = item.reply {
             let _ = reply.send(result);
         }
+    }
+}
+
+/// A request larger than the whole sending queue (in the queue's `sizer` units): refused for
+/// good. A retryable "queue is full" would be retried forever by the batch processor, wedging
+/// everything behind it, since no amount of draining makes room for it; otelcol's batch
+/// processor drops it, and so does ours on a permanent error (counted and logged there).
+fn never_fits(shared: &Shared, items: usize, units: usize, capacity: usize) -> ConsumeError {
+    shared.metrics.enqueue_failed.inc_by(items as u64);
+    let error = format!(
+        "the request ({units} {}) is larger than the whole sending queue (queue_size {capacity}); lower the batch processor's send_batch_max_size or raise queue_size",
+        sizer_unit(shared.settings.queue.sizer)
+    );
+    tracing::error!(
+        exporter = %shared.id,
+        data_type = %shared.signal,
+        error = %error,
+        rejected_items = items,
+        "Exporting failed. Rejecting data."
+    );
+    ConsumeError::permanent(error)
+}
+
+fn sizer_unit(sizer: Sizer) -> &'static str {
+    match sizer {
+        Sizer::Requests => "requests",
+        Sizer::Items => "items",
+        Sizer::Bytes => "bytes",
     }
 }
 

@@ -238,6 +238,30 @@ async fn room_for_a_batch_comes_when_the_queue_frees_a_slot() {
     assert_eq!(exp.exported_items.load(Ordering::SeqCst), 5);
 }
 
+/// A request larger than the whole queue can never be taken: refused for good (so the batch
+/// processor drops it instead of retrying it forever), counted, and the queue still works.
+#[tokio::test]
+async fn a_request_larger_than_the_whole_queue_is_refused_for_good() {
+    let t = Telemetry::new();
+    let items = QueueSettings {
+        queue_size: 10,
+        sizer: Sizer::Items,
+        ..Default::default()
+    };
+    let exp = Scripted::new(vec![]);
+    let r = runner(exp.clone(), settings(items, RetrySettings::default()), &t);
+    let err = r.consume(spans(11)).await.unwrap_err();
+    assert!(err.permanent, "{err}");
+    assert!(
+        err.to_string()
+            .contains("(11 items) is larger than the whole sending queue (queue_size 10)"),
+        "{err}"
+    );
+    r.consume(spans(10)).await.unwrap();
+    r.shutdown(std::time::Duration::from_secs(5)).await;
+    assert_eq!(exp.exported_items.load(Ordering::SeqCst), 10);
+}
+
 #[tokio::test(start_paused = true)]
 async fn no_room_to_wait_for_where_a_hand_off_would_be_refused_anyway() {
     let t = Telemetry::new();

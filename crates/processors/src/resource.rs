@@ -40,7 +40,9 @@ impl ResourceProcessor {
 #[async_trait]
 impl Consumer for ResourceProcessor {
     async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        let Batch { payload, metadata } = &mut batch;
+        let Batch {
+            payload, metadata, ..
+        } = &mut batch;
         std::sync::Arc::make_mut(payload)
             .for_each_resource(|r| self.actions.process(&mut r.attributes, metadata));
         self.next.consume(batch).await

@@ -221,7 +221,7 @@ impl PersistentQueue {
             ConsumeError::retryable("sending queue is full")
         };
         if units > self.capacity_units {
-            return Err(full());
+            return Err(super::never_fits(shared, items, units, self.capacity_units));
         }
         let units32 = clamp_units(units as u64);
         let permit = match self.capacity.clone().try_acquire_many_owned(units32) {

@@ -204,8 +204,13 @@ async fn a_full_queue_refuses_with_a_retryable_error_in_units_of_the_sizer() {
     assert_eq!(err.message, "sending queue is full");
     assert!(!err.permanent);
     assert_eq!(counter(&t, "otelcol_exporter_enqueue_failed_spans"), 1);
+    // Larger than the whole queue: refused for good (it could never fit).
     let err = r.consume(spans(30, 11)).await.unwrap_err();
-    assert_eq!(err.message, "sending queue is full");
+    assert!(err.permanent, "{err}");
+    assert!(
+        err.message.contains("larger than the whole sending queue"),
+        "{err}"
+    );
     down.down.store(false, Ordering::SeqCst);
     wait_for(|| down.received.lock().unwrap().len() == 10).await;
     r.consume(spans(20, 1)).await.unwrap();

@@ -129,7 +129,9 @@ impl AttributesProcessor {
 #[async_trait]
 impl Consumer for AttributesProcessor {
     async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        let Batch { payload, metadata } = &mut batch;
+        let Batch {
+            payload, metadata, ..
+        } = &mut batch;
         self.process(std::sync::Arc::make_mut(payload), metadata);
         self.next.consume(batch).await
     }
