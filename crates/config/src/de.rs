@@ -212,8 +212,12 @@ impl<'a> De<'a> {
         }
     }
 
-    /// Any scalar's text, as-is: a string field accepts `8080` as "8080", as otelcol does.
+    /// Any scalar's text, as-is: a string field accepts `8080` as "8080", as otelcol does; and
+    /// the retrieved text of an expansion that parsed as a map or list.
     fn text(&self, expected: &str) -> Result<&'a str, DeError> {
+        if let Some(original) = &self.node.original {
+            return Ok(original);
+        }
         match &self.node.kind {
             NodeKind::Scalar(s) if !self.is_null() => Ok(&s.text),
             NodeKind::Scalar(_) | NodeKind::Null => Err(self.null_skip(expected)),

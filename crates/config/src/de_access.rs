@@ -120,10 +120,7 @@ impl<'a> SplitSeq<'a> {
         } else {
             text.split(',')
                 .map(|p| {
-                    let scalar = Scalar {
-                        text: p.to_owned(),
-                        style: ScalarStyle::Quoted,
-                    };
+                    let scalar = Scalar::new(p.to_owned(), ScalarStyle::Quoted);
                     Node::new(NodeKind::Scalar(scalar), de.node.location.clone())
                 })
                 .collect()

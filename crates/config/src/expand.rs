@@ -187,23 +187,26 @@ fn expand_scalar(node: &mut Node, path: &str, st: &mut State, mut rounds: usize,
                         )));
                     }
                     relocate(&mut sub, &node.location);
+                    node.original = Some(retrieved);
                     sub.kind
                 }
-                _ => NodeKind::Scalar(Scalar {
-                    text: retrieved,
-                    style: ScalarStyle::Expanded,
-                }),
+                parsed => {
+                    let parsed = match parsed.map(|n| n.kind) {
+                        Some(NodeKind::Scalar(p)) => Some(Box::new(p)),
+                        _ => None,
+                    };
+                    NodeKind::Scalar(Scalar {
+                        text: retrieved,
+                        style: ScalarStyle::Expanded,
+                        parsed,
+                    })
+                }
             };
-        } else if is_collection {
-            return st.errors.push(fail(format!(
-                "expanding {reference}: a map or list cannot be embedded in a string"
-            )));
         } else {
+            // Embedded in a longer string, the retrieved text is used as it is, even when it
+            // would parse as a YAML map or list (otelcol's `AsString`).
             let text = format!("{}{retrieved}{}", &s.text[..start], &s.text[end..]);
-            node.kind = NodeKind::Scalar(Scalar {
-                text,
-                style: ScalarStyle::Quoted,
-            });
+            node.kind = NodeKind::Scalar(Scalar::new(text, ScalarStyle::Quoted));
         }
     }
 }

@@ -58,6 +58,8 @@ pub(crate) fn set_to_node(arg: &str) -> Result<Node, ConfigErrors> {
     let Some((key, value)) = arg.split_once('=') else {
         return Err(ConfigError::new("", "missing equal sign").into());
     };
+    // otelcol trims both sides: `--set 'processors.batch.timeout = 2s'` works there.
+    let (key, value) = (key.trim(), value.trim());
     let value = yaml::parse_document("--set", value)?.unwrap_or_else(Node::null);
     let loc = Some(Location {
         source: "--set".into(),
@@ -106,6 +108,14 @@ mod tests {
         assert_eq!(batch.get("send_batch_size").unwrap().as_str(), Some("5"));
         let loc = batch.get("timeout").unwrap().location.clone().unwrap();
         assert_eq!(&*loc.source, "--set");
+        // Spaces around the key and the value are trimmed, as otelcol does.
+        let mut a = p("processors: {batch: {}}\n");
+        merge(
+            &mut a,
+            set_to_node(" processors.batch.timeout = 3s ").unwrap(),
+        );
+        let batch = a.get("processors").unwrap().get("batch").unwrap();
+        assert_eq!(batch.get("timeout").unwrap().as_str(), Some("3s"));
         let list = set_to_node("a.b=[x, y]").unwrap();
         assert!(matches!(
             list.get("a").unwrap().get("b").unwrap().kind,

@@ -7,6 +7,10 @@ use crate::error::Location;
 pub struct Node {
     pub kind: NodeKind,
     pub location: Option<Location>,
+    /// For a map or list that a whole-value `${...}` expansion produced: the retrieved text,
+    /// which a string field gets instead (otelcol's `Original`: `${env:PW}` with `PW={s3cret}`
+    /// is a password, not a YAML map).
+    pub original: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +28,21 @@ pub enum NodeKind {
 pub struct Scalar {
     pub text: String,
     pub style: ScalarStyle,
+    /// For [`ScalarStyle::Expanded`]: the retrieved text parsed as YAML, when it is a scalar
+    /// (`20000\n` from a file is the plain scalar `20000`, `"5"` the quoted `5`). It types the
+    /// value for non-string fields; `text`, the retrieved text itself, is what a string field
+    /// gets, as otelcol's `Original`.
+    pub parsed: Option<Box<Scalar>>,
+}
+
+impl Scalar {
+    pub fn new(text: impl Into<String>, style: ScalarStyle) -> Scalar {
+        Scalar {
+            text: text.into(),
+            style,
+            parsed: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +59,11 @@ pub enum ScalarStyle {
 
 impl Node {
     pub fn new(kind: NodeKind, location: Option<Location>) -> Self {
-        Node { kind, location }
+        Node {
+            kind,
+            location,
+            original: None,
+        }
     }
     pub fn null() -> Self {
         Node::new(NodeKind::Null, None)

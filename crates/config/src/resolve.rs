@@ -2,7 +2,7 @@
 //!
 //! Only `true`/`false` (and their capitalised forms) are booleans: `yes`/`on` stay strings.
 
-use crate::node::{Node, NodeKind, ScalarStyle};
+use crate::node::{Node, NodeKind, Scalar, ScalarStyle};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -50,27 +50,44 @@ pub(crate) fn resolve(text: &str) -> Value<'_> {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(n) = parse_int(text) {
+    // yaml.v3 (otelcol's parser) tries numbers only for text starting with a digit or a sign,
+    // and removes every `_` first: `10_000` is 10000.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
+        return Value::Str(text);
+    }
+    let plain = text.replace('_', "");
+    if let Some(n) = parse_int(&plain) {
         return Value::Int(n);
     }
-    if float_regex().is_match(text) {
-        if let Ok(f) = text.parse::<f64>() {
+    if float_regex().is_match(&plain) {
+        if let Ok(f) = plain.parse::<f64>() {
             return Value::Float(f);
         }
     }
     Value::Str(text)
 }
 
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint`, as yaml.v3 resolves integers: an
+/// optional sign, then `0x`, `0o`, `0b` or a leading `0` (octal: `0123` is 83), else decimal;
+/// within int64 or uint64.
 fn parse_int(text: &str) -> Option<i128> {
-    if let Some(hex) = text.strip_prefix("0x") {
-        return digits(hex, 16).and_then(|d| i128::from_str_radix(d, 16).ok());
-    }
-    if let Some(oct) = text.strip_prefix("0o") {
-        return digits(oct, 8).and_then(|d| i128::from_str_radix(d, 8).ok());
-    }
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    digits(unsigned, 10)?;
-    text.parse::<i128>().ok()
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let lower = unsigned.get(..2).map(str::to_ascii_lowercase);
+    let (radix, body) = match lower.as_deref() {
+        Some("0x") => (16, &unsigned[2..]),
+        Some("0o") => (8, &unsigned[2..]),
+        Some("0b") => (2, &unsigned[2..]),
+        _ if unsigned.len() > 1 && unsigned.starts_with('0') => (8, &unsigned[1..]),
+        _ => (10, unsigned),
+    };
+    let magnitude = i128::from_str_radix(digits(body, radix)?, radix).ok()?;
+    let n = if negative { -magnitude } else { magnitude };
+    (i128::from(i64::MIN)..=i128::from(u64::MAX))
+        .contains(&n)
+        .then_some(n)
 }
 
 /// `s` if it is a non-empty run of digits of `radix` (`from_str_radix` alone would accept a sign).
@@ -84,6 +101,15 @@ pub(crate) fn node_value(node: &Node) -> Option<Value<'_>> {
     match &node.kind {
         NodeKind::Null => Some(Value::Null),
         NodeKind::Scalar(s) if s.style == ScalarStyle::Quoted => Some(Value::Str(&s.text)),
+        // An expansion is typed by its text parsed as YAML: `20000\n` from a file is an int.
+        NodeKind::Scalar(Scalar {
+            style: ScalarStyle::Expanded,
+            parsed: Some(p),
+            ..
+        }) => Some(match p.style {
+            ScalarStyle::Quoted => Value::Str(&p.text),
+            _ => resolve(&p.text),
+        }),
         NodeKind::Scalar(s) => Some(resolve(&s.text)),
         _ => None,
     }
@@ -108,7 +134,30 @@ mod tests {
         assert_eq!(resolve("-5"), Value::Int(-5));
         assert_eq!(resolve("0x1F"), Value::Int(31));
         assert_eq!(resolve("0o17"), Value::Int(15));
-        assert_eq!(resolve("0123"), Value::Int(123));
+        assert_eq!(
+            resolve("0123"),
+            Value::Int(83),
+            "octal, as yaml.v3 reads it"
+        );
+        assert_eq!(resolve("10_000"), Value::Int(10000));
+        assert_eq!(resolve("0b101"), Value::Int(5));
+        assert_eq!(resolve("-0x10"), Value::Int(-16));
+        assert_eq!(resolve("0X1f"), Value::Int(31));
+        assert_eq!(resolve("+7"), Value::Int(7));
+        assert_eq!(resolve("0"), Value::Int(0));
+        assert_eq!(
+            resolve("08"),
+            Value::Float(8.0),
+            "not octal: a float, as in yaml.v3"
+        );
+        assert_eq!(resolve("1_000.5"), Value::Float(1000.5));
+        assert_eq!(resolve("18446744073709551615"), Value::Int(u64::MAX.into()));
+        assert_eq!(
+            resolve("18446744073709551616"),
+            Value::Float(18446744073709551616.0)
+        );
+        assert_eq!(resolve("_1"), Value::Str("_1"));
+        assert_eq!(resolve("0b"), Value::Str("0b"));
         assert_eq!(resolve("1.5"), Value::Float(1.5));
         assert_eq!(resolve("1e3"), Value::Float(1000.0));
         assert_eq!(resolve(".inf"), Value::Float(f64::INFINITY));

@@ -167,21 +167,14 @@ impl Builder {
         }
         let explicit_str = tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
         let kind = match style {
-            YamlStyle::Plain if explicit_str => NodeKind::Scalar(Scalar {
-                text: text.to_owned(),
-                style: ScalarStyle::Quoted,
-            }),
+            YamlStyle::Plain if explicit_str => {
+                NodeKind::Scalar(Scalar::new(text.to_owned(), ScalarStyle::Quoted))
+            }
             YamlStyle::Plain if matches!(text, "" | "~" | "null" | "Null" | "NULL") => {
                 NodeKind::Null
             }
-            YamlStyle::Plain => NodeKind::Scalar(Scalar {
-                text: text.to_owned(),
-                style: ScalarStyle::Plain,
-            }),
-            _ => NodeKind::Scalar(Scalar {
-                text: text.to_owned(),
-                style: ScalarStyle::Quoted,
-            }),
+            YamlStyle::Plain => NodeKind::Scalar(Scalar::new(text.to_owned(), ScalarStyle::Plain)),
+            _ => NodeKind::Scalar(Scalar::new(text.to_owned(), ScalarStyle::Quoted)),
         };
         self.complete(Node::new(kind, loc), anchor);
     }

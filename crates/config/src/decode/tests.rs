@@ -289,6 +289,40 @@ fn expanded_values_are_typed_by_field() {
     assert_eq!(expanded("port: ${env:NOPE}\n", &vars).unwrap().port, 0);
 }
 
+/// otelcol types a whole-value expansion by its text parsed as YAML, and gives a string field
+/// the retrieved text itself: a file's trailing newline or a comment does not make an int a
+/// string, and a value that parses as a YAML map or list is still a fine password or header.
+#[test]
+fn expansions_are_typed_by_their_yaml_and_strings_keep_the_text() {
+    let vars = [
+        ("N", "20000\n"),
+        ("C", "100  # items"),
+        ("J", "{\"a\": 1}"),
+        ("PW", "[s3cret]"),
+        ("Q", "\"10\""),
+    ];
+    let c = expanded(
+        "send_batch_size: ${env:N}\nport: ${env:C}\nendpoint: ${env:J}\napi_key: ${env:PW}\nvalue: ${env:Q}\n",
+        &vars,
+    )
+    .unwrap();
+    assert_eq!((c.send_batch_size, c.port), (20000, 100));
+    assert_eq!(c.endpoint, "{\"a\": 1}");
+    assert_eq!(c.api_key.expose(), "[s3cret]");
+    assert_eq!(
+        c.value,
+        Some(AnyValue::Str("10".into())),
+        "a quoted YAML string"
+    );
+    // A map or list is still a map or list where the field wants one.
+    let c = expanded("headers: ${env:J}\nexporters: ${env:PW}\n", &vars).unwrap();
+    assert_eq!(c.headers.get("a").map(String::as_str), Some("1"));
+    assert_eq!(c.exporters, ["s3cret"]);
+    // Embedded in a longer string, the text is used as it is.
+    let c = expanded("endpoint: v=${env:J}\n", &vars).unwrap();
+    assert_eq!(c.endpoint, "v={\"a\": 1}");
+}
+
 #[test]
 fn any_values() {
     #[derive(Deserialize)]
