@@ -62,7 +62,9 @@ pub(crate) fn trace_size(batches: &[ResourceSpans]) -> u64 {
 }
 
 struct NamedPolicy {
-    name: String,
+    /// The `policy` label of its metrics: Go's `<processor name>.<policy name>` for
+    /// `tail_sampling/<processor name>`, the policy's name alone without one.
+    label: String,
     policy: Policy,
 }
 
@@ -111,7 +113,10 @@ impl TailSamplingProcessor {
             cfg.policies.iter().partition(|p| p.type_ == "drop");
         let policies = (drops.into_iter().chain(others))
             .map(|p| NamedPolicy {
-                name: p.name.clone(),
+                label: match ctx.id.name() {
+                    Some(processor) => format!("{processor}.{}", p.name),
+                    None => p.name.clone(),
+                },
                 policy: Policy::compile(p),
             })
             .collect();
@@ -286,10 +291,10 @@ fn decide(
         match p.policy.evaluate(id, view, now) {
             Err(e) => {
                 m.evaluation_errors.inc();
-                tracing::debug!(policy = p.name, error = %e, "tail_sampling: sampling policy error");
+                tracing::debug!(policy = p.label, error = %e, "tail_sampling: sampling policy error");
             }
             Ok(d) => {
-                m.policy_decided(&p.name, d);
+                m.policy_decided(&p.label, d);
                 match d {
                     Decision::Dropped => return Decision::Dropped,
                     Decision::Sampled => {

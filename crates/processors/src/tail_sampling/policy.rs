@@ -325,8 +325,10 @@ impl Policy {
                     let nanos = (i128::from(max) - i128::from(min))
                         .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
                     let ms = nanos as i64 / 1_000_000;
+                    // Go's `>=` (its README says "greater than"): with `threshold_ms: 0`
+                    // every trace is kept.
                     let hit = if *upper_ms == 0 {
-                        ms > *threshold_ms
+                        ms >= *threshold_ms
                     } else {
                         *threshold_ms < ms && ms <= *upper_ms
                     };

@@ -32,17 +32,23 @@ fn latency_is_the_window_from_earliest_start_to_latest_end() {
     a.end_time_unix_nano = a.start_time_unix_nano + 60_000_000;
     let mut b = span(1, true, vec![]);
     b.start_time_unix_nano = a.start_time_unix_nano + 50_000_000;
-    b.end_time_unix_nano = a.start_time_unix_nano + 100_000_000;
-    // 100 ms is not above 100 ms.
+    b.end_time_unix_nano = a.start_time_unix_nano + 99_000_000;
+    // 99 ms is under 100 ms.
     assert_eq!(
         decide_one(&mut p, vec![], vec![a.clone(), b.clone()]),
         NotSampled
     );
+    // 100 ms reaches it (Go's `>=`).
     b.end_time_unix_nano += 1_000_000;
     assert_eq!(
         decide_one(&mut p, vec![], vec![a.clone(), b.clone()]),
         Sampled
     );
+    // threshold_ms 0 keeps every trace, sub-millisecond ones included.
+    let mut zero = policy("{name: l, type: latency, latency: {threshold_ms: 0}}");
+    let mut quick = span(2, false, vec![]);
+    quick.end_time_unix_nano = quick.start_time_unix_nano + 300_000;
+    assert_eq!(decide_one(&mut zero, vec![], vec![quick]), Sampled);
     let mut bounded =
         policy("{name: l, type: latency, latency: {threshold_ms: 10, upper_threshold_ms: 50}}");
     // The first span alone (60 ms) is past the bound; the window only grows.

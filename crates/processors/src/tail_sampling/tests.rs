@@ -515,3 +515,31 @@ async fn spans_that_cannot_be_decoded_back_are_counted_and_the_rest_flows() {
     assert_eq!(spans, 1, "the decided span goes on");
     assert_eq!(undecodable(), Some(2 + 3), "the three late spans");
 }
+
+/// A named processor's `policy` label is `<name>.<policy>`, as Go labels it.
+#[tokio::test]
+async fn a_named_processor_prefixes_its_policy_labels() {
+    let cfg = config("decision_wait: 1s\npolicies: [{name: all, type: always_sample}]");
+    let telemetry = Telemetry::new();
+    let ctx = BuildContext::new(
+        kakehashi_config::ComponentId::new("tail_sampling", Some("errors")),
+        telemetry.clone(),
+    );
+    let p = TailSamplingProcessor::new(&cfg, &ctx, Arc::new(Sink::default()));
+    p.take(vec![tagged(1, 0, vec![])]).await;
+    p.tick_now().await;
+    p.tick_now().await;
+    let labels = [
+        ("processor", "tail_sampling/errors"),
+        ("policy", "errors.all"),
+        ("sampled", "true"),
+        ("decision", "sampled"),
+    ];
+    assert_eq!(
+        telemetry.counter_value(
+            "otelcol_processor_tail_sampling_count_traces_sampled",
+            &labels
+        ),
+        Some(1)
+    );
+}
