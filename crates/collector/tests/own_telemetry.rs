@@ -306,3 +306,76 @@ fn the_resource_labels_every_series_of_the_prometheus_endpoint() {
         "{body}"
     );
 }
+
+/// Every processor reports the items it was given and the items it passed on, as otelcol's
+/// processorhelper does: a filter dropping one span of four shows 4 in, 3 out.
+#[test]
+fn processors_report_their_incoming_and_outgoing_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, metrics) = (free_port(), free_port());
+    let config = format!(
+        r#"receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+processors:
+  filter/one:
+    traces:
+      span:
+        - name == "items-2"
+  resource:
+    attributes:
+      - {{key: env, value: test, action: upsert}}
+exporters:
+  nop:
+service:
+  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: {metrics}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [filter/one, resource]
+      exporters: [nop]
+"#
+    );
+    let mut collector = start_kakehashi(dir.path(), "items", &config, &[grpc, metrics]);
+    grpc_export(
+        &format!("http://127.0.0.1:{grpc}"),
+        trace_request("items", 4),
+        Duration::from_secs(5),
+    )
+    .expect("exported");
+    let body = http_body(&http_get(metrics, "/metrics")).to_owned();
+    collector.assert_running();
+    for (series, value) in [
+        (
+            "otelcol_processor_incoming_items{otel_signal=\"traces\",processor=\"filter/one\"",
+            4,
+        ),
+        (
+            "otelcol_processor_outgoing_items{otel_signal=\"traces\",processor=\"filter/one\"",
+            3,
+        ),
+        (
+            "otelcol_processor_incoming_items{otel_signal=\"traces\",processor=\"resource\"",
+            3,
+        ),
+        (
+            "otelcol_processor_outgoing_items{otel_signal=\"traces\",processor=\"resource\"",
+            3,
+        ),
+    ] {
+        let line = body
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("{series} missing:\n{body}"));
+        assert!(line.ends_with(&format!(" {value}")), "{line}");
+    }
+}

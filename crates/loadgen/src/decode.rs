@@ -1,8 +1,8 @@
 //! `loadgen decode`: the decode-only limit of the same requests `send` would produce.
 
-use crate::cpu::process_cpu_seconds;
 use crate::report::{round, DecodeReport};
 use crate::send::{templates, TEMPLATE_VARIANTS};
+use kakehashi_telemetry::process::process_cpu_seconds;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use std::hint::black_box;

@@ -63,7 +63,6 @@
 //! 20k spans/s over gRPC it is ~4 µs/span (per-request wake-ups dominate).
 
 pub mod cli;
-pub mod cpu;
 pub mod decode;
 pub mod generator;
 pub mod report;

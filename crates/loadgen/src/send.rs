@@ -1,12 +1,12 @@
 //! `loadgen send`: connection workers, the rate schedule, retries and the tally.
 
 use crate::cli::{Compression, Protocol};
-use crate::cpu::process_cpu_seconds;
 use crate::report::{round, Latency, SendReport};
 use crate::template::Template;
 use crate::transport::{Client, Outcome};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use kakehashi_telemetry::process::process_cpu_seconds;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

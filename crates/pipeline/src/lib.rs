@@ -11,6 +11,7 @@
 //! turn into gRPC `UNAVAILABLE` / HTTP 503.
 
 mod backoff;
+mod counted;
 mod factories;
 mod fanout;
 mod graph;

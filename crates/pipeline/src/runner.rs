@@ -108,6 +108,9 @@ impl ExporterRunner {
                 queue_settings.num_consumers,
             )
         });
+        if !queue_settings.enabled {
+            shared.metrics.without_queue();
+        }
         if !queue_settings.enabled && queue_settings.batch.is_some() {
             // otelcol ignores the section with the queue off; say so rather than stay silent.
             tracing::warn!(

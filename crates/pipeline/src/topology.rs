@@ -1,6 +1,7 @@
 //! Building the running graph from a resolved config, starting it, and shutting it down in
 //! otelcol's order.
 
+use crate::counted::{counted, Side};
 use crate::factories::Factories;
 use crate::fanout::Fanout;
 use crate::graph::{GraphNode, PipelineGraph};
@@ -328,9 +329,11 @@ impl Topology {
                             .component(Kind::Processor, id)
                             .expect("resolved id")
                             .config;
-                        match factory.build(&ctx(id), conf, p.signal, next.clone()) {
+                        let out = counted(next.clone(), Side::Outgoing, telemetry, id, p.signal);
+                        match factory.build(&ctx(id), conf, p.signal, out) {
                             Ok(proc_) => {
-                                next = proc_.clone();
+                                next =
+                                    counted(proc_.clone(), Side::Incoming, telemetry, id, p.signal);
                                 stages.push((
                                     format!("{} in pipeline {}", id, p.id),
                                     Stage::Processor(proc_),

@@ -94,7 +94,7 @@ pub struct RssProbe;
 
 impl MemoryProbe for RssProbe {
     fn used_bytes(&self) -> Option<u64> {
-        kakehashi_telemetry::metrics::resident_set_bytes()
+        kakehashi_telemetry::process::resident_set_bytes()
     }
 }
 

@@ -196,7 +196,14 @@ impl MetricsConfig {
             .iter()
             .find_map(|r| r.pull.as_ref()?.exporter.prometheus.clone())
             .unwrap_or_default();
-        Some(format!("{}:{}", reader.host, reader.port))
+        // Go's JoinHostPort: an IPv6 host is bracketed (`[::]:8888`).
+        Some(
+            if reader.host.contains(':') && !reader.host.starts_with('[') {
+                format!("[{}]:{}", reader.host, reader.port)
+            } else {
+                format!("{}:{}", reader.host, reader.port)
+            },
+        )
     }
 }
 
@@ -252,5 +259,40 @@ impl Validate for TelemetryConfig {
             }
         }
         errs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(host: &str) -> Option<String> {
+        let c = MetricsConfig {
+            readers: vec![MetricReader {
+                pull: Some(PullReader {
+                    exporter: PullExporter {
+                        prometheus: Some(PrometheusReader {
+                            host: host.into(),
+                            ..Default::default()
+                        }),
+                    },
+                }),
+                periodic: None,
+            }],
+            ..Default::default()
+        };
+        c.prometheus_endpoint()
+    }
+
+    /// As Go's `net.JoinHostPort`: an IPv6 host is bracketed.
+    #[test]
+    fn prometheus_endpoint_joins_host_and_port() {
+        assert_eq!(endpoint("0.0.0.0").as_deref(), Some("0.0.0.0:8888"));
+        assert_eq!(endpoint("::").as_deref(), Some("[::]:8888"));
+        assert_eq!(endpoint("[::1]").as_deref(), Some("[::1]:8888"));
+        assert_eq!(
+            MetricsConfig::default().prometheus_endpoint().as_deref(),
+            Some("localhost:8888")
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod log_output;
 pub mod logs;
 pub mod metrics;
 pub mod net;
+pub mod process;
 pub mod resource;
 pub mod sampling;
 pub mod server;

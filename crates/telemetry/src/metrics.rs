@@ -1,6 +1,7 @@
 //! The collector's own metrics, named exactly as otelcol names them (no `_total` suffix, as
 //! otelcol's default Prometheus reader with `without_type_suffix: true`).
 
+use crate::process::{process_cpu_seconds, resident_set_bytes};
 use kakehashi_pdata::Signal;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -54,7 +55,9 @@ struct Inner {
     batch_dropped: IntCounterVec,
     limiter_accepted: PerSignal<IntCounterVec>,
     limiter_refused: PerSignal<IntCounterVec>,
-    process_uptime: prometheus::Gauge,
+    /// Counters, as otelcol's (monotonic sums): advanced to the current value at each scrape.
+    process_uptime: prometheus::Counter,
+    process_cpu: prometheus::Counter,
     process_rss: IntGauge,
     /// Families that components define for themselves (see [`Telemetry::counter_vec`]).
     custom_counters: std::sync::Mutex<std::collections::HashMap<String, IntCounterVec>>,
@@ -228,9 +231,16 @@ impl Telemetry {
             el,
         );
         let process_uptime =
-            prometheus::Gauge::new("otelcol_process_uptime", "Uptime of the process in seconds")
+            prometheus::Counter::new("otelcol_process_uptime", "Uptime of the process in seconds")
                 .expect("valid metric");
         r.register(Box::new(process_uptime.clone()))
+            .expect("unique metric");
+        let process_cpu = prometheus::Counter::new(
+            "otelcol_process_cpu_seconds",
+            "Total CPU user and system time in seconds",
+        )
+        .expect("valid metric");
+        r.register(Box::new(process_cpu.clone()))
             .expect("unique metric");
         let process_rss = IntGauge::new(
             "otelcol_process_memory_rss",
@@ -336,6 +346,7 @@ impl Telemetry {
                 pl,
             ),
             process_uptime,
+            process_cpu,
             process_rss,
             custom_counters: Default::default(),
             custom_gauges: Default::default(),
@@ -376,9 +387,11 @@ impl Telemetry {
 
     /// The Prometheus text exposition of every metric, with process metrics refreshed.
     pub fn encode_text(&self) -> String {
-        self.inner
-            .process_uptime
-            .set(self.inner.started.elapsed().as_secs_f64());
+        advance_to(
+            &self.inner.process_uptime,
+            self.inner.started.elapsed().as_secs_f64(),
+        );
+        advance_to(&self.inner.process_cpu, process_cpu_seconds());
         if let Some(rss) = resident_set_bytes() {
             self.inner.process_rss.set(rss as i64);
         }
@@ -453,6 +466,11 @@ impl Telemetry {
             batch_send_size_bytes: i
                 .detailed
                 .then(|| i.exporter_batch_send_size_bytes.with_label_values(&l)),
+            queue_families: (
+                i.exporter_queue_size.clone(),
+                i.exporter_queue_capacity.clone(),
+                [exporter.to_string(), signal.as_str().to_string()],
+            ),
         }
     }
 
@@ -487,13 +505,13 @@ impl Telemetry {
     }
 }
 
-/// The process's resident set size, from `VmRSS` in `/proc/self/status` (Linux only). Read in
-/// kB rather than as pages from `statm`, whose page size is 16 or 64 KiB on some arm64 kernels.
-pub fn resident_set_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+/// Moves a counter up to `value` (a counter has no `set`; concurrent scrapes may both add, so
+/// the counter can run ahead by one scrape's delta, never backwards).
+fn advance_to(counter: &prometheus::Counter, value: f64) {
+    let delta = value - counter.get();
+    if delta > 0.0 {
+        counter.inc_by(delta);
+    }
 }
 
 #[cfg(test)]
@@ -518,6 +536,64 @@ mod tests {
         assert_eq!(
             t.counter_value("otelcol_receiver_accepted_spans", &[("receiver", "otlp")]),
             Some(3)
+        );
+    }
+
+    /// otelcol's process metrics: uptime and CPU time are counters (monotonic sums), RSS a gauge.
+    #[test]
+    fn process_metrics_as_otelcol_types_them() {
+        let t = Telemetry::new();
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(50) {
+            std::hint::black_box(spin.elapsed());
+        }
+        let text = t.encode_text();
+        for (name, kind) in [
+            ("otelcol_process_uptime", "counter"),
+            ("otelcol_process_cpu_seconds", "counter"),
+            ("otelcol_process_memory_rss", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}")),
+                "{name}: {text}"
+            );
+        }
+        let value = |text: &str, name: &str| -> f64 {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .unwrap();
+            line.split(' ').nth(1).unwrap().parse().unwrap()
+        };
+        let cpu = value(&text, "otelcol_process_cpu_seconds");
+        assert!(cpu > 0.0, "{text}");
+        let again = t.encode_text();
+        assert!(value(&again, "otelcol_process_cpu_seconds") >= cpu);
+        assert!(value(&again, "otelcol_process_uptime") >= value(&text, "otelcol_process_uptime"));
+    }
+
+    /// Queue series exist only for exporters with a queue, as in otelcol.
+    #[test]
+    fn an_exporter_without_a_queue_has_no_queue_series() {
+        let t = Telemetry::new();
+        let queued = t.exporter("otlp", Signal::Traces);
+        queued.queue_capacity.set(1000);
+        let direct = t.exporter("debug", Signal::Traces);
+        direct.without_queue();
+        direct.queue_size.set(5); // a handle kept anyway writes nowhere visible
+        let text = t.encode_text();
+        assert!(
+            text.contains(
+                r#"otelcol_exporter_queue_capacity{data_type="traces",exporter="otlp"} 1000"#
+            ),
+            "{text}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("otelcol_exporter_queue")
+                    && l.contains(r#"exporter="debug""#)),
+            "{text}"
         );
     }
 

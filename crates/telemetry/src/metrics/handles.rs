@@ -3,7 +3,7 @@
 
 use super::{idx, PerSignal};
 use kakehashi_pdata::Signal;
-use prometheus::{Histogram, IntCounter, IntGauge};
+use prometheus::{Histogram, IntCounter, IntGauge, IntGaugeVec};
 
 /// `otelcol_receiver_{accepted,refused,failed}_*` for one receiver and transport.
 #[derive(Clone)]
@@ -38,6 +38,21 @@ pub struct ExporterMetrics {
     /// the `detailed` level, as otelcol.
     pub batch_send_size: Option<Histogram>,
     pub batch_send_size_bytes: Option<Histogram>,
+    /// The families of `queue_size` and `queue_capacity` and this exporter's labels in them,
+    /// for [`Self::without_queue`].
+    pub(super) queue_families: (IntGaugeVec, IntGaugeVec, [String; 2]),
+}
+
+impl ExporterMetrics {
+    /// This exporter has no sending queue: its `queue_size` and `queue_capacity` series are not
+    /// exported (otelcol registers them only with a queue; a 0 ≥ 0 "queue full" alert would
+    /// fire on them).
+    pub fn without_queue(&self) {
+        let (size, capacity, labels) = &self.queue_families;
+        let labels = [labels[0].as_str(), labels[1].as_str()];
+        let _ = size.remove_label_values(&labels);
+        let _ = capacity.remove_label_values(&labels);
+    }
 }
 
 /// `otelcol_processor_batch_*` for one batch processor.

@@ -1,4 +1,5 @@
-//! Process CPU time from `/proc/self/stat` (no `unsafe`, no libc).
+//! This process's CPU time and resident memory, from `/proc` (no `unsafe`, no libc): the
+//! `otelcol_process_*` metrics, and the load generator's own cost.
 
 /// Linux reports `utime`/`stime` in clock ticks of `USER_HZ`, which is 100 on every mainstream
 /// architecture (it is part of the kernel ABI, independent of `CONFIG_HZ`).
@@ -21,6 +22,16 @@ fn parse_stat(stat: &str) -> Option<f64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// The process's resident set size, from `VmRSS` in `/proc/self/status` (Linux only): the
+/// memory the kernel's OOM killer counts. Read in kB rather than as pages from `statm`, whose
+/// page size is 16 or 64 KiB on some arm64 kernels.
+pub fn resident_set_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]
