@@ -6,8 +6,11 @@ use kakehashi_component::{Batch, BatchIdentity, ConsumeError, Consumer};
 use std::sync::{Arc, Mutex};
 
 /// Sends each batch to every consumer in turn. The batch is cloned (a reference count) for
-/// all but the last one. Any error is returned (the first one), after every consumer has been
-/// tried, as otelcol's fan-out does.
+/// all but the last one. After every consumer has been tried, a refusal is returned: a
+/// retryable one if any consumer may take the batch on a retry, else a permanent one. (otelcol
+/// combines the errors, permanent if any is, so one consumer's permanent refusal makes the
+/// batch processor drop the batch for the others too; here a consumer that refused for good
+/// is simply not asked again.)
 ///
 /// A batch that some consumers took and others refused is remembered, so that the batch
 /// processor's retry of that same batch (it resends a clone, which shares the batch's
@@ -60,7 +63,7 @@ impl Consumer for Fanout {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
         let mut took = self.take_delivered(&batch);
         let identity = batch.identity();
-        let mut first_err = None;
+        let (mut retryable, mut permanent) = (None, None);
         let last = took.iter().rposition(|t| !t).unwrap_or(0);
         let mut batch = Some(batch);
         for (i, c) in self.consumers.iter().enumerate() {
@@ -74,19 +77,25 @@ impl Consumer for Fanout {
             };
             match c.consume(b).await {
                 Ok(()) => took[i] = true,
+                Err(e) if e.permanent => {
+                    // Done with it: a retry cannot help this consumer (it counted the loss).
+                    took[i] = true;
+                    permanent.get_or_insert(e);
+                }
                 Err(e) => {
-                    first_err.get_or_insert(e);
+                    retryable.get_or_insert(e);
                 }
             }
         }
-        match first_err {
-            None => Ok(()),
-            Some(e) => {
-                if !e.permanent && took.iter().any(|t| *t) {
+        match (retryable, permanent) {
+            (None, None) => Ok(()),
+            (Some(e), _) => {
+                if took.iter().any(|t| *t) {
                     self.remember(identity, took);
                 }
                 Err(e)
             }
+            (None, Some(e)) => Err(e),
         }
     }
 
@@ -127,12 +136,17 @@ mod tests {
         calls: AtomicUsize,
         refuse: AtomicUsize,
         room: bool,
+        /// Refuses everything for good.
+        broken: bool,
     }
 
     #[async_trait]
     impl Consumer for Counter {
         async fn consume(&self, _b: Batch) -> Result<(), ConsumeError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.broken {
+                return Err(ConsumeError::permanent("cannot take this data"));
+            }
             let refused = self
                 .refuse
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -205,6 +219,35 @@ mod tests {
             let _ = fanout.consume(b).await;
         }
         assert_eq!((calls(&healthy), calls(&full)), (1, 2));
+    }
+
+    /// One consumer refusing for good, another for now: the batch is retried (a retryable
+    /// error), and the retry reaches only the one that may take it, whatever their order.
+    #[tokio::test]
+    async fn a_permanent_refusal_does_not_cost_the_others_their_retry() {
+        for broken_first in [true, false] {
+            let broken = Arc::new(Counter {
+                broken: true,
+                ..Default::default()
+            });
+            let full = Arc::new(Counter::default());
+            full.refuse.store(1, Ordering::SeqCst);
+            let healthy = Arc::new(Counter::default());
+            let consumers: Vec<Arc<dyn Consumer>> = if broken_first {
+                vec![broken.clone(), full.clone(), healthy.clone()]
+            } else {
+                vec![full.clone(), healthy.clone(), broken.clone()]
+            };
+            let fanout = Fanout::build(consumers);
+            let b = batch();
+            let err = fanout.consume(b.clone()).await.unwrap_err();
+            assert!(!err.permanent, "{err}");
+            fanout.consume(b.clone()).await.expect("the retry");
+            assert_eq!((calls(&broken), calls(&full), calls(&healthy)), (1, 2, 1));
+            // Refused for good by its only refuser: permanent.
+            let only_broken = Fanout::build(vec![healthy.clone(), broken.clone()]);
+            assert!(only_broken.consume(batch()).await.unwrap_err().permanent);
+        }
     }
 
     #[tokio::test]
