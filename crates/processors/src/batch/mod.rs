@@ -169,7 +169,9 @@ impl Processor for BatchProcessor {
             shards.senders.clear();
             std::mem::take(&mut shards.tasks)
         };
-        let _ = self.shutdown_tx.send(true);
+        // `send_replace`: stored even when no shard is subscribed yet, so a shard that a
+        // racing `consume` starts afterwards still sees that shutdown has begun.
+        self.shutdown_tx.send_replace(true);
         for t in tasks {
             if let Err(e) = t.await {
                 tracing::error!(error = %e, "batch shard task failed");
