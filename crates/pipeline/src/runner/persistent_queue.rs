@@ -344,14 +344,19 @@ async fn worker(shared: Arc<Shared>, store: Arc<dyn QueueStore>, rx: Receiver) {
 }
 
 /// The end of an item taken from the queue: its capacity back, its caller answered. `true` when
-/// its worker should stop (shutdown, and the item was kept).
+/// its worker should stop (shutdown, and the item was kept). An item kept on disk (shutdown, or
+/// a read that failed) keeps its capacity and its place in `queue_size`: the queue is counted
+/// over what is on disk, which it still is until the next start.
 fn settle(shared: &Shared, entry: Entry, outcome: Outcome) -> bool {
-    shared
-        .metrics
-        .queue_size
-        .sub(i64::from(clamp_units(entry.item.units)));
-    if entry.excess {
+    let kept = matches!(outcome, Outcome::Kept(_));
+    if kept || entry.excess {
         entry.permit.forget();
+    }
+    if !kept {
+        shared
+            .metrics
+            .queue_size
+            .sub(i64::from(clamp_units(entry.item.units)));
     }
     let (result, stop) = match outcome {
         Outcome::Done(r) => (r, false),
