@@ -98,6 +98,16 @@ pub fn check_success(
         Some("application/json") => Encoding::Json,
         _ => return Ok(()),
     };
+    if enc == Encoding::Json {
+        let (what, key) = match signal {
+            Signal::Traces => (Rejected::Spans, "rejectedSpans"),
+            Signal::Metrics => (Rejected::DataPoints, "rejectedDataPoints"),
+            Signal::Logs => (Rejected::LogRecords, "rejectedLogRecords"),
+        };
+        let (rejected, message) = json_partial_success(body, key)?;
+        partial_success::log(what, rejected, &message);
+        return Ok(());
+    }
     let (what, rejected, message) = match signal {
         Signal::Traces => {
             let r: ExportTraceServiceResponse = decode(body, enc)?;
@@ -127,6 +137,55 @@ pub fn check_success(
     Ok(())
 }
 
+/// The partial success of an OTLP/JSON response, read as Go's protojson reads it: the int64
+/// count as a number or a string (`"3"`, how OTLP/JSON writes 64-bit integers), a `null` or
+/// missing message as empty, snake_case keys too, unknown fields ignored. (`opentelemetry-proto`'s
+/// serde takes only a number, and a response it cannot read would make the exporter resend
+/// data the backend already took.)
+fn json_partial_success(body: &[u8], rejected_key: &str) -> Result<(i64, String), ExportError> {
+    let bad = |m: String| ExportError::retryable(format!("error parsing json response: {m}"));
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    let field = |v: &'_ serde_json::Value, camel: &str| -> Option<serde_json::Value> {
+        let obj = v.as_object()?;
+        obj.get(camel)
+            .or_else(|| obj.get(&snake_case(camel)))
+            .cloned()
+    };
+    let Some(p) = field(&v, "partialSuccess").filter(|p| !p.is_null()) else {
+        return Ok((0, String::new()));
+    };
+    let rejected = match field(&p, rejected_key) {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| bad(format!("{rejected_key} {n} is not an int64")))?,
+        Some(serde_json::Value::String(s)) => s
+            .parse()
+            .map_err(|_| bad(format!("{rejected_key} {s:?} is not an int64")))?,
+        Some(other) => return Err(bad(format!("{rejected_key} {other} is not an int64"))),
+    };
+    let message = match field(&p, "errorMessage") {
+        Some(serde_json::Value::String(s)) => s,
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(other) => return Err(bad(format!("errorMessage {other} is not a string"))),
+    };
+    Ok((rejected, message))
+}
+
+/// `rejectedSpans` → `rejected_spans`.
+fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn decode<T>(body: &[u8], enc: Encoding) -> Result<T, ExportError>
 where
     T: prost::Message + Default + serde::de::DeserializeOwned,
@@ -142,6 +201,31 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_partial_success_as_protojson_writes_it() {
+        let read = |body: &str| json_partial_success(body.as_bytes(), "rejectedSpans");
+        assert_eq!(
+            read(r#"{"partialSuccess":{"rejectedSpans":"3","errorMessage":"bad"}}"#).unwrap(),
+            (3, "bad".into())
+        );
+        assert_eq!(
+            read(r#"{"partialSuccess":{"rejectedSpans":2}}"#).unwrap(),
+            (2, "".into())
+        );
+        assert_eq!(
+            read(r#"{"partial_success":{"rejected_spans":"1","error_message":null}}"#).unwrap(),
+            (1, "".into())
+        );
+        assert_eq!(read(r#"{"partialSuccess":{}}"#).unwrap(), (0, "".into()));
+        assert_eq!(read(r#"{}"#).unwrap(), (0, "".into()));
+        assert_eq!(
+            read(r#"{"partialSuccess":null,"other":1}"#).unwrap(),
+            (0, "".into())
+        );
+        assert!(read(r#"{"partialSuccess":{"rejectedSpans":"x"}}"#).is_err());
+        assert!(read("not json").is_err());
+    }
 
     #[test]
     fn retry_after() {
