@@ -130,3 +130,26 @@ pub fn raw_group(
 pub fn inferred(text: &str, allowed: &[ContextKind], key: &str) -> Result<ContextKind, String> {
     infer_context(text, allowed).map_err(|e| format!("{key}: {e}"))
 }
+
+/// The one context of strings that run together without a named one (a group, or a list's
+/// bare strings), each given with the key that names it in errors: the most specific context
+/// any of them needs, as Go infers one context over the whole group. `allowed` lists the
+/// contexts most specific first.
+pub fn inferred_for_all<'a>(
+    texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+    allowed: &[ContextKind],
+) -> Result<ContextKind, Vec<String>> {
+    let rank = |k: ContextKind| allowed.iter().position(|a| *a == k);
+    let (mut kind, mut errs): (Option<ContextKind>, Vec<String>) = (None, Vec::new());
+    for (key, text) in texts {
+        match inferred(text, allowed, key) {
+            Ok(k) if kind.is_none_or(|cur| rank(k) < rank(cur)) => kind = Some(k),
+            Ok(_) => {}
+            Err(e) => errs.push(e),
+        }
+    }
+    match kind {
+        Some(k) if errs.is_empty() => Ok(k),
+        _ => Err(errs),
+    }
+}

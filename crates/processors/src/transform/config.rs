@@ -3,7 +3,7 @@
 //! `{context, conditions, statements, error_mode}`.
 
 use crate::ottl::groups::{
-    inferred, raw_group, Items, LOG_CONTEXTS, METRIC_CONTEXTS, TRACE_CONTEXTS,
+    inferred_for_all, raw_group, Items, LOG_CONTEXTS, METRIC_CONTEXTS, TRACE_CONTEXTS,
 };
 use crate::ottl::{Condition, ContextKind, ErrorMode, Statement};
 use kakehashi_config::{AnyValue as ConfigValue, Validate};
@@ -38,30 +38,66 @@ pub(crate) fn groups(
     key: &str,
     default_mode: ErrorMode,
 ) -> Result<Vec<Group>, Vec<String>> {
-    let mut out: Vec<(bool, Group)> = Vec::new();
+    let mut out: Vec<Group> = Vec::new();
     let mut errs = Vec::new();
+    // Consecutive bare statements run as one group in one context, the most specific any of
+    // them needs, as Go runs a flat list: `set(span.attributes["svc"], resource.attributes[..])`
+    // then `delete_key(resource.attributes, ..)` both run per span, in order.
+    let mut bare: Vec<(String, String)> = Vec::new();
+    let mut flush = |bare: &mut Vec<(String, String)>, out: &mut Vec<Group>| {
+        if !bare.is_empty() {
+            match bare_group(bare, allowed, default_mode) {
+                Ok(g) => out.push(g),
+                Err(e) => errs.extend(e),
+            }
+            bare.clear();
+        }
+    };
+    let mut group_errs = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let key = format!("{key}::{i}");
+        if let ConfigValue::Str(s) = item {
+            bare.push((key, s.clone()));
+            continue;
+        }
+        flush(&mut bare, &mut out);
         match group(item, allowed, &key, default_mode) {
-            Ok(g) => {
-                // Consecutive bare statements of one context run in one pass over the items:
-                // each item is independent of the others, so the result is the same as one
-                // pass per statement, and the items are walked (and cached) once.
-                let bare = matches!(item, ConfigValue::Str(_));
-                match out.last_mut() {
-                    Some((true, last))
-                        if bare && last.kind == g.kind && last.error_mode == g.error_mode =>
-                    {
-                        last.statements.extend(g.statements)
-                    }
-                    _ => out.push((bare, g)),
-                }
-            }
-            Err(e) => errs.extend(e),
+            Ok(g) => out.push(g),
+            Err(e) => group_errs.extend(e),
         }
     }
+    flush(&mut bare, &mut out);
+    errs.extend(group_errs);
     if errs.is_empty() {
-        Ok(out.into_iter().map(|(_, g)| g).collect())
+        Ok(out)
+    } else {
+        Err(errs)
+    }
+}
+
+/// A run of bare statements (with their keys) as one group.
+fn bare_group(
+    bare: &[(String, String)],
+    allowed: &[ContextKind],
+    default_mode: ErrorMode,
+) -> Result<Group, Vec<String>> {
+    let kind = inferred_for_all(bare.iter().map(|(k, t)| (k.as_str(), t.as_str())), allowed)?;
+    let mut errs = Vec::new();
+    let statements = bare
+        .iter()
+        .filter_map(|(key, s)| {
+            Statement::parse(s, kind)
+                .map_err(|e| errs.push(format!("{key}: {e}")))
+                .ok()
+        })
+        .collect();
+    if errs.is_empty() {
+        Ok(Group {
+            kind,
+            conditions: Vec::new(),
+            statements,
+            error_mode: default_mode,
+        })
     } else {
         Err(errs)
     }
@@ -78,15 +114,13 @@ fn group(
         Some(k) => k,
         None => {
             // Inferred from every statement and condition: the most specific context named.
-            let rank = |k: ContextKind| allowed.iter().position(|a| *a == k);
-            let mut kind: Option<ContextKind> = None;
-            for text in raw.statements.iter().chain(&raw.conditions) {
-                let k = inferred(text, allowed, key).map_err(|e| vec![e])?;
-                if kind.is_none_or(|cur| rank(k) < rank(cur)) {
-                    kind = Some(k);
-                }
-            }
-            kind.expect("a group has statements")
+            inferred_for_all(
+                raw.statements
+                    .iter()
+                    .chain(&raw.conditions)
+                    .map(|t| (key, t.as_str())),
+                allowed,
+            )?
         }
     };
     let mut errs = Vec::new();

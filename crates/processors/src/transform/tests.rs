@@ -91,6 +91,50 @@ fn resource(b: &Batch) -> Vec<(String, String)> {
     pairs(&r.resource_spans[0].resource.as_ref().unwrap().attributes)
 }
 
+/// A flat list runs as one group in the most specific context any statement needs, each
+/// statement in turn on each item, as otelcol's does: a resource attribute deleted by a later
+/// statement is gone for the next span, and a `spanevent.` statement makes the span statements
+/// run per span event (so a span without events is not touched).
+#[tokio::test]
+async fn a_flat_list_runs_in_one_context_statement_after_statement() {
+    let out = run(
+        r#"
+trace_statements:
+  - 'set(span.attributes["svc"], resource.attributes["service.name"])'
+  - 'delete_key(resource.attributes, "service.name")'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let svc: Vec<Option<String>> = spans(&out)
+        .iter()
+        .map(|sp| {
+            pairs(&sp.attributes)
+                .into_iter()
+                .find(|(k, _)| k == "svc")
+                .map(|(_, v)| v)
+        })
+        .collect();
+    assert_eq!(svc, [Some("checkout".to_string()), None]);
+
+    let out = run(
+        r#"
+trace_statements:
+  - 'set(span.attributes["seen"], "yes")'
+  - 'set(spanevent.attributes["seen"], "yes")'
+"#,
+        traces(),
+    )
+    .await
+    .unwrap();
+    let seen: Vec<bool> = spans(&out)
+        .iter()
+        .map(|sp| pairs(&sp.attributes).iter().any(|(k, _)| k == "seen"))
+        .collect();
+    assert_eq!(seen, [true, false], "only the span with an event");
+}
+
 #[tokio::test]
 async fn flat_statements_infer_their_context() {
     let out = run(
