@@ -184,6 +184,9 @@ pub fn apply_to_reqwest(
         for c in certs {
             b = b.add_root_certificate(c);
         }
+        // The configured CA alone, as Go's `RootCAs`: the system's roots would let any publicly
+        // trusted certificate for the host pass where a CA was pinned.
+        b = b.tls_built_in_root_certs(false);
     }
     if let Some((cert, key)) = material.identity {
         let mut pem = cert;

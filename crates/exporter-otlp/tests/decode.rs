@@ -96,3 +96,26 @@ fn http_yaml() {
     );
     assert!(text.contains("invalid encoding type: xml"), "{text}");
 }
+
+/// TLS versions the gRPC channel cannot narrow to are an error, not a silent difference.
+#[test]
+fn grpc_tls_versions_it_cannot_honour_are_errors() {
+    let f = OtlpGrpcExporterFactory;
+    let errors = |tls: &str| {
+        let yaml = format!("endpoint: collector:4317\ntls:\n{tls}");
+        match f.decode(&node(&yaml), "exporters::otlp") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    };
+    assert_eq!(
+        errors("  min_version: \"1.2\"\n  max_version: \"1.3\"\n"),
+        ""
+    );
+    for tls in ["  min_version: \"1.3\"\n", "  max_version: \"1.2\"\n"] {
+        assert!(
+            errors(tls).contains("narrowing that is not supported yet"),
+            "{tls}"
+        );
+    }
+}

@@ -135,6 +135,13 @@ impl Validate for OtlpGrpcConfig {
             }
         }
         errs.extend(self.tls.validate());
+        // The gRPC channel always offers TLS 1.2 and 1.3 (rustls has nothing older): a setting
+        // that would narrow that cannot be honoured, and an error says so.
+        if self.tls.min_version == "1.3"
+            || ["1.0", "1.1", "1.2"].contains(&self.tls.max_version.as_str())
+        {
+            errs.push("tls::min_version / max_version: the gRPC exporter offers TLS 1.2 and 1.3; narrowing that is not supported yet".into());
+        }
         errs.extend(self.helper_settings().validate());
         errs
     }
