@@ -207,6 +207,10 @@ impl IntakeClient {
             b = b.timeout(s.timeout);
         }
         let mut b = kakehashi_exporter_otlp::tls::apply_to_reqwest(b, &s.tls)?;
+        b = kakehashi_exporter_otlp::proxy::direct_to_loopback(
+            b,
+            &[&s.traces_endpoint, &s.api_endpoint],
+        );
         if let Some(proxy) = s.proxy_url.as_deref().filter(|p| !p.is_empty()) {
             let proxy = reqwest::Proxy::all(proxy)
                 .map_err(|e| BuildError(format!("datadog: invalid proxy_url: {e}")))?;

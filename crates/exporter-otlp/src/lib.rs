@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod http;
 pub mod keepalive;
 mod partial_success;
+pub mod proxy;
 mod rpc_status;
 pub mod tls;
 

@@ -37,7 +37,7 @@ impl OtlpHttpExporter {
         let encoding = cfg.encoding()?;
         let compression = cfg.compression()?;
         Ok(OtlpHttpExporter {
-            client: build_client(cfg)?,
+            client: build_client(cfg, &url)?,
             url,
             signal,
             encoding,
@@ -62,7 +62,7 @@ impl OtlpHttpExporter {
     }
 }
 
-fn build_client(cfg: &OtlpHttpConfig) -> Result<reqwest::Client, BuildError> {
+fn build_client(cfg: &OtlpHttpConfig, url: &str) -> Result<reqwest::Client, BuildError> {
     let mut headers = HeaderMap::new();
     for (k, v) in &cfg.headers {
         let name = HeaderName::from_bytes(k.as_bytes())
@@ -94,6 +94,7 @@ fn build_client(cfg: &OtlpHttpConfig) -> Result<reqwest::Client, BuildError> {
     if !keepalive.enabled {
         b = b.pool_max_idle_per_host(0);
     }
+    b = crate::proxy::direct_to_loopback(b, &[url]);
     if !cfg.proxy_url.is_empty() {
         let proxy = reqwest::Proxy::all(&cfg.proxy_url)
             .map_err(|e| BuildError(format!("invalid proxy_url: {e}")))?;
