@@ -269,6 +269,9 @@ crate::processor_factory!(
 #[path = "hash_tests.rs"]
 mod hash_tests;
 #[cfg(test)]
+#[path = "inference_tests.rs"]
+mod inference_tests;
+#[cfg(test)]
 #[path = "list_tests.rs"]
 mod list_tests;
 #[cfg(test)]
